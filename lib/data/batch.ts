@@ -1,0 +1,11 @@
+/** One training or evaluation batch, decoded into typed arrays ready to feed an ONNX session. */
+export interface Batch {
+  /** Row-major features, `size * features` floats. */
+  x: Float32Array;
+  /** Class labels, one per row. */
+  y: Int32Array;
+  /** Per-sample loss weights, one per row. */
+  w: Float32Array;
+  size: number;
+  features: number;
+}
