@@ -1,0 +1,113 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/**
+ * The pipeline spec: what a user writes (YAML or JSON) and exactly what `pipelineWorkflow` takes as input,
+ * so a pipeline starts the same way from `tide run`, the Temporal CLI, the Web UI or the client SDK.
+ */
+
+const positiveInt = z.number().int().positive();
+const fraction = z.number().min(0).max(1);
+const duration = z.string().refine((text) => {
+  try {
+    parseDuration(text);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected a duration such as "30s", "15m", "1d" or "2w"');
+
+const optimizerSchema = z.discriminatedUnion('name', [
+  z.strictObject({
+    name: z.literal('sgd'),
+    lr: z.number().positive(),
+    momentum: z.number().min(0).max(1).default(0.9),
+    weightDecay: z.number().min(0).default(0),
+  }),
+  z.strictObject({
+    name: z.literal('adam'),
+    lr: z.number().positive(),
+    beta1: z.number().min(0).max(1).default(0.9),
+    beta2: z.number().min(0).max(1).default(0.999),
+    eps: z.number().positive().default(1e-8),
+    weightDecay: z.number().min(0).default(0),
+  }),
+]);
+
+const modelSchema = z.discriminatedUnion('architecture', [
+  z.strictObject({
+    architecture: z.literal('mlp'),
+    hidden: z.array(positiveInt).default([128]),
+    numClasses: z.number().int().min(2),
+  }),
+]);
+
+const triggerSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('dataAmount'), every: positiveInt }),
+  z.strictObject({
+    kind: z.literal('time'),
+    every: duration,
+    /** First period starts here (sample time, seconds); default: the first sample's timestamp. */
+    start: z.number().int().optional(),
+  }),
+]);
+
+const selectionSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('newData') }),
+  z.strictObject({ kind: z.literal('allData') }),
+]);
+
+export const pipelineSpecSchema = z.strictObject({
+  dataset: z.strictObject({ name: z.string().min(1) }),
+  model: modelSchema,
+  training: z
+    .strictObject({
+      epochs: positiveInt.default(1),
+      batchSize: positiveInt.default(64),
+      optimizer: optimizerSchema,
+      /** Fine-tune from the previous trigger's model, or train each trigger's model from scratch. */
+      initialization: z.enum(['finetune', 'scratch']).default('finetune'),
+      /** When fine-tuning, continue the previous model's optimizer state instead of starting it afresh. */
+      keepOptimizerState: z.boolean().default(false),
+      seed: z.number().int().min(0).default(0),
+      checkpointEvery: z.number().int().min(0).default(100),
+    }),
+  trigger: triggerSchema,
+  selection: selectionSchema.default({ kind: 'newData' }),
+  evaluation: z
+    .strictObject({
+      /** Share of every interval's samples held out from training and used for evaluation. */
+      holdoutFraction: fraction.default(0.1),
+      batchSize: positiveInt.default(512),
+    })
+    .default({ holdoutFraction: 0.1, batchSize: 512 }),
+  queues: z
+    .strictObject({ cpu: z.string().min(1).default('tideline-cpu'), gpu: z.string().min(1).default('tideline-gpu') })
+    .default({ cpu: 'tideline-cpu', gpu: 'tideline-gpu' }),
+  /** Stop after this many triggers (useful for bounded experiments); unbounded if absent. */
+  maxTriggers: positiveInt.optional(),
+});
+
+export type PipelineSpecInput = z.input<typeof pipelineSpecSchema>;
+export type PipelineSpec = z.output<typeof pipelineSpecSchema>;
+export type OptimizerSpec = PipelineSpec['training']['optimizer'];
+export type ModelSpec = PipelineSpec['model'];
+export type TriggerSpec = PipelineSpec['trigger'];
+export type SelectionSpec = PipelineSpec['selection'];
+
+/** A spec that failed validation; `issues` lists each bad field as "path: message". */
+export class SpecError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid pipeline spec:\n  ${issues.join('\n  ')}`);
+    this.name = 'SpecError';
+  }
+}
+
+/** Validates a spec and fills in defaults; throws SpecError naming the path of every bad field. */
+export function parseSpec(input: unknown): PipelineSpec {
+  const result = pipelineSpecSchema.safeParse(input);
+  if (result.success) return result.data;
+  throw new SpecError(
+    result.error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`),
+  );
+}
