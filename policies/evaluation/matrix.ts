@@ -13,13 +13,17 @@ export interface EvalCell {
 
 /**
  * Cells that become computable once trigger `t` has trained its model: the new model on every
- * interval so far (its past and its own), and every earlier model on interval `t` (their future).
+ * interval so far (its past and its own), and every earlier model on the intervals since the last
+ * trained one (their future, including triggers whose training set was empty).
  * Over a pipeline this fills the whole matrix exactly once.
  */
 export function cellsAfterTrigger(t: number, trainedBefore: number[]): EvalCell[] {
   const cells: EvalCell[] = [];
   for (let interval = 0; interval <= t; interval++) cells.push({ modelTrigger: t, intervalId: interval });
-  for (const model of trainedBefore) if (model < t) cells.push({ modelTrigger: model, intervalId: t });
+  const lastTrained = trainedBefore.at(-1) ?? -1;
+  for (const model of trainedBefore) {
+    for (let interval = lastTrained + 1; interval <= t; interval++) cells.push({ modelTrigger: model, intervalId: interval });
+  }
   return cells;
 }
 
