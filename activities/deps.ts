@@ -1,0 +1,8 @@
+import type pg from 'pg';
+
+/** What activities need from the process that hosts them. */
+export interface ActivityDeps {
+  pool: pg.Pool;
+  /** Model store and checkpoints (a shared volume in a distributed deployment). */
+  storeDir: string;
+}

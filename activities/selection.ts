@@ -1,0 +1,33 @@
+import type { KeyRange } from '../policies/batches.js';
+import { writeTrainingSet } from '../lib/data/selection.js';
+import { recordTrigger, setSelectedCount } from '../lib/pipelines/triggers.js';
+import type { ActivityDeps } from './deps.js';
+
+export interface SelectionArgs {
+  pipelineId: number;
+  datasetId: number;
+  triggerId: number;
+  /** The trigger's new data. */
+  trigger: KeyRange;
+  /** Ranges the training set is drawn from (see policies/selection). */
+  ranges: KeyRange[];
+  holdout: { fraction: number; seed: number };
+}
+
+/** Writes a trigger's training set in the database; runs on the cpu task queue. */
+export function selectionActivities({ pool }: ActivityDeps) {
+  return {
+    async selectTrainingSet(args: SelectionArgs): Promise<{ numNew: number; numSelected: number }> {
+      const trigger = await recordTrigger(pool, args.pipelineId, args.datasetId, args.triggerId, args.trigger);
+      const numSelected = await writeTrainingSet(pool, {
+        pipelineId: args.pipelineId,
+        triggerId: args.triggerId,
+        datasetId: args.datasetId,
+        ranges: args.ranges,
+        holdout: args.holdout,
+      });
+      await setSelectedCount(pool, args.pipelineId, args.triggerId, numSelected);
+      return { numNew: trigger.numNew, numSelected };
+    },
+  };
+}

@@ -1,0 +1,140 @@
+import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ModelSpec, PipelineSpec } from '../policies/spec.js';
+import type { Batch } from '../lib/data/batch.js';
+import { getDatasetById } from '../lib/data/datasets.js';
+import { DataError, IngestError } from '../lib/data/errors.js';
+import { countTrainingSet, trainingBatches } from '../lib/data/loader.js';
+import { ModelStore } from '../lib/models/store.js';
+import { mlpParameters, type MlpConfig } from '../lib/onnx/models/mlp.js';
+import { getModel } from '../lib/pipelines/models.js';
+import { initModelState, readModelState, resetOptimizer, writeModelState, type ModelState } from '../lib/train/model-state.js';
+import { NonFiniteLossError, trainModel } from '../lib/train/trainer.js';
+import type { ActivityDeps } from './deps.js';
+import { configurationError } from './failures.js';
+
+export interface TrainArgs {
+  pipelineId: number;
+  datasetId: number;
+  triggerId: number;
+  model: ModelSpec;
+  features: number;
+  training: PipelineSpec['training'];
+  /** Model of the previous trigger, fine-tuned when the spec asks for it. */
+  parentModelId: number | null;
+}
+
+export interface TrainedModel {
+  /** Store-relative path of the final state. */
+  trainedState: string;
+  steps: number;
+  samples: number;
+  trainingMs: number;
+  finalLoss: number;
+}
+
+/** What a training attempt heartbeats: enough for the next attempt to resume where it stopped. */
+interface TrainHeartbeat {
+  stepsDone: number;
+  samplesDone: number;
+  elapsedMs: number;
+  checkpoint?: string;
+  loss?: number;
+}
+
+/** Mixes the pipeline seed with the trigger, so each trigger shuffles differently but reproducibly. */
+function triggerSeed(seed: number, triggerId: number): number {
+  return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) + Math.imul(triggerId + 1, 0xc2b2ae35)) >>> 0;
+}
+
+/** Trains one trigger's model; runs on the gpu task queue. */
+export function trainingActivities({ pool, storeDir }: ActivityDeps) {
+  const store = new ModelStore(storeDir);
+
+  async function startingState(args: TrainArgs, cfg: MlpConfig, resume?: TrainHeartbeat): Promise<ModelState> {
+    const specs = mlpParameters(cfg);
+    const optimizer = args.training.optimizer;
+    if (resume?.checkpoint) return (await readModelState(store.resolve(resume.checkpoint))).state;
+    if (args.parentModelId !== null && args.training.initialization === 'finetune') {
+      const parent = await getModel(pool, args.parentModelId);
+      if (!parent) throw configurationError('ModelMismatch', `parent model ${args.parentModelId} is not in the model store`);
+      const { state } = await readModelState(store.resolve(parent.statePath));
+      for (const spec of specs) {
+        const have = state.params[spec.name]?.length;
+        const want = spec.shape.reduce((a, b) => a * b, 1);
+        if (have !== want) {
+          throw configurationError('ModelMismatch', `parent model ${args.parentModelId}: parameter ${spec.name} has ${have ?? 'no'} values, the spec's model needs ${want}`);
+        }
+      }
+      return args.training.keepOptimizerState ? state : resetOptimizer(state, specs, optimizer);
+    }
+    return initModelState(specs, optimizer, args.training.seed);
+  }
+
+  return {
+    async trainModel(args: TrainArgs): Promise<TrainedModel> {
+      const dataset = await getDatasetById(pool, args.datasetId);
+      if (!dataset) throw configurationError('DatasetNotFound', `dataset ${args.datasetId} no longer exists`);
+      const cfg: MlpConfig = { inputSize: args.features, hidden: args.model.hidden, numClasses: args.model.numClasses };
+      const { batchSize, epochs, checkpointEvery } = args.training;
+      const resume = activityInfo().heartbeatDetails as TrainHeartbeat | undefined;
+      const base: TrainHeartbeat = resume ?? { stepsDone: 0, samplesDone: 0, elapsedMs: 0 };
+      const state = await startingState(args, cfg, resume);
+
+      const size = await countTrainingSet(pool, args.pipelineId, args.triggerId);
+      const batchesPerEpoch = Math.ceil(size / batchSize);
+      const seed = triggerSeed(args.training.seed, args.triggerId);
+      async function* remainingBatches(): AsyncGenerator<Batch> {
+        for (let epoch = Math.floor(base.stepsDone / batchesPerEpoch); epoch < epochs; epoch++) {
+          const skipBatches = epoch === Math.floor(base.stepsDone / batchesPerEpoch) ? base.stepsDone % batchesPerEpoch : 0;
+          yield* trainingBatches(pool, dataset!, {
+            pipelineId: args.pipelineId, triggerId: args.triggerId, batchSize, seed, epoch, skipBatches,
+          });
+        }
+      }
+
+      const runDir = store.runDir(args.pipelineId, args.triggerId);
+      const started = Date.now();
+      let latest: TrainHeartbeat = { ...base };
+      const report = () => heartbeat({ ...latest, elapsedMs: base.elapsedMs + (Date.now() - started) });
+      try {
+        const result = await trainModel({
+          model: cfg,
+          optimizer: args.training.optimizer,
+          state,
+          batches: remainingBatches(),
+          checkpointEvery,
+          signal: cancellationSignal(),
+          onProgress: (p) => {
+            latest = { ...latest, stepsDone: base.stepsDone + p.step, samplesDone: base.samplesDone + p.samples, loss: p.loss };
+            report();
+          },
+          onCheckpoint: async (snapshot, stepsDone) => {
+            const checkpoint = join(runDir, `ckpt-${base.stepsDone + stepsDone}.state`);
+            await writeModelState(store.resolve(checkpoint), snapshot);
+            const previous = latest.checkpoint;
+            latest = { ...latest, checkpoint };
+            report();
+            if (previous && previous !== checkpoint) await rm(store.resolve(previous), { force: true });
+          },
+        });
+        const trainedState = join(runDir, 'final.state');
+        await writeModelState(store.resolve(trainedState), result.state);
+        return {
+          trainedState,
+          steps: base.stepsDone + result.steps,
+          samples: base.samplesDone + result.samples,
+          trainingMs: base.elapsedMs + (Date.now() - started),
+          finalLoss: result.finalLoss,
+        };
+      } catch (err) {
+        if (err instanceof NonFiniteLossError) {
+          throw configurationError('NonFiniteLoss', `trigger ${args.triggerId}, step ${base.stepsDone + err.step}: loss is ${err.loss}; lower training.optimizer.lr or check the data`);
+        }
+        if (err instanceof IngestError || err instanceof DataError) throw configurationError('InvalidData', err.message);
+        throw err;
+      }
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import type pg from 'pg';
+
+export interface ModelRow {
+  modelId: number;
+  triggerId: number;
+  parentModelId: number | null;
+  architecture: unknown;
+  onnxPath: string;
+  statePath: string;
+  sha256: string;
+  numSamples: number;
+  trainingMs: number;
+  finalLoss: number | null;
+}
+
+export type NewModel = Omit<ModelRow, 'modelId'>;
+
+/** Records a model; a retried store of the same (pipeline, trigger) updates the one row. */
+export async function upsertModel(pool: pg.Pool, pipelineId: number, model: NewModel): Promise<number> {
+  const { rows } = await pool.query(
+    `INSERT INTO models (pipeline_id, trigger_id, parent_model_id, architecture, onnx_path, state_path, sha256,
+                         num_samples, training_ms, final_loss)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+     ON CONFLICT (pipeline_id, trigger_id) DO UPDATE SET
+       parent_model_id = EXCLUDED.parent_model_id, architecture = EXCLUDED.architecture,
+       onnx_path = EXCLUDED.onnx_path, state_path = EXCLUDED.state_path, sha256 = EXCLUDED.sha256,
+       num_samples = EXCLUDED.num_samples, training_ms = EXCLUDED.training_ms, final_loss = EXCLUDED.final_loss
+     RETURNING model_id`,
+    [
+      pipelineId, model.triggerId, model.parentModelId, JSON.stringify(model.architecture), model.onnxPath,
+      model.statePath, model.sha256, model.numSamples, Math.round(model.trainingMs), model.finalLoss,
+    ],
+  );
+  return rows[0].model_id;
+}
+
+const COLUMNS = `model_id, trigger_id, parent_model_id, architecture, onnx_path, state_path, sha256, num_samples,
+                 training_ms, final_loss`;
+
+export async function getModel(pool: pg.Pool, modelId: number): Promise<ModelRow | undefined> {
+  const { rows } = await pool.query(`SELECT ${COLUMNS} FROM models WHERE model_id = $1`, [modelId]);
+  return rows[0] && toModelRow(rows[0]);
+}
+
+export async function listModels(pool: pg.Pool, pipelineId: number): Promise<ModelRow[]> {
+  const { rows } = await pool.query(`SELECT ${COLUMNS} FROM models WHERE pipeline_id = $1 ORDER BY trigger_id`, [pipelineId]);
+  return rows.map(toModelRow);
+}
+
+function toModelRow(row: Record<string, unknown>): ModelRow {
+  return {
+    modelId: row.model_id as number,
+    triggerId: row.trigger_id as number,
+    parentModelId: row.parent_model_id as number | null,
+    architecture: row.architecture,
+    onnxPath: row.onnx_path as string,
+    statePath: row.state_path as string,
+    sha256: row.sha256 as string,
+    numSamples: row.num_samples as number,
+    trainingMs: row.training_ms as number,
+    finalLoss: row.final_loss as number | null,
+  };
+}

@@ -1,0 +1,3 @@
+/** Every workflow type a Tideline worker serves: the worker's workflowsPath points here. */
+export { pipelineWorkflow } from './pipeline.js';
+export { triggerWorkflow } from './trigger.js';

@@ -1,0 +1,73 @@
+import { getExternalWorkflowHandle, workflowInfo } from '@temporalio/workflow';
+import type { KeyRange } from '../policies/batches.js';
+import { cellsAfterTrigger } from '../policies/evaluation/matrix.js';
+import { selectionRanges } from '../policies/selection/plan.js';
+import type { PipelineSpec } from '../policies/spec.js';
+import type { EvalOutcome } from '../activities/evaluation.js';
+import { cpuActivities, gpuActivities } from './activity-options.js';
+import { triggerStageSignal, type TriggerStage } from './messages.js';
+
+export interface TriggerInput {
+  spec: PipelineSpec;
+  pipelineId: number;
+  datasetId: number;
+  features: number;
+  triggerId: number;
+  /** The trigger's new data: keys after the previous cut, up to and including this one. */
+  range: KeyRange;
+  /** First key the pipeline saw, where "all data" selection starts. */
+  firstKey: number;
+  /** Model to fine-tune from, if any. */
+  parentModelId: number | null;
+  /** Triggers that trained a model before this one, for the evaluation matrix. */
+  trainedBefore: number[];
+}
+
+export interface TriggerResult {
+  triggerId: number;
+  numNew: number;
+  numSelected: number;
+  /** Absent when the training set was empty and no model was trained. */
+  modelId?: number;
+  trainingMs?: number;
+  finalLoss?: number;
+  evaluations: EvalOutcome[];
+}
+
+/** One trigger: select → train → store → evaluate. A child of the pipeline workflow. */
+export async function triggerWorkflow(input: TriggerInput): Promise<TriggerResult> {
+  const { spec, pipelineId, datasetId, triggerId } = input;
+  const cpu = cpuActivities(spec);
+  const gpu = gpuActivities(spec);
+  const parent = workflowInfo().parent;
+  const report = async (stage: TriggerStage) => {
+    if (parent) await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(triggerStageSignal, { triggerId, stage });
+  };
+  const holdout = { fraction: spec.evaluation.holdoutFraction, seed: spec.training.seed };
+
+  await report('selecting');
+  const selection = await cpu.selectTrainingSet({
+    pipelineId, datasetId, triggerId, trigger: input.range,
+    ranges: selectionRanges(spec.selection, { triggerId, ...input.range }, input.firstKey),
+    holdout,
+  });
+  if (selection.numSelected === 0) return { triggerId, ...selection, evaluations: [] };
+
+  await report('training');
+  const trained = await gpu.trainModel({
+    pipelineId, datasetId, triggerId, model: spec.model, features: input.features, training: spec.training,
+    parentModelId: input.parentModelId,
+  });
+
+  await report('storing');
+  const { modelId } = await cpu.storeModel({
+    pipelineId, triggerId, parentModelId: input.parentModelId, model: spec.model, features: input.features,
+    trainedState: trained.trainedState, numSamples: trained.samples, trainingMs: trained.trainingMs, finalLoss: trained.finalLoss,
+  });
+
+  await report('evaluating');
+  const evaluations = await gpu.evaluateModels({
+    pipelineId, datasetId, cells: cellsAfterTrigger(triggerId, input.trainedBefore), holdout, batchSize: spec.evaluation.batchSize,
+  });
+  return { triggerId, ...selection, modelId, trainingMs: trained.trainingMs, finalLoss: trained.finalLoss, evaluations };
+}
