@@ -1,26 +1,50 @@
 #!/usr/bin/env -S npx tsx
+import { dataset } from './commands/dataset.js';
 import { demo } from './commands/demo.js';
+import { ingest } from './commands/ingest.js';
+import { run, status, stop } from './commands/pipeline.js';
+import { worker } from './commands/worker.js';
 
 const USAGE = `tide — continual-training pipelines on Temporal
 
 Usage:
-  tide demo                          run the drifting-digits demo on the embedded stack
+  tide demo                              the drifting-digits demo on the embedded stack
+  tide up                                start Temporal, PostgreSQL and all workers; stay in the foreground
+  tide worker [--role control|gpu|all]   run workers against TEMPORAL_ADDRESS / DATABASE_URL
+  tide dataset add <config.yaml>         register a dataset
+  tide dataset list                      list datasets with their files and samples
+  tide ingest <dataset> [files…]         ingest files (default: every new file) and signal pipelines
+  tide ingest <dataset> --watch          keep ingesting new files as they appear
+  tide run <spec.yaml> [--id NAME] [--wait]   start a pipeline
+  tide status <pipeline>                 live status, triggers and evaluation matrix
+  tide stop <pipeline>                   finish the current trigger, then complete
+
+Settings come from the environment: TIDELINE_HOME (state folder, default .tideline), TEMPORAL_ADDRESS,
+TEMPORAL_NAMESPACE, DATABASE_URL, TIDELINE_STORE, TIDELINE_CPU_QUEUE, TIDELINE_GPU_QUEUE, TEMPORAL_CLI.
 `;
 
 const commands: Record<string, (args: string[]) => Promise<void>> = {
   demo: () => demo(),
+  up: (args) => worker(['--role', 'all', ...args], true),
+  worker: (args) => worker(args),
+  dataset,
+  ingest,
+  run,
+  status,
+  stop,
 };
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
-  const command = name ? commands[name] : undefined;
+  const help = !name || name === 'help' || name === '--help' || name === '-h';
+  const command = help ? undefined : commands[name];
   if (!command) {
-    process.stderr.write(name && name !== 'help' && name !== '--help' ? `tide: unknown command "${name}"\n\n${USAGE}` : USAGE);
-    return name && name !== 'help' && name !== '--help' ? 2 : 0;
+    process.stderr.write(help ? USAGE : `tide: unknown command "${name}"\n\n${USAGE}`);
+    return help ? 0 : 2;
   }
   try {
     await command(args);
-    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+    return Number(process.exitCode ?? 0);
   } catch (err) {
     process.stderr.write(`\ntide ${name}: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;

@@ -1,0 +1,42 @@
+import { parseArgs } from 'node:util';
+import type { WorkerRole } from '../../workers/plugin.js';
+import { createWorkers, runWorkers } from '../../workers/workers.js';
+import { openContext } from '../context.js';
+import { step } from '../progress.js';
+
+const ROLES: Record<string, WorkerRole[]> = { control: ['control'], gpu: ['gpu'], all: ['control', 'gpu'] };
+
+/**
+ * Runs Tideline workers until SIGINT/SIGTERM: `control` (pipeline workflows + cpu activities),
+ * `gpu` (training and evaluation), or `all`. `tide up` is `tide worker --role all` that also
+ * prints where everything answers.
+ */
+export async function worker(args: string[], banner = false): Promise<void> {
+  const { values } = parseArgs({ args, options: { role: { type: 'string', default: 'all' } } });
+  const roles = ROLES[values.role!];
+  if (!roles) throw new Error(`--role: "${values.role}" is not one of ${Object.keys(ROLES).join(', ')}`);
+  const ctx = await openContext();
+  const abort = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => abort.abort());
+  try {
+    const { config } = ctx;
+    const workers = await step(`Starting ${values.role} worker${roles.length > 1 ? 's' : ''}`, async () =>
+      createWorkers({
+        connection: await ctx.workerConnection(), namespace: config.namespace, roles,
+        deps: { pool: ctx.pool, storeDir: config.storeDir }, cpuQueue: config.cpuQueue, gpuQueue: config.gpuQueue,
+      }),
+    );
+    if (banner) {
+      console.log(`\nTideline is up.`);
+      console.log(`  Temporal:    ${ctx.stack.temporalAddress} (namespace ${config.namespace})`);
+      if (ctx.stack.uiUrl) console.log(`  Web UI:      ${ctx.stack.uiUrl}`);
+      console.log(`  PostgreSQL:  ${ctx.stack.databaseUrl.replace(/\/\/[^@]*@/, '//…@')}`);
+      console.log(`  Task queues: ${config.cpuQueue} (control), ${config.gpuQueue} (gpu)`);
+      console.log(`  Model store: ${config.storeDir}`);
+      console.log('Press Ctrl-C to stop.');
+    }
+    await runWorkers(workers, abort.signal);
+  } finally {
+    await ctx.close();
+  }
+}

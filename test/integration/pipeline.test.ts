@@ -1,0 +1,155 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
+import { ingestFile } from '../../lib/data/ingest.js';
+import { listEvaluations } from '../../lib/pipelines/evaluations.js';
+import { listModels } from '../../lib/pipelines/models.js';
+import { listTriggers } from '../../lib/pipelines/triggers.js';
+import type { PipelineSpecInput } from '../../policies/spec.js';
+import { createWorkers, runWorkers } from '../../workers/workers.js';
+import { newDataSignal, statusQuery, stopSignal } from '../../workflows/messages.js';
+import type { pipelineWorkflow } from '../../workflows/pipeline.js';
+import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
+import { startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+
+const DAY = 86_400;
+const FEATURES = 12;
+const CLASSES = 4;
+
+describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtime)', () => {
+  let temporal: TestTemporal;
+  let postgres: TestPostgres;
+  let root: string;
+  let dataset: Dataset;
+  let workers: Worker[];
+  const abort = new AbortController();
+  let running: Promise<void>;
+  const queues = { cpu: 'e2e-cpu', gpu: 'e2e-gpu' };
+
+  const spec = (overrides: Partial<PipelineSpecInput> = {}): PipelineSpecInput => ({
+    dataset: { name: 'blobs' },
+    model: { architecture: 'mlp', hidden: [16], numClasses: CLASSES },
+    training: { epochs: 2, batchSize: 32, optimizer: { name: 'sgd', lr: 0.05 }, seed: 3, checkpointEvery: 10 },
+    trigger: { kind: 'dataAmount', every: 400 },
+    queues,
+    ...overrides,
+  });
+
+  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  before(async () => {
+    // A low threshold makes the server suggest continue-as-new every few events, so every pipeline
+    // here also proves that its state survives continue-as-new.
+    [temporal, postgres] = await Promise.all([
+      startTestTemporal({ 'limit.historyCount.suggestContinueAsNew': 30 }),
+      startTestPostgres(),
+    ]);
+    root = await mkdtemp(join(tmpdir(), 'tideline-e2e-'));
+    dataset = await registerDataset(postgres.pool, { name: 'blobs', root, format: syntheticFormat(FEATURES, CLASSES) });
+    workers = await createWorkers({
+      connection: temporal.nativeConnection, namespace: 'default', roles: ['control', 'gpu'],
+      deps: { pool: postgres.pool, storeDir: join(root, '.store') }, cpuQueue: queues.cpu, gpuQueue: queues.gpu,
+      workflowBundle: temporal.bundle,
+    });
+    running = runWorkers(workers, abort.signal);
+    for (let day = 0; day < 4; day++) {
+      await writeBlobFile(root, `day-${day}.bin`, { samples: 300, features: FEATURES, numClasses: CLASSES, startTs: day * DAY, spanS: DAY, seed: day + 1 });
+    }
+  });
+
+  after(async () => {
+    abort.abort();
+    await running;
+    await temporal?.stop();
+    await postgres?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('catches up on data committed before it started, follows signals, trains and evaluates every trigger', async () => {
+    for (const file of ['day-0.bin', 'day-1.bin']) assert.equal((await ingestFile(postgres.pool, dataset, file)).status, 'ingested');
+    const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
+      taskQueue: queues.cpu, workflowId: 'amount-pipeline', args: [spec()],
+    });
+    for (const file of ['day-2.bin', 'day-3.bin']) {
+      const outcome = await ingestFile(postgres.pool, dataset, file);
+      assert.equal(outcome.status, 'ingested');
+      if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: dataset.id, batches: [outcome.batch] });
+    }
+    const status = await waitFor('three triggers', async () => {
+      const s = await handle.query(statusQuery);
+      return s.triggers === 3 && s.current === 'waiting for data' ? s : undefined;
+    });
+    assert.equal(status.samplesSeen, 1200);
+    assert.equal(status.models, 3);
+    assert.ok(status.lastAccuracy! > 0.7, `accuracy ${status.lastAccuracy}`);
+
+    await handle.signal(stopSignal);
+    const summary = await handle.result();
+    assert.deepEqual([summary.triggers, summary.models, summary.samplesSeen, summary.lastKey], [3, 3, 1200, 1200]);
+
+    const triggers = await listTriggers(postgres.pool, summary.pipelineId);
+    assert.deepEqual(triggers.map((t) => [t.firstKey, t.lastKey, t.numNew]), [[1, 400, 400], [401, 800, 400], [801, 1200, 400]]);
+    const models = await listModels(postgres.pool, summary.pipelineId);
+    assert.deepEqual(models.map((m) => m.parentModelId), [null, models[0].modelId, models[1].modelId]);
+    for (const t of triggers) assert.ok(t.numSelected! > 300 && t.numSelected! < 400, `selected ${t.numSelected}: holdout removed`);
+    const evaluations = await listEvaluations(postgres.pool, summary.pipelineId);
+    assert.equal(evaluations.length, 9, 'a full 3×3 evaluation matrix');
+    assert.ok(evaluations.every((e) => e.numSamples > 0 && e.accuracy > 0.5));
+  });
+
+  it('splits files at time boundaries and draws on all data so far (late start, after continue-as-new)', async () => {
+    const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
+      taskQueue: queues.cpu, workflowId: 'time-pipeline',
+      args: [spec({ trigger: { kind: 'time', every: '12h' }, selection: { kind: 'allData' }, training: { epochs: 1, batchSize: 64, optimizer: { name: 'adam', lr: 0.01 }, initialization: 'scratch' } })],
+    });
+    await waitFor('seven triggers', async () => {
+      const s = await handle.query(statusQuery);
+      return s.triggers === 7 && s.current === 'waiting for data' ? s : undefined;
+    });
+    await handle.signal(stopSignal);
+    const summary = await handle.result();
+    const triggers = await listTriggers(postgres.pool, summary.pipelineId);
+    // Every half day of 150 samples is one trigger; the last half day is the trailing interval.
+    assert.deepEqual(triggers.map((t) => [t.firstKey, t.lastKey]), Array.from({ length: 7 }, (_, k) => [150 * k + 1, 150 * (k + 1)]));
+    assert.ok(triggers.every((t, k) => t.numSelected! > 130 * (k + 1)), 'all data so far, less the holdout');
+    const models = await listModels(postgres.pool, summary.pipelineId);
+    assert.ok(models.every((m) => m.parentModelId === null), 'trained from scratch');
+    const evaluations = await listEvaluations(postgres.pool, summary.pipelineId);
+    assert.equal(evaluations.length, 7 * 8, 'every model on every interval, the trailing one included');
+    const description = await handle.describe();
+    assert.notEqual(description.runId, handle.firstExecutionRunId, 'the pipeline continued as new at least once');
+  });
+
+  it('fails at once, naming the field, on an invalid spec or an unknown dataset', async () => {
+    const invalid = temporal.client.workflow.execute('pipelineWorkflow', {
+      taskQueue: queues.cpu, workflowId: 'invalid-spec', args: [{ ...spec(), training: { optimizer: { name: 'sgd', lr: -1 } } }],
+    });
+    await assert.rejects(invalid, (err: unknown) => {
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.match(String(err.cause?.message), /training\.optimizer\.lr/);
+      return true;
+    });
+    const unknown = temporal.client.workflow.execute('pipelineWorkflow', {
+      taskQueue: queues.cpu, workflowId: 'unknown-dataset', args: [{ ...spec(), dataset: { name: 'nope' } }],
+    });
+    await assert.rejects(unknown, (err: unknown) => {
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.match(String(err.cause?.cause?.message ?? err.cause?.message), /dataset\.name: no dataset named "nope"/);
+      return true;
+    });
+  });
+});
