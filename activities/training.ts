@@ -34,13 +34,20 @@ export interface TrainedModel {
   finalLoss: number;
 }
 
-/** What a training attempt heartbeats: enough for the next attempt to resume where it stopped. */
-interface TrainHeartbeat {
+/** A saved training position: the state file and how far into the training set it is. */
+interface Checkpoint {
+  path: string;
   stepsDone: number;
   samplesDone: number;
   elapsedMs: number;
-  checkpoint?: string;
+}
+
+/** What a training attempt heartbeats: its progress, and the checkpoint the next attempt resumes from. */
+interface TrainHeartbeat {
+  stepsDone: number;
+  samplesDone: number;
   loss?: number;
+  checkpoint?: Checkpoint;
 }
 
 /** Mixes the pipeline seed with the trigger, so each trigger shuffles differently but reproducibly. */
@@ -52,10 +59,10 @@ function triggerSeed(seed: number, triggerId: number): number {
 export function trainingActivities({ pool, storeDir }: ActivityDeps) {
   const store = new ModelStore(storeDir);
 
-  async function startingState(args: TrainArgs, cfg: MlpConfig, resume?: TrainHeartbeat): Promise<ModelState> {
+  async function startingState(args: TrainArgs, cfg: MlpConfig, resume?: Checkpoint): Promise<ModelState> {
     const specs = mlpParameters(cfg);
     const optimizer = args.training.optimizer;
-    if (resume?.checkpoint) return (await readModelState(store.resolve(resume.checkpoint))).state;
+    if (resume) return (await readModelState(store.resolve(resume.path))).state;
     if (args.parentModelId !== null && args.training.initialization === 'finetune') {
       const parent = await getModel(pool, args.parentModelId);
       if (!parent) throw configurationError('ModelMismatch', `parent model ${args.parentModelId} is not in the model store`);
@@ -78,13 +85,16 @@ export function trainingActivities({ pool, storeDir }: ActivityDeps) {
       if (!dataset) throw configurationError('DatasetNotFound', `dataset ${args.datasetId} no longer exists`);
       const cfg: MlpConfig = { inputSize: args.features, hidden: args.model.hidden, numClasses: args.model.numClasses };
       const { batchSize, epochs, checkpointEvery } = args.training;
-      const resume = activityInfo().heartbeatDetails as TrainHeartbeat | undefined;
-      const base: TrainHeartbeat = resume ?? { stepsDone: 0, samplesDone: 0, elapsedMs: 0 };
+      const resume = (activityInfo().heartbeatDetails as TrainHeartbeat | undefined)?.checkpoint;
+      const base: Checkpoint = resume ?? { path: '', stepsDone: 0, samplesDone: 0, elapsedMs: 0 };
       const state = await startingState(args, cfg, resume);
 
       const size = await countTrainingSet(pool, args.pipelineId, args.triggerId);
       const batchesPerEpoch = Math.ceil(size / batchSize);
       const seed = triggerSeed(args.training.seed, args.triggerId);
+      /** Samples consumed after `steps` batches: full batches, and a short last one each epoch. */
+      const samplesAfter = (steps: number) =>
+        Math.floor(steps / batchesPerEpoch) * size + Math.min((steps % batchesPerEpoch) * batchSize, size);
       async function* remainingBatches(): AsyncGenerator<Batch> {
         for (let epoch = Math.floor(base.stepsDone / batchesPerEpoch); epoch < epochs; epoch++) {
           const skipBatches = epoch === Math.floor(base.stepsDone / batchesPerEpoch) ? base.stepsDone % batchesPerEpoch : 0;
@@ -96,8 +106,9 @@ export function trainingActivities({ pool, storeDir }: ActivityDeps) {
 
       const runDir = store.runDir(args.pipelineId, args.triggerId);
       const started = Date.now();
-      let latest: TrainHeartbeat = { ...base };
-      const report = () => heartbeat({ ...latest, elapsedMs: base.elapsedMs + (Date.now() - started) });
+      const elapsed = () => base.elapsedMs + (Date.now() - started);
+      let latest: TrainHeartbeat = { stepsDone: base.stepsDone, samplesDone: base.samplesDone, checkpoint: resume };
+      const report = () => heartbeat(latest);
       try {
         const result = await trainModel({
           model: cfg,
@@ -111,12 +122,15 @@ export function trainingActivities({ pool, storeDir }: ActivityDeps) {
             report();
           },
           onCheckpoint: async (snapshot, stepsDone) => {
-            const checkpoint = join(runDir, `ckpt-${base.stepsDone + stepsDone}.state`);
-            await writeModelState(store.resolve(checkpoint), snapshot);
-            const previous = latest.checkpoint;
+            const steps = base.stepsDone + stepsDone;
+            const checkpoint: Checkpoint = {
+              path: join(runDir, `ckpt-${steps}.state`), stepsDone: steps, samplesDone: samplesAfter(steps), elapsedMs: elapsed(),
+            };
+            await writeModelState(store.resolve(checkpoint.path), snapshot);
+            const previous = latest.checkpoint?.path;
             latest = { ...latest, checkpoint };
             report();
-            if (previous && previous !== checkpoint) await rm(store.resolve(previous), { force: true });
+            if (previous && previous !== checkpoint.path) await rm(store.resolve(previous), { force: true });
           },
         });
         const trainedState = join(runDir, 'final.state');
@@ -125,7 +139,7 @@ export function trainingActivities({ pool, storeDir }: ActivityDeps) {
           trainedState,
           steps: base.stepsDone + result.steps,
           samples: base.samplesDone + result.samples,
-          trainingMs: base.elapsedMs + (Date.now() - started),
+          trainingMs: elapsed(),
           finalLoss: result.finalLoss,
         };
       } catch (err) {

@@ -148,7 +148,7 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
     });
     await assert.rejects(unknown, (err: unknown) => {
       assert.ok(err instanceof WorkflowFailedError);
-      assert.match(String(err.cause?.cause?.message ?? err.cause?.message), /dataset\.name: no dataset named "nope"/);
+      assert.match(String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message), /dataset\.name: no dataset named "nope"/);
       return true;
     });
   });
