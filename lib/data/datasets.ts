@@ -1,0 +1,66 @@
+import path from 'node:path';
+import type pg from 'pg';
+import { parseDatasetConfig, type DatasetConfig, type DatasetFormat } from './dataset-config.js';
+import { DataError } from './errors.js';
+
+export interface Dataset {
+  id: number;
+  name: string;
+  root: string;
+  format: DatasetFormat;
+}
+
+const DEFAULT_HASH_PARTITIONS = 4;
+const COLUMNS = 'dataset_id AS id, name, root, format';
+
+/**
+ * Registers a dataset and creates its samples partition (`samples_d<id>`, hash-partitioned by key
+ * into `hashPartitions` leaves) in one transaction. Registering the same name again with the same
+ * config returns the existing dataset; with a different config it is an error. The root is stored
+ * absolute (resolved against the current directory).
+ */
+export async function registerDataset(pool: pg.Pool, config: DatasetConfig): Promise<Dataset> {
+  const { name, format, hashPartitions = DEFAULT_HASH_PARTITIONS } = parseDatasetConfig(config);
+  const root = path.resolve(config.root);
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    // A concurrent registration of the same name waits here for the first one to commit.
+    const inserted = await client.query<Dataset>(
+      `INSERT INTO datasets (name, root, format, hash_partitions) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (name) DO NOTHING RETURNING ${COLUMNS}`,
+      [name, root, JSON.stringify(format), hashPartitions],
+    );
+    const created = inserted.rows[0];
+    if (created) {
+      const id = created.id;
+      await client.query(`CREATE TABLE samples_d${id} PARTITION OF samples FOR VALUES IN (${id}) PARTITION BY HASH (sample_key)`);
+      for (let r = 0; r < hashPartitions; r++) {
+        await client.query(`CREATE TABLE samples_d${id}_h${r} PARTITION OF samples_d${id} FOR VALUES WITH (MODULUS ${hashPartitions}, REMAINDER ${r})`);
+      }
+      await client.query('COMMIT');
+      return created;
+    }
+    const existing = await client.query<Dataset & { same: boolean }>(
+      `SELECT ${COLUMNS}, root = $2 AND format = $3::jsonb AND hash_partitions = $4 AS same FROM datasets WHERE name = $1`,
+      [name, root, JSON.stringify(format), hashPartitions],
+    );
+    const { same, ...dataset } = existing.rows[0]!;
+    if (!same) throw new DataError(`dataset "${name}" is already registered with a different config (root, format or hashPartitions)`);
+    await client.query('COMMIT');
+    return dataset;
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
+export async function getDataset(pool: pg.Pool, name: string): Promise<Dataset | undefined> {
+  return (await pool.query<Dataset>(`SELECT ${COLUMNS} FROM datasets WHERE name = $1`, [name])).rows[0];
+}
+
+export async function getDatasetById(pool: pg.Pool, id: number): Promise<Dataset | undefined> {
+  return (await pool.query<Dataset>(`SELECT ${COLUMNS} FROM datasets WHERE dataset_id = $1`, [id])).rows[0];
+}

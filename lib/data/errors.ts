@@ -1,0 +1,25 @@
+/** A caller or configuration problem: unknown dataset, a path outside the dataset root, a bad config. */
+export class DataError extends Error {
+  override name = 'DataError';
+}
+
+/**
+ * A file that cannot be ingested, rejected whole. `file` is the path relative to the dataset root;
+ * `offset` (binary, bytes) or `line` (CSV, 1-based) locates the problem.
+ */
+export class IngestError extends Error {
+  override name = 'IngestError';
+  readonly file: string;
+  readonly reason: string;
+  readonly offset?: number;
+  readonly line?: number;
+
+  constructor(file: string, reason: string, where: { offset?: number; line?: number } = {}) {
+    const at = where.offset !== undefined ? `byte ${where.offset}: ` : where.line !== undefined ? `line ${where.line}: ` : '';
+    super(`${file}: ${at}${reason}`);
+    this.file = file;
+    this.reason = reason;
+    if (where.offset !== undefined) this.offset = where.offset;
+    if (where.line !== undefined) this.line = where.line;
+  }
+}

@@ -1,0 +1,175 @@
+import { readFile, stat } from 'node:fs/promises';
+import type { DatasetFormat } from '../dataset-config.js';
+import { DataError, IngestError } from '../errors.js';
+import type { FeatureSource, StoredFile } from './index.js';
+
+type CsvFormat = Extract<DatasetFormat, { kind: 'csv' }>;
+
+/** A CSV file decoded whole: one entry per data row, in file order. */
+export interface CsvTable {
+  count: number;
+  labels: Int32Array;
+  /** undefined when the format has no timestamp column */
+  timestamps: Float64Array | undefined;
+  /** row-major, count × featureColumns.length */
+  features: Float32Array;
+}
+
+const INTEGER = /^\s*[+-]?\d+\s*$/;
+const LF = 10;
+const CR = 13;
+
+export async function readCsv(format: CsvFormat, absolute: string, relative: string): Promise<CsvTable> {
+  const text = (await readFile(absolute)).toString('utf8');
+  return parseCsv(format, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, relative);
+}
+
+/** Parses and validates every row; any bad row rejects the file with its line number. */
+export function parseCsv(format: CsvFormat, text: string, relative: string): CsvTable {
+  const records = csvRecords(text, format.separator, format.quote, relative);
+  let header: string[] | undefined;
+  if (format.header) {
+    const first = records.next();
+    if (first.done) throw new IngestError(relative, 'empty file (no header)', { line: 1 });
+    header = first.value.fields;
+  }
+  const column = (c: string | number): number => {
+    if (typeof c === 'number') return c;
+    const index = header!.indexOf(c);
+    if (index < 0) throw new IngestError(relative, `no column named ${JSON.stringify(c)} in the header`, { line: 1 });
+    return index;
+  };
+  const labelColumn = column(format.labelColumn);
+  const featureColumns = format.featureColumns.map(column);
+  const timestampColumn = format.timestampColumn === undefined ? undefined : column(format.timestampColumn);
+  const highest = Math.max(labelColumn, timestampColumn ?? 0, ...featureColumns);
+  const width = featureColumns.length;
+
+  let columns = header?.length;
+  const labels: number[] = [];
+  const timestamps: number[] = [];
+  let features = new Float32Array(1024 * width);
+  let lastLine = header ? 1 : 0;
+  for (const { fields, line } of records) {
+    lastLine = line;
+    if (columns === undefined) {
+      columns = fields.length;
+      if (highest >= columns) throw new IngestError(relative, `column index ${highest} is out of range (${columns} columns)`, { line });
+    }
+    if (fields.length !== columns) throw new IngestError(relative, `expected ${columns} columns, found ${fields.length}`, { line });
+
+    const label = fields[labelColumn]!;
+    if (!INTEGER.test(label)) throw new IngestError(relative, `label ${JSON.stringify(label)} is not an integer`, { line });
+    const value = Number(label);
+    const limit = format.numClasses ?? 2 ** 31;
+    if (value < 0 || value >= limit) {
+      const range = format.numClasses === undefined ? 'a non-negative int32' : `[0, ${format.numClasses})`;
+      throw new IngestError(relative, `label ${value} out of range ${range}`, { line });
+    }
+    labels.push(value);
+
+    if (timestampColumn !== undefined) {
+      const ts = fields[timestampColumn]!;
+      if (!INTEGER.test(ts) || !Number.isSafeInteger(Number(ts))) {
+        throw new IngestError(relative, `timestamp ${JSON.stringify(ts)} is not an integer number of seconds`, { line });
+      }
+      timestamps.push(Number(ts));
+    }
+
+    const row = labels.length - 1;
+    if ((row + 1) * width > features.length) {
+      const grown = new Float32Array(features.length * 2);
+      grown.set(features);
+      features = grown;
+    }
+    for (let f = 0; f < width; f++) {
+      const text = fields[featureColumns[f]!]!;
+      const x = Number(text);
+      if (text.trim() === '' || !Number.isFinite(x)) {
+        throw new IngestError(relative, `feature ${JSON.stringify(text)} in column ${featureColumns[f]} is not a number`, { line });
+      }
+      features[row * width + f] = x;
+    }
+  }
+  if (labels.length === 0) throw new IngestError(relative, 'no data rows', { line: lastLine + 1 });
+  return {
+    count: labels.length,
+    labels: Int32Array.from(labels),
+    timestamps: timestampColumn === undefined ? undefined : Float64Array.from(timestamps),
+    features: features.slice(0, labels.length * width),
+  };
+}
+
+/**
+ * Splits CSV text into records with their starting line: fields may be quoted (a doubled quote
+ * inside stands for one, line breaks inside are kept); LF, CRLF and CR end records; blank lines are
+ * skipped.
+ */
+function* csvRecords(text: string, separator: string, quote: string, relative: string): Generator<{ fields: string[]; line: number }> {
+  const sep = separator.charCodeAt(0);
+  const q = quote.charCodeAt(0);
+  const n = text.length;
+  let i = 0;
+  let line = 1;
+  while (i < n) {
+    const start = line;
+    const fields: string[] = [];
+    let quoted = false;
+    for (;;) {
+      if (text.charCodeAt(i) === q) {
+        quoted = true;
+        let field = '';
+        for (i++; ; ) {
+          const close = text.indexOf(quote, i);
+          if (close < 0) throw new IngestError(relative, 'unterminated quoted field', { line: start });
+          for (let k = i; k < close; k++) if (text.charCodeAt(k) === LF) line++;
+          field += text.slice(i, close);
+          i = close + 1;
+          if (text.charCodeAt(i) !== q) break;
+          field += quote;
+          i++;
+        }
+        const next = text.charCodeAt(i);
+        if (i < n && next !== sep && next !== LF && next !== CR) {
+          throw new IngestError(relative, 'unexpected character after a closing quote', { line });
+        }
+        fields.push(field);
+      } else {
+        let j = i;
+        for (let c = text.charCodeAt(j); j < n && c !== sep && c !== LF && c !== CR; c = text.charCodeAt(++j));
+        fields.push(text.slice(i, j));
+        i = j;
+      }
+      if (i < n && text.charCodeAt(i) === sep) i++;
+      else break;
+    }
+    if (text.charCodeAt(i) === CR) i++;
+    if (text.charCodeAt(i) === LF) i++;
+    line++;
+    if (quoted || fields.length > 1 || fields[0] !== '') yield { fields, line: start };
+  }
+}
+
+/** Parses each file once per source (one source per loader) and serves rows from that cache. */
+export function csvFeatureSource(format: CsvFormat): FeatureSource {
+  const cache = new Map<number, Promise<CsvTable>>();
+  const width = format.featureColumns.length;
+  return {
+    async read(file: StoredFile, picks, out) {
+      let table = cache.get(file.fileId);
+      if (!table) {
+        table = (async () => {
+          const { size } = await stat(file.absolute);
+          if (size !== file.sizeBytes) throw new DataError(`${file.relative}: file changed since ingestion (size ${size}, was ${file.sizeBytes})`);
+          return readCsv(format, file.absolute, file.relative);
+        })();
+        cache.set(file.fileId, table);
+      }
+      const { features, count } = await table;
+      for (const { index, row } of picks) {
+        if (index >= count) throw new DataError(`${file.relative}: row ${index} missing; file changed since ingestion`);
+        out.set(features.subarray(index * width, (index + 1) * width), row * width);
+      }
+    },
+  };
+}

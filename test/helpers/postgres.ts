@@ -1,0 +1,47 @@
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type pg from 'pg';
+import { startEmbeddedPostgres } from '../../lib/db/embedded.js';
+import { migrate } from '../../lib/db/migrate.js';
+import { createPool } from '../../lib/db/pool.js';
+
+export interface TestPostgres {
+  pool: pg.Pool;
+  url: string;
+  /** Closes the pool, stops the server and removes its temp dir. */
+  stop(): Promise<void>;
+}
+
+/** A migrated throwaway cluster in a fresh temp dir on a free port. Durability is off: tests only. */
+export async function startTestPostgres(): Promise<TestPostgres> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tideline-pg-'));
+  // mkdtemp makes the dir 0700; as root the server runs as `postgres` and must be able to enter it.
+  await chmod(dir, 0o755);
+  try {
+    const server = await startEmbeddedPostgres({
+      dataDir: path.join(dir, 'data'),
+      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
+    });
+    const pool = createPool(server.url);
+    try {
+      await migrate(pool);
+    } catch (e) {
+      await pool.end();
+      await server.stop();
+      throw e;
+    }
+    return {
+      pool,
+      url: server.url,
+      stop: async () => {
+        await pool.end();
+        await server.stop();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
