@@ -1,0 +1,6 @@
+import { buildMlpInference, type MlpConfig } from '../onnx/models/mlp.js';
+
+/** A plain servable `.onnx`: weights embedded as initializers, input `x`, outputs `logits` and `embedding`. */
+export function exportInferenceModel(cfg: MlpConfig, params: Record<string, Float32Array>): Uint8Array {
+  return buildMlpInference(cfg, params);
+}

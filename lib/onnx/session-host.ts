@@ -1,0 +1,148 @@
+/**
+ * Main-thread handle on a worker thread that hosts ONNX Runtime sessions (see session-worker.ts).
+ * Requests are processed in order, so callers may queue several runs without awaiting each one.
+ */
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import type { Feed, Reply, Request, SessionOptions, TensorData, WorkerData } from './session-protocol.js';
+
+export type { Feed, SessionOptions, TensorArray, TensorData, TensorType } from './session-protocol.js';
+
+/** One intra-op thread is fastest on small CPU boxes; the default (all cores) was 1.5–3× slower. */
+export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionProviders: ['cpu'],
+};
+
+const WORKER_URL = new URL('./session-worker.ts', import.meta.url);
+
+/**
+ * Node 20 worker threads do not inherit tsx's module hooks (privatenumber/tsx#354), so a .ts worker entry
+ * fails with ERR_UNKNOWN_FILE_EXTENSION. A one-line bootstrap registers tsx in the worker, then imports it.
+ */
+function spawnWorker(workerData: WorkerData): Worker {
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+  return new Worker(boot, { eval: true, workerData });
+}
+
+export interface RunOptions {
+  /** Outputs to send back; default: every output that is not kept. */
+  fetch?: string[];
+  /** Output name → store name: outputs kept in the worker, to be fed back later as `{ stored: name }`. */
+  keep?: Record<string, string>;
+  /** Transfer (detach) the buffers of the inline feeds instead of copying them; the caller gives them up. */
+  transfer?: boolean;
+}
+
+export class HostedSession {
+  constructor(
+    private readonly host: SessionHost,
+    readonly id: number,
+    readonly inputNames: string[],
+    readonly outputNames: string[],
+  ) {}
+
+  run(feeds: Record<string, Feed>, opts: RunOptions = {}): Promise<Record<string, TensorData>> {
+    const sent: Record<string, Feed> = {};
+    const transfer = new Set<ArrayBuffer>();
+    for (const [name, f] of Object.entries(feeds)) {
+      if ('stored' in f) {
+        sent[name] = f;
+        continue;
+      }
+      const t = compact(f);
+      sent[name] = t;
+      if (opts.transfer && t.data.buffer instanceof ArrayBuffer) transfer.add(t.data.buffer);
+    }
+    return this.host.request<Record<string, TensorData>>(
+      { op: 'run', session: this.id, feeds: sent, fetch: opts.fetch ?? null, keep: opts.keep ?? {} },
+      [...transfer],
+    );
+  }
+
+  async release(): Promise<void> {
+    await this.host.request({ op: 'release', session: this.id });
+  }
+}
+
+/**
+ * A view into part of a larger buffer is copied out first: posting it would clone (or transfer) the whole buffer.
+ * Shared buffers are left alone; they cross threads without a copy.
+ */
+function compact(t: TensorData): TensorData {
+  const d = t.data;
+  if (!(d.buffer instanceof ArrayBuffer) || (d.byteOffset === 0 && d.byteLength === d.buffer.byteLength)) return t;
+  return { ...t, data: d.slice() };
+}
+
+export class SessionHost {
+  private readonly cancel = new Int32Array(new SharedArrayBuffer(4));
+  private readonly worker = spawnWorker({ cancel: this.cancel.buffer as SharedArrayBuffer });
+  private readonly exited = once(this.worker, 'exit').then(() => {});
+  private closing = false;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private nextSession = 1;
+  private failure: Error | undefined;
+
+  constructor() {
+    this.worker.on('message', (reply: Reply) => {
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      if (reply.ok) p.resolve(reply.result);
+      else p.reject(new Error(`onnxruntime: ${reply.error}`));
+    });
+    this.worker.on('error', (e) => this.fail(e));
+    this.worker.on('exit', (code) => this.fail(new Error(`session worker exited (code ${code})`)));
+  }
+
+  async createSession(model: Uint8Array, options: SessionOptions = {}): Promise<HostedSession> {
+    const id = this.nextSession++;
+    const { inputNames, outputNames } = await this.request<{ inputNames: string[]; outputNames: string[] }>({
+      op: 'create', session: id, model, options: { ...DEFAULT_SESSION_OPTIONS, ...options },
+    });
+    return new HostedSession(this, id, inputNames, outputNames);
+  }
+
+  /** Stores tensors in the worker (copied), e.g. initial parameters. */
+  async put(tensors: Record<string, TensorData>): Promise<void> {
+    await this.request({ op: 'put', tensors });
+  }
+
+  /** Copies stored tensors back; queued after every request sent before it, so it sees their effects. */
+  get(names: string[]): Promise<Record<string, TensorData>> {
+    return this.request({ op: 'get', names });
+  }
+
+  /**
+   * Rejects pending requests with `reason` at once and makes the worker drop its queue and exit; resolves when it
+   * has, which is after the run in progress (if any) finishes. Idempotent.
+   */
+  async close(reason: Error = new Error('session host closed')): Promise<void> {
+    this.fail(reason);
+    if (!this.closing) {
+      this.closing = true;
+      Atomics.store(this.cancel, 0, 1);
+      this.worker.postMessage({ id: 0, req: { op: 'close' } satisfies Request });
+    }
+    await this.exited;
+  }
+
+  request<T>(req: Request, transfer: ArrayBuffer[] = []): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ id, req }, transfer);
+    });
+  }
+
+  private fail(e: Error): void {
+    this.failure ??= e;
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+  }
+}

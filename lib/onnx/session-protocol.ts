@@ -1,0 +1,26 @@
+/** Messages between SessionHost (main thread) and session-worker. Everything here is structured-cloneable. */
+import type { InferenceSession } from 'onnxruntime-node';
+
+export type TensorType = 'float32' | 'float64' | 'int32' | 'int64' | 'bool';
+export type TensorArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+export interface TensorData { type: TensorType; dims: number[]; data: TensorArray }
+
+/** A feed is either a tensor sent with the request or the name of a tensor kept in the worker's store. */
+export type Feed = TensorData | { stored: string };
+
+export type SessionOptions = InferenceSession.SessionOptions;
+
+export type Request =
+  | { op: 'create'; session: number; model: Uint8Array; options: SessionOptions }
+  | { op: 'run'; session: number; feeds: Record<string, Feed>; fetch: string[] | null; keep: Record<string, string> }
+  | { op: 'put'; tensors: Record<string, TensorData> }
+  | { op: 'get'; names: string[] }
+  | { op: 'release'; session: number }
+  | { op: 'close' };
+
+export type Reply =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: string };
+
+/** workerData: `cancel[0]` set to 1 tells the worker to drop queued requests and exit. */
+export interface WorkerData { cancel: SharedArrayBuffer }

@@ -1,0 +1,176 @@
+/**
+ * Training loop driver. The train-step graph runs in a SessionHost worker that keeps parameters and optimizer
+ * state between steps; the main thread only pulls batches, posts them (up to MAX_IN_FLIGHT steps ahead of the
+ * worker, so data loading overlaps compute) and reads back one loss per step.
+ */
+import type { Batch } from '../data/batch.js';
+import { buildMlpTrainStep, mlpParameters, type MlpConfig } from '../onnx/models/mlp.js';
+import { optimizerStateNames, type OptimizerConfig } from '../onnx/optimizers.js';
+import { SessionHost, type Feed, type TensorData } from '../onnx/session-host.js';
+import { checkModelState, type ModelState } from './model-state.js';
+
+export interface TrainProgress {
+  /** Steps done by this trainModel call, this one included (1-based). */
+  step: number;
+  /** Samples consumed by this trainModel call so far. */
+  samples: number;
+  loss: number;
+}
+
+export interface TrainOptions {
+  model: MlpConfig;
+  optimizer: OptimizerConfig;
+  state: ModelState;
+  /**
+   * Already positioned: the trainer consumes them all, one optimizer step per batch. Batches are handed over:
+   * arrays that own their whole buffer are transferred to the worker and left detached (length 0).
+   */
+  batches: AsyncIterable<Batch>;
+  /**
+   * Learning rate of each step, given the global optimizer step count before it (ModelState.step, which a
+   * resumed state carries over, so a schedule continues seamlessly); default optimizer.lr.
+   */
+  learningRate?: (step: number) => number;
+  /** Checkpoint after every this many steps of this call; 0 = never. */
+  checkpointEvery: number;
+  /** Awaited (no further steps are posted meanwhile); `stepsDone` = batches consumed by this call. */
+  onCheckpoint?: (state: ModelState, stepsDone: number) => Promise<void>;
+  /** Called after every step, in step order. */
+  onProgress?: (p: TrainProgress) => void;
+  /** Abort rejects at once with the signal's reason; the worker drops queued steps and exits after the run in progress. */
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  state: ModelState;
+  steps: number;
+  samples: number;
+  /** Loss of the last step; 0 when there were no batches. */
+  finalLoss: number;
+  /** Mean of the per-step losses; 0 when there were no batches. */
+  meanLoss: number;
+}
+
+export class NonFiniteLossError extends Error {
+  /** `step` counts the steps of the trainModel call that failed, as TrainProgress.step does. */
+  constructor(readonly step: number, readonly loss: number) {
+    super(`training loss is ${loss} at step ${step}`);
+    this.name = 'NonFiniteLossError';
+  }
+}
+
+/** Steps posted to the worker but not yet finished; 2 keeps it busy through a slow batch fetch. */
+const MAX_IN_FLIGHT = 2;
+
+export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
+  const { model, optimizer, signal } = opts;
+  const specs = mlpParameters(model);
+  checkModelState(opts.state, specs, optimizer);
+  signal?.throwIfAborted();
+
+  const paramNames = specs.map((s) => s.name);
+  const stateNames = specs.flatMap((s) => optimizerStateNames(s.name, optimizer));
+  const allNames = [...paramNames, ...stateNames];
+  const learningRate = opts.learningRate ?? (() => optimizer.lr);
+
+  const host = new SessionHost();
+  // Rejects on abort or on the first failed step, so the loop stops even while it awaits a slow batch.
+  let halt!: (e: unknown) => void;
+  const halted = new Promise<never>((_, reject) => { halt = reject; });
+  halted.catch(() => {});
+  const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, halted]);
+  const onAbort = (): void => {
+    halt(signal!.reason);
+    void host.close(signal!.reason);
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+
+  const it = opts.batches[Symbol.asyncIterator]();
+  let exhausted = false;
+  try {
+    const session = await race(host.createSession(buildMlpTrainStep(model, optimizer)));
+    const shapes = new Map(specs.flatMap((s) => [s.name, ...optimizerStateNames(s.name, optimizer)].map((n) => [n, s.shape])));
+    await race(host.put(toTensors(opts.state, shapes)));
+
+    const storedFeeds: Record<string, Feed> = Object.fromEntries(allNames.map((n) => [n, { stored: n }]));
+    const keep = Object.fromEntries(allNames.map((n) => [`${n}__new`, n]));
+    let globalStep = opts.state.step;
+    let stepsDone = 0;
+    let samples = 0;
+    let lossSum = 0;
+    let finalLoss = 0;
+    const inFlight: Promise<void>[] = [];
+
+    for (;;) {
+      const next = await race(it.next());
+      if (next.done) {
+        exhausted = true;
+        break;
+      }
+      const batch = next.value;
+      const thisStep = ++stepsDone;
+      checkBatch(batch, model, thisStep);
+      const lr = learningRate(globalStep);
+      globalStep++;
+      const feeds = { ...storedFeeds, ...batchFeeds(batch), lr: scalar(lr), step: scalar(globalStep) };
+      const done = session.run(feeds, { fetch: ['loss'], keep, transfer: true }).then((out) => {
+        const loss = (out.loss!.data as Float32Array)[0]!;
+        if (!Number.isFinite(loss)) throw new NonFiniteLossError(thisStep, loss);
+        samples += batch.size;
+        lossSum += loss;
+        finalLoss = loss;
+        opts.onProgress?.({ step: thisStep, samples, loss });
+      });
+      done.catch(halt);
+      inFlight.push(done);
+
+      const onCheckpoint = opts.checkpointEvery > 0 && thisStep % opts.checkpointEvery === 0 ? opts.onCheckpoint : undefined;
+      // Queued right behind this step, so the snapshot is exactly the state after it.
+      const snapshot = onCheckpoint && host.get(allNames);
+      snapshot?.catch(() => {});
+      while (inFlight.length > (snapshot ? 0 : MAX_IN_FLIGHT)) await race(inFlight.shift()!);
+      if (snapshot) await race(onCheckpoint!(fromTensors(await race(snapshot), paramNames, stateNames, globalStep), thisStep));
+    }
+    while (inFlight.length > 0) await race(inFlight.shift()!);
+    const final = fromTensors(await race(host.get(allNames)), paramNames, stateNames, globalStep);
+    return { state: final, steps: stepsDone, samples, finalLoss, meanLoss: stepsDone ? lossSum / stepsDone : 0 };
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+    await host.close();
+    if (!exhausted) void it.return?.()?.catch(() => {});
+  }
+}
+
+function checkBatch(b: Batch, model: MlpConfig, step: number): void {
+  const bad = (why: string): Error => new Error(`batch for step ${step}: ${why}`);
+  if (b.features !== model.inputSize) throw bad(`${b.features} features, model expects ${model.inputSize}`);
+  if (b.x.length !== b.size * b.features) throw bad(`x has ${b.x.length} values for ${b.size}×${b.features}`);
+  if (b.y.length !== b.size || b.w.length !== b.size) throw bad(`y/w lengths ${b.y.length}/${b.w.length} for size ${b.size}`);
+  for (const label of b.y) if (label < 0 || label >= model.numClasses) throw bad(`label ${label} outside [0, ${model.numClasses})`);
+}
+
+/** ONNX takes int64 labels. */
+function batchFeeds(b: Batch): Record<string, TensorData> {
+  const y = new BigInt64Array(b.size);
+  for (let i = 0; i < b.size; i++) y[i] = BigInt(b.y[i]!);
+  return {
+    x: { type: 'float32', dims: [b.size, b.features], data: b.x },
+    y: { type: 'int64', dims: [b.size], data: y },
+    w: { type: 'float32', dims: [b.size], data: b.w },
+  };
+}
+
+function scalar(v: number): TensorData {
+  return { type: 'float32', dims: [], data: Float32Array.of(v) };
+}
+
+function toTensors(state: ModelState, shapes: Map<string, number[]>): Record<string, TensorData> {
+  const out: Record<string, TensorData> = {};
+  for (const [n, dims] of shapes) out[n] = { type: 'float32', dims, data: state.params[n] ?? state.optimizer[n]! };
+  return out;
+}
+
+function fromTensors(t: Record<string, TensorData>, params: string[], states: string[], step: number): ModelState {
+  const pick = (names: string[]) => Object.fromEntries(names.map((n) => [n, t[n]!.data as Float32Array]));
+  return { params: pick(params), optimizer: pick(states), step };
+}

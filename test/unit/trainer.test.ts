@@ -1,0 +1,296 @@
+/**
+ * trainModel, evaluateModel and the model-state file, end to end with real ORT sessions in the worker.
+ * Data: Gaussian blobs, one per class, well separated, so a small MLP learns them in a few dozen steps.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { Batch } from '../../lib/data/batch.js';
+import { evaluateModel } from '../../lib/eval/evaluate.js';
+import { exportInferenceModel } from '../../lib/models/export.js';
+import { buildMlpInference, mlpParameters, type MlpConfig } from '../../lib/onnx/models/mlp.js';
+import type { OptimizerConfig } from '../../lib/onnx/optimizers.js';
+import { SessionHost, type TensorData } from '../../lib/onnx/session-host.js';
+import { initModelState, readModelState, resetOptimizer, writeModelState, type ModelState } from '../../lib/train/model-state.js';
+import { createRng } from '../../lib/train/rng.js';
+import { NonFiniteLossError, trainModel, type TrainOptions } from '../../lib/train/trainer.js';
+
+const MODEL: MlpConfig = { inputSize: 8, hidden: [16], numClasses: 3 };
+const SGD: OptimizerConfig = { name: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 1e-4 };
+const ADAM: OptimizerConfig = { name: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+
+const centers = (() => {
+  const rng = createRng(2024);
+  return Array.from({ length: MODEL.numClasses }, () => Float32Array.from({ length: MODEL.inputSize }, () => rng.uniform(-3, 3)));
+})();
+
+/** Deterministic blob batches; fresh arrays each call, since the trainer takes ownership of what it is given. */
+function blobBatches(seed: number, count: number, size = 32): Batch[] {
+  const rng = createRng(seed);
+  return Array.from({ length: count }, () => {
+    const y = Int32Array.from({ length: size }, () => rng.int(MODEL.numClasses));
+    const x = new Float32Array(size * MODEL.inputSize);
+    y.forEach((c, i) => centers[c]!.forEach((m, j) => { x[i * MODEL.inputSize + j] = m + rng.normal(); }));
+    const w = Float32Array.from({ length: size }, () => rng.uniform(0.5, 1.5));
+    return { x, y, w, size, features: MODEL.inputSize };
+  });
+}
+
+async function* stream<T>(items: T[]): AsyncGenerator<T> {
+  for (const b of items) yield b;
+}
+
+function fresh(opt: OptimizerConfig, seed = 1): ModelState {
+  return initModelState(mlpParameters(MODEL), opt, seed);
+}
+
+function train(opts: Partial<TrainOptions> & Pick<TrainOptions, 'optimizer' | 'state' | 'batches'>) {
+  return trainModel({ model: MODEL, checkpointEvery: 0, ...opts });
+}
+
+function assertBitIdentical(a: ModelState, b: ModelState): void {
+  assert.equal(a.step, b.step);
+  for (const group of ['params', 'optimizer'] as const) {
+    assert.deepEqual(Object.keys(a[group]).sort(), Object.keys(b[group]).sort());
+    for (const [n, v] of Object.entries(a[group])) {
+      assert.ok(Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(b[group][n]!.buffer, b[group][n]!.byteOffset, b[group][n]!.byteLength)), `${group}.${n} differs`);
+    }
+  }
+}
+
+async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'tideline-test-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+describe('trainModel', () => {
+  for (const opt of [SGD, ADAM]) {
+    it(`decreases the loss on separable blobs (${opt.name})`, async () => {
+      const losses: number[] = [];
+      const steps = 60;
+      const r = await train({ optimizer: opt, state: fresh(opt), batches: stream(blobBatches(1, steps)), onProgress: (p) => losses.push(p.loss) });
+      assert.equal(r.steps, steps);
+      assert.equal(r.samples, steps * 32);
+      assert.equal(r.state.step, steps);
+      assert.equal(losses.length, steps);
+      assert.equal(r.finalLoss, losses.at(-1));
+      assert.ok(Math.abs(r.meanLoss - mean(losses)) < 1e-9);
+      const start = mean(losses.slice(0, 5));
+      const end = mean(losses.slice(-10));
+      assert.ok(end < 0.3 * start, `loss ${start} → ${end}`);
+    });
+  }
+
+  it('is deterministic: same seed and batches give bit-identical state', async () => {
+    const run = () => train({ optimizer: ADAM, state: fresh(ADAM, 5), batches: stream(blobBatches(3, 20)) });
+    assertBitIdentical((await run()).state, (await run()).state);
+  });
+
+  it('resumes from a checkpoint bit-identically to an uninterrupted run', async () => {
+    // A step-dependent schedule and Adam's bias correction both depend on the global step surviving the split.
+    const learningRate = (step: number): number => 0.02 * 0.95 ** step;
+    const checkpoints: { state: ModelState; stepsDone: number }[] = [];
+    const full = await train({
+      optimizer: ADAM, state: fresh(ADAM, 9), batches: stream(blobBatches(4, 30)), learningRate, checkpointEvery: 12,
+      onCheckpoint: async (state, stepsDone) => { checkpoints.push({ state, stepsDone }); },
+    });
+    assert.deepEqual(checkpoints.map((c) => [c.state.step, c.stepsDone]), [[12, 12], [24, 24]]);
+
+    const data = blobBatches(4, 30);
+    const first = await train({ optimizer: ADAM, state: fresh(ADAM, 9), batches: stream(data.slice(0, 12)), learningRate });
+    assertBitIdentical(first.state, checkpoints[0]!.state);
+    const { state: restored, extra } = await withTempDir(async (dir) => {
+      const path = join(dir, 'ckpt.bin');
+      await writeModelState(path, first.state, { note: 'half' });
+      return readModelState(path);
+    });
+    assert.deepEqual(extra, { note: 'half' });
+    const progressSteps: number[] = [];
+    const second = await train({
+      optimizer: ADAM, state: restored, batches: stream(data.slice(12)), learningRate, checkpointEvery: 12,
+      onCheckpoint: async (state, stepsDone) => {
+        assert.equal(stepsDone, 12);
+        assertBitIdentical(state, checkpoints[1]!.state);
+      },
+      onProgress: (p) => progressSteps.push(p.step),
+    });
+    assertBitIdentical(second.state, full.state);
+    // Progress and checkpoint cadence count this call's steps; the state carries the global count.
+    assert.deepEqual([progressSteps[0], progressSteps.at(-1), second.steps, second.state.step], [1, 18, 18, 30]);
+  });
+
+  it('throws NonFiniteLossError naming the step when the input contains NaN', async () => {
+    const data = blobBatches(5, 6);
+    data[3]!.x[7] = NaN;
+    await assert.rejects(train({ optimizer: SGD, state: fresh(SGD), batches: stream(data) }), (e: unknown) => {
+      assert.ok(e instanceof NonFiniteLossError);
+      assert.equal(e.step, 4);
+      assert.ok(Number.isNaN(e.loss));
+      assert.match(e.message, /step 4\b/);
+      assert.match(e.message, /NaN/);
+      return true;
+    });
+  });
+
+  it('throws NonFiniteLossError when an absurd learning rate blows the model up', async () => {
+    const opt: OptimizerConfig = { ...SGD, lr: 1e30 };
+    await assert.rejects(train({ optimizer: opt, state: fresh(opt), batches: stream(blobBatches(6, 10)) }), (e: unknown) => {
+      assert.ok(e instanceof NonFiniteLossError);
+      assert.ok(e.step >= 2, `step ${e.step}`);
+      assert.match(e.message, new RegExp(`step ${e.step}\\b`));
+      return true;
+    });
+  });
+
+  it('continues from a state with a fresh optimizer', async () => {
+    const trained = (await train({ optimizer: SGD, state: fresh(SGD), batches: stream(blobBatches(7, 5)) })).state;
+    const reset = resetOptimizer(trained, mlpParameters(MODEL), ADAM);
+    assert.equal(reset.step, 0);
+    assert.ok(Object.values(reset.optimizer).every((v) => v.every((x) => x === 0)));
+    const r = await train({ optimizer: ADAM, state: reset, batches: stream(blobBatches(8, 3)) });
+    assert.equal(r.state.step, 3);
+  });
+
+  it('rejects a state that does not match the model and optimizer', async () => {
+    await assert.rejects(train({ optimizer: ADAM, state: fresh(SGD), batches: stream([]) }), /fc1\.weight__m/);
+  });
+
+  it('rejects a batch with out-of-range labels or the wrong feature count', async () => {
+    const bad = blobBatches(9, 2);
+    bad[1]!.y[0] = 3;
+    await assert.rejects(train({ optimizer: SGD, state: fresh(SGD), batches: stream(bad) }), /step 2: label 3/);
+    const wide = { ...blobBatches(9, 1)[0]!, features: 9 };
+    await assert.rejects(train({ optimizer: SGD, state: fresh(SGD), batches: stream([wide]) }), /9 features/);
+  });
+
+  it('aborts promptly, mid-run and while waiting for a batch', async () => {
+    const ac = new AbortController();
+    const t0 = performance.now();
+    await assert.rejects(
+      train({ optimizer: SGD, state: fresh(SGD), batches: stream(blobBatches(10, 500)), signal: ac.signal, onProgress: (p) => { if (p.step === 3) ac.abort(); } }),
+      { name: 'AbortError' },
+    );
+    const stalled = new AbortController();
+    async function* neverEnding(): AsyncGenerator<Batch> {
+      yield blobBatches(11, 1)[0]!;
+      await new Promise(() => {});
+    }
+    setTimeout(() => stalled.abort(), 300);
+    await assert.rejects(train({ optimizer: SGD, state: fresh(SGD), batches: neverEnding(), signal: stalled.signal }), { name: 'AbortError' });
+    assert.ok(performance.now() - t0 < 3000);
+  });
+
+  it('keeps the main event loop responsive while training', async () => {
+    const model: MlpConfig = { inputSize: 784, hidden: [256], numClasses: 10 };
+    const rng = createRng(12);
+    const size = 256;
+    const x = Float32Array.from({ length: size * 784 }, () => rng.next());
+    const y = Int32Array.from({ length: size }, () => rng.int(10));
+    const batches: Batch[] = Array.from({ length: 60 }, () => ({ x: x.slice(), y, w: new Float32Array(size).fill(1), size, features: 784 }));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const t0 = performance.now();
+    try {
+      await trainModel({ model, optimizer: ADAM, state: initModelState(mlpParameters(model), ADAM, 1), batches: stream(batches), checkpointEvery: 0 });
+    } finally {
+      clearInterval(timer);
+    }
+    const elapsed = performance.now() - t0;
+    assert.ok(elapsed > 150, `run too short to tell (${elapsed} ms)`);
+    // A blocked loop ticks ~0 times; a free one ~elapsed/5, less on a loaded 2-core box.
+    assert.ok(ticks >= (elapsed / 5) * 0.25, `${ticks} ticks in ${elapsed.toFixed(0)} ms`);
+  });
+
+  it('works when the process was started with the tsx CLI', async () => {
+    const cli = fileURLToPath(import.meta.resolve('tsx/cli'));
+    const trainer = new URL('../../lib/train/trainer.ts', import.meta.url).href;
+    const states = new URL('../../lib/train/model-state.ts', import.meta.url).href;
+    const script = `Promise.all([import(${JSON.stringify(trainer)}), import(${JSON.stringify(states)})]).then(async ([t, s]) => {
+      const opt = { name: 'sgd', lr: 0.1, momentum: 0, weightDecay: 0 };
+      const state = s.initModelState([{ name: 'fc1.weight', shape: [2, 3], fanIn: 3, init: 'kaiming-uniform' }, { name: 'fc1.bias', shape: [2], fanIn: 3, init: 'zeros' }], opt, 1);
+      async function* batches() { yield { x: new Float32Array(6), y: new Int32Array([0, 1]), w: new Float32Array([1, 1]), size: 2, features: 3 }; }
+      const r = await t.trainModel({ model: { inputSize: 3, hidden: [], numClasses: 2 }, optimizer: opt, state, batches: batches(), checkpointEvery: 0 });
+      console.log('steps=' + r.steps);
+    });`;
+    const { stdout } = await promisify(execFile)(process.execPath, [cli, '-e', script]);
+    assert.match(stdout, /steps=1/);
+  });
+});
+
+describe('evaluateModel', () => {
+  it('scores the exported model highly on the training distribution', async () => {
+    const r = await train({ optimizer: ADAM, state: fresh(ADAM), batches: stream(blobBatches(20, 60)) });
+    const onnx = exportInferenceModel(MODEL, r.state.params);
+    const holdout = blobBatches(21, 10, 100);
+    const ev = await evaluateModel(onnx, stream(holdout));
+    assert.equal(ev.count, 1000);
+    assert.ok(ev.accuracy > 0.95, `accuracy ${ev.accuracy}`);
+    assert.ok(ev.loss > 0 && ev.loss < 0.3, `loss ${ev.loss}`);
+  });
+
+  it('returns zeros for no data', async () => {
+    const onnx = exportInferenceModel(MODEL, fresh(SGD).params);
+    assert.deepEqual(await evaluateModel(onnx, stream([])), { count: 0, accuracy: 0, loss: 0 });
+  });
+});
+
+describe('model state files', () => {
+  it('round-trip exactly, and a truncated or corrupt file is reported by name', () => withTempDir(async (dir) => {
+    const state = { ...fresh(ADAM, 3), step: 17 };
+    state.optimizer['fc1.bias__v']![2] = 0.5;
+    const path = join(dir, 'nested', 'state.bin');
+    await writeModelState(path, state, { pipeline: 4, trigger: 'x' });
+    const { state: back, extra } = await readModelState(path);
+    assertBitIdentical(back, state);
+    assert.deepEqual(extra, { pipeline: 4, trigger: 'x' });
+    assert.deepEqual(initModelState(mlpParameters(MODEL), ADAM, 3).params, fresh(ADAM, 3).params);
+
+    const size = (await readFile(path)).length;
+    await truncate(path, size - 10);
+    await assert.rejects(readModelState(path), (e: Error) => e.message.includes(path) && /truncated/.test(e.message));
+    await writeFile(path, 'not a model state');
+    await assert.rejects(readModelState(path), (e: Error) => e.message.includes(path));
+  }));
+});
+
+describe('SessionHost', () => {
+  it('runs sessions on stored and inline feeds, survives a failed run, and closes', async () => {
+    const host = new SessionHost();
+    try {
+      const specs = mlpParameters(MODEL);
+      const params = fresh(SGD).params;
+      await host.put(Object.fromEntries(specs.map((s) => [s.name, { type: 'float32', dims: s.shape, data: params[s.name]! } as TensorData])));
+      const session = await host.createSession(buildMlpInference(MODEL));
+      assert.deepEqual(session.outputNames.sort(), ['embedding', 'logits']);
+      const stored = Object.fromEntries(specs.map((s) => [s.name, { stored: s.name }]));
+      const x: TensorData = { type: 'float32', dims: [2, MODEL.inputSize], data: new Float32Array(2 * MODEL.inputSize).fill(1) };
+
+      const out = await session.run({ ...stored, x }, { keep: { embedding: 'emb' }, fetch: ['logits'] });
+      assert.deepEqual(Object.keys(out), ['logits']);
+      assert.deepEqual(out.logits!.dims, [2, MODEL.numClasses]);
+      assert.deepEqual((await host.get(['emb'])).emb!.dims, [2, MODEL.hidden[0]]);
+
+      const wrong: TensorData = { ...x, dims: [1, MODEL.inputSize] };
+      await assert.rejects(session.run({ ...stored, x: wrong }), /onnxruntime:/);
+      const again = await session.run({ ...stored, x });
+      assert.deepEqual(again.logits!.data, out.logits!.data);
+
+      await session.release();
+      await assert.rejects(session.run({ ...stored, x }), /no session/);
+    } finally {
+      await host.close();
+    }
+    await assert.rejects(host.get(['emb']), /closed/);
+  });
+});
