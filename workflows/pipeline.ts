@@ -106,6 +106,13 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Pipel
   s.inbox = inbox;
   const finished = () => stopRequested || (spec.maxTriggers !== undefined && s.nextTrigger >= spec.maxTriggers);
 
+  /** Continues as new when the server suggests it; called wherever the state is whole (between batches and triggers). */
+  async function continueAsNewIfSuggested() {
+    if (!workflowInfo().continueAsNewSuggested || finished()) return;
+    await condition(allHandlersFinished);
+    await continueAsNew<typeof pipelineWorkflow>(input, { ...s, inbox, stopRequested });
+  }
+
   async function feed(batch: BatchDescriptor) {
     const points = policy.splitPoints(s.triggerState, batch);
     const segments = points.length > 0 ? await cpu.splitBatch({ batch, boundaries: points }) : [batch];
@@ -127,6 +134,7 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Pipel
         await feed(batch);
         await runPendingTriggers();
         if (finished()) return;
+        await continueAsNewIfSuggested();
       }
       if (page.length < CATCH_UP_PAGE) return;
     }
@@ -156,6 +164,7 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Pipel
         const next = result.evaluations.find((e) => e.modelTrigger === previous && e.intervalId === triggerId);
         if (next) s.lastNextPeriodAccuracy = next.accuracy;
       }
+      await continueAsNewIfSuggested();
     }
   }
 
@@ -170,18 +179,17 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Pipel
       }
       await feed(batch);
       await runPendingTriggers();
+      await continueAsNewIfSuggested();
     }
   }
 
-  if (!carried) await catchUp();
+  // Every run starts from the database: a late start, or a continue-as-new in the middle of a catch-up.
+  await catchUp();
   for (;;) {
     await runPendingTriggers();
     await processInbox();
     if (finished()) break;
-    if (workflowInfo().continueAsNewSuggested) {
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof pipelineWorkflow>(input, { ...s, inbox, stopRequested });
-    }
+    await continueAsNewIfSuggested();
     current = 'waiting for data';
     const woke = await condition(() => inbox.length > 0 || stopRequested, CATCH_UP_EVERY);
     if (!woke) await catchUp();

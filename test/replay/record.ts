@@ -1,0 +1,96 @@
+/**
+ * Records workflow histories from real runs into test/replay/histories/, for the replay test.
+ * Run after a deliberate change to workflow code (`npm run record-histories`) and commit the files:
+ * the replay test then proves that later changes still replay what earlier code recorded.
+ */
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { registerDataset } from '../../lib/data/datasets.js';
+import { ingestFile } from '../../lib/data/ingest.js';
+import type { PipelineSpecInput } from '../../policies/spec.js';
+import { createWorkers, runWorkers } from '../../workers/workers.js';
+import { newDataSignal, statusQuery, stopSignal } from '../../workflows/messages.js';
+import type { pipelineWorkflow } from '../../workflows/pipeline.js';
+import { startTestPostgres } from '../helpers/postgres.js';
+import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
+import { startTestTemporal } from '../helpers/temporal.js';
+
+const OUT = fileURLToPath(new URL('./histories/', import.meta.url));
+const DAY = 86_400;
+
+const pipelines: Record<string, PipelineSpecInput> = {
+  'data-amount': {
+    dataset: { name: 'replay' },
+    model: { architecture: 'mlp', hidden: [8], numClasses: 3 },
+    training: { epochs: 1, batchSize: 32, optimizer: { name: 'sgd', lr: 0.05 }, seed: 1, checkpointEvery: 2 },
+    trigger: { kind: 'dataAmount', every: 250 },
+    queues: { cpu: 'replay-cpu', gpu: 'replay-gpu' },
+  },
+  'time-all-data': {
+    dataset: { name: 'replay' },
+    model: { architecture: 'mlp', hidden: [8], numClasses: 3 },
+    training: { epochs: 1, batchSize: 32, optimizer: { name: 'adam', lr: 0.01 }, seed: 2, initialization: 'scratch' },
+    trigger: { kind: 'time', every: '12h' },
+    selection: { kind: 'allData' },
+    queues: { cpu: 'replay-cpu', gpu: 'replay-gpu' },
+  },
+};
+
+const [temporal, postgres] = await Promise.all([
+  startTestTemporal({ 'limit.historyCount.suggestContinueAsNew': 40 }),
+  startTestPostgres(),
+]);
+const root = await mkdtemp(join(tmpdir(), 'tideline-record-'));
+const abort = new AbortController();
+try {
+  const dataset = await registerDataset(postgres.pool, { name: 'replay', root, format: syntheticFormat(6, 3) });
+  const workers = await createWorkers({
+    connection: temporal.nativeConnection, namespace: 'default', roles: ['control', 'gpu'],
+    deps: { pool: postgres.pool, storeDir: join(root, '.store') }, cpuQueue: 'replay-cpu', gpuQueue: 'replay-gpu',
+    workflowBundle: temporal.bundle,
+  });
+  const running = runWorkers(workers, abort.signal);
+  const files = [];
+  for (let day = 0; day < 3; day++) {
+    files.push(await writeBlobFile(root, `day-${day}.bin`, { samples: 200, features: 6, numClasses: 3, startTs: day * DAY, spanS: DAY, seed: day + 1 }));
+  }
+  await ingestFile(postgres.pool, dataset, files[0]);
+
+  for (const [name, spec] of Object.entries(pipelines)) {
+    const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
+      taskQueue: 'replay-cpu', workflowId: name, args: [spec],
+    });
+    if (name === 'data-amount') {
+      for (const file of files.slice(1)) {
+        const outcome = await ingestFile(postgres.pool, dataset, file);
+        if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: dataset.id, batches: [outcome.batch] });
+      }
+    }
+    for (;;) {
+      const status = await handle.query(statusQuery);
+      if (status.samplesSeen === 600 && status.pendingTriggers === 0 && status.current === 'waiting for data') break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await handle.signal(stopSignal);
+    await handle.result();
+
+    // Every run of the pipeline (it continues as new) and its first trigger's child workflow.
+    let run = 0;
+    for await (const execution of temporal.client.workflow.list({ query: `WorkflowId = "${name}" OR WorkflowId = "${name}/trigger-0"` })) {
+      const history = await temporal.client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+      const file = execution.workflowId.includes('/trigger-') ? `${name}.trigger-0.json` : `${name}.run-${run++}.json`;
+      await writeFile(join(OUT, file), historyToJSON(history));
+      console.log(`recorded ${file} (${history.events?.length} events)`);
+    }
+  }
+  abort.abort();
+  await running;
+} finally {
+  abort.abort();
+  await temporal.stop();
+  await postgres.stop();
+  await rm(root, { recursive: true, force: true });
+}
