@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 import { dataset } from './commands/dataset.js';
 import { demo } from './commands/demo.js';
 import { ingest } from './commands/ingest.js';
