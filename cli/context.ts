@@ -20,19 +20,22 @@ export interface Context {
   close(): Promise<void>;
 }
 
+type LogLevel = 'WARN' | 'ERROR';
+
 let runtimeInstalled = false;
-/** Keeps the SDK's own logs at warnings, so a command's output is what it prints itself. */
-function quietRuntime() {
+/** Keeps the SDK's own logs to warnings or errors, so a command's output is what it prints itself. */
+function quietRuntime(level: LogLevel) {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({
-    logger: new DefaultLogger('WARN'),
-    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+    logger: new DefaultLogger(level),
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: level }), forward: {} } },
   });
 }
 
-export async function openContext(): Promise<Context> {
-  quietRuntime();
+/** Opens the stack for a command; long-running workers keep the SDK's warnings, the demo only its errors. */
+export async function openContext(sdkLogLevel: LogLevel = 'WARN'): Promise<Context> {
+  quietRuntime(sdkLogLevel);
   const config = loadConfig();
   const stack = await step('Starting Temporal and PostgreSQL', () => startStack(config, (line) => console.log(`  ${line}`)));
   const pool = createPool(stack.databaseUrl);
@@ -51,11 +54,22 @@ export async function openContext(): Promise<Context> {
       native ??= await NativeConnection.connect({ address: stack.temporalAddress });
       return native;
     },
+    /** Runs every step even if an earlier one fails, so the stack this process started is always stopped. */
     async close() {
-      await native?.close();
-      await connection.close();
-      await pool.end();
-      await stack.stop();
+      const failures: string[] = [];
+      for (const [what, run] of [
+        ['worker connection', () => native?.close()],
+        ['client connection', () => connection.close()],
+        ['database pool', () => pool.end()],
+        ['stack', () => stack.stop()],
+      ] as const) {
+        try {
+          await run();
+        } catch (err) {
+          failures.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      if (failures.length > 0) throw new Error(`cleanup failed: ${failures.join('; ')}`);
     },
   };
 }

@@ -11,6 +11,7 @@ import type { pipelineWorkflow } from '../../workflows/pipeline.js';
 import { prepareDriftingDigits } from '../../examples/mnist-drift/prepare.js';
 import { openContext } from '../context.js';
 import { step } from '../progress.js';
+import { shutdownSignal } from '../signals.js';
 import { pipelineReport } from '../report.js';
 import { readSpecFile } from '../spec-file.js';
 
@@ -24,8 +25,10 @@ const PERIODS = 8;
  */
 export async function demo(): Promise<void> {
   console.log('Tideline demo: continual learning on a drifting stream of handwritten digits\n');
-  const ctx = await openContext();
+  const interrupted = shutdownSignal();
+  const ctx = await openContext('ERROR');
   const abort = new AbortController();
+  interrupted.addEventListener('abort', () => abort.abort(), { once: true });
   let running: Promise<void> | undefined;
   try {
     const { pool, client, config } = ctx;
@@ -71,6 +74,7 @@ export async function demo(): Promise<void> {
         const status = await handle.query(statusQuery);
         bar.update(status.triggers, status.current);
         if (status.samplesSeen >= total && status.triggers >= expected && status.pendingTriggers === 0 && status.current === 'waiting for data') return;
+        interrupted.throwIfAborted();
         await new Promise((r) => setTimeout(r, 300));
       }
     }, expected);
@@ -82,7 +86,7 @@ export async function demo(): Promise<void> {
     console.log(`Models and checkpoints: ${config.storeDir}`);
     if (ctx.stack.uiUrl) {
       console.log(`Temporal Web UI (while the stack runs): ${ctx.stack.uiUrl}/namespaces/${config.namespace}/workflows/${name}`);
-      console.log('The history stays in .tideline/temporal.sqlite: `npx tide up` serves the Web UI again to browse it.');
+      console.log(`The history stays in ${config.home}/temporal.sqlite: \`npx tide up\` serves the Web UI again to browse it.`);
     }
   } catch (err) {
     if (err instanceof WorkflowFailedError) throw new Error(`the pipeline failed: ${err.cause?.message ?? err.message}`);

@@ -6,6 +6,7 @@ import { watchDataset } from '../../lib/data/watcher.js';
 import { openContext } from '../context.js';
 import { notifyPipelines } from '../notify.js';
 import { progress } from '../progress.js';
+import { shutdownSignal } from '../signals.js';
 
 /**
  * `tide ingest <dataset> [files…]` registers the given files (or every new file under the dataset's
@@ -35,12 +36,10 @@ export async function ingest(args: string[]): Promise<void> {
     if (values.watch) {
       const seconds = Number(values.interval);
       if (!(seconds > 0)) throw new Error(`--interval: "${values.interval}" is not a positive number of seconds`);
-      const abort = new AbortController();
-      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => abort.abort());
       console.log(`Watching ${dataset.root} every ${seconds}s (Ctrl-C to stop)`);
       await watchDataset(ctx.pool, dataset, {
         intervalMs: seconds * 1000,
-        signal: abort.signal,
+        signal: shutdownSignal(),
         onBatches: async (batches) => {
           const notified = await notifyPipelines(ctx.client, dataset, batches);
           const samples = batches.reduce((n, b) => n + b.count, 0);

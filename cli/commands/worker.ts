@@ -3,6 +3,7 @@ import type { WorkerRole } from '../../workers/plugin.js';
 import { createWorkers, runWorkers } from '../../workers/workers.js';
 import { openContext } from '../context.js';
 import { step } from '../progress.js';
+import { shutdownSignal } from '../signals.js';
 
 const ROLES: Record<string, WorkerRole[]> = { control: ['control'], gpu: ['gpu'], all: ['control', 'gpu'] };
 
@@ -16,8 +17,7 @@ export async function worker(args: string[], banner = false): Promise<void> {
   const roles = ROLES[values.role!];
   if (!roles) throw new Error(`--role: "${values.role}" is not one of ${Object.keys(ROLES).join(', ')}`);
   const ctx = await openContext();
-  const abort = new AbortController();
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => abort.abort());
+  const stopping = shutdownSignal();
   try {
     const { config } = ctx;
     const workers = await step(`Starting ${values.role} worker${roles.length > 1 ? 's' : ''}`, async () =>
@@ -35,7 +35,7 @@ export async function worker(args: string[], banner = false): Promise<void> {
       console.log(`  Model store: ${config.storeDir}`);
       console.log('Press Ctrl-C to stop.');
     }
-    await runWorkers(workers, abort.signal);
+    await runWorkers(workers, stopping);
   } finally {
     await ctx.close();
   }

