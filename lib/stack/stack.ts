@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import type { TidelineConfig } from '../config.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
-import { isListening, splitAddress } from './ports.js';
+import { isListening, splitAddress } from '../ports.js';
 import { ensureTemporalCli } from './temporal-cli.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
 

@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { freePort } from './ports.js';
+import { freePort } from '../ports.js';
 
 const run = promisify(execFile);
 

@@ -7,7 +7,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { optimizerStateNames, type OptimizerConfig } from '../onnx/optimizers.js';
 import { paramSize, type ParamSpec } from '../onnx/params.js';
-import { createRng } from './rng.js';
+import { createRng } from '../rng.js';
 
 export interface ModelState {
   params: Record<string, Float32Array>;

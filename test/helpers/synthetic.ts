@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createRng } from '../../lib/rng.js';
 
 /** Binary layout of the synthetic datasets: label int32, timestamp int64 (seconds), float32 features. */
 export function syntheticFormat(features: number, numClasses: number) {
@@ -23,14 +24,7 @@ export async function writeBlobFile(
   name: string,
   opts: { samples: number; features: number; numClasses: number; startTs: number; spanS: number; seed: number },
 ): Promise<string> {
-  let state = opts.seed >>> 0 || 1;
-  const uniform = () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 4294967296;
-  };
-  const gaussian = () => Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform());
+  const rng = createRng(opts.seed);
   const recordSize = 12 + 4 * opts.features;
   const buffer = Buffer.alloc(opts.samples * recordSize);
   for (let i = 0; i < opts.samples; i++) {
@@ -40,7 +34,7 @@ export async function writeBlobFile(
     buffer.writeBigInt64LE(BigInt(opts.startTs + Math.floor((i * opts.spanS) / opts.samples)), at + 4);
     for (let f = 0; f < opts.features; f++) {
       const centre = f % opts.numClasses === label ? 2 : 0;
-      buffer.writeFloatLE(centre + 0.7 * gaussian(), at + 12 + 4 * f);
+      buffer.writeFloatLE(centre + 0.7 * rng.normal(), at + 12 + 4 * f);
     }
   }
   await mkdir(dir, { recursive: true });

@@ -9,7 +9,7 @@ import ort from 'onnxruntime-node';
 import { buildMlpInference, buildMlpTrainStep, mlpParameters, type MlpConfig } from '../../lib/onnx/models/mlp.js';
 import { optimizerStateNames, type OptimizerConfig } from '../../lib/onnx/optimizers.js';
 import { paramSize } from '../../lib/onnx/params.js';
-import { createRng, type Rng } from '../../lib/train/rng.js';
+import { createRng, type Rng } from '../../lib/rng.js';
 
 type Params = Record<string, Float32Array>;
 const SGD: OptimizerConfig = { name: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 0 };

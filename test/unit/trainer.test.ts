@@ -17,7 +17,7 @@ import { buildMlpInference, mlpParameters, type MlpConfig } from '../../lib/onnx
 import type { OptimizerConfig } from '../../lib/onnx/optimizers.js';
 import { SessionHost, type TensorData } from '../../lib/onnx/session-host.js';
 import { initModelState, readModelState, resetOptimizer, writeModelState, type ModelState } from '../../lib/train/model-state.js';
-import { createRng } from '../../lib/train/rng.js';
+import { createRng } from '../../lib/rng.js';
 import { NonFiniteLossError, trainModel, type TrainOptions } from '../../lib/train/trainer.js';
 
 const MODEL: MlpConfig = { inputSize: 8, hidden: [16], numClasses: 3 };
