@@ -1,7 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseSpec } from '../../policies/spec.js';
+import { parseSpec, SpecError } from '../../policies/spec.js';
 import { getPipelineByName } from '../../lib/pipelines/registry.js';
 import { statusQuery, stopSignal } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
@@ -16,7 +16,13 @@ export async function run(args: string[]): Promise<void> {
   });
   const [file] = positionals;
   if (!file) throw new Error('usage: tide run <spec.yaml> [--id NAME] [--wait]');
-  const spec = parseSpec(await readSpecFile(file));
+  const input = await readSpecFile(file);
+  let spec;
+  try {
+    spec = parseSpec(input);
+  } catch (err) {
+    throw err instanceof SpecError ? new Error(`${file}: ${err.message}`) : err;
+  }
   const workflowId = values.id ?? basename(file).replace(/\.(ya?ml|json)$/, '');
   const ctx = await openContext();
   try {

