@@ -3,7 +3,7 @@
  * Accuracy and cross-entropy are computed here from the logits, so any classifier export works unchanged.
  */
 import type { Batch } from '../data/batch.js';
-import { SessionHost, type TensorData } from '../onnx/session-host.js';
+import { SessionHost, type SessionHostOptions, type TensorData } from '../onnx/session-host.js';
 
 export interface EvalResult {
   count: number;
@@ -16,9 +16,14 @@ export interface EvalResult {
 /** Batches posted ahead of the one whose logits are being scored. */
 const MAX_IN_FLIGHT = 2;
 
-/** Batch arrays that own their whole buffer are transferred to the worker and left detached. */
-export async function evaluateModel(onnxBytes: Uint8Array, batches: AsyncIterable<Batch>): Promise<EvalResult> {
-  const host = new SessionHost();
+/**
+ * Batch arrays that own their whole buffer are transferred to the worker and left detached. `options` pick the
+ * execution provider (default CPU; CUDA falls back to it with one warning).
+ */
+export async function evaluateModel(
+  onnxBytes: Uint8Array, batches: AsyncIterable<Batch>, options: SessionHostOptions = {},
+): Promise<EvalResult> {
+  const host = new SessionHost(options);
   let count = 0;
   let correct = 0;
   let lossSum = 0;

@@ -1,15 +1,63 @@
 /**
- * Optimizers appended to a train-step graph, one update per parameter. `lr` and `step` are scalar
- * graph inputs so schedules and resumption need no graph rebuild. Semantics follow torch.optim:
- * weight decay is the coupled L2 term (g += wd·p) of SGD and Adam (not AdamW).
+ * Optimizers appended to a train-step graph, one update per parameter. Learning rates and `step` are scalar
+ * graph inputs so schedules and resumption need no graph rebuild. Semantics follow torch.optim: SGD and Adam
+ * take weight decay as the coupled L2 term (g += wd·p); AdamW decays the parameter itself (p *= 1 - lr·wd).
+ * Gradient clipping is torch.nn.utils.clip_grad_norm_ over all parameters, applied before weight decay.
  */
 import type { GraphBuilder } from './graph.js';
 import { scalar } from './ops.js';
+import { DataType } from './proto.js';
 import type { ParamSpec } from './params.js';
 
+/**
+ * Parameters whose name starts with `match` (the first group that matches wins) get the group's own
+ * learning-rate input `lr__<index>` and, when given, its weight decay. `lr` is the group's base rate, which a
+ * schedule scales like the optimizer's; default: the optimizer's `lr`.
+ */
+export interface ParamGroup { match: string; lr?: number; weightDecay?: number }
+
+interface Common {
+  lr: number;
+  weightDecay: number;
+  /** Max global L2 norm of all gradients; when set, the train step also outputs `grad_norm` (before clipping). */
+  clipGradNorm?: number;
+  groups?: ParamGroup[];
+}
+interface AdamHyper { beta1: number; beta2: number; eps: number }
+
 export type OptimizerConfig =
-  | { name: 'sgd'; lr: number; momentum: number; weightDecay: number }
-  | { name: 'adam'; lr: number; beta1: number; beta2: number; eps: number; weightDecay: number };
+  | ({ name: 'sgd'; momentum: number; nesterov?: boolean } & Common)
+  | ({ name: 'adam' } & AdamHyper & Common)
+  | ({ name: 'adamw' } & AdamHyper & Common);
+
+/** Graph output carrying the pre-clip global gradient norm when `clipGradNorm` is set. */
+export const GRAD_NORM_OUTPUT = 'grad_norm';
+
+const groupLrInput = (index: number): string => `lr__${index}`;
+
+/** The unscheduled rate of each scalar learning-rate input: the base `lr`, then `lr__<i>` for each group. */
+export function baseLearningRates(opt: OptimizerConfig): Record<string, number> {
+  return Object.fromEntries([['lr', opt.lr], ...(opt.groups ?? []).map((g, i) => [groupLrInput(i), g.lr ?? opt.lr])]);
+}
+
+/** Names of the train step's scalar learning-rate inputs, all of which must be fed. */
+export function learningRateInputs(opt: OptimizerConfig): string[] {
+  return Object.keys(baseLearningRates(opt));
+}
+
+/** Throws a message naming the field unless `opt` is usable for a model with these parameters. */
+export function checkOptimizer(opt: OptimizerConfig, paramNames: string[]): void {
+  if (opt.clipGradNorm !== undefined && !(opt.clipGradNorm > 0)) {
+    throw new Error(`optimizer clipGradNorm ${opt.clipGradNorm} must be positive`);
+  }
+  (opt.groups ?? []).forEach((grp, i) => {
+    // A parameter belongs to the first group it matches, so a group shadowed by earlier ones is a mistake too.
+    const owns = paramNames.some((n) => n.startsWith(grp.match) && !opt.groups!.slice(0, i).some((e) => n.startsWith(e.match)));
+    if (!owns) {
+      throw new Error(`optimizer group ${i} (match '${grp.match}') matches no parameter left by earlier groups; parameters: ${paramNames.join(', ')}`);
+    }
+  });
+}
 
 /** Names of the optimizer-state tensors of one parameter; each has the parameter's shape. */
 export function optimizerStateNames(param: string, opt: OptimizerConfig): string[] {
@@ -18,45 +66,106 @@ export function optimizerStateNames(param: string, opt: OptimizerConfig): string
 
 export interface ParamToUpdate { spec: ParamSpec; value: string; grad: string }
 
+export interface AppendedOptimizer {
+  /** Name of the graph output holding the pre-clip global gradient norm; set iff clipping is on. */
+  gradNorm?: string;
+}
+
 /**
- * Declares each parameter's state tensors as graph inputs and emits `<param>__new` and `<state>__new` outputs.
- * `step` is the 1-based index of the step being taken (Adam bias correction).
+ * Declares each parameter's state tensors and each group's `lr__<i>` as graph inputs and emits `<param>__new`,
+ * `<state>__new` and, with clipping, `grad_norm` outputs (the builder must not emit `grad_norm` itself).
+ * `lr` is the base learning-rate value; `step` is the 1-based index of the step being taken (Adam bias correction).
  */
 export function appendOptimizer(
   g: GraphBuilder, opt: OptimizerConfig, lr: string, step: string, params: ParamToUpdate[],
-): void {
-  const adamScalars = opt.name === 'adam' ? adamStepScalars(g, opt, lr, step) : undefined;
-  for (const { spec, value, grad } of params) {
+): AppendedOptimizer {
+  const groups = opt.groups ?? [];
+  const groupLr = groups.map((_, i) => g.input(groupLrInput(i), 'float32', []));
+  const clipped = opt.clipGradNorm === undefined ? undefined : clipByGlobalNorm(g, opt.clipGradNorm, params.map((p) => p.grad));
+  const adamBc = opt.name === 'sgd' ? undefined : adamBiasCorrections(g, opt, step);
+
+  // lr/bc1 once per learning-rate input rather than once per parameter.
+  const stepSizes = new Map<string, string>();
+  const stepSize = (rate: string): string => {
+    if (!stepSizes.has(rate)) stepSizes.set(rate, toFloat(g, g.op('Div', [toDouble(g, rate), adamBc!.bc1])));
+    return stepSizes.get(rate)!;
+  };
+
+  params.forEach(({ spec, value, grad }, i) => {
+    const gi = groups.findIndex((grp) => spec.name.startsWith(grp.match));
+    const rate = gi < 0 ? lr : groupLr[gi]!;
+    const wd = groups[gi]?.weightDecay ?? opt.weightDecay;
     const states = optimizerStateNames(spec.name, opt).map((s) => g.input(s, 'float32', spec.shape));
-    const gr = opt.weightDecay ? g.op('Add', [grad, g.op('Mul', [value, scalar(g, opt.weightDecay)])]) : grad;
-    let update: string;
-    let newStates: string[];
-    if (opt.name === 'sgd') {
-      const mom = g.op('Add', [g.op('Mul', [states[0]!, scalar(g, opt.momentum)]), gr]);
-      update = g.op('Mul', [mom, lr]);
-      newStates = [mom];
-    } else {
-      const [m, v] = states as [string, string];
-      const { stepSize, invSqrtBc2 } = adamScalars!;
-      const m2 = g.op('Add', [g.op('Mul', [m, scalar(g, opt.beta1)]), g.op('Mul', [gr, scalar(g, 1 - opt.beta1)])]);
-      const gsq = g.op('Mul', [g.op('Mul', [gr, gr]), scalar(g, 1 - opt.beta2)]);
-      const v2 = g.op('Add', [g.op('Mul', [v, scalar(g, opt.beta2)]), gsq]);
-      const denom = g.op('Add', [g.op('Mul', [g.op('Sqrt', [v2]), invSqrtBc2]), scalar(g, opt.eps)]);
-      update = g.op('Mul', [g.op('Div', [m2, denom]), stepSize]);
-      newStates = [m2, v2];
+    const gc = clipped ? clipped.grads[i]! : grad;
+    let next: { param: string; states: string[] };
+    if (opt.name === 'sgd') next = sgdUpdate(g, opt, rate, value, coupledDecay(g, gc, value, wd), states[0]!);
+    else {
+      const decayed = opt.name === 'adamw' && wd ? decoupledDecay(g, value, rate, wd) : value;
+      const gr = opt.name === 'adam' ? coupledDecay(g, gc, value, wd) : gc;
+      next = adamUpdate(g, opt, stepSize(rate), adamBc!.invSqrtBc2, decayed, gr, states as [string, string]);
     }
-    g.output(`${spec.name}__new`, g.op('Sub', [value, update]), 'float32', spec.shape);
-    states.forEach((s, i) => g.output(`${s}__new`, newStates[i]!, 'float32', spec.shape));
-  }
+    g.output(`${spec.name}__new`, next.param, 'float32', spec.shape);
+    states.forEach((s, k) => g.output(`${s}__new`, next.states[k]!, 'float32', spec.shape));
+  });
+
+  if (!clipped) return {};
+  g.output(GRAD_NORM_OUTPUT, clipped.norm, 'float32', []);
+  return { gradNorm: GRAD_NORM_OUTPUT };
 }
 
-/** torch.optim.Adam: p -= lr/bc1 · m / (sqrt(v)/sqrt(bc2) + eps), with bcK = 1 - betaK^step. */
-function adamStepScalars(g: GraphBuilder, opt: Extract<OptimizerConfig, { name: 'adam' }>, lr: string, step: string) {
-  const one = scalar(g, 1);
-  const bc1 = g.op('Sub', [one, g.op('Pow', [scalar(g, opt.beta1), step])]);
-  const bc2 = g.op('Sub', [one, g.op('Pow', [scalar(g, opt.beta2), step])]);
-  return {
-    stepSize: g.op('Div', [lr, bc1]),
-    invSqrtBc2: g.op('Reciprocal', [g.op('Sqrt', [bc2])]),
-  };
+/** g + wd·p (torch SGD and Adam `weight_decay`). */
+function coupledDecay(g: GraphBuilder, grad: string, value: string, wd: number): string {
+  return wd ? g.op('Add', [grad, g.op('Mul', [value, scalar(g, wd)])]) : grad;
+}
+
+/** p·(1 - lr·wd) (torch AdamW), with the step's scheduled lr. */
+function decoupledDecay(g: GraphBuilder, value: string, lr: string, wd: number): string {
+  return g.op('Mul', [value, g.op('Sub', [scalar(g, 1), g.op('Mul', [lr, scalar(g, wd)])])]);
+}
+
+/** torch.optim.SGD (dampening 0): buf = μ·buf + g; p -= lr·(nesterov ? g + μ·buf : buf). */
+function sgdUpdate(
+  g: GraphBuilder, opt: Extract<OptimizerConfig, { name: 'sgd' }>, lr: string, value: string, grad: string, mom: string,
+) {
+  const mu = scalar(g, opt.momentum);
+  const buf = g.op('Add', [g.op('Mul', [mom, mu]), grad]);
+  const dir = opt.nesterov ? g.op('Add', [grad, g.op('Mul', [buf, mu])]) : buf;
+  return { param: g.op('Sub', [value, g.op('Mul', [dir, lr])]), states: [buf] };
+}
+
+/** bc1 (float64) and 1/sqrt(bc2) (float32), shared by every parameter group. */
+interface BiasCorrections { bc1: string; invSqrtBc2: string }
+
+/**
+ * bcK = 1 - betaK^step in float64, rounded to float32 only at the end, as torch computes them as Python floats:
+ * in float32, 1 - fround(0.999)^1 is off by 1.3e-5 (cancellation), shifting early Adam steps by ~6e-6.
+ */
+function adamBiasCorrections(g: GraphBuilder, opt: AdamHyper, step: string): BiasCorrections {
+  const one = g.const('float64', [], [1]);
+  const t = toDouble(g, step);
+  const bc = (beta: number) => g.op('Sub', [one, g.op('Pow', [g.const('float64', [], [beta]), t])]);
+  return { bc1: bc(opt.beta1), invSqrtBc2: toFloat(g, g.op('Div', [one, g.op('Sqrt', [bc(opt.beta2)])])) };
+}
+
+const toDouble = (g: GraphBuilder, x: string): string => g.op('Cast', [x], { to: DataType.float64 });
+const toFloat = (g: GraphBuilder, x: string): string => g.op('Cast', [x], { to: DataType.float32 });
+
+/** torch.optim.Adam: p -= lr/bc1 · m / (sqrt(v)/sqrt(bc2) + eps); `value` is already decayed for AdamW. */
+function adamUpdate(
+  g: GraphBuilder, opt: AdamHyper, stepSize: string, invSqrtBc2: string, value: string, grad: string, [m, v]: [string, string],
+) {
+  const m2 = g.op('Add', [g.op('Mul', [m, scalar(g, opt.beta1)]), g.op('Mul', [grad, scalar(g, 1 - opt.beta1)])]);
+  const gsq = g.op('Mul', [g.op('Mul', [grad, grad]), scalar(g, 1 - opt.beta2)]);
+  const v2 = g.op('Add', [g.op('Mul', [v, scalar(g, opt.beta2)]), gsq]);
+  const denom = g.op('Add', [g.op('Mul', [g.op('Sqrt', [v2]), invSqrtBc2]), scalar(g, opt.eps)]);
+  const update = g.op('Mul', [g.op('Div', [m2, denom]), stepSize]);
+  return { param: g.op('Sub', [value, update]), states: [m2, v2] };
+}
+
+/** torch clip_grad_norm_: norm = sqrt(Σ ||g||²); every g *= min(1, max/(norm + 1e-6)). */
+function clipByGlobalNorm(g: GraphBuilder, maxNorm: number, grads: string[]): { norm: string; grads: string[] } {
+  const squares = grads.map((gr) => g.op('ReduceSumSquare', [gr], { keepdims: 0 }));
+  const norm = g.op('Sqrt', [g.op('Sum', squares)]);
+  const coef = g.op('Min', [scalar(g, 1), g.op('Div', [scalar(g, maxNorm), g.op('Add', [norm, scalar(g, 1e-6)])])]);
+  return { norm, grads: grads.map((gr) => g.op('Mul', [gr, coef])) };
 }

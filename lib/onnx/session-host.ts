@@ -15,6 +15,27 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
   executionProviders: ['cpu'],
 };
 
+export type ExecutionProvider = 'cpu' | 'cuda';
+
+export interface SessionHostOptions {
+  /** 'cuda' asks ORT for CUDA (unsupported ops run on CPU); default 'cpu'. */
+  executionProvider?: ExecutionProvider;
+  /** CUDA device ordinal; default 0. */
+  deviceId?: number;
+  /** Told once per host when CUDA was asked for but sessions run on the CPU instead. */
+  onWarning?: (message: string) => void;
+}
+
+/** Session-creation errors that mean "no usable CUDA", as opposed to a bad model. */
+const CUDA_UNAVAILABLE = /cuda|providers_shared/i;
+
+/**
+ * Set once the CUDA provider library failed to load in this process: it is either installed or not, so later
+ * hosts go straight to the CPU instead of repeating the attempt (and ORT's native error log line). Other CUDA
+ * failures (no device, out of memory) are retried by the next host.
+ */
+let cudaNotInstalled: string | undefined;
+
 const WORKER_URL = new URL('./session-worker.ts', import.meta.url);
 
 /**
@@ -42,6 +63,8 @@ export class HostedSession {
     readonly id: number,
     readonly inputNames: string[],
     readonly outputNames: string[],
+    /** Where the session actually runs: 'cpu' after a fallback from 'cuda'. */
+    readonly executionProvider: ExecutionProvider,
   ) {}
 
   run(feeds: Record<string, Feed>, opts: RunOptions = {}): Promise<Record<string, TensorData>> {
@@ -86,8 +109,9 @@ export class SessionHost {
   private nextId = 1;
   private nextSession = 1;
   private failure: Error | undefined;
+  private warned = false;
 
-  constructor() {
+  constructor(private readonly options: SessionHostOptions = {}) {
     this.worker.on('message', (reply: Reply) => {
       const p = this.pending.get(reply.id);
       if (!p) return;
@@ -99,12 +123,32 @@ export class SessionHost {
     this.worker.on('exit', (code) => this.fail(new Error(`session worker exited (code ${code})`)));
   }
 
+  /** On the host's execution provider, which takes precedence over `options.executionProviders`. */
   async createSession(model: Uint8Array, options: SessionOptions = {}): Promise<HostedSession> {
+    if (this.options.executionProvider === 'cuda') {
+      let reason = cudaNotInstalled;
+      if (reason === undefined) {
+        const cuda: SessionOptions['executionProviders'] = [{ name: 'cuda', deviceId: this.options.deviceId ?? 0 }, 'cpu'];
+        try {
+          return await this.create(model, { ...options, executionProviders: cuda }, 'cuda');
+        } catch (e) {
+          if (!(e instanceof Error && CUDA_UNAVAILABLE.test(e.message)) || this.failure) throw e;
+          reason = e.message;
+          if (/failed to load/i.test(reason)) cudaNotInstalled = reason;
+        }
+      }
+      if (!this.warned) this.options.onWarning?.(`CUDA execution provider unavailable, running on CPU (${reason})`);
+      this.warned = true;
+    }
+    return this.create(model, { ...options, executionProviders: ['cpu'] }, 'cpu');
+  }
+
+  private async create(model: Uint8Array, options: SessionOptions, ep: ExecutionProvider): Promise<HostedSession> {
     const id = this.nextSession++;
     const { inputNames, outputNames } = await this.request<{ inputNames: string[]; outputNames: string[] }>({
       op: 'create', session: id, model, options: { ...DEFAULT_SESSION_OPTIONS, ...options },
     });
-    return new HostedSession(this, id, inputNames, outputNames);
+    return new HostedSession(this, id, inputNames, outputNames, ep);
   }
 
   /** Stores tensors in the worker (copied), e.g. initial parameters. */

@@ -14,6 +14,11 @@ export interface ModelState {
   optimizer: Record<string, Float32Array>;
   /** Optimizer steps taken so far. */
   step: number;
+  /**
+   * Seed of the per-step `rng_seed` feed (dropout), recorded by the trainer. With `step` it is all a resumed
+   * run needs to feed the same seeds and (schedules being functions of the step) the same learning rates.
+   */
+  rngSeed?: number;
 }
 
 const MAGIC = Buffer.from('TLSTATE1', 'latin1');
@@ -22,6 +27,8 @@ const FORMAT_VERSION = 1;
 interface Header {
   version: number;
   step: number;
+  /** Absent in files written before it existed, and for states no trainer has recorded a seed in. */
+  rngSeed?: number;
   tensors: { group: 'params' | 'optimizer'; name: string; length: number }[];
   extra: Record<string, unknown>;
 }
@@ -64,6 +71,11 @@ export function checkModelState(state: ModelState, specs: ParamSpec[], opt: Opti
     for (const n of optimizerStateNames(s.name, opt)) check(state.optimizer, 'optimizer tensor', n, paramSize(s));
   }
   if (!Number.isInteger(state.step) || state.step < 0) throw new Error(`model state step ${state.step} is not a step count`);
+  if (state.rngSeed !== undefined && !isSeed(state.rngSeed)) throw new Error(`model state rngSeed ${state.rngSeed} is not a uint32`);
+}
+
+function isSeed(v: unknown): v is number {
+  return Number.isInteger(v) && (v as number) >= 0 && (v as number) < 2 ** 32;
 }
 
 /** Atomic: writes a temporary file in the same directory, fsyncs it, then renames it over `path`. */
@@ -73,6 +85,7 @@ export async function writeModelState(path: string, state: ModelState, extra: Re
   const header: Header = {
     version: FORMAT_VERSION,
     step: state.step,
+    rngSeed: state.rngSeed,
     tensors: tensors.map(({ group, name, data }) => ({ group, name, length: data.length })),
     extra,
   };
@@ -115,15 +128,17 @@ export async function readModelState(path: string): Promise<{ state: ModelState;
     throw corrupt(`unreadable header (${(e as Error).message})`);
   }
   if (header.version !== FORMAT_VERSION) throw corrupt(`unsupported format version ${header.version}`);
-  const valid = Number.isInteger(header.step) && Array.isArray(header.tensors) && header.tensors.every(
-    (t) => (t.group === 'params' || t.group === 'optimizer') && typeof t.name === 'string' && Number.isInteger(t.length) && t.length >= 0,
-  );
+  const valid = Number.isInteger(header.step) && (header.rngSeed === undefined || isSeed(header.rngSeed))
+    && Array.isArray(header.tensors) && header.tensors.every(
+      (t) => (t.group === 'params' || t.group === 'optimizer') && typeof t.name === 'string' && Number.isInteger(t.length) && t.length >= 0,
+    );
   if (!valid) throw corrupt('malformed header');
   let offset = dataOffset(jsonLength);
   const expected = offset + 4 * header.tensors.reduce((a, t) => a + t.length, 0);
   if (buf.length !== expected) throw corrupt(`expected ${expected} bytes, found ${buf.length}`);
 
   const state: ModelState = { params: {}, optimizer: {}, step: header.step };
+  if (header.rngSeed !== undefined) state.rngSeed = header.rngSeed;
   for (const t of header.tensors) {
     // slice() copies into a fresh, aligned buffer.
     state[t.group][t.name] = new Float32Array(buf.buffer.slice(buf.byteOffset + offset, buf.byteOffset + offset + 4 * t.length));

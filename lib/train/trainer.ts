@@ -5,9 +5,10 @@
  */
 import type { Batch } from '../data/batch.js';
 import { buildMlpTrainStep, mlpParameters, type MlpConfig } from '../onnx/models/mlp.js';
-import { optimizerStateNames, type OptimizerConfig } from '../onnx/optimizers.js';
-import { SessionHost, type Feed, type TensorData } from '../onnx/session-host.js';
+import { baseLearningRates, checkOptimizer, GRAD_NORM_OUTPUT, optimizerStateNames, type OptimizerConfig } from '../onnx/optimizers.js';
+import { SessionHost, type ExecutionProvider, type Feed, type TensorData } from '../onnx/session-host.js';
 import { checkModelState, type ModelState } from './model-state.js';
+import { checkSchedule, learningRatesAt, rngSeedAt, type ScheduleConfig } from './schedules.js';
 
 export interface TrainProgress {
   /** Steps done by this trainModel call, this one included (1-based). */
@@ -15,6 +16,8 @@ export interface TrainProgress {
   /** Samples consumed by this trainModel call so far. */
   samples: number;
   loss: number;
+  /** Global gradient norm before clipping; only when the optimizer clips. */
+  gradNorm?: number;
 }
 
 export interface TrainOptions {
@@ -28,9 +31,22 @@ export interface TrainOptions {
   batches: AsyncIterable<Batch>;
   /**
    * Learning rate of each step, given the global optimizer step count before it (ModelState.step, which a
-   * resumed state carries over, so a schedule continues seamlessly); default optimizer.lr.
+   * resumed state carries over, so a schedule continues seamlessly); default optimizer.lr. Parameter groups
+   * get it scaled by their lr / optimizer.lr. Exclusive with `schedule`.
    */
   learningRate?: (step: number) => number;
+  /** Learning-rate schedule over the global step, applied to the optimizer's lr and each group's lr. */
+  schedule?: ScheduleConfig;
+  /**
+   * Seeds the `rng_seed` input (dropout masks) of train steps that have one: step t gets rngSeedAt(seed, t).
+   * Recorded in the returned and checkpointed states; default: the state's recorded seed, else 0.
+   */
+  seed?: number;
+  /** Default 'cpu'. 'cuda' falls back to the CPU, with one onWarning, when CUDA is unavailable. */
+  executionProvider?: ExecutionProvider;
+  /** CUDA device ordinal; default 0. */
+  deviceId?: number;
+  onWarning?: (message: string) => void;
   /** Checkpoint after every this many steps of this call; 0 = never. */
   checkpointEvery: number;
   /** Awaited (no further steps are posted meanwhile); `stepsDone` = batches consumed by this call. */
@@ -49,6 +65,17 @@ export interface TrainResult {
   finalLoss: number;
   /** Mean of the per-step losses; 0 when there were no batches. */
   meanLoss: number;
+  /** Where the train step ran: 'cpu' after a fallback from 'cuda'. */
+  executionProvider: ExecutionProvider;
+  /** Pre-clip global gradient norms of this call's steps; only when the optimizer clips and there were steps. */
+  gradNorm?: GradNormStats;
+}
+
+export interface GradNormStats {
+  mean: number;
+  max: number;
+  /** Steps whose gradients were scaled down (norm above optimizer.clipGradNorm). */
+  clippedSteps: number;
 }
 
 export class NonFiniteLossError extends Error {
@@ -66,14 +93,19 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const { model, optimizer, signal } = opts;
   const specs = mlpParameters(model);
   checkModelState(opts.state, specs, optimizer);
+  checkOptimizer(optimizer, specs.map((s) => s.name));
+  if (opts.schedule) checkSchedule(opts.schedule);
+  if (opts.schedule && opts.learningRate) throw new Error('trainModel: give learningRate or schedule, not both');
+  const rngSeed = opts.seed ?? opts.state.rngSeed ?? 0;
+  if (!Number.isInteger(rngSeed) || rngSeed < 0 || rngSeed >= 2 ** 32) throw new Error(`trainModel: seed ${rngSeed} is not a uint32`);
   signal?.throwIfAborted();
 
   const paramNames = specs.map((s) => s.name);
   const stateNames = specs.flatMap((s) => optimizerStateNames(s.name, optimizer));
   const allNames = [...paramNames, ...stateNames];
-  const learningRate = opts.learningRate ?? (() => optimizer.lr);
+  const learningRates = learningRateFeeds(optimizer, opts);
 
-  const host = new SessionHost();
+  const host = new SessionHost({ executionProvider: opts.executionProvider, deviceId: opts.deviceId, onWarning: opts.onWarning });
   // Rejects on abort or on the first failed step, so the loop stops even while it awaits a slow batch.
   let halt!: (e: unknown) => void;
   const halted = new Promise<never>((_, reject) => { halt = reject; });
@@ -94,6 +126,13 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
 
     const storedFeeds: Record<string, Feed> = Object.fromEntries(allNames.map((n) => [n, { stored: n }]));
     const keep = Object.fromEntries(allNames.map((n) => [`${n}__new`, n]));
+    const takesRngSeed = session.inputNames.includes('rng_seed');
+    const clipping = optimizer.clipGradNorm !== undefined && session.outputNames.includes(GRAD_NORM_OUTPUT);
+    const fetch = clipping ? ['loss', GRAD_NORM_OUTPUT] : ['loss'];
+    const norms = { sum: 0, max: 0, clipped: 0 };
+    const stateAt = (t: Record<string, TensorData>, step: number): ModelState => ({
+      ...fromTensors(t, paramNames, stateNames, step), rngSeed,
+    });
     let globalStep = opts.state.step;
     let stepsDone = 0;
     let samples = 0;
@@ -110,16 +149,25 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       const batch = next.value;
       const thisStep = ++stepsDone;
       checkBatch(batch, model, thisStep);
-      const lr = learningRate(globalStep);
+      const lrs = learningRates(globalStep);
       globalStep++;
-      const feeds = { ...storedFeeds, ...batchFeeds(batch), lr: scalar(lr), step: scalar(globalStep) };
-      const done = session.run(feeds, { fetch: ['loss'], keep, transfer: true }).then((out) => {
+      const feeds: Record<string, Feed> = { ...storedFeeds, ...batchFeeds(batch), step: scalar(globalStep) };
+      for (const [name, lr] of Object.entries(lrs)) feeds[name] = scalar(lr);
+      if (takesRngSeed) feeds.rng_seed = scalar(rngSeedAt(rngSeed, globalStep));
+      const done = session.run(feeds, { fetch, keep, transfer: true }).then((out) => {
         const loss = (out.loss!.data as Float32Array)[0]!;
         if (!Number.isFinite(loss)) throw new NonFiniteLossError(thisStep, loss);
         samples += batch.size;
         lossSum += loss;
         finalLoss = loss;
-        opts.onProgress?.({ step: thisStep, samples, loss });
+        const gradNorm = clipping ? (out[GRAD_NORM_OUTPUT]!.data as Float32Array)[0]! : undefined;
+        if (gradNorm !== undefined) {
+          norms.sum += gradNorm;
+          norms.max = Math.max(norms.max, gradNorm);
+          // The graph's clip coefficient min(1, max/(norm + 1e-6)) is below 1.
+          if (optimizer.clipGradNorm! < gradNorm + 1e-6) norms.clipped++;
+        }
+        opts.onProgress?.({ step: thisStep, samples, loss, ...(gradNorm !== undefined && { gradNorm }) });
       });
       done.catch(halt);
       inFlight.push(done);
@@ -129,16 +177,34 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       const snapshot = onCheckpoint && host.get(allNames);
       snapshot?.catch(() => {});
       while (inFlight.length > (snapshot ? 0 : MAX_IN_FLIGHT)) await race(inFlight.shift()!);
-      if (snapshot) await race(onCheckpoint!(fromTensors(await race(snapshot), paramNames, stateNames, globalStep), thisStep));
+      if (snapshot) await race(onCheckpoint!(stateAt(await race(snapshot), globalStep), thisStep));
     }
     while (inFlight.length > 0) await race(inFlight.shift()!);
-    const final = fromTensors(await race(host.get(allNames)), paramNames, stateNames, globalStep);
-    return { state: final, steps: stepsDone, samples, finalLoss, meanLoss: stepsDone ? lossSum / stepsDone : 0 };
+    const final = stateAt(await race(host.get(allNames)), globalStep);
+    const gradNorm = clipping && stepsDone ? { mean: norms.sum / stepsDone, max: norms.max, clippedSteps: norms.clipped } : undefined;
+    return {
+      state: final, steps: stepsDone, samples, finalLoss, meanLoss: stepsDone ? lossSum / stepsDone : 0,
+      executionProvider: session.executionProvider, ...(gradNorm && { gradNorm }),
+    };
   } finally {
     signal?.removeEventListener('abort', onAbort);
     await host.close();
     if (!exhausted) void it.return?.()?.catch(() => {});
   }
+}
+
+/**
+ * Value of every learning-rate input (`lr`, `lr__<i>`) for the step after `step` global steps. A `learningRate`
+ * callback gives the base rate and groups keep their ratio to it (exactly 1 for groups without their own lr).
+ */
+function learningRateFeeds(opt: OptimizerConfig, opts: TrainOptions): (step: number) => Record<string, number> {
+  const { learningRate, schedule } = opts;
+  if (!learningRate) return (step) => learningRatesAt(opt, schedule, step);
+  const bases = Object.entries(baseLearningRates(opt));
+  return (step) => {
+    const lr = learningRate(step);
+    return Object.fromEntries(bases.map(([name, base]) => [name, base === opt.lr ? lr : lr * (base / opt.lr)]));
+  };
 }
 
 function checkBatch(b: Batch, model: MlpConfig, step: number): void {
