@@ -1,6 +1,6 @@
 /**
- * Evaluation of an exported inference model (input `x`, output `logits`) over batches, in a SessionHost worker.
- * Accuracy and cross-entropy are computed here from the logits, so any classifier export works unchanged.
+ * Evaluation of an exported inference model (input `x`, output `output`: a classifier's logits) over batches, in a
+ * SessionHost worker. Accuracy and cross-entropy are computed here from the logits, so any classifier export works unchanged.
  */
 import type { Batch } from '../data/batch.js';
 import { SessionHost, type SessionHostOptions, type TensorData } from '../onnx/session-host.js';
@@ -49,8 +49,8 @@ export async function evaluateModel(
     for await (const b of batches) {
       if (b.size === 0) continue;
       const x: TensorData = { type: 'float32', dims: [b.size, b.features], data: b.x };
-      const done = session.run({ x }, { fetch: ['logits'], transfer: true })
-        .then((out) => score(b, out.logits!.data as Float32Array));
+      const done = session.run({ x }, { fetch: ['output'], transfer: true })
+        .then((out) => score(b, out.output!.data as Float32Array));
       done.catch(() => {});
       inFlight.push(done);
       while (inFlight.length > MAX_IN_FLIGHT) await inFlight.shift()!;

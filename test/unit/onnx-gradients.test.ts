@@ -82,6 +82,7 @@ class TrainStep {
       w: new ort.Tensor('float32', opts.w ?? this.p.w, [this.p.batch]),
       lr: new ort.Tensor('float32', [opts.lr ?? 0], []),
       step: new ort.Tensor('float32', [opts.step ?? 1], []),
+      rng_seed: new ort.Tensor('float32', [0], []),
     };
     for (const s of mlpParameters(this.p.cfg)) {
       feeds[s.name] = new ort.Tensor('float32', params[s.name]!, s.shape);

@@ -1,0 +1,79 @@
+/**
+ * Derives a model's graphs from its forward pass: parameter lists, the servable inference graph and the
+ * train step (forward, weighted loss, reverse pass on the tape, optimizer update).
+ */
+import { Tape } from '../autodiff/tape.js';
+import { GraphBuilder } from '../graph.js';
+import { weightedLoss } from '../losses.js';
+import { scalar } from '../ops.js';
+import { appendOptimizer, type OptimizerConfig } from '../optimizers.js';
+import type { ParamSpec } from '../params.js';
+import type { ModelDefinition } from './model.js';
+
+export interface TrainStepDebug {
+  /** Also output `<param>__grad` for every parameter (gradient checks). */
+  emitGradients?: boolean;
+}
+
+function declareInputs(t: Tape, def: ModelDefinition): Record<string, string> {
+  return Object.fromEntries(def.inputs.map((i) => [i.name, t.setShape(t.g.input(i.name, i.dtype, i.shape), i.shape)]));
+}
+
+/** Trainable parameters and buffers, in declaration order (the order initialization draws random numbers in). */
+export function modelParameters(def: ModelDefinition): { params: ParamSpec[]; buffers: ParamSpec[] } {
+  const t = new Tape(new GraphBuilder(def.architecture), { training: false, params: { kind: 'inputs' } });
+  def.forward(t, declareInputs(t, def));
+  return { params: t.params, buffers: t.buffers };
+}
+
+/**
+ * Inference graph: inputs `def.inputs`; outputs `output` [B, outputSize] and `embedding` [B, embeddingSize].
+ * With `weights` (params and buffers by name) they are embedded as initializers, giving a plain servable
+ * model; without, every parameter and buffer is a graph input.
+ */
+export function buildInference(def: ModelDefinition, weights?: Record<string, Float32Array>): Uint8Array {
+  return inferenceGraph(def, weights, 'output');
+}
+
+/** buildInference with another name for the output; buildMlpInference still calls it `logits`. */
+export function inferenceGraph(def: ModelDefinition, weights: Record<string, Float32Array> | undefined, outputName: string): Uint8Array {
+  const g = new GraphBuilder(`${def.architecture}_inference`);
+  const t = new Tape(g, { training: false, params: weights ? { kind: 'weights', weights } : { kind: 'inputs' } });
+  const { output, embedding, embeddingSize } = def.forward(t, declareInputs(t, def));
+  g.output(outputName, output, 'float32', ['B', def.outputSize]);
+  g.output('embedding', embedding, 'float32', ['B', embeddingSize]);
+  return g.toBytes();
+}
+
+/**
+ * Train-step graph. Inputs: every parameter, buffer and optimizer-state tensor (by name), `def.inputs`,
+ * `y` [B] (int64 for softmax-ce, else float32), `w` [B] sample weights, scalars `lr`, `step` (1-based step
+ * being taken) and `rng_seed` (Dropout masks; an integer below 2^24). Outputs: `<param>__new`,
+ * `<buffer>__new`, `<state>__new`, `loss`, `per_sample_loss` [B], `per_sample_grad_norm` [B].
+ */
+export function buildTrainStep(def: ModelDefinition, opt: OptimizerConfig, debug: TrainStepDebug = {}): Uint8Array {
+  const g = new GraphBuilder(`${def.architecture}_train_step`);
+  const t = new Tape(g, { training: true, params: { kind: 'inputs' } });
+  const inputs = declareInputs(t, def);
+  const y = g.input('y', def.loss === 'softmax-ce' ? 'int64' : 'float32', ['B']);
+  const w = g.input('w', 'float32', ['B']);
+  const lr = g.input('lr', 'float32', []);
+  const step = g.input('step', 'float32', []);
+  t.rngSeed(); // declared even without dropout: every train step takes the same inputs
+
+  const { output } = def.forward(t, inputs);
+  const { loss, perSampleLoss, perSampleGradNorm } = weightedLoss(t, def.loss, output, y, w, def.outputSize);
+  const grads = t.gradients({ [loss]: scalar(g, 1) }, t.params.map((s) => s.name));
+  const updates = t.params.map((spec) => {
+    const grad = grads.get(spec.name);
+    if (!grad) throw new Error(`${def.architecture}: parameter ${spec.name} does not affect the loss`);
+    return { spec, value: spec.name, grad };
+  });
+  appendOptimizer(g, opt, lr, step, updates);
+  for (const b of t.buffers) g.output(`${b.name}__new`, t.bufferUpdate(b.name) ?? b.name, 'float32', b.shape);
+  g.output('loss', loss, 'float32', []);
+  g.output('per_sample_loss', perSampleLoss, 'float32', ['B']);
+  g.output('per_sample_grad_norm', perSampleGradNorm, 'float32', ['B']);
+  if (debug.emitGradients) for (const u of updates) g.output(`${u.spec.name}__grad`, u.grad, 'float32', u.spec.shape);
+  return g.toBytes();
+}
