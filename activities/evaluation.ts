@@ -1,4 +1,4 @@
-import { heartbeat } from '@temporalio/activity';
+import { heartbeat, log } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
 import type { EvalCell, EvalInterval } from '../policies/evaluation/matrix.js';
 import { getDatasetById } from '../lib/data/datasets.js';
@@ -28,7 +28,7 @@ export interface EvalOutcome extends EvalCell {
 }
 
 /** Evaluates models on intervals' held-out samples and stores the results; runs on the gpu task queue. */
-export function evaluationActivities({ pool, storeDir }: ActivityDeps) {
+export function evaluationActivities({ pool, storeDir, executionProvider }: ActivityDeps) {
   const store = new ModelStore(storeDir);
   return {
     async evaluateModels(args: EvaluateArgs): Promise<EvalOutcome[]> {
@@ -49,7 +49,7 @@ export function evaluationActivities({ pool, storeDir }: ActivityDeps) {
         let bytes = bytesByModel.get(model.modelId);
         if (!bytes) bytesByModel.set(model.modelId, (bytes = await readFile(store.resolve(model.onnxPath))));
         const batches = evaluationBatches(pool, dataset, { range: interval, holdout: args.holdout, batchSize: args.batchSize });
-        const result = await evaluateModel(bytes, batches);
+        const result = await evaluateModel(bytes, batches, { executionProvider, onWarning: (message) => log.warn(message) });
         await upsertEvaluation(pool, args.pipelineId, {
           modelId: model.modelId, intervalId: interval.intervalId, firstKey: interval.firstKey, lastKey: interval.lastKey,
           numSamples: result.count, accuracy: result.accuracy, loss: result.loss,

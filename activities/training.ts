@@ -1,4 +1,4 @@
-import { activityInfo, cancellationSignal, heartbeat } from '@temporalio/activity';
+import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelSpec, PipelineSpec } from '../policies/spec.js';
@@ -56,7 +56,7 @@ function triggerSeed(seed: number, triggerId: number): number {
 }
 
 /** Trains one trigger's model; runs on the gpu task queue. */
-export function trainingActivities({ pool, storeDir }: ActivityDeps) {
+export function trainingActivities({ pool, storeDir, executionProvider }: ActivityDeps) {
   const store = new ModelStore(storeDir);
 
   async function startingState(args: TrainArgs, cfg: MlpConfig, resume?: Checkpoint): Promise<ModelState> {
@@ -115,6 +115,10 @@ export function trainingActivities({ pool, storeDir }: ActivityDeps) {
           optimizer: args.training.optimizer,
           state,
           batches: remainingBatches(),
+          schedule: args.training.schedule,
+          seed,
+          executionProvider,
+          onWarning: (message) => log.warn(message),
           checkpointEvery,
           signal: cancellationSignal(),
           onProgress: (p) => {

@@ -17,10 +17,16 @@ export interface TidelineConfig {
   databaseUrl?: string;
   cpuQueue: string;
   gpuQueue: string;
+  /** Execution provider of the models a gpu worker runs. */
+  executionProvider: 'cpu' | 'cuda';
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): TidelineConfig {
   const home = resolve(env.TIDELINE_HOME ?? '.tideline');
+  const executionProvider = env.TIDELINE_EXECUTION_PROVIDER ?? 'cpu';
+  if (executionProvider !== 'cpu' && executionProvider !== 'cuda') {
+    throw new Error(`TIDELINE_EXECUTION_PROVIDER: "${executionProvider}" is not one of cpu, cuda`);
+  }
   return {
     home,
     storeDir: resolve(env.TIDELINE_STORE ?? resolve(home, 'store')),
@@ -30,5 +36,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TidelineConfig
     databaseUrl: env.DATABASE_URL || undefined,
     cpuQueue: env.TIDELINE_CPU_QUEUE ?? 'tideline-cpu',
     gpuQueue: env.TIDELINE_GPU_QUEUE ?? 'tideline-gpu',
+    executionProvider,
   };
 }

@@ -17,21 +17,43 @@ const duration = z.string().refine((text) => {
   }
 }, 'expected a duration such as "30s", "15m", "1d" or "2w"');
 
+/** A parameter group: parameters whose name starts with `match` get their own learning rate / weight decay. */
+const paramGroupSchema = z.strictObject({
+  match: z.string().min(1),
+  lr: z.number().positive().optional(),
+  weightDecay: z.number().min(0).optional(),
+});
+
+const optimizerCommon = {
+  lr: z.number().positive(),
+  weightDecay: z.number().min(0).default(0),
+  /** Global-norm gradient clipping threshold. */
+  clipGradNorm: z.number().positive().optional(),
+  groups: z.array(paramGroupSchema).optional(),
+};
+const adamHyper = {
+  beta1: z.number().min(0).max(1).default(0.9),
+  beta2: z.number().min(0).max(1).default(0.999),
+  eps: z.number().positive().default(1e-8),
+};
+
 const optimizerSchema = z.discriminatedUnion('name', [
   z.strictObject({
     name: z.literal('sgd'),
-    lr: z.number().positive(),
+    ...optimizerCommon,
     momentum: z.number().min(0).max(1).default(0.9),
-    weightDecay: z.number().min(0).default(0),
+    nesterov: z.boolean().default(false),
   }),
-  z.strictObject({
-    name: z.literal('adam'),
-    lr: z.number().positive(),
-    beta1: z.number().min(0).max(1).default(0.9),
-    beta2: z.number().min(0).max(1).default(0.999),
-    eps: z.number().positive().default(1e-8),
-    weightDecay: z.number().min(0).default(0),
-  }),
+  z.strictObject({ name: z.literal('adam'), ...optimizerCommon, ...adamHyper }),
+  z.strictObject({ name: z.literal('adamw'), ...optimizerCommon, ...adamHyper }),
+]);
+
+/** Learning-rate schedule over the steps of one trigger's training, computed outside the graph. */
+const warmupSteps = z.number().int().min(0).optional();
+const scheduleSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('constant'), warmupSteps }),
+  z.strictObject({ kind: z.literal('step'), every: positiveInt, gamma: z.number().positive(), warmupSteps }),
+  z.strictObject({ kind: z.literal('cosine'), totalSteps: positiveInt, minLr: z.number().min(0).optional(), warmupSteps }),
 ]);
 
 const modelSchema = z.discriminatedUnion('architecture', [
@@ -65,6 +87,7 @@ export const pipelineSpecSchema = z.strictObject({
       epochs: positiveInt.default(1),
       batchSize: positiveInt.default(64),
       optimizer: optimizerSchema,
+      schedule: scheduleSchema.optional(),
       /** Fine-tune from the previous trigger's model, or train each trigger's model from scratch. */
       initialization: z.enum(['finetune', 'scratch']).default('finetune'),
       /** When fine-tuning, continue the previous model's optimizer state instead of starting it afresh. */
@@ -91,6 +114,7 @@ export const pipelineSpecSchema = z.strictObject({
 export type PipelineSpecInput = z.input<typeof pipelineSpecSchema>;
 export type PipelineSpec = z.output<typeof pipelineSpecSchema>;
 export type OptimizerSpec = PipelineSpec['training']['optimizer'];
+export type ScheduleSpec = NonNullable<PipelineSpec['training']['schedule']>;
 export type ModelSpec = PipelineSpec['model'];
 export type TriggerSpec = PipelineSpec['trigger'];
 export type SelectionSpec = PipelineSpec['selection'];

@@ -45,7 +45,7 @@ export async function demo(): Promise<void> {
     const workers = await step('Starting workers (bundling workflows)', async () =>
       createWorkers({
         connection: await ctx.workerConnection(), namespace: config.namespace, roles: ['control', 'gpu'],
-        deps: { pool, storeDir: config.storeDir }, cpuQueue: spec.queues.cpu, gpuQueue: spec.queues.gpu,
+        deps: { pool, storeDir: config.storeDir, executionProvider: config.executionProvider }, cpuQueue: spec.queues.cpu, gpuQueue: spec.queues.gpu,
       }),
     );
     running = runWorkers(workers, abort.signal);

@@ -23,7 +23,7 @@ export async function worker(args: string[], banner = false): Promise<void> {
     const workers = await step(`Starting ${values.role} worker${roles.length > 1 ? 's' : ''}`, async () =>
       createWorkers({
         connection: await ctx.workerConnection(), namespace: config.namespace, roles,
-        deps: { pool: ctx.pool, storeDir: config.storeDir }, cpuQueue: config.cpuQueue, gpuQueue: config.gpuQueue,
+        deps: { pool: ctx.pool, storeDir: config.storeDir, executionProvider: config.executionProvider }, cpuQueue: config.cpuQueue, gpuQueue: config.gpuQueue,
       }),
     );
     if (banner) {

@@ -62,7 +62,7 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
     dataset = await registerDataset(postgres.pool, { name: 'blobs', root, format: syntheticFormat(FEATURES, CLASSES) });
     workers = await createWorkers({
       connection: temporal.nativeConnection, namespace: 'default', roles: ['control', 'gpu'],
-      deps: { pool: postgres.pool, storeDir: join(root, '.store') }, cpuQueue: queues.cpu, gpuQueue: queues.gpu,
+      deps: { pool: postgres.pool, storeDir: join(root, '.store'), executionProvider: 'cpu' }, cpuQueue: queues.cpu, gpuQueue: queues.gpu,
       workflowBundle: temporal.bundle,
     });
     running = runWorkers(workers, abort.signal);

@@ -59,7 +59,7 @@ describe('a gpu worker killed mid-training', () => {
     assert.equal((await ingestFile(postgres.pool, dataset, 'all.bin')).status, 'ingested');
     workers = await createWorkers({
       connection: temporal.nativeConnection, namespace: 'default', roles: ['control'],
-      deps: { pool: postgres.pool, storeDir: join(root, '.store') }, cpuQueue: queues.cpu, gpuQueue: queues.gpu,
+      deps: { pool: postgres.pool, storeDir: join(root, '.store'), executionProvider: 'cpu' }, cpuQueue: queues.cpu, gpuQueue: queues.gpu,
       workflowBundle: temporal.bundle,
     });
     running = runWorkers(workers, abort.signal);

@@ -49,7 +49,7 @@ try {
   const dataset = await registerDataset(postgres.pool, { name: 'replay', root, format: syntheticFormat(6, 3) });
   const workers = await createWorkers({
     connection: temporal.nativeConnection, namespace: 'default', roles: ['control', 'gpu'],
-    deps: { pool: postgres.pool, storeDir: join(root, '.store') }, cpuQueue: 'replay-cpu', gpuQueue: 'replay-gpu',
+    deps: { pool: postgres.pool, storeDir: join(root, '.store'), executionProvider: 'cpu' }, cpuQueue: 'replay-cpu', gpuQueue: 'replay-gpu',
     workflowBundle: temporal.bundle,
   });
   const running = runWorkers(workers, abort.signal);
