@@ -1,6 +1,8 @@
 import { heartbeat, log } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
 import type { EvalCell, EvalInterval } from '../policies/evaluation/matrix.js';
+import type { ModelSpec } from '../policies/spec.js';
+import type { Batch } from '../lib/data/batch.js';
 import { getDatasetById } from '../lib/data/datasets.js';
 import { evaluationBatches } from '../lib/data/loader.js';
 import { evaluateModel } from '../lib/eval/evaluate.js';
@@ -10,6 +12,7 @@ import { listModels } from '../lib/pipelines/models.js';
 import { listTriggers } from '../lib/pipelines/triggers.js';
 import type { ActivityDeps } from './deps.js';
 import { configurationError } from './failures.js';
+import { modelFor } from './model-for.js';
 
 export interface EvaluateArgs {
   pipelineId: number;
@@ -27,7 +30,17 @@ export interface EvalOutcome extends EvalCell {
   loss: number;
 }
 
-/** Evaluates models on intervals' held-out samples and stores the results; runs on the gpu task queue. */
+/** A fresh copy of held-out batches: evaluation hands batch buffers to its worker thread, which detaches them. */
+function copyOf(batches: Batch[]): AsyncIterable<Batch> {
+  return (async function* () {
+    for (const b of batches) yield { ...b, x: b.x.slice(), y: b.y.slice(), w: b.w.slice() };
+  })();
+}
+
+/**
+ * Evaluates models on intervals' held-out samples and stores the results; runs on the gpu task queue.
+ * Each interval's samples are read once and every model of its cells runs on them.
+ */
 export function evaluationActivities({ pool, storeDir, executionProvider }: ActivityDeps) {
   const store = new ModelStore(storeDir);
   return {
@@ -40,22 +53,35 @@ export function evaluationActivities({ pool, storeDir, executionProvider }: Acti
       );
       if (args.trailing) intervals.set(args.trailing.intervalId, args.trailing);
 
+      const cellsByInterval = new Map<number, EvalCell[]>();
+      for (const cell of args.cells) cellsByInterval.set(cell.intervalId, [...(cellsByInterval.get(cell.intervalId) ?? []), cell]);
+
       const outcomes: EvalOutcome[] = [];
-      const bytesByModel = new Map<number, Uint8Array>();
-      for (const cell of args.cells) {
-        const model = models.get(cell.modelTrigger);
-        const interval = intervals.get(cell.intervalId);
-        if (!model || !interval) throw new Error(`no ${model ? 'interval' : 'model'} for evaluation cell ${JSON.stringify(cell)}`);
-        let bytes = bytesByModel.get(model.modelId);
-        if (!bytes) bytesByModel.set(model.modelId, (bytes = await readFile(store.resolve(model.onnxPath))));
-        const batches = evaluationBatches(pool, dataset, { range: interval, holdout: args.holdout, batchSize: args.batchSize });
-        const result = await evaluateModel(bytes, batches, { executionProvider, onWarning: (message) => log.warn(message) });
-        await upsertEvaluation(pool, args.pipelineId, {
-          modelId: model.modelId, intervalId: interval.intervalId, firstKey: interval.firstKey, lastKey: interval.lastKey,
-          numSamples: result.count, accuracy: result.accuracy, loss: result.loss,
-        });
-        outcomes.push({ ...cell, numSamples: result.count, accuracy: result.accuracy, loss: result.loss });
-        heartbeat(outcomes.length);
+      for (const [intervalId, cells] of cellsByInterval) {
+        const interval = intervals.get(intervalId);
+        if (!interval) throw new Error(`no interval ${intervalId} for evaluation`);
+        const held: Batch[] = [];
+        for await (const batch of evaluationBatches(pool, dataset, { range: interval, holdout: args.holdout, batchSize: args.batchSize })) {
+          held.push(batch);
+        }
+        for (const cell of cells) {
+          const model = models.get(cell.modelTrigger);
+          if (!model) throw new Error(`no model of trigger ${cell.modelTrigger} for evaluation`);
+          const { features, ...spec } = model.architecture as ModelSpec & { features: number };
+          const def = modelFor(spec as ModelSpec, features);
+          const result = await evaluateModel(await readFile(store.resolve(model.onnxPath)), copyOf(held), {
+            inputShape: def.inputs[0].shape.slice(1) as number[],
+            loss: def.loss,
+            executionProvider,
+            onWarning: (message) => log.warn(message),
+          });
+          await upsertEvaluation(pool, args.pipelineId, {
+            modelId: model.modelId, intervalId, firstKey: interval.firstKey, lastKey: interval.lastKey,
+            numSamples: result.count, accuracy: result.accuracy, loss: result.loss,
+          });
+          outcomes.push({ ...cell, numSamples: result.count, accuracy: result.accuracy, loss: result.loss });
+          heartbeat(outcomes.length);
+        }
       }
       return outcomes;
     },

@@ -2,6 +2,7 @@ import type { ModelSpec } from '../policies/spec.js';
 import { ModelStore } from '../lib/models/store.js';
 import { upsertModel } from '../lib/pipelines/models.js';
 import type { ActivityDeps } from './deps.js';
+import { modelFor } from './model-for.js';
 
 export interface StoreModelArgs {
   pipelineId: number;
@@ -21,12 +22,12 @@ export function modelActivities({ pool, storeDir }: ActivityDeps) {
   const store = new ModelStore(storeDir);
   return {
     async storeModel(args: StoreModelArgs): Promise<{ modelId: number }> {
-      const architecture = { inputSize: args.features, hidden: args.model.hidden, numClasses: args.model.numClasses };
-      const files = await store.publish(args.pipelineId, args.triggerId, architecture, args.trainedState);
+      const def = modelFor(args.model, args.features);
+      const files = await store.publish(args.pipelineId, args.triggerId, def, args.trainedState);
       const modelId = await upsertModel(pool, args.pipelineId, {
         triggerId: args.triggerId,
         parentModelId: args.parentModelId,
-        architecture: { architecture: args.model.architecture, ...architecture },
+        architecture: { ...args.model, features: args.features },
         onnxPath: files.onnxPath,
         statePath: files.statePath,
         sha256: files.sha256,

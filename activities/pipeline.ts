@@ -7,6 +7,7 @@ import { registerPipelinePartition } from '../lib/data/selection.js';
 import { upsertPipeline } from '../lib/pipelines/registry.js';
 import type { ActivityDeps } from './deps.js';
 import { configurationError } from './failures.js';
+import { modelFor } from './model-for.js';
 
 export interface RegisteredPipeline {
   pipelineId: number;
@@ -30,6 +31,7 @@ export function pipelineActivities({ pool }: ActivityDeps) {
           `model.numClasses: ${args.spec.model.numClasses} is fewer than the ${format.numClasses} classes of dataset "${dataset.name}"`,
         );
       }
+      modelFor(args.spec.model, featureCount(format));
       const row = await upsertPipeline(pool, args.name, dataset.id, args.spec);
       await registerPipelinePartition(pool, row.pipelineId);
       return { pipelineId: row.pipelineId, datasetId: dataset.id, features: featureCount(format) };

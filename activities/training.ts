@@ -7,12 +7,13 @@ import { getDatasetById } from '../lib/data/datasets.js';
 import { DataError, IngestError } from '../lib/data/errors.js';
 import { countTrainingSet, trainingBatches } from '../lib/data/loader.js';
 import { ModelStore } from '../lib/models/store.js';
-import { mlpParameters, type MlpConfig } from '../lib/onnx/models/mlp.js';
+import type { ModelDefinition } from '../lib/onnx/models/model.js';
 import { getModel } from '../lib/pipelines/models.js';
-import { initModelState, readModelState, resetOptimizer, writeModelState, type ModelState } from '../lib/train/model-state.js';
+import { checkModelState, initModelState, readModelState, resetOptimizer, writeModelState, type ModelState } from '../lib/train/model-state.js';
 import { NonFiniteLossError, trainModel } from '../lib/train/trainer.js';
 import type { ActivityDeps } from './deps.js';
 import { configurationError } from './failures.js';
+import { modelFor } from './model-for.js';
 
 export interface TrainArgs {
   pipelineId: number;
@@ -59,35 +60,33 @@ function triggerSeed(seed: number, triggerId: number): number {
 export function trainingActivities({ pool, storeDir, executionProvider }: ActivityDeps) {
   const store = new ModelStore(storeDir);
 
-  async function startingState(args: TrainArgs, cfg: MlpConfig, resume?: Checkpoint): Promise<ModelState> {
-    const specs = mlpParameters(cfg);
+  async function startingState(args: TrainArgs, def: ModelDefinition, resume?: Checkpoint): Promise<ModelState> {
     const optimizer = args.training.optimizer;
     if (resume) return (await readModelState(store.resolve(resume.path))).state;
     if (args.parentModelId !== null && args.training.initialization === 'finetune') {
       const parent = await getModel(pool, args.parentModelId);
       if (!parent) throw configurationError('ModelMismatch', `parent model ${args.parentModelId} is not in the model store`);
       const { state } = await readModelState(store.resolve(parent.statePath));
-      for (const spec of specs) {
-        const have = state.params[spec.name]?.length;
-        const want = spec.shape.reduce((a, b) => a * b, 1);
-        if (have !== want) {
-          throw configurationError('ModelMismatch', `parent model ${args.parentModelId}: parameter ${spec.name} has ${have ?? 'no'} values, the spec's model needs ${want}`);
-        }
+      try {
+        const start = args.training.keepOptimizerState ? state : resetOptimizer(state, def, optimizer);
+        checkModelState(start, def, optimizer);
+        return start;
+      } catch (err) {
+        throw configurationError('ModelMismatch', `parent model ${args.parentModelId}: ${(err as Error).message}`);
       }
-      return args.training.keepOptimizerState ? state : resetOptimizer(state, specs, optimizer);
     }
-    return initModelState(specs, optimizer, args.training.seed);
+    return initModelState(def, optimizer, args.training.seed);
   }
 
   return {
     async trainModel(args: TrainArgs): Promise<TrainedModel> {
       const dataset = await getDatasetById(pool, args.datasetId);
       if (!dataset) throw configurationError('DatasetNotFound', `dataset ${args.datasetId} no longer exists`);
-      const cfg: MlpConfig = { inputSize: args.features, hidden: args.model.hidden, numClasses: args.model.numClasses };
+      const def = modelFor(args.model, args.features);
       const { batchSize, epochs, checkpointEvery } = args.training;
       const resume = (activityInfo().heartbeatDetails as TrainHeartbeat | undefined)?.checkpoint;
       const base: Checkpoint = resume ?? { path: '', stepsDone: 0, samplesDone: 0, elapsedMs: 0 };
-      const state = await startingState(args, cfg, resume);
+      const state = await startingState(args, def, resume);
 
       const size = await countTrainingSet(pool, args.pipelineId, args.triggerId);
       const batchesPerEpoch = Math.ceil(size / batchSize);
@@ -111,7 +110,7 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
       const report = () => heartbeat(latest);
       try {
         const result = await trainModel({
-          model: cfg,
+          model: def,
           optimizer: args.training.optimizer,
           state,
           batches: remainingBatches(),

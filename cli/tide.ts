@@ -1,3 +1,4 @@
+import { bench } from './commands/bench.js';
 import { dataset } from './commands/dataset.js';
 import { demo } from './commands/demo.js';
 import { ingest } from './commands/ingest.js';
@@ -17,6 +18,7 @@ Usage:
   tide run <spec.yaml> [--id NAME] [--wait]   start a pipeline
   tide status <pipeline>                 live status, triggers and evaluation matrix
   tide stop <pipeline>                   finish the current trigger, then complete
+  tide bench train [--json]              training throughput of the model zoo: raw session vs trainer
 
 Settings come from the environment: TIDELINE_HOME (state folder, default .tideline), TEMPORAL_ADDRESS,
 TEMPORAL_NAMESPACE, DATABASE_URL, TIDELINE_STORE, TIDELINE_CPU_QUEUE, TIDELINE_GPU_QUEUE, TEMPORAL_CLI.
@@ -31,6 +33,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   run,
   status,
   stop,
+  bench,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -56,11 +56,32 @@ const scheduleSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('cosine'), totalSteps: positiveInt, minLr: z.number().min(0).optional(), warmupSteps }),
 ]);
 
+const numClasses = z.number().int().min(2);
+/** Image models read each sample's float32 features as [channels, height, width]. */
+const inputShape = z.tuple([positiveInt, positiveInt, positiveInt]);
+
+/** The model zoo: one entry per architecture (lib/onnx/models/), built for the dataset's feature count. */
 const modelSchema = z.discriminatedUnion('architecture', [
+  z.strictObject({ architecture: z.literal('logisticRegression'), numClasses }),
   z.strictObject({
     architecture: z.literal('mlp'),
     hidden: z.array(positiveInt).default([128]),
-    numClasses: z.number().int().min(2),
+    numClasses,
+    dropout: z.number().min(0).lt(1).optional(),
+  }),
+  z.strictObject({
+    architecture: z.literal('cnn'),
+    numClasses,
+    inputShape,
+    /** Output channels of each conv block (each halves the image). */
+    filters: z.array(positiveInt).min(1).default([32, 32]),
+  }),
+  z.strictObject({
+    architecture: z.literal('resnet'),
+    numClasses,
+    inputShape,
+    widths: z.array(positiveInt).min(1).default([16, 32, 64]),
+    blocksPerStage: positiveInt.default(1),
   }),
 ]);
 

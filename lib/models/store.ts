@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import type { MlpConfig } from '../onnx/models/mlp.js';
+import type { ModelDefinition } from '../onnx/models/model.js';
 import { readModelState } from '../train/model-state.js';
 import { exportInferenceModel } from './export.js';
 
@@ -25,14 +25,15 @@ export class ModelStore {
   }
 
   /**
-   * Publishes a trained state as a model: a plain inference `.onnx` with the weights inside, plus the
-   * state (parameters and optimizer) for fine-tuning. Rewriting the same trigger's model is harmless.
+   * Publishes a trained state (store-relative path) of the model `def` as a model: a plain inference `.onnx`
+   * with the parameters and buffers inside, plus the state (parameters, buffers and optimizer) for
+   * fine-tuning. Rewriting the same trigger's model is harmless.
    */
-  async publish(pipelineId: number, triggerId: number, model: MlpConfig, trainedState: string) {
+  async publish(pipelineId: number, triggerId: number, def: ModelDefinition, trainedState: string) {
     const dir = join('models', String(pipelineId), `trigger-${triggerId}`);
     await mkdir(this.resolve(dir), { recursive: true });
     const { state } = await readModelState(this.resolve(trainedState));
-    const onnx = exportInferenceModel(model, state.params);
+    const onnx = exportInferenceModel(def, state);
     const onnxPath = join(dir, 'model.onnx');
     const statePath = join(dir, 'state.bin');
     await writeAtomically(this.resolve(onnxPath), onnx);

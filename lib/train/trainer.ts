@@ -1,11 +1,14 @@
 /**
- * Training loop driver. The train-step graph runs in a SessionHost worker that keeps parameters and optimizer
- * state between steps; the main thread only pulls batches, posts them (up to MAX_IN_FLIGHT steps ahead of the
- * worker, so data loading overlaps compute) and reads back one loss per step.
+ * Training loop driver for any single-input ModelDefinition. The train-step graph runs in a SessionHost worker
+ * that keeps parameters, buffers (BatchNorm running stats) and optimizer state between steps; the main thread
+ * only pulls batches, posts them (up to MAX_IN_FLIGHT steps ahead of the worker, so data loading overlaps
+ * compute) and reads back one loss per step.
  */
 import type { Batch } from '../data/batch.js';
-import { buildMlpTrainStep, mlpParameters, type MlpConfig } from '../onnx/models/mlp.js';
+import { buildTrainStep, modelParameters } from '../onnx/models/build.js';
+import type { ModelDefinition } from '../onnx/models/model.js';
 import { baseLearningRates, checkOptimizer, GRAD_NORM_OUTPUT, optimizerStateNames, type OptimizerConfig } from '../onnx/optimizers.js';
+import type { ParamSpec } from '../onnx/params.js';
 import { SessionHost, type ExecutionProvider, type Feed, type TensorData } from '../onnx/session-host.js';
 import { checkModelState, type ModelState } from './model-state.js';
 import { checkSchedule, learningRatesAt, rngSeedAt, type ScheduleConfig } from './schedules.js';
@@ -21,7 +24,13 @@ export interface TrainProgress {
 }
 
 export interface TrainOptions {
-  model: MlpConfig;
+  /**
+   * The architecture. It must have exactly one float32 input `[B, ...dims]`: each batch's `x` (row-major
+   * `size × features`) is fed to it reshaped to `[size, ...dims]`, so `features` must equal the product of
+   * `dims`. Labels go to `y` as int64 class indices in [0, outputSize) for 'softmax-ce', as float32 0/1 targets
+   * for 'bce-logits' and as float32 targets for 'mse'.
+   */
+  model: ModelDefinition;
   optimizer: OptimizerConfig;
   state: ModelState;
   /**
@@ -49,7 +58,10 @@ export interface TrainOptions {
   onWarning?: (message: string) => void;
   /** Checkpoint after every this many steps of this call; 0 = never. */
   checkpointEvery: number;
-  /** Awaited (no further steps are posted meanwhile); `stepsDone` = batches consumed by this call. */
+  /**
+   * Awaited (no further steps are posted meanwhile); `stepsDone` = batches consumed by this call. The state
+   * holds parameters, buffers and optimizer tensors exactly as they are after that step.
+   */
   onCheckpoint?: (state: ModelState, stepsDone: number) => Promise<void>;
   /** Called after every step, in step order. */
   onProgress?: (p: TrainProgress) => void;
@@ -58,6 +70,7 @@ export interface TrainOptions {
 }
 
 export interface TrainResult {
+  /** Parameters, buffers and optimizer state after the last step. */
   state: ModelState;
   steps: number;
   samples: number;
@@ -91,8 +104,9 @@ const MAX_IN_FLIGHT = 2;
 
 export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const { model, optimizer, signal } = opts;
-  const specs = mlpParameters(model);
-  checkModelState(opts.state, specs, optimizer);
+  const input = singleInput(model);
+  const { params: specs, buffers: bufferSpecs } = modelParameters(model);
+  checkModelState(opts.state, model, optimizer);
   checkOptimizer(optimizer, specs.map((s) => s.name));
   if (opts.schedule) checkSchedule(opts.schedule);
   if (opts.schedule && opts.learningRate) throw new Error('trainModel: give learningRate or schedule, not both');
@@ -100,9 +114,12 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   if (!Number.isInteger(rngSeed) || rngSeed < 0 || rngSeed >= 2 ** 32) throw new Error(`trainModel: seed ${rngSeed} is not a uint32`);
   signal?.throwIfAborted();
 
-  const paramNames = specs.map((s) => s.name);
-  const stateNames = specs.flatMap((s) => optimizerStateNames(s.name, optimizer));
-  const allNames = [...paramNames, ...stateNames];
+  const names = {
+    params: specs.map((s) => s.name),
+    buffers: bufferSpecs.map((s) => s.name),
+    optimizer: specs.flatMap((s) => optimizerStateNames(s.name, optimizer)),
+  };
+  const allNames = [...names.params, ...names.buffers, ...names.optimizer];
   const learningRates = learningRateFeeds(optimizer, opts);
 
   const host = new SessionHost({ executionProvider: opts.executionProvider, deviceId: opts.deviceId, onWarning: opts.onWarning });
@@ -120,9 +137,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const it = opts.batches[Symbol.asyncIterator]();
   let exhausted = false;
   try {
-    const session = await race(host.createSession(buildMlpTrainStep(model, optimizer)));
-    const shapes = new Map(specs.flatMap((s) => [s.name, ...optimizerStateNames(s.name, optimizer)].map((n) => [n, s.shape])));
-    await race(host.put(toTensors(opts.state, shapes)));
+    const session = await race(host.createSession(buildTrainStep(model, optimizer)));
+    await race(host.put(toTensors(opts.state, specs, bufferSpecs, optimizer)));
 
     const storedFeeds: Record<string, Feed> = Object.fromEntries(allNames.map((n) => [n, { stored: n }]));
     const keep = Object.fromEntries(allNames.map((n) => [`${n}__new`, n]));
@@ -131,7 +147,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     const fetch = clipping ? ['loss', GRAD_NORM_OUTPUT] : ['loss'];
     const norms = { sum: 0, max: 0, clipped: 0 };
     const stateAt = (t: Record<string, TensorData>, step: number): ModelState => ({
-      ...fromTensors(t, paramNames, stateNames, step), rngSeed,
+      ...fromTensors(t, names, step), rngSeed,
     });
     let globalStep = opts.state.step;
     let stepsDone = 0;
@@ -148,10 +164,10 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       }
       const batch = next.value;
       const thisStep = ++stepsDone;
-      checkBatch(batch, model, thisStep);
+      checkBatch(batch, model, input, thisStep);
       const lrs = learningRates(globalStep);
       globalStep++;
-      const feeds: Record<string, Feed> = { ...storedFeeds, ...batchFeeds(batch), step: scalar(globalStep) };
+      const feeds: Record<string, Feed> = { ...storedFeeds, ...batchFeeds(batch, model, input), step: scalar(globalStep) };
       for (const [name, lr] of Object.entries(lrs)) feeds[name] = scalar(lr);
       if (takesRngSeed) feeds.rng_seed = scalar(rngSeedAt(rngSeed, globalStep));
       const done = session.run(feeds, { fetch, keep, transfer: true }).then((out) => {
@@ -207,21 +223,53 @@ function learningRateFeeds(opt: OptimizerConfig, opts: TrainOptions): (step: num
   };
 }
 
-function checkBatch(b: Batch, model: MlpConfig, step: number): void {
-  const bad = (why: string): Error => new Error(`batch for step ${step}: ${why}`);
-  if (b.features !== model.inputSize) throw bad(`${b.features} features, model expects ${model.inputSize}`);
-  if (b.x.length !== b.size * b.features) throw bad(`x has ${b.x.length} values for ${b.size}×${b.features}`);
-  if (b.y.length !== b.size || b.w.length !== b.size) throw bad(`y/w lengths ${b.y.length}/${b.w.length} for size ${b.size}`);
-  for (const label of b.y) if (label < 0 || label >= model.numClasses) throw bad(`label ${label} outside [0, ${model.numClasses})`);
+/** The model input that a batch's `x` feeds, with its non-batch dims and their product. */
+interface BatchInput { name: string; dims: number[]; features: number }
+
+/** Only single-input models are trainable from a Batch (one `x`); anything else is refused up front. */
+function singleInput(def: ModelDefinition): BatchInput {
+  if (def.inputs.length !== 1) {
+    throw new Error(
+      `trainModel: model ${def.architecture} has ${def.inputs.length} inputs (${def.inputs.map((i) => i.name).join(', ')}); `
+      + 'only single-input models can be trained from batches, whose x feeds one input',
+    );
+  }
+  const { name, dtype, shape } = def.inputs[0]!;
+  const [batchDim, ...rest] = shape;
+  const dims = rest.filter((d): d is number => typeof d === 'number' && Number.isInteger(d) && d > 0);
+  if (dtype !== 'float32' || batchDim !== 'B' || dims.length !== rest.length) {
+    throw new Error(`trainModel: model ${def.architecture} input '${name}' is ${dtype} [${shape.join(', ')}]; batches feed float32 [B, ...fixed dims]`);
+  }
+  return { name, dims, features: dims.reduce((a, b) => a * b, 1) };
 }
 
-/** ONNX takes int64 labels. */
-function batchFeeds(b: Batch): Record<string, TensorData> {
-  const y = new BigInt64Array(b.size);
-  for (let i = 0; i < b.size; i++) y[i] = BigInt(b.y[i]!);
+function checkBatch(b: Batch, def: ModelDefinition, input: BatchInput, step: number): void {
+  const bad = (why: string): Error => new Error(`batch for step ${step}: ${why}`);
+  if (b.features !== input.features) {
+    throw bad(`${b.features} features, but model input '${input.name}' [B, ${input.dims.join(', ')}] takes ${input.features} per sample`);
+  }
+  if (b.x.length !== b.size * b.features) throw bad(`x has ${b.x.length} values for ${b.size}×${b.features}`);
+  if (b.y.length !== b.size || b.w.length !== b.size) throw bad(`y/w lengths ${b.y.length}/${b.w.length} for size ${b.size}`);
+  if (def.loss === 'softmax-ce') {
+    for (const label of b.y) if (label < 0 || label >= def.outputSize) throw bad(`label ${label} outside [0, ${def.outputSize})`);
+  } else if (def.loss === 'bce-logits') {
+    for (const label of b.y) if (label !== 0 && label !== 1) throw bad(`label ${label} is not a binary target 0 or 1 (bce-logits)`);
+  }
+}
+
+/** `x` reshaped to the model input; `y` as int64 class indices for softmax-ce, else as float32 targets. */
+function batchFeeds(b: Batch, def: ModelDefinition, input: BatchInput): Record<string, TensorData> {
+  let y: TensorData;
+  if (def.loss === 'softmax-ce') {
+    const labels = new BigInt64Array(b.size);
+    for (let i = 0; i < b.size; i++) labels[i] = BigInt(b.y[i]!);
+    y = { type: 'int64', dims: [b.size], data: labels };
+  } else {
+    y = { type: 'float32', dims: [b.size], data: Float32Array.from(b.y) };
+  }
   return {
-    x: { type: 'float32', dims: [b.size, b.features], data: b.x },
-    y: { type: 'int64', dims: [b.size], data: y },
+    [input.name]: { type: 'float32', dims: [b.size, ...input.dims], data: b.x },
+    y,
     w: { type: 'float32', dims: [b.size], data: b.w },
   };
 }
@@ -230,13 +278,20 @@ function scalar(v: number): TensorData {
   return { type: 'float32', dims: [], data: Float32Array.of(v) };
 }
 
-function toTensors(state: ModelState, shapes: Map<string, number[]>): Record<string, TensorData> {
+function toTensors(state: ModelState, params: ParamSpec[], buffers: ParamSpec[], opt: OptimizerConfig): Record<string, TensorData> {
   const out: Record<string, TensorData> = {};
-  for (const [n, dims] of shapes) out[n] = { type: 'float32', dims, data: state.params[n] ?? state.optimizer[n]! };
+  const add = (name: string, dims: number[], data: Float32Array) => { out[name] = { type: 'float32', dims, data }; };
+  for (const s of params) {
+    add(s.name, s.shape, state.params[s.name]!);
+    for (const n of optimizerStateNames(s.name, opt)) add(n, s.shape, state.optimizer[n]!);
+  }
+  for (const s of buffers) add(s.name, s.shape, state.buffers[s.name]!);
   return out;
 }
 
-function fromTensors(t: Record<string, TensorData>, params: string[], states: string[], step: number): ModelState {
-  const pick = (names: string[]) => Object.fromEntries(names.map((n) => [n, t[n]!.data as Float32Array]));
-  return { params: pick(params), optimizer: pick(states), step };
+function fromTensors(
+  t: Record<string, TensorData>, names: { params: string[]; buffers: string[]; optimizer: string[] }, step: number,
+): ModelState {
+  const pick = (group: string[]) => Object.fromEntries(group.map((n) => [n, t[n]!.data as Float32Array]));
+  return { params: pick(names.params), buffers: pick(names.buffers), optimizer: pick(names.optimizer), step };
 }

@@ -134,6 +134,41 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
     assert.notEqual(description.runId, handle.firstExecutionRunId, 'the pipeline continued as new at least once');
   });
 
+  it('trains the zoo model the spec names: a ResNet whose BatchNorm statistics travel through store and evaluation', async () => {
+    const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
+      taskQueue: queues.cpu, workflowId: 'resnet-pipeline',
+      args: [spec({
+        model: { architecture: 'resnet', numClasses: CLASSES, inputShape: [3, 2, 2], widths: [8], blocksPerStage: 1 },
+        training: { epochs: 2, batchSize: 32, optimizer: { name: 'adamw', lr: 0.01, weightDecay: 0.01 }, schedule: { kind: 'cosine', totalSteps: 30, warmupSteps: 3 } },
+        trigger: { kind: 'dataAmount', every: 600 },
+      })],
+    });
+    await waitFor('two triggers', async () => {
+      const s = await handle.query(statusQuery);
+      return s.triggers === 2 && s.current === 'waiting for data' ? s : undefined;
+    });
+    await handle.signal(stopSignal);
+    const summary = await handle.result();
+    assert.equal(summary.models, 2);
+    const models = await listModels(postgres.pool, summary.pipelineId);
+    assert.ok(models.every((m) => (m.architecture as { architecture: string }).architecture === 'resnet'));
+    const evaluations = await listEvaluations(postgres.pool, summary.pipelineId);
+    assert.equal(evaluations.length, 4);
+    assert.ok(evaluations.every((e) => e.accuracy > 0.6), evaluations.map((e) => e.accuracy).join(', '));
+  });
+
+  it('fails at once when the model does not fit the dataset, naming model.inputShape', async () => {
+    const misfit = temporal.client.workflow.execute('pipelineWorkflow', {
+      taskQueue: queues.cpu, workflowId: 'misfit-model',
+      args: [spec({ model: { architecture: 'cnn', numClasses: CLASSES, inputShape: [1, 28, 28] } })],
+    });
+    await assert.rejects(misfit, (err: unknown) => {
+      assert.ok(err instanceof WorkflowFailedError);
+      assert.match(String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message), /model\.inputShape: \[1, 28, 28\] holds 784 values, but the dataset's samples have 12 features/);
+      return true;
+    });
+  });
+
   it('fails at once, naming the field, on an invalid spec or an unknown dataset', async () => {
     const invalid = temporal.client.workflow.execute('pipelineWorkflow', {
       taskQueue: queues.cpu, workflowId: 'invalid-spec', args: [{ ...spec(), training: { optimizer: { name: 'sgd', lr: -1 } } }],

@@ -6,12 +6,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
-import { buildMlpInference, buildMlpTrainStep, mlpParameters, type MlpConfig } from '../../lib/onnx/models/mlp.js';
+import { buildInference, buildTrainStep, modelParameters } from '../../lib/onnx/models/build.js';
+import { mlpModel, type MlpConfig } from '../../lib/onnx/models/mlp.js';
 import { optimizerStateNames, type OptimizerConfig } from '../../lib/onnx/optimizers.js';
 import { paramSize } from '../../lib/onnx/params.js';
 import { createRng, type Rng } from '../../lib/rng.js';
 
 type Params = Record<string, Float32Array>;
+const mlpParameters = (cfg: MlpConfig) => modelParameters(mlpModel(cfg)).params;
 const SGD: OptimizerConfig = { name: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 0 };
 const SESSION_OPTS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1 };
 
@@ -71,7 +73,7 @@ class TrainStep {
   private constructor(private readonly s: ort.InferenceSession, private readonly p: Problem, private readonly opt: OptimizerConfig) {}
 
   static async create(p: Problem, opt: OptimizerConfig = SGD): Promise<TrainStep> {
-    const bytes = buildMlpTrainStep(p.cfg, opt, { emitGradients: true });
+    const bytes = buildTrainStep(mlpModel(p.cfg), opt, { emitGradients: true });
     return new TrainStep(await ort.InferenceSession.create(bytes, SESSION_OPTS), p, opt);
   }
 
@@ -163,16 +165,16 @@ for (const cfg of [{ inputSize: 6, hidden: [5], numClasses: 3 }, { inputSize: 6,
 
     it('inference graph logits and embedding equal a JS forward pass, with and without embedded weights', async () => {
       const ref = jsForward(p);
-      const embedded = await ort.InferenceSession.create(buildMlpInference(cfg, p.params), SESSION_OPTS);
+      const embedded = await ort.InferenceSession.create(buildInference(mlpModel(cfg), p.params), SESSION_OPTS);
       assert.deepEqual(embedded.inputNames, ['x']);
-      assert.deepEqual([...embedded.outputNames].sort(), ['embedding', 'logits']);
-      const asInputs = await ort.InferenceSession.create(buildMlpInference(cfg), SESSION_OPTS);
+      assert.deepEqual([...embedded.outputNames].sort(), ['embedding', 'output']);
+      const asInputs = await ort.InferenceSession.create(buildInference(mlpModel(cfg)), SESSION_OPTS);
       const x = new ort.Tensor('float32', p.x, [p.batch, cfg.inputSize]);
       const params = Object.fromEntries(mlpParameters(cfg).map((s) => [s.name, new ort.Tensor('float32', p.params[s.name]!, s.shape)]));
       for (const out of [await embedded.run({ x }), await asInputs.run({ x, ...params })]) {
-        assert.deepEqual(out.logits!.dims, [p.batch, cfg.numClasses]);
+        assert.deepEqual(out.output!.dims, [p.batch, cfg.numClasses]);
         assert.deepEqual(out.embedding!.dims, [p.batch, cfg.hidden.at(-1)!]);
-        const logits = out.logits!.data as Float32Array;
+        const logits = out.output!.data as Float32Array;
         const emb = out.embedding!.data as Float32Array;
         ref.logits.flat().forEach((v, i) => assert.ok(Math.abs(logits[i]! - v) < 1e-5, `logit ${i}: ${logits[i]} vs ${v}`));
         ref.embedding.flat().forEach((v, i) => assert.ok(Math.abs(emb[i]! - v) < 1e-5, `embedding ${i}: ${emb[i]} vs ${v}`));
@@ -232,10 +234,10 @@ describe('inference graph without hidden layers', () => {
   it('embedding is the input itself', async () => {
     const cfg = { inputSize: 4, hidden: [], numClasses: 2 };
     const p = problem(cfg, 3, 3);
-    const s = await ort.InferenceSession.create(buildMlpInference(cfg, p.params), SESSION_OPTS);
+    const s = await ort.InferenceSession.create(buildInference(mlpModel(cfg), p.params), SESSION_OPTS);
     const out = await s.run({ x: new ort.Tensor('float32', p.x, [3, 4]) });
     assert.deepEqual(out.embedding!.data, p.x);
     const ref = jsForward(p).logits.flat();
-    (out.logits!.data as Float32Array).forEach((v, i) => assert.ok(Math.abs(v - ref[i]!) < 1e-5));
+    (out.output!.data as Float32Array).forEach((v, i) => assert.ok(Math.abs(v - ref[i]!) < 1e-5));
   });
 });

@@ -11,7 +11,8 @@ import { describe, it } from 'node:test';
 import type { Batch } from '../../lib/data/batch.js';
 import { evaluateModel } from '../../lib/eval/evaluate.js';
 import { exportInferenceModel } from '../../lib/models/export.js';
-import { buildMlpInference, mlpParameters, type MlpConfig } from '../../lib/onnx/models/mlp.js';
+import { buildInference } from '../../lib/onnx/models/build.js';
+import { mlpModel, type MlpConfig } from '../../lib/onnx/models/mlp.js';
 import type { OptimizerConfig } from '../../lib/onnx/optimizers.js';
 import { SessionHost } from '../../lib/onnx/session-host.js';
 import { createRng } from '../../lib/rng.js';
@@ -86,6 +87,7 @@ describe('rngSeedAt', () => {
 });
 
 const MODEL: MlpConfig = { inputSize: 6, hidden: [12], numClasses: 3 };
+const DEF = mlpModel(MODEL);
 
 /** Labels of a fixed random linear teacher: learnable, deterministic, fresh arrays per call (the trainer takes them). */
 function teacherBatches(seed: number, count: number, size = 16): Batch[] {
@@ -107,13 +109,13 @@ async function* stream<T>(items: T[]): AsyncGenerator<T> {
 }
 
 function train(opts: Partial<TrainOptions> & Pick<TrainOptions, 'optimizer' | 'state' | 'batches'>) {
-  return trainModel({ model: MODEL, checkpointEvery: 0, ...opts });
+  return trainModel({ model: DEF, checkpointEvery: 0, ...opts });
 }
 
 function assertBitIdentical(a: ModelState, b: ModelState): void {
   assert.equal(a.step, b.step);
   assert.equal(a.rngSeed, b.rngSeed);
-  for (const group of ['params', 'optimizer'] as const) {
+  for (const group of ['params', 'buffers', 'optimizer'] as const) {
     assert.deepEqual(Object.keys(a[group]).sort(), Object.keys(b[group]).sort());
     for (const [n, v] of Object.entries(a[group])) {
       assert.ok(Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(b[group][n]!.buffer, b[group][n]!.byteOffset, b[group][n]!.byteLength)), `${group}.${n} differs`);
@@ -132,7 +134,7 @@ describe('trainModel with schedules and parameter groups', () => {
   it('a schedule feeds the same rates as the equivalent learningRate callback', async () => {
     const opt: OptimizerConfig = { name: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 0 };
     const schedule: ScheduleConfig = { kind: 'step', every: 3, gamma: 0.5, warmupSteps: 2 };
-    const state = () => initModelState(mlpParameters(MODEL), opt, 3);
+    const state = () => initModelState(DEF, opt, 3);
     const a = await train({ optimizer: opt, state: state(), batches: stream(teacherBatches(1, 10)), schedule });
     const b = await train({ optimizer: opt, state: state(), batches: stream(teacherBatches(1, 10)), learningRate: (t) => learningRateAt(0.1, schedule, t) });
     assertBitIdentical(a.state, b.state);
@@ -141,7 +143,7 @@ describe('trainModel with schedules and parameter groups', () => {
   });
 
   it('resumes from a checkpoint bit-identically, with the seed recorded in the state', async () => {
-    const fresh = () => initModelState(mlpParameters(MODEL), ADAMW_GROUPS, 5);
+    const fresh = () => initModelState(DEF, ADAMW_GROUPS, 5);
     const common = { optimizer: ADAMW_GROUPS, schedule: WARM_COSINE } as const;
     const progress: { loss: number; gradNorm?: number }[] = [];
     let checkpoint: ModelState | undefined;
@@ -178,7 +180,7 @@ describe('trainModel with schedules and parameter groups', () => {
 describe('execution providers', () => {
   it('a CUDA request without CUDA trains on the CPU after one warning, bit-identically', async () => {
     const opt: OptimizerConfig = { name: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
-    const state = () => initModelState(mlpParameters(MODEL), opt, 4);
+    const state = () => initModelState(DEF, opt, 4);
     const warnings: string[] = [];
     const cuda = await train({
       optimizer: opt, state: state(), batches: stream(teacherBatches(3, 6)), executionProvider: 'cuda', onWarning: (m) => warnings.push(m),
@@ -191,7 +193,7 @@ describe('execution providers', () => {
     assertBitIdentical(cuda.state, cpu.state);
 
     const evalWarnings: string[] = [];
-    const onnx = exportInferenceModel(MODEL, cuda.state.params);
+    const onnx = exportInferenceModel(DEF, cuda.state);
     const ev = await evaluateModel(onnx, stream(teacherBatches(4, 2)), { executionProvider: 'cuda', onWarning: (m) => evalWarnings.push(m) });
     assert.equal(ev.count, 32);
     assert.equal(evalWarnings.length, 1);
@@ -201,7 +203,7 @@ describe('execution providers', () => {
     const warnings: string[] = [];
     const host = new SessionHost({ executionProvider: 'cuda', onWarning: (m) => warnings.push(m) });
     try {
-      const sessions = [await host.createSession(buildMlpInference(MODEL)), await host.createSession(buildMlpInference(MODEL))];
+      const sessions = [await host.createSession(buildInference(DEF)), await host.createSession(buildInference(DEF))];
       assert.deepEqual(sessions.map((s) => s.executionProvider), ['cpu', 'cpu']);
       assert.equal(warnings.length, 1);
     } finally {

@@ -13,14 +13,16 @@ import { promisify } from 'node:util';
 import type { Batch } from '../../lib/data/batch.js';
 import { evaluateModel } from '../../lib/eval/evaluate.js';
 import { exportInferenceModel } from '../../lib/models/export.js';
-import { buildMlpInference, mlpParameters, type MlpConfig } from '../../lib/onnx/models/mlp.js';
+import { buildInference, modelParameters } from '../../lib/onnx/models/build.js';
+import { mlpModel, type MlpConfig } from '../../lib/onnx/models/mlp.js';
 import type { OptimizerConfig } from '../../lib/onnx/optimizers.js';
 import { SessionHost, type TensorData } from '../../lib/onnx/session-host.js';
-import { initModelState, readModelState, resetOptimizer, writeModelState, type ModelState } from '../../lib/train/model-state.js';
+import { checkModelState, initModelState, readModelState, resetOptimizer, writeModelState, type ModelState } from '../../lib/train/model-state.js';
 import { createRng } from '../../lib/rng.js';
 import { NonFiniteLossError, trainModel, type TrainOptions } from '../../lib/train/trainer.js';
 
 const MODEL: MlpConfig = { inputSize: 8, hidden: [16], numClasses: 3 };
+const DEF = mlpModel(MODEL);
 const SGD: OptimizerConfig = { name: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 1e-4 };
 const ADAM: OptimizerConfig = { name: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
 
@@ -46,16 +48,16 @@ async function* stream<T>(items: T[]): AsyncGenerator<T> {
 }
 
 function fresh(opt: OptimizerConfig, seed = 1): ModelState {
-  return initModelState(mlpParameters(MODEL), opt, seed);
+  return initModelState(DEF, opt, seed);
 }
 
 function train(opts: Partial<TrainOptions> & Pick<TrainOptions, 'optimizer' | 'state' | 'batches'>) {
-  return trainModel({ model: MODEL, checkpointEvery: 0, ...opts });
+  return trainModel({ model: DEF, checkpointEvery: 0, ...opts });
 }
 
 function assertBitIdentical(a: ModelState, b: ModelState): void {
   assert.equal(a.step, b.step);
-  for (const group of ['params', 'optimizer'] as const) {
+  for (const group of ['params', 'buffers', 'optimizer'] as const) {
     assert.deepEqual(Object.keys(a[group]).sort(), Object.keys(b[group]).sort());
     for (const [n, v] of Object.entries(a[group])) {
       assert.ok(Buffer.from(v.buffer, v.byteOffset, v.byteLength).equals(Buffer.from(b[group][n]!.buffer, b[group][n]!.byteOffset, b[group][n]!.byteLength)), `${group}.${n} differs`);
@@ -155,7 +157,7 @@ describe('trainModel', () => {
 
   it('continues from a state with a fresh optimizer', async () => {
     const trained = (await train({ optimizer: SGD, state: fresh(SGD), batches: stream(blobBatches(7, 5)) })).state;
-    const reset = resetOptimizer(trained, mlpParameters(MODEL), ADAM);
+    const reset = resetOptimizer(trained, DEF, ADAM);
     assert.equal(reset.step, 0);
     assert.ok(Object.values(reset.optimizer).every((v) => v.every((x) => x === 0)));
     const r = await train({ optimizer: ADAM, state: reset, batches: stream(blobBatches(8, 3)) });
@@ -202,7 +204,8 @@ describe('trainModel', () => {
     const timer = setInterval(() => ticks++, 5);
     const t0 = performance.now();
     try {
-      await trainModel({ model, optimizer: ADAM, state: initModelState(mlpParameters(model), ADAM, 1), batches: stream(batches), checkpointEvery: 0 });
+      const def = mlpModel(model);
+      await trainModel({ model: def, optimizer: ADAM, state: initModelState(def, ADAM, 1), batches: stream(batches), checkpointEvery: 0 });
     } finally {
       clearInterval(timer);
     }
@@ -216,11 +219,13 @@ describe('trainModel', () => {
     const cli = fileURLToPath(import.meta.resolve('tsx/cli'));
     const trainer = new URL('../../lib/train/trainer.ts', import.meta.url).href;
     const states = new URL('../../lib/train/model-state.ts', import.meta.url).href;
-    const script = `Promise.all([import(${JSON.stringify(trainer)}), import(${JSON.stringify(states)})]).then(async ([t, s]) => {
+    const mlp = new URL('../../lib/onnx/models/mlp.ts', import.meta.url).href;
+    const script = `Promise.all([import(${JSON.stringify(trainer)}), import(${JSON.stringify(states)}), import(${JSON.stringify(mlp)})]).then(async ([t, s, m]) => {
       const opt = { name: 'sgd', lr: 0.1, momentum: 0, weightDecay: 0 };
-      const state = s.initModelState([{ name: 'fc1.weight', shape: [2, 3], fanIn: 3, init: 'kaiming-uniform' }, { name: 'fc1.bias', shape: [2], fanIn: 3, init: 'zeros' }], opt, 1);
+      const model = m.mlpModel({ inputSize: 3, hidden: [], numClasses: 2 });
+      const state = s.initModelState(model, opt, 1);
       async function* batches() { yield { x: new Float32Array(6), y: new Int32Array([0, 1]), w: new Float32Array([1, 1]), size: 2, features: 3 }; }
-      const r = await t.trainModel({ model: { inputSize: 3, hidden: [], numClasses: 2 }, optimizer: opt, state, batches: batches(), checkpointEvery: 0 });
+      const r = await t.trainModel({ model, optimizer: opt, state, batches: batches(), checkpointEvery: 0 });
       console.log('steps=' + r.steps);
     });`;
     const { stdout } = await promisify(execFile)(process.execPath, [cli, '-e', script]);
@@ -231,7 +236,7 @@ describe('trainModel', () => {
 describe('evaluateModel', () => {
   it('scores the exported model highly on the training distribution', async () => {
     const r = await train({ optimizer: ADAM, state: fresh(ADAM), batches: stream(blobBatches(20, 60)) });
-    const onnx = exportInferenceModel(MODEL, r.state.params);
+    const onnx = exportInferenceModel(DEF, r.state);
     const holdout = blobBatches(21, 10, 100);
     const ev = await evaluateModel(onnx, stream(holdout));
     assert.equal(ev.count, 1000);
@@ -240,7 +245,7 @@ describe('evaluateModel', () => {
   });
 
   it('returns zeros for no data', async () => {
-    const onnx = exportInferenceModel(MODEL, fresh(SGD).params);
+    const onnx = exportInferenceModel(DEF, fresh(SGD));
     assert.deepEqual(await evaluateModel(onnx, stream([])), { count: 0, accuracy: 0, loss: 0 });
   });
 });
@@ -254,7 +259,7 @@ describe('model state files', () => {
     const { state: back, extra } = await readModelState(path);
     assertBitIdentical(back, state);
     assert.deepEqual(extra, { pipeline: 4, trigger: 'x' });
-    assert.deepEqual(initModelState(mlpParameters(MODEL), ADAM, 3).params, fresh(ADAM, 3).params);
+    assert.deepEqual(back.buffers, {});
 
     const size = (await readFile(path)).length;
     await truncate(path, size - 10);
@@ -262,29 +267,69 @@ describe('model state files', () => {
     await writeFile(path, 'not a model state');
     await assert.rejects(readModelState(path), (e: Error) => e.message.includes(path));
   }));
+
+  it('initialization is the one Kaiming-uniform stream over the parameters in order, as before buffers existed', () => {
+    const rng = createRng(3);
+    const state = fresh(ADAM, 3);
+    for (const s of modelParameters(DEF).params) {
+      const bound = Math.sqrt(6 / s.fanIn);
+      const expected = Float32Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, () => (s.init === 'zeros' ? 0 : rng.uniform(-bound, bound)));
+      assert.deepEqual(state.params[s.name], expected, s.name);
+    }
+    assert.deepEqual(state.buffers, {});
+  });
+
+  it('a file in the format written before buffers existed reads with empty buffers, and is what a state without buffers is still written as', () => withTempDir(async (dir) => {
+    const state: ModelState = { ...fresh(SGD, 4), step: 5, rngSeed: 11 };
+    // The version-1 layout, encoded independently: magic, u32 header length, JSON header, 4-aligned float32 blobs.
+    const tensors = [...Object.entries(state.params).map(([n, d]) => ['params', n, d] as const), ...Object.entries(state.optimizer).map(([n, d]) => ['optimizer', n, d] as const)];
+    const json = Buffer.from(JSON.stringify({
+      version: 1, step: 5, rngSeed: 11, tensors: tensors.map(([group, name, d]) => ({ group, name, length: d.length })), extra: { old: true },
+    }));
+    const head = Buffer.alloc(Math.ceil((12 + json.length) / 4) * 4);
+    head.write('TLSTATE1', 'latin1');
+    head.writeUInt32LE(json.length, 8);
+    json.copy(head, 12);
+    const legacy = Buffer.concat([head, ...tensors.map(([, , d]) => Buffer.from(d.buffer, d.byteOffset, d.byteLength))]);
+    const path = join(dir, 'legacy.state');
+    await writeFile(path, legacy);
+
+    const { state: back, extra } = await readModelState(path);
+    assert.deepEqual(extra, { old: true });
+    assert.deepEqual(back.buffers, {});
+    assertBitIdentical(back, state);
+    assert.equal(back.rngSeed, 11);
+    checkModelState(back, DEF, SGD);
+    const r = await train({ optimizer: SGD, state: back, batches: stream(blobBatches(30, 2)) });
+    assert.equal(r.state.step, 7);
+
+    const rewritten = join(dir, 'rewritten.state');
+    await writeModelState(rewritten, state, { old: true });
+    assert.ok((await readFile(rewritten)).equals(legacy), 'a state without buffers is written byte-identically to the old format');
+  }));
 });
 
 describe('SessionHost', () => {
   it('runs sessions on stored and inline feeds, survives a failed run, and closes', async () => {
     const host = new SessionHost();
     try {
-      const specs = mlpParameters(MODEL);
+      const specs = modelParameters(DEF).params;
       const params = fresh(SGD).params;
       await host.put(Object.fromEntries(specs.map((s) => [s.name, { type: 'float32', dims: s.shape, data: params[s.name]! } as TensorData])));
-      const session = await host.createSession(buildMlpInference(MODEL));
-      assert.deepEqual(session.outputNames.sort(), ['embedding', 'logits']);
+      const session = await host.createSession(buildInference(DEF));
+      assert.deepEqual(session.outputNames.sort(), ['embedding', 'output']);
       const stored = Object.fromEntries(specs.map((s) => [s.name, { stored: s.name }]));
       const x: TensorData = { type: 'float32', dims: [2, MODEL.inputSize], data: new Float32Array(2 * MODEL.inputSize).fill(1) };
 
-      const out = await session.run({ ...stored, x }, { keep: { embedding: 'emb' }, fetch: ['logits'] });
-      assert.deepEqual(Object.keys(out), ['logits']);
-      assert.deepEqual(out.logits!.dims, [2, MODEL.numClasses]);
+      const out = await session.run({ ...stored, x }, { keep: { embedding: 'emb' }, fetch: ['output'] });
+      assert.deepEqual(Object.keys(out), ['output']);
+      assert.deepEqual(out.output!.dims, [2, MODEL.numClasses]);
       assert.deepEqual((await host.get(['emb'])).emb!.dims, [2, MODEL.hidden[0]]);
 
       const wrong: TensorData = { ...x, dims: [1, MODEL.inputSize] };
       await assert.rejects(session.run({ ...stored, x: wrong }), /onnxruntime:/);
       const again = await session.run({ ...stored, x });
-      assert.deepEqual(again.logits!.data, out.logits!.data);
+      assert.deepEqual(again.output!.data, out.output!.data);
 
       await session.release();
       await assert.rejects(session.run({ ...stored, x }), /no session/);

@@ -32,15 +32,10 @@ export function modelParameters(def: ModelDefinition): { params: ParamSpec[]; bu
  * model; without, every parameter and buffer is a graph input.
  */
 export function buildInference(def: ModelDefinition, weights?: Record<string, Float32Array>): Uint8Array {
-  return inferenceGraph(def, weights, 'output');
-}
-
-/** buildInference with another name for the output; buildMlpInference still calls it `logits`. */
-export function inferenceGraph(def: ModelDefinition, weights: Record<string, Float32Array> | undefined, outputName: string): Uint8Array {
   const g = new GraphBuilder(`${def.architecture}_inference`);
   const t = new Tape(g, { training: false, params: weights ? { kind: 'weights', weights } : { kind: 'inputs' } });
   const { output, embedding, embeddingSize } = def.forward(t, declareInputs(t, def));
-  g.output(outputName, output, 'float32', ['B', def.outputSize]);
+  g.output('output', output, 'float32', ['B', def.outputSize]);
   g.output('embedding', embedding, 'float32', ['B', embeddingSize]);
   return g.toBytes();
 }

@@ -5,9 +5,6 @@
 import { relu } from '../layers/activations.js';
 import { dropout } from '../layers/dropout.js';
 import { linear } from '../layers/linear.js';
-import type { OptimizerConfig } from '../optimizers.js';
-import type { ParamSpec } from '../params.js';
-import { buildTrainStep, inferenceGraph, modelParameters, type TrainStepDebug } from './build.js';
 import type { ModelDefinition } from './model.js';
 
 export interface MlpConfig {
@@ -35,19 +32,4 @@ export function mlpModel(cfg: MlpConfig): ModelDefinition {
       return { output, embedding, embeddingSize: cfg.hidden.at(-1) ?? cfg.inputSize };
     },
   };
-}
-
-// Wrappers for the callers of the MLP-only engine (trainer, export, training activity), until they take a ModelDefinition.
-
-export function mlpParameters(cfg: MlpConfig): ParamSpec[] {
-  return modelParameters(mlpModel(cfg)).params;
-}
-
-/** buildInference, with the output named `logits` as before. */
-export function buildMlpInference(cfg: MlpConfig, weights?: Record<string, Float32Array>): Uint8Array {
-  return inferenceGraph(mlpModel(cfg), weights, 'logits');
-}
-
-export function buildMlpTrainStep(cfg: MlpConfig, opt: OptimizerConfig, debug: TrainStepDebug = {}): Uint8Array {
-  return buildTrainStep(mlpModel(cfg), opt, debug);
 }

@@ -1,0 +1,124 @@
+/**
+ * Training throughput of the model zoo: a tight loop over the train-step session on the main thread,
+ * fed from in-memory tensors (the raw baseline), against the trainer (session in a worker thread,
+ * batches handed over as transferable buffers while the next ones are produced), in the same run.
+ */
+import ort from 'onnxruntime-node';
+import type { Batch } from '../lib/data/batch.js';
+import { buildTrainStep, modelParameters } from '../lib/onnx/models/build.js';
+import type { ModelDefinition } from '../lib/onnx/models/model.js';
+import { createModel } from '../lib/onnx/models/zoo.js';
+import { baseLearningRates, optimizerStateNames, type OptimizerConfig } from '../lib/onnx/optimizers.js';
+import { initialValue, paramSize } from '../lib/onnx/params.js';
+import { createRng } from '../lib/rng.js';
+import { rngSeedAt } from '../lib/train/schedules.js';
+import { initModelState } from '../lib/train/model-state.js';
+import { trainModel } from '../lib/train/trainer.js';
+import type { ModelSpec } from '../policies/spec.js';
+
+export interface TrainBenchRow {
+  model: string;
+  batchSize: number;
+  steps: number;
+  rawSamplesPerS: number;
+  trainerSamplesPerS: number;
+  ratio: number;
+  peakRssMb: number;
+}
+
+const OPTIMIZER: OptimizerConfig = { name: 'adam', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+
+/** The zoo as the benchmark runs it: each model with the input its spec needs. */
+export const BENCH_MODELS: { name: string; spec: ModelSpec; features: number }[] = [
+  { name: 'logisticRegression', spec: { architecture: 'logisticRegression', numClasses: 10 }, features: 784 },
+  { name: 'mlp', spec: { architecture: 'mlp', hidden: [128], numClasses: 10 }, features: 784 },
+  { name: 'cnn', spec: { architecture: 'cnn', numClasses: 10, inputShape: [3, 32, 32], filters: [32, 32] }, features: 3072 },
+  { name: 'resnet', spec: { architecture: 'resnet', numClasses: 10, inputShape: [3, 32, 32], widths: [16, 32, 64], blocksPerStage: 1 }, features: 3072 },
+];
+
+function randomBatch(def: ModelDefinition, size: number, features: number, seed: number): Batch {
+  const rng = createRng(seed);
+  const x = new Float32Array(size * features).map(() => rng.next());
+  const y = new Int32Array(size).map(() => rng.int(def.outputSize));
+  return { x, y, w: new Float32Array(size).fill(1), size, features };
+}
+
+/** Samples/s of the bare session, state fed back output to input, for `steps` steps after a warm-up. */
+async function rawLoop(def: ModelDefinition, batch: Batch, steps: number): Promise<number> {
+  const session = await ort.InferenceSession.create(buildTrainStep(def, OPTIMIZER), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const { params, buffers } = modelParameters(def);
+  const rng = createRng(1);
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const spec of [...params, ...buffers]) feeds[spec.name] = new ort.Tensor('float32', initialValue(spec, rng), spec.shape);
+  for (const spec of params) {
+    for (const name of optimizerStateNames(spec.name, OPTIMIZER)) feeds[name] = new ort.Tensor('float32', new Float32Array(paramSize(spec)), spec.shape);
+  }
+  const shape = def.inputs[0].shape.map((d) => (d === 'B' ? batch.size : d)) as number[];
+  feeds[def.inputs[0].name] = new ort.Tensor('float32', batch.x, shape);
+  feeds.y = new ort.Tensor('int64', BigInt64Array.from(batch.y, (v) => BigInt(v)), [batch.size]);
+  feeds.w = new ort.Tensor('float32', batch.w, [batch.size]);
+  for (const [name, lr] of Object.entries(baseLearningRates(OPTIMIZER))) feeds[name] = new ort.Tensor('float32', [lr], []);
+  const stateNames = Object.keys(feeds).filter((n) => session.outputNames.includes(`${n}__new`));
+  const run = async (step: number) => {
+    feeds.step = new ort.Tensor('float32', [step], []);
+    if (session.inputNames.includes('rng_seed')) feeds.rng_seed = new ort.Tensor('float32', [rngSeedAt(0, step)], []);
+    const out = await session.run(feeds);
+    for (const name of stateNames) feeds[name] = out[`${name}__new`]!;
+  };
+  for (let step = 1; step <= 3; step++) await run(step);
+  const started = performance.now();
+  for (let step = 4; step < 4 + steps; step++) await run(step);
+  const seconds = (performance.now() - started) / 1000;
+  await session.release();
+  return (steps * batch.size) / seconds;
+}
+
+/** Samples/s through trainModel over the same number of steps, from the first step on; peak RSS while it runs. */
+async function trainerRun(def: ModelDefinition, batch: Batch, steps: number): Promise<{ samplesPerS: number; peakRssMb: number }> {
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  async function* batches(): AsyncGenerator<Batch> {
+    // Fresh buffers each step, as the loader produces them; the trainer transfers (detaches) what it gets.
+    for (let i = 0; i < steps + 3; i++) yield { ...batch, x: batch.x.slice(), y: batch.y.slice(), w: batch.w.slice() };
+  }
+  let started = 0;
+  let timedSteps = 0;
+  await trainModel({
+    model: def,
+    optimizer: OPTIMIZER,
+    state: initModelState(def, OPTIMIZER, 1),
+    batches: batches(),
+    checkpointEvery: 0,
+    onProgress: (p) => {
+      // The first three steps warm the session up, as in the raw loop.
+      if (p.step === 3) started = performance.now();
+      if (p.step > 3) timedSteps++;
+    },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  return { samplesPerS: (timedSteps * batch.size) / seconds, peakRssMb: peak / 2 ** 20 };
+}
+
+/** Times each zoo model at each batch size; steps are chosen so each measurement lasts about `seconds`. */
+export async function benchTrain(opts: { batchSizes: number[]; seconds: number; onRow?: (row: TrainBenchRow) => void }): Promise<TrainBenchRow[]> {
+  const rows: TrainBenchRow[] = [];
+  for (const { name, spec, features } of BENCH_MODELS) {
+    const def = createModel(spec, features);
+    for (const batchSize of opts.batchSizes) {
+      const batch = randomBatch(def, batchSize, features, batchSize);
+      const probe = await rawLoop(def, batch, 3);
+      const steps = Math.max(5, Math.round((opts.seconds * probe) / batchSize));
+      const rawSamplesPerS = await rawLoop(def, batch, steps);
+      const trainer = await trainerRun(def, batch, steps);
+      const row = {
+        model: name, batchSize, steps, rawSamplesPerS: Math.round(rawSamplesPerS),
+        trainerSamplesPerS: Math.round(trainer.samplesPerS), ratio: Number((trainer.samplesPerS / rawSamplesPerS).toFixed(3)),
+        peakRssMb: Math.round(trainer.peakRssMb),
+      };
+      rows.push(row);
+      opts.onRow?.(row);
+    }
+  }
+  return rows;
+}
