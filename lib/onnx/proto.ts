@@ -18,7 +18,7 @@ message NodeProto {
   repeated AttributeProto attribute = 5; string domain = 7;
 }
 message AttributeProto {
-  string name = 1; float f = 2; int64 i = 3; bytes s = 4; TensorProto t = 5;
+  string name = 1; float f = 2; int64 i = 3; bytes s = 4; TensorProto t = 5; GraphProto g = 6;
   repeated float floats = 7; repeated int64 ints = 8; int32 type = 20;
 }
 message TensorProto { repeated int64 dims = 1; int32 data_type = 2; string name = 8; bytes raw_data = 9; }
@@ -31,7 +31,7 @@ message TensorShapeProto {
 `;
 
 /** onnx.AttributeProto.AttributeType values used here. */
-export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, FLOATS: 6, INTS: 7 } as const;
+export const AttributeType = { FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7 } as const;
 
 /** onnx.TensorProto.DataType values of the element types Tideline uses. */
 export const DataType = { float32: 1, int32: 6, int64: 7, bool: 9, float64: 11 } as const;
@@ -40,7 +40,7 @@ export type ElemType = keyof typeof DataType;
 export interface TensorProto { name?: string; dims: number[]; data_type: number; raw_data: Uint8Array }
 export interface AttributeProto {
   name: string; type: number;
-  f?: number; i?: number; s?: Uint8Array; t?: TensorProto; floats?: number[]; ints?: number[];
+  f?: number; i?: number; s?: Uint8Array; t?: TensorProto; g?: GraphProto; floats?: number[]; ints?: number[];
 }
 export interface NodeProto { name: string; op_type: string; input: string[]; output: string[]; attribute: AttributeProto[]; domain?: string }
 export type Dim = number | string;
@@ -62,4 +62,18 @@ export function encodeModel(model: ModelProto): Uint8Array {
   const err = Model.verify(model);
   if (err) throw new Error(`invalid ONNX model: ${err}`);
   return Model.encode(Model.fromObject(model)).finish();
+}
+
+/**
+ * Parses serialized model bytes (e.g. a user-supplied .onnx file) into the subset above; fields outside the
+ * subset are skipped. int64s come back as JS numbers; repeated fields are always arrays.
+ */
+export function decodeModel(bytes: Uint8Array): ModelProto {
+  let msg: protobuf.Message;
+  try {
+    msg = Model.decode(bytes);
+  } catch (e) {
+    throw new Error(`not an ONNX model: ${(e as Error).message}`);
+  }
+  return Model.toObject(msg, { longs: Number, arrays: true, defaults: false }) as ModelProto;
 }
