@@ -1,0 +1,43 @@
+/**
+ * Bag-of-embeddings text classifier (fastText-style): input `tokens` int64 [B, maxTokens] holding hashed token
+ * ids in [0, vocab), -1 for padding → EmbeddingBag (mean over the non-padding tokens) → MLP (Linear → ReLU per
+ * hidden layer) → Linear to numClasses, softmax-ce. Layer names: embedding.weight, fc1..fcN. The embedding
+ * output is the bag vector [B, dim]. A sample with only padding gets the zero bag vector.
+ *
+ * The table lives in the graph (dense gradient and optimizer state every step): keep vocab·dim within a few
+ * million values (see dlrm.ts, MAX_IN_GRAPH_EMBEDDING_FLOATS).
+ */
+import { relu } from '../layers/activations.js';
+import { embeddingBag } from '../layers/embedding.js';
+import { linear } from '../layers/linear.js';
+import { MAX_IN_GRAPH_EMBEDDING_FLOATS } from './dlrm.js';
+import type { ModelDefinition } from './model.js';
+
+export interface TextClassifierConfig {
+  vocab: number;
+  dim: number;
+  maxTokens: number;
+  numClasses: number;
+  /** Hidden widths between the bag vector and the head; default none (a linear head on the bag). */
+  hidden?: number[];
+}
+
+export function textClassifierModel(cfg: TextClassifierConfig): ModelDefinition {
+  const { vocab, dim, maxTokens, numClasses, hidden = [] } = cfg;
+  if (vocab * dim > MAX_IN_GRAPH_EMBEDDING_FLOATS) {
+    throw new Error(`textClassifier: a ${vocab}×${dim} table exceeds the in-graph limit of ${MAX_IN_GRAPH_EMBEDDING_FLOATS} values`);
+  }
+  return {
+    architecture: 'text-classifier',
+    inputs: [{ name: 'tokens', dtype: 'int64', shape: ['B', maxTokens] }],
+    loss: 'softmax-ce',
+    outputSize: numClasses,
+    forward(t, { tokens }) {
+      const bag = embeddingBag(t, 'embedding', tokens!, { vocab, dim, mode: 'mean' });
+      let h = bag;
+      hidden.forEach((width, i) => { h = relu(t, linear(t, `fc${i + 1}`, h, width)); });
+      const output = linear(t, `fc${hidden.length + 1}`, h, numClasses);
+      return { output, embedding: bag, embeddingSize: dim };
+    },
+  };
+}
