@@ -74,12 +74,16 @@ async function rawLoop(def: ModelDefinition, batch: Batch, steps: number): Promi
 }
 
 /** Samples/s through trainModel over the same number of steps, from the first step on; peak RSS while it runs. */
-async function trainerRun(def: ModelDefinition, batch: Batch, steps: number): Promise<{ samplesPerS: number; peakRssMb: number }> {
+async function trainerRun(
+  def: ModelDefinition, batch: Batch, steps: number, stepsPerRun = 1,
+): Promise<{ samplesPerS: number; peakRssMb: number }> {
+  // Warm-up: the first runs covering at least three steps (a run reports all its steps at once).
+  const warmup = Math.ceil(3 / stepsPerRun) * stepsPerRun;
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   async function* batches(): AsyncGenerator<Batch> {
     // Fresh buffers each step, as the loader produces them; the trainer transfers (detaches) what it gets.
-    for (let i = 0; i < steps + 3; i++) yield { ...batch, x: batch.x.slice(), y: batch.y.slice(), w: batch.w.slice() };
+    for (let i = 0; i < steps + warmup; i++) yield { ...batch, x: batch.x.slice(), y: batch.y.slice(), w: batch.w.slice() };
   }
   let started = 0;
   let timedSteps = 0;
@@ -89,10 +93,11 @@ async function trainerRun(def: ModelDefinition, batch: Batch, steps: number): Pr
     state: initModelState(def, OPTIMIZER, 1),
     batches: batches(),
     checkpointEvery: 0,
+    stepsPerRun,
     onProgress: (p) => {
       // The first three steps warm the session up, as in the raw loop.
-      if (p.step === 3) started = performance.now();
-      if (p.step > 3) timedSteps++;
+      if (p.step === warmup) started = performance.now();
+      if (p.step > warmup) timedSteps++;
     },
   });
   const seconds = (performance.now() - started) / 1000;
@@ -101,16 +106,24 @@ async function trainerRun(def: ModelDefinition, batch: Batch, steps: number): Pr
 }
 
 /** Times each zoo model at each batch size; steps are chosen so each measurement lasts about `seconds`. */
-export async function benchTrain(opts: { batchSizes: number[]; seconds: number; onRow?: (row: TrainBenchRow) => void }): Promise<TrainBenchRow[]> {
+export async function benchTrain(opts: {
+  batchSizes: number[];
+  seconds: number;
+  onRow?: (row: TrainBenchRow) => void;
+  /** The trainer's stepsPerRun (K optimizer steps per session run); default 1. */
+  stepsPerRun?: number;
+  /** Only these BENCH_MODELS names; default all. */
+  models?: string[];
+}): Promise<TrainBenchRow[]> {
   const rows: TrainBenchRow[] = [];
-  for (const { name, spec, features } of BENCH_MODELS) {
+  for (const { name, spec, features } of BENCH_MODELS.filter((m) => !opts.models || opts.models.includes(m.name))) {
     const def = createModel(spec, features);
     for (const batchSize of opts.batchSizes) {
       const batch = randomBatch(def, batchSize, features, batchSize);
       const probe = await rawLoop(def, batch, 3);
       const steps = Math.max(5, Math.round((opts.seconds * probe) / batchSize));
       const rawSamplesPerS = await rawLoop(def, batch, steps);
-      const trainer = await trainerRun(def, batch, steps);
+      const trainer = await trainerRun(def, batch, steps, opts.stepsPerRun);
       const row = {
         model: name, batchSize, steps, rawSamplesPerS: Math.round(rawSamplesPerS),
         trainerSamplesPerS: Math.round(trainer.samplesPerS), ratio: Number((trainer.samplesPerS / rawSamplesPerS).toFixed(3)),

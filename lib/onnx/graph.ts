@@ -4,7 +4,7 @@
  */
 import {
   AttributeType, DataType, encodeModel,
-  type AttributeProto, type Dim, type ElemType, type NodeProto, type TensorProto, type ValueInfoProto,
+  type AttributeProto, type Dim, type ElemType, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto,
 } from './proto.js';
 
 export const OPSET_VERSION = 18;
@@ -19,7 +19,10 @@ export const floats = (values: number[]): FloatsAttr => new FloatsAttr(values);
 /** A tensor-valued attribute, e.g. ConstantOfShape's `value`. */
 export class TensorAttr { constructor(readonly tensor: TensorProto) {} }
 
-export type AttrValue = number | string | number[] | FloatAttr | FloatsAttr | TensorAttr;
+/** A graph-valued attribute, e.g. the `body` of Loop or the branches of If. */
+export class GraphAttr { constructor(readonly graph: GraphProto) {} }
+
+export type AttrValue = number | string | number[] | FloatAttr | FloatsAttr | TensorAttr | GraphAttr;
 export type Attrs = Record<string, AttrValue>;
 
 export type TensorValues = ArrayLike<number> | BigInt64Array;
@@ -54,6 +57,7 @@ function attribute(name: string, v: AttrValue): AttributeProto {
   if (v instanceof FloatAttr) return { name, type: AttributeType.FLOAT, f: v.value };
   if (v instanceof FloatsAttr) return { name, type: AttributeType.FLOATS, floats: v.values };
   if (v instanceof TensorAttr) return { name, type: AttributeType.TENSOR, t: v.tensor };
+  if (v instanceof GraphAttr) return { name, type: AttributeType.GRAPH, g: v.graph };
   if (typeof v === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(v) };
   if (Array.isArray(v)) {
     if (!v.every(Number.isInteger)) throw new Error(`attribute ${name}: use floats() for non-integer lists`);
@@ -63,7 +67,7 @@ function attribute(name: string, v: AttrValue): AttributeProto {
   return { name, type: AttributeType.INT, i: v };
 }
 
-function valueInfo(name: string, type: ElemType, shape?: Dim[]): ValueInfoProto {
+export function valueInfo(name: string, type: ElemType, shape?: Dim[]): ValueInfoProto {
   const tensor_type = {
     elem_type: DataType[type],
     shape: shape && { dim: shape.map((d) => (typeof d === 'number' ? { dim_value: d } : { dim_param: d })) },
@@ -153,15 +157,18 @@ export class GraphBuilder {
   }
 
   toBytes(): Uint8Array {
-    if (this.outputs.length === 0) throw new Error(`graph ${this.name} has no outputs`);
     return encodeModel({
       ir_version: IR_VERSION,
       producer_name: 'tideline',
       opset_import: [{ domain: '', version: OPSET_VERSION }],
-      graph: {
-        name: this.name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs,
-      },
+      graph: this.toGraph(),
     });
+  }
+
+  /** The graph as a GraphProto (shares this builder's arrays), e.g. to embed as a Loop/If body via GraphAttr. */
+  toGraph(): GraphProto {
+    if (this.outputs.length === 0) throw new Error(`graph ${this.name} has no outputs`);
+    return { name: this.name, node: this.nodes, initializer: this.initializers, input: this.inputs, output: this.outputs };
   }
 
   private rename(from: string, to: string, producer: NodeProto): void {

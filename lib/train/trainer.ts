@@ -7,6 +7,7 @@
 import type { Batch } from '../data/batch.js';
 import { buildTrainStep, modelParameters } from '../onnx/models/build.js';
 import type { ModelDefinition } from '../onnx/models/model.js';
+import { buildMultiStepTrainStep } from '../onnx/models/multi-step.js';
 import { baseLearningRates, checkOptimizer, GRAD_NORM_OUTPUT, optimizerStateNames, type OptimizerConfig } from '../onnx/optimizers.js';
 import type { ParamSpec } from '../onnx/params.js';
 import { SessionHost, type ExecutionProvider, type Feed, type TensorData } from '../onnx/session-host.js';
@@ -58,6 +59,14 @@ export interface TrainOptions {
   onWarning?: (message: string) => void;
   /** Checkpoint after every this many steps of this call; 0 = never. */
   checkpointEvery: number;
+  /**
+   * Optimizer steps per session run (default 1): K consecutive batches of equal size are stacked and run as
+   * one ONNX Loop (lib/onnx/models/multi-step.ts), which amortizes the per-run copy and worker round trip for
+   * small models. The results are bit-identical to single steps. Groups never straddle a checkpoint, so the
+   * checkpoint cadence and the resumed state are exactly those of single steps; a group cut short (by a
+   * checkpoint, the end of the batches or a batch of another size) runs as single steps.
+   */
+  stepsPerRun?: number;
   /**
    * Awaited (no further steps are posted meanwhile); `stepsDone` = batches consumed by this call. The state
    * holds parameters, buffers and optimizer tensors exactly as they are after that step.
@@ -112,6 +121,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   if (opts.schedule && opts.learningRate) throw new Error('trainModel: give learningRate or schedule, not both');
   const rngSeed = opts.seed ?? opts.state.rngSeed ?? 0;
   if (!Number.isInteger(rngSeed) || rngSeed < 0 || rngSeed >= 2 ** 32) throw new Error(`trainModel: seed ${rngSeed} is not a uint32`);
+  const stepsPerRun = opts.stepsPerRun ?? 1;
+  if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) throw new Error(`trainModel: stepsPerRun ${stepsPerRun} is not a positive integer`);
   signal?.throwIfAborted();
 
   const names = {
@@ -124,10 +135,23 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
 
   const host = new SessionHost({ executionProvider: opts.executionProvider, deviceId: opts.deviceId, onWarning: opts.onWarning });
   // Rejects on abort or on the first failed step, so the loop stops even while it awaits a slow batch.
-  let halt!: (e: unknown) => void;
-  const halted = new Promise<never>((_, reject) => { halt = reject; });
-  halted.catch(() => {});
-  const race = <T>(p: Promise<T>): Promise<T> => Promise.race([p, halted]);
+  // (Not Promise.race against a never-settling promise: each race would leave a reaction on it holding the
+  // raced value, e.g. every batch, for the whole call.)
+  let haltReason: { error: unknown } | undefined;
+  const waiters = new Set<(e: unknown) => void>();
+  const halt = (e: unknown): void => {
+    haltReason ??= { error: e };
+    for (const w of waiters) w(haltReason.error);
+    waiters.clear();
+  };
+  const race = <T>(p: Promise<T>): Promise<T> => new Promise<T>((resolve, reject) => {
+    if (haltReason) return reject(haltReason.error);
+    waiters.add(reject);
+    p.then(
+      (v) => { waiters.delete(reject); resolve(v); },
+      (e) => { waiters.delete(reject); reject(e); },
+    );
+  });
   const onAbort = (): void => {
     halt(signal!.reason);
     void host.close(signal!.reason);
@@ -138,6 +162,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   let exhausted = false;
   try {
     const session = await race(host.createSession(buildTrainStep(model, optimizer)));
+    const multiSession = stepsPerRun > 1
+      ? await race(host.createSession(buildMultiStepTrainStep(model, optimizer, stepsPerRun))) : undefined;
     await race(host.put(toTensors(opts.state, specs, bufferSpecs, optimizer)));
 
     const storedFeeds: Record<string, Feed> = Object.fromEntries(allNames.map((n) => [n, { stored: n }]));
@@ -156,44 +182,73 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     let finalLoss = 0;
     const inFlight: Promise<void>[] = [];
 
-    for (;;) {
-      const next = await race(it.next());
-      if (next.done) {
-        exhausted = true;
-        break;
-      }
-      const batch = next.value;
-      const thisStep = ++stepsDone;
-      checkBatch(batch, model, input, thisStep);
-      const lrs = learningRates(globalStep);
-      globalStep++;
-      const feeds: Record<string, Feed> = { ...storedFeeds, ...batchFeeds(batch, model, input), step: scalar(globalStep) };
-      for (const [name, lr] of Object.entries(lrs)) feeds[name] = scalar(lr);
-      if (takesRngSeed) feeds.rng_seed = scalar(rngSeedAt(rngSeed, globalStep));
-      const done = session.run(feeds, { fetch, keep, transfer: true }).then((out) => {
-        const loss = (out.loss!.data as Float32Array)[0]!;
-        if (!Number.isFinite(loss)) throw new NonFiniteLossError(thisStep, loss);
-        samples += batch.size;
-        lossSum += loss;
-        finalLoss = loss;
-        const gradNorm = clipping ? (out[GRAD_NORM_OUTPUT]!.data as Float32Array)[0]! : undefined;
-        if (gradNorm !== undefined) {
-          norms.sum += gradNorm;
-          norms.max = Math.max(norms.max, gradNorm);
-          // The graph's clip coefficient min(1, max/(norm + 1e-6)) is below 1.
-          if (optimizer.clipGradNorm! < gradNorm + 1e-6) norms.clipped++;
-        }
-        opts.onProgress?.({ step: thisStep, samples, loss, ...(gradNorm !== undefined && { gradNorm }) });
+    /** Posts one run of `run.length` consecutive steps, the first being step `first` of this call. */
+    const post = (run: Batch[], first: number): Promise<void> => {
+      const perStep = run.map(() => {
+        const lrs = learningRates(globalStep);
+        globalStep++;
+        return { lrs, step: globalStep };
       });
-      done.catch(halt);
-      inFlight.push(done);
+      let feeds: Record<string, Feed>;
+      if (run.length === 1) {
+        feeds = { ...storedFeeds, ...batchFeeds(run[0]!, model, input), step: scalar(globalStep) };
+        for (const [name, lr] of Object.entries(perStep[0]!.lrs)) feeds[name] = scalar(lr);
+        if (takesRngSeed) feeds.rng_seed = scalar(rngSeedAt(rngSeed, globalStep));
+      } else {
+        feeds = { ...storedFeeds, ...stackFeeds(run.map((b) => batchFeeds(b, model, input))), step: vector(perStep.map((p) => p.step)) };
+        for (const name of Object.keys(perStep[0]!.lrs)) feeds[name] = vector(perStep.map((p) => p.lrs[name]!));
+        feeds.rng_seed = vector(perStep.map((p) => rngSeedAt(rngSeed, p.step)));
+      }
+      const target = run.length === 1 ? session : multiSession!;
+      return target.run(feeds, { fetch, keep, transfer: true }).then((out) => {
+        const losses = out.loss!.data as Float32Array;
+        const gradNorms = clipping ? (out[GRAD_NORM_OUTPUT]!.data as Float32Array) : undefined;
+        run.forEach((batch, j) => {
+          const loss = losses[j]!;
+          if (!Number.isFinite(loss)) throw new NonFiniteLossError(first + j, loss);
+          samples += batch.size;
+          lossSum += loss;
+          finalLoss = loss;
+          const gradNorm = gradNorms?.[j];
+          if (gradNorm !== undefined) {
+            norms.sum += gradNorm;
+            norms.max = Math.max(norms.max, gradNorm);
+            // The graph's clip coefficient min(1, max/(norm + 1e-6)) is below 1.
+            if (optimizer.clipGradNorm! < gradNorm + 1e-6) norms.clipped++;
+          }
+          opts.onProgress?.({ step: first + j, samples, loss, ...(gradNorm !== undefined && { gradNorm }) });
+        });
+      });
+    };
 
-      const onCheckpoint = opts.checkpointEvery > 0 && thisStep % opts.checkpointEvery === 0 ? opts.onCheckpoint : undefined;
-      // Queued right behind this step, so the snapshot is exactly the state after it.
-      const snapshot = onCheckpoint && host.get(allNames);
-      snapshot?.catch(() => {});
-      while (inFlight.length > (snapshot ? 0 : MAX_IN_FLIGHT)) await race(inFlight.shift()!);
-      if (snapshot) await race(onCheckpoint!(stateAt(await race(snapshot), globalStep), thisStep));
+    while (!exhausted) {
+      // A group never crosses a checkpoint, so checkpoints fall on exactly the steps they would without grouping.
+      const untilCheckpoint = opts.checkpointEvery > 0 ? opts.checkpointEvery - (stepsDone % opts.checkpointEvery) : stepsPerRun;
+      const limit = Math.min(stepsPerRun, untilCheckpoint);
+      const group: Batch[] = [];
+      while (group.length < limit) {
+        const next = await race(it.next());
+        if (next.done) {
+          exhausted = true;
+          break;
+        }
+        checkBatch(next.value, model, input, stepsDone + group.length + 1);
+        group.push(next.value);
+      }
+      if (group.length === 0) break;
+      const stacked = multiSession !== undefined && group.length === stepsPerRun && group.every((b) => b.size === group[0]!.size);
+      for (const run of stacked ? [group] : group.map((b) => [b])) {
+        const done = post(run, stepsDone + 1);
+        stepsDone += run.length;
+        done.catch(halt);
+        inFlight.push(done);
+        const onCheckpoint = opts.checkpointEvery > 0 && stepsDone % opts.checkpointEvery === 0 ? opts.onCheckpoint : undefined;
+        // Queued right behind this run, so the snapshot is exactly the state after it.
+        const snapshot = onCheckpoint && host.get(allNames);
+        snapshot?.catch(() => {});
+        while (inFlight.length > (snapshot ? 0 : MAX_IN_FLIGHT)) await race(inFlight.shift()!);
+        if (snapshot) await race(onCheckpoint!(stateAt(await race(snapshot), globalStep), stepsDone));
+      }
     }
     while (inFlight.length > 0) await race(inFlight.shift()!);
     const final = stateAt(await race(host.get(allNames)), globalStep);
@@ -276,6 +331,24 @@ function batchFeeds(b: Batch, def: ModelDefinition, input: BatchInput): Record<s
 
 function scalar(v: number): TensorData {
   return { type: 'float32', dims: [], data: Float32Array.of(v) };
+}
+
+function vector(v: number[]): TensorData {
+  return { type: 'float32', dims: [v.length], data: Float32Array.from(v) };
+}
+
+/** Each feed of equally shaped per-step feeds, stacked along a new leading dim (a fresh buffer, transferable). */
+function stackFeeds(steps: Record<string, TensorData>[]): Record<string, TensorData> {
+  return Object.fromEntries(Object.entries(steps[0]!).map(([name, first]) => {
+    const parts = steps.map((s) => s[name]!.data);
+    const data = new (first.data.constructor as new (n: number) => typeof first.data)(parts.reduce((a, p) => a + p.length, 0));
+    let offset = 0;
+    for (const p of parts) {
+      (data as Float32Array).set(p as Float32Array, offset);
+      offset += p.length;
+    }
+    return [name, { type: first.type, dims: [steps.length, ...first.dims], data } as TensorData];
+  }));
 }
 
 function toTensors(state: ModelState, params: ParamSpec[], buffers: ParamSpec[], opt: OptimizerConfig): Record<string, TensorData> {

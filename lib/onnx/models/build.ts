@@ -47,6 +47,11 @@ export function buildInference(def: ModelDefinition, weights?: Record<string, Fl
  * `<buffer>__new`, `<state>__new`, `loss`, `per_sample_loss` [B], `per_sample_grad_norm` [B].
  */
 export function buildTrainStep(def: ModelDefinition, opt: OptimizerConfig, debug: TrainStepDebug = {}): Uint8Array {
+  return trainStepGraph(def, opt, debug).toBytes();
+}
+
+/** The train step of `buildTrainStep`, unserialized (e.g. to embed as a Loop body: see multi-step.ts). */
+export function trainStepGraph(def: ModelDefinition, opt: OptimizerConfig, debug: TrainStepDebug = {}): GraphBuilder {
   const g = new GraphBuilder(`${def.architecture}_train_step`);
   const t = new Tape(g, { training: true, params: { kind: 'inputs' } });
   const inputs = declareInputs(t, def);
@@ -70,5 +75,5 @@ export function buildTrainStep(def: ModelDefinition, opt: OptimizerConfig, debug
   g.output('per_sample_loss', perSampleLoss, 'float32', ['B']);
   g.output('per_sample_grad_norm', perSampleGradNorm, 'float32', ['B']);
   if (debug.emitGradients) for (const u of updates) g.output(`${u.spec.name}__grad`, u.grad, 'float32', u.spec.shape);
-  return g.toBytes();
+  return g;
 }
