@@ -119,6 +119,7 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
           executionProvider,
           onWarning: (message) => log.warn(message),
           checkpointEvery,
+          stepsPerRun: args.training.stepsPerRun,
           signal: cancellationSignal(),
           onProgress: (p) => {
             latest = { ...latest, stepsDone: base.stepsDone + p.step, samplesDone: base.samplesDone + p.samples, loss: p.loss };

@@ -18,7 +18,7 @@ Usage:
   tide run <spec.yaml> [--id NAME] [--wait]   start a pipeline
   tide status <pipeline>                 live status, triggers and evaluation matrix
   tide stop <pipeline>                   finish the current trigger, then complete
-  tide bench train [--json]              training throughput of the model zoo: raw session vs trainer
+  tide bench train [--json] [--steps-per-run K]   training throughput of the zoo: raw session vs trainer
 
 Settings come from the environment: TIDELINE_HOME (state folder, default .tideline), TEMPORAL_ADDRESS,
 TEMPORAL_NAMESPACE, DATABASE_URL, TIDELINE_STORE, TIDELINE_CPU_QUEUE, TIDELINE_GPU_QUEUE, TEMPORAL_CLI.

@@ -115,6 +115,8 @@ export const pipelineSpecSchema = z.strictObject({
       keepOptimizerState: z.boolean().default(false),
       seed: z.number().int().min(0).default(0),
       checkpointEvery: z.number().int().min(0).default(100),
+      /** Optimizer steps per session run (an ONNX Loop over stacked batches): fewer round trips for small models. */
+      stepsPerRun: positiveInt.default(1),
     }),
   trigger: triggerSchema,
   selection: selectionSchema.default({ kind: 'newData' }),
