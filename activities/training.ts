@@ -115,6 +115,8 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
           state,
           batches: remainingBatches(),
           schedule: args.training.schedule,
+          // Each trigger's schedule starts at its own first step, also when the parent's step count carries over.
+          scheduleStartStep: state.step - base.stepsDone,
           seed,
           executionProvider,
           onWarning: (message) => log.warn(message),

@@ -48,6 +48,11 @@ export interface TrainOptions {
   /** Learning-rate schedule over the global step, applied to the optimizer's lr and each group's lr. */
   schedule?: ScheduleConfig;
   /**
+   * Global step at which the schedule starts; default 0. A model fine-tuned with its parent's optimizer state
+   * keeps the parent's step (Adam's bias correction needs it) but starts its schedule afresh.
+   */
+  scheduleStartStep?: number;
+  /**
    * Seeds the `rng_seed` input (dropout masks) of train steps that have one: step t gets rngSeedAt(seed, t).
    * Recorded in the returned and checkpointed states; default: the state's recorded seed, else 0.
    */
@@ -269,8 +274,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
  * callback gives the base rate and groups keep their ratio to it (exactly 1 for groups without their own lr).
  */
 function learningRateFeeds(opt: OptimizerConfig, opts: TrainOptions): (step: number) => Record<string, number> {
-  const { learningRate, schedule } = opts;
-  if (!learningRate) return (step) => learningRatesAt(opt, schedule, step);
+  const { learningRate, schedule, scheduleStartStep = 0 } = opts;
+  if (!learningRate) return (step) => learningRatesAt(opt, schedule, step - scheduleStartStep);
   const bases = Object.entries(baseLearningRates(opt));
   return (step) => {
     const lr = learningRate(step);

@@ -211,3 +211,24 @@ describe('execution providers', () => {
     }
   });
 });
+
+describe('schedule start', () => {
+  it('starts the schedule at scheduleStartStep while the optimizer step carries over', async () => {
+    const def = mlpModel({ inputSize: 4, hidden: [3], numClasses: 2 });
+    const opt = { name: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 } as const;
+    const schedule = { kind: 'step', every: 2, gamma: 0.5 } as const;
+    const batches = async function* (): AsyncGenerator<Batch> {
+      for (let i = 0; i < 4; i++) {
+        yield { x: new Float32Array(8).map((_, k) => ((k * 7 + i) % 5) / 5), y: new Int32Array([0, 1]), w: new Float32Array([1, 1]), size: 2, features: 4 };
+      }
+    };
+    const carried = () => ({ ...initModelState(def, opt, 1), step: 100 });
+    const scheduled = await trainModel({ model: def, optimizer: opt, state: carried(), batches: batches(), checkpointEvery: 0, schedule, scheduleStartStep: 100 });
+    const expected = await trainModel({
+      model: def, optimizer: opt, state: carried(), batches: batches(), checkpointEvery: 0,
+      learningRate: (step) => learningRateAt(opt.lr, schedule, step - 100),
+    });
+    assert.equal(scheduled.state.step, 104);
+    assert.deepEqual(scheduled.state.params, expected.state.params);
+  });
+});
