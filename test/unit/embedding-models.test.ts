@@ -7,8 +7,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
-import { Tape } from '../../lib/onnx/autodiff/tape.js';
-import { GraphBuilder } from '../../lib/onnx/graph.js';
 import { dotInteraction } from '../../lib/onnx/layers/dot-interaction.js';
 import { embedding, embeddingBag } from '../../lib/onnx/layers/embedding.js';
 import { buildInference, buildTrainStep, modelParameters } from '../../lib/onnx/models/build.js';
@@ -16,17 +14,12 @@ import { dlrmModel } from '../../lib/onnx/models/dlrm.js';
 import type { ModelDefinition } from '../../lib/onnx/models/model.js';
 import { textClassifierModel } from '../../lib/onnx/models/text.js';
 import { optimizerStateNames, type OptimizerConfig } from '../../lib/onnx/optimizers.js';
-import { scalar } from '../../lib/onnx/ops.js';
 import { initialValue, paramSize } from '../../lib/onnx/params.js';
 import { createRng, type Rng } from '../../lib/rng.js';
+import { checkAgainstDifferences, Harness, SESSION_OPTS } from '../helpers/gradcheck.js';
 
-const SESSION_OPTS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1 };
 const ADAM: OptimizerConfig = { name: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
 
-type Tensors = Record<string, Float32Array>;
-const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-const uniform = (rng: Rng, n: number): Float32Array => Float32Array.from({ length: n }, () => rng.uniform(-1, 1));
-const maxAbs = (v: ArrayLike<number>): number => Array.from(v).reduce((a, x) => Math.max(a, Math.abs(x)), 0);
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
@@ -36,64 +29,8 @@ function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol
   }
 }
 
-interface Probe {
-  floats: Record<string, number[]>;
-  /** int64 inputs: shape and values. */
-  ints: Record<string, { shape: number[]; values: number[] }>;
-  forward: (t: Tape, xs: Record<string, string>) => string;
-}
-
-/** Outputs `out`, `loss` = Σ r·out and `<name>__grad` for every parameter and float input. */
-async function harness(p: Probe, seed = 1) {
-  const g = new GraphBuilder('probe');
-  const t = new Tape(g, { training: true, params: { kind: 'inputs' } });
-  const xs: Record<string, string> = {};
-  for (const [n, s] of Object.entries(p.floats)) xs[n] = t.setShape(g.input(n, 'float32', s), s);
-  for (const [n, { shape }] of Object.entries(p.ints)) xs[n] = t.setShape(g.input(n, 'int64', shape), shape);
-  const out = p.forward(t, xs);
-  const shapes: Record<string, number[]> = { ...p.floats, r: t.shape(out) as number[] };
-  for (const s of t.params) shapes[s.name] = s.shape;
-  const differentiable = [...t.params.map((s) => s.name), ...Object.keys(p.floats)];
-  g.output('out', out, 'float32');
-  const r = g.input('r', 'float32', shapes.r!);
-  const loss = g.op('ReduceSum', [g.op('Mul', [out, r])], { keepdims: 0 });
-  t.record([out], [loss], ([d]) => [g.op('Mul', [r, d!])]);
-  const grads = t.gradients({ [loss]: scalar(g, 1) }, differentiable);
-  g.output('loss', loss, 'float32');
-  for (const n of differentiable) g.output(`${n}__grad`, grads.get(n)!, 'float32');
-  const rng = createRng(seed);
-  const feeds: Tensors = {};
-  for (const [n, s] of Object.entries(shapes)) feeds[n] = uniform(rng, size(s));
-  const session = await ort.InferenceSession.create(g.toBytes(), SESSION_OPTS);
-  const run = async (overrides: Tensors = {}): Promise<Tensors> => {
-    const all = { ...feeds, ...overrides };
-    const input: Record<string, ort.Tensor> = {};
-    for (const [n, s] of Object.entries(shapes)) input[n] = new ort.Tensor('float32', all[n]!, s);
-    for (const [n, { shape, values }] of Object.entries(p.ints)) input[n] = new ort.Tensor('int64', BigInt64Array.from(values, BigInt), shape);
-    const res = await session.run(input);
-    return Object.fromEntries(Object.entries(res).map(([k, v]) => [k, v.data as Float32Array]));
-  };
-  return { feeds, run, differentiable };
-}
-
-/** Central differences of the loss for every coordinate of every parameter and float input. */
-async function checkAgainstDifferences(h: Awaited<ReturnType<typeof harness>>, tol = 1e-3, eps = 1e-2): Promise<Tensors> {
-  const base = await h.run();
-  for (const name of h.differentiable) {
-    const analytic = base[`${name}__grad`]!;
-    const x = h.feeds[name]!;
-    const scale = Math.max(maxAbs(analytic), 1e-3);
-    for (let i = 0; i < x.length; i++) {
-      const plus = x.slice();
-      const minus = x.slice();
-      plus[i]! += eps;
-      minus[i]! -= eps;
-      const numeric = ((await h.run({ [name]: plus })).loss![0]! - (await h.run({ [name]: minus })).loss![0]!) / (plus[i]! - minus[i]!);
-      assert.ok(Math.abs(analytic[i]! - numeric) <= tol * scale, `${name}[${i}]: analytic ${analytic[i]} vs numeric ${numeric}`);
-    }
-  }
-  return base;
-}
+/** Gradient-check tolerance for these probes, relative to each tensor's largest gradient entry. */
+const TOL = 1e-3;
 
 describe('embedding layers', () => {
   const vocab = 6;
@@ -101,11 +38,12 @@ describe('embedding layers', () => {
 
   it('embedding: rows of the table; its gradient adds repeated ids and matches differences; unused rows get 0', async () => {
     const ids = [1, 3, 3, 5, 0, 1, 1, 3]; // [2, 4]: rows 2 and 4 unused, 1 and 3 repeated
-    const h = await harness({
-      floats: {}, ints: { ids: { shape: [2, 4], values: ids } },
+    const h = await Harness.create({
+      ints: { ids: { shape: [2, 4], values: ids } },
       forward: (t, { ids: x }) => embedding(t, 'emb', x!, { vocab, dim }),
     });
-    const base = await checkAgainstDifferences(h);
+    await checkAgainstDifferences(h, TOL);
+    const base = await h.run();
     const table = h.feeds['emb.weight']!;
     const r = h.feeds.r!;
     const expectOut = ids.flatMap((id) => Array.from(table.subarray(id * dim, (id + 1) * dim)));
@@ -120,11 +58,12 @@ describe('embedding layers', () => {
     it(`embeddingBag (${mode}): padding contributes nothing; an all-padding bag is 0; table gradient matches differences`, async () => {
       // [4, 5]; id 0 never occurs, so row 0 (where padding is mapped) must get no gradient; row 4 is unused too.
       const ids = [1, 2, -1, -1, -1, 3, 3, 5, 1, -1, -1, -1, -1, -1, -1, 2, 5, 5, 5, 5];
-      const h = await harness({
-        floats: {}, ints: { ids: { shape: [4, 5], values: ids } },
+      const h = await Harness.create({
+        ints: { ids: { shape: [4, 5], values: ids } },
         forward: (t, { ids: x }) => embeddingBag(t, 'bag', x!, { vocab, dim, mode }),
       });
-      const base = await checkAgainstDifferences(h);
+      await checkAgainstDifferences(h, TOL);
+      const base = await h.run();
       const table = h.feeds['bag.weight']!;
       const r = h.feeds.r!;
       const expectOut = new Float32Array(4 * dim);
@@ -150,11 +89,12 @@ describe('embedding layers', () => {
 describe('dot interaction', () => {
   it('outputs [dense, lower-triangle dots] in DLRM order; dense and embedding gradients match differences', async () => {
     const [b, f, k] = [3, 3, 4];
-    const h = await harness({
-      floats: { dense: [b, k], embs: [b, f, k] }, ints: {},
+    const h = await Harness.create({
+      inputs: { dense: [b, k], embs: [b, f, k] },
       forward: (t, { dense, embs }) => dotInteraction(t, dense!, embs!),
     });
-    const base = await checkAgainstDifferences(h);
+    await checkAgainstDifferences(h, TOL);
+    const base = await h.run();
     const pairs = ((f + 1) * f) / 2;
     assert.equal(base.out!.length, b * (k + pairs));
     const { dense, embs } = h.feeds as { dense: Float32Array; embs: Float32Array };
@@ -168,11 +108,12 @@ describe('dot interaction', () => {
   });
 
   it('chains with embeddings: the tables get the gradient through the interaction', async () => {
-    const h = await harness({
-      floats: { dense: [2, 3] }, ints: { ids: { shape: [2, 2], values: [0, 2, 3, 3] } },
+    const h = await Harness.create({
+      inputs: { dense: [2, 3] }, ints: { ids: { shape: [2, 2], values: [0, 2, 3, 3] } },
       forward: (t, { dense, ids }) => dotInteraction(t, dense!, embedding(t, 'emb', ids!, { vocab: 4, dim: 3 })),
     });
-    const base = await checkAgainstDifferences(h);
+    await checkAgainstDifferences(h, TOL);
+    const base = await h.run();
     assert.deepEqual(Array.from(base['emb.weight__grad']!.subarray(3, 6)), [0, 0, 0]); // row 1 unused
   });
 });

@@ -26,105 +26,13 @@ import { optimizerStateNames, type OptimizerConfig } from '../../lib/onnx/optimi
 import { scalar } from '../../lib/onnx/ops.js';
 import { paramSize } from '../../lib/onnx/params.js';
 import { createRng, type Rng } from '../../lib/rng.js';
-
-type Tensors = Record<string, Float32Array>;
-const SESSION_OPTS: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1 };
-
-const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
-const uniform = (rng: Rng, n: number, lo = -1, hi = 1): Float32Array => Float32Array.from({ length: n }, () => rng.uniform(lo, hi));
-const maxAbs = (v: ArrayLike<number>): number => Array.from(v).reduce((a, x) => Math.max(a, Math.abs(x)), 0);
+import { checkAgainstDifferences, Harness, maxAbs, type Probe, SESSION_OPTS, size, uniform } from '../helpers/gradcheck.js';
 
 function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
   const scale = Math.max(maxAbs(expected), 1);
   for (let i = 0; i < expected.length; i++) {
     assert.ok(Math.abs(actual[i]! - expected[i]!) <= tol * scale, `${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
-  }
-}
-
-interface Probe {
-  /** Differentiable graph inputs with fixed shapes (batch included). */
-  inputs: Record<string, number[]>;
-  forward: (t: Tape, xs: Record<string, string>) => string;
-  /** Values for some inputs, parameters or buffers; the rest are U(-1, 1), normalization scales U(0.5, 1.5). */
-  data?: (rng: Rng) => Tensors;
-  training?: boolean;
-}
-
-/** A built probe: outputs `out`; in training also `loss` = Σ r·out, `<name>__grad` for params and inputs, `<buffer>__new`. */
-class Harness {
-  private constructor(
-    private readonly session: ort.InferenceSession,
-    readonly feeds: Tensors,
-    private readonly shapes: Record<string, number[]>,
-    /** Parameters, then inputs. */
-    readonly differentiable: string[],
-  ) {}
-
-  static async create(p: Probe, seed = 1): Promise<Harness> {
-    const g = new GraphBuilder('probe');
-    const t = new Tape(g, { training: p.training ?? true, params: { kind: 'inputs' } });
-    const xs = Object.fromEntries(Object.entries(p.inputs).map(([n, s]) => [n, t.setShape(g.input(n, 'float32', s), s)]));
-    const out = p.forward(t, xs);
-    const shapes: Record<string, number[]> = { ...p.inputs, r: t.shape(out) as number[] };
-    for (const s of [...t.params, ...t.buffers]) shapes[s.name] = s.shape;
-    const differentiable = [...t.params.map((s) => s.name), ...Object.keys(p.inputs)];
-    g.output('out', out, 'float32');
-    if (t.training) {
-      const r = g.input('r', 'float32', shapes.r!);
-      const loss = g.op('ReduceSum', [g.op('Mul', [out, r])], { keepdims: 0 });
-      t.record([out], [loss], ([d]) => [g.op('Mul', [r, d!])]);
-      const grads = t.gradients({ [loss]: scalar(g, 1) }, differentiable);
-      g.output('loss', loss, 'float32');
-      for (const n of differentiable) g.output(`${n}__grad`, grads.get(n)!, 'float32');
-      for (const b of t.buffers) g.output(`${b.name}__new`, t.bufferUpdate(b.name)!, 'float32');
-    }
-    const rng = createRng(seed);
-    const feeds: Tensors = { ...p.data?.(rng) };
-    for (const s of [...t.params, ...t.buffers]) {
-      const isScale = s.init === 'ones';
-      feeds[s.name] ??= uniform(rng, paramSize(s), isScale ? 0.5 : -1, isScale ? 1.5 : 1);
-    }
-    for (const [n, s] of Object.entries(shapes)) feeds[n] ??= uniform(rng, size(s));
-    return new Harness(await ort.InferenceSession.create(g.toBytes(), SESSION_OPTS), feeds, shapes, differentiable);
-  }
-
-  get inputNames(): readonly string[] {
-    return this.session.inputNames;
-  }
-
-  async run(overrides: Tensors = {}, rngSeed = 0): Promise<Tensors> {
-    const all = { ...this.feeds, ...overrides };
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const n of this.session.inputNames) {
-      feeds[n] = n === 'rng_seed' ? new ort.Tensor('float32', [rngSeed], []) : new ort.Tensor('float32', all[n]!, this.shapes[n]!);
-    }
-    const out = await this.session.run(feeds);
-    return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data as Float32Array]));
-  }
-}
-
-/**
- * Central differences of the probe loss for every coordinate of every parameter and input. Errors are relative to
- * the largest gradient entry of the tensor (float32 rounding of the loss is absolute, not per entry).
- */
-async function checkAgainstDifferences(p: Probe, tol = 5e-4, eps = 1e-2): Promise<void> {
-  const h = await Harness.create(p);
-  const base = await h.run();
-  for (const name of h.differentiable) {
-    const analytic = base[`${name}__grad`]!;
-    const x = h.feeds[name]!;
-    const scale = Math.max(maxAbs(analytic), 1e-3);
-    let worst = 0;
-    for (let i = 0; i < x.length; i++) {
-      const plus = x.slice();
-      const minus = x.slice();
-      plus[i]! += eps;
-      minus[i]! -= eps;
-      const numeric = ((await h.run({ [name]: plus })).loss![0]! - (await h.run({ [name]: minus })).loss![0]!) / (plus[i]! - minus[i]!);
-      worst = Math.max(worst, Math.abs(analytic[i]! - numeric) / scale);
-    }
-    assert.ok(worst < tol, `${name}: worst gradient error ${worst.toExponential(2)} relative to its largest entry ${scale.toExponential(2)}`);
   }
 }
 
