@@ -28,10 +28,10 @@ export function progress(label: string, total = 0): Progress {
     if (line !== last) process.stdout.write(`\r\x1b[2K${line}`);
     last = line;
   };
+  const current = { done: 0, note: '' };
   if (tty()) draw(0);
   else process.stdout.write(`  ${label}…\n`);
   const timer = tty() ? setInterval(() => draw(current.done, current.note), 250) : undefined;
-  const current = { done: 0, note: '' };
   return {
     update(done, note) {
       current.done = done;
