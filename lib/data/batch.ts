@@ -8,4 +8,7 @@ export interface Batch {
   w: Float32Array;
   size: number;
   features: number;
+  /** Row-major categorical ids, `size * categoricalCount`; only for formats with categorical fields. */
+  categorical?: Int32Array;
+  categoricalCount?: number;
 }

@@ -7,8 +7,16 @@ export type DatasetFormat =
       recordSize: number;
       byteOrder: 'little' | 'big';
       label: { offset: number; type: 'uint8' | 'int32' | 'int64' };
-      /** float32, contiguous */
-      features: { offset: number; count: number };
+      /**
+       * Dense features, contiguous. `type` absent means float32. `transform: 'log1p'` maps each
+       * value v to log1p(max(v, 0)) (negatives clamp to 0, as in the usual Criteo preprocessing).
+       */
+      features: { offset: number; count: number; type?: 'float32' | 'int32'; transform?: 'log1p' };
+      /**
+       * Categorical ids, contiguous, decoded into Batch.categorical as int32. int64 values outside
+       * the int32 range reject the file at ingestion.
+       */
+      categorical?: { offset: number; count: number; type: 'int32' | 'int64' };
       /** absent → every record gets the file's mtime (seconds) */
       timestamp?: { offset: number; type: 'int32' | 'int64' | 'float64' };
       numClasses?: number;
@@ -41,6 +49,26 @@ const oneChar = z.string().length(1, { error: 'expected a single character' });
 
 const LABEL_BYTES = { uint8: 1, int32: 4, int64: 8 } as const;
 const TIMESTAMP_BYTES = { int32: 4, int64: 8, float64: 8 } as const;
+const CATEGORICAL_BYTES = { int32: 4, int64: 8 } as const;
+
+type BinaryFormat = Extract<DatasetFormat, { kind: 'binary' }>;
+
+/**
+ * Named formats: `format: { preset: 'criteo' }` expands to the entry here (and is stored expanded).
+ * criteo: 160-byte little-endian records of 40 int32 — label (0/1), 13 dense counts decoded with
+ * log1p, 26 hashed categorical ids — with no timestamp field (records get the file's mtime).
+ */
+export const FORMAT_PRESETS: Readonly<Record<'criteo', BinaryFormat>> = {
+  criteo: {
+    kind: 'binary',
+    recordSize: 160,
+    byteOrder: 'little',
+    label: { offset: 0, type: 'int32' },
+    features: { offset: 4, count: 13, type: 'int32', transform: 'log1p' },
+    categorical: { offset: 56, count: 26, type: 'int32' },
+    numClasses: 2,
+  },
+};
 
 const binaryFormat = z
   .strictObject({
@@ -48,7 +76,9 @@ const binaryFormat = z
     recordSize: positiveInt,
     byteOrder: z.enum(['little', 'big']).default('little'),
     label: z.strictObject({ offset, type: z.enum(['uint8', 'int32', 'int64']) }),
-    features: z.strictObject({ offset, count: positiveInt }),
+    // type and transform have no default, so formats stored before they existed compare equal.
+    features: z.strictObject({ offset, count: positiveInt, type: z.enum(['float32', 'int32']).optional(), transform: z.literal('log1p').optional() }),
+    categorical: z.strictObject({ offset, count: positiveInt, type: z.enum(['int32', 'int64']) }).optional(),
     timestamp: z.strictObject({ offset, type: z.enum(['int32', 'int64', 'float64']) }).optional(),
     numClasses: positiveInt.optional(),
   })
@@ -57,6 +87,7 @@ const binaryFormat = z
       ['label', f.label.offset, LABEL_BYTES[f.label.type]],
       ['features', f.features.offset, 4 * f.features.count],
     ];
+    if (f.categorical) fields.push(['categorical', f.categorical.offset, CATEGORICAL_BYTES[f.categorical.type] * f.categorical.count]);
     if (f.timestamp) fields.push(['timestamp', f.timestamp.offset, TIMESTAMP_BYTES[f.timestamp.type]]);
     for (const [name, start, bytes] of fields) {
       if (start + bytes > f.recordSize) {
@@ -115,7 +146,7 @@ const datasetConfig = z.strictObject({
 
 /** Validates a dataset config, filling format defaults (little-endian; CSV: ",", header, '"'). */
 export function parseDatasetConfig(input: unknown): DatasetConfig {
-  const result = datasetConfig.safeParse(input);
+  const result = datasetConfig.safeParse(expandPreset(input));
   if (!result.success) {
     throw new DataError(`invalid dataset config: ${result.error.issues.map((i) => `${issuePath(i.path)}: ${i.message}`).join('; ')}`);
   }
@@ -124,6 +155,29 @@ export function parseDatasetConfig(input: unknown): DatasetConfig {
 
 export function featureCount(format: DatasetFormat): number {
   return format.kind === 'binary' ? format.features.count : format.featureColumns.length;
+}
+
+/** Categorical ids per sample (0 when the format has none). */
+export function categoricalCount(format: DatasetFormat): number {
+  return format.kind === 'binary' ? (format.categorical?.count ?? 0) : 0;
+}
+
+/** Replaces `format: { preset }` by the preset's format; anything else passes through unchanged. */
+function expandPreset(input: unknown): unknown {
+  if (!isObject(input) || !isObject(input.format) || !('preset' in input.format)) return input;
+  const { preset, ...rest } = input.format;
+  const extra = Object.keys(rest);
+  if (typeof preset !== 'string' || !Object.hasOwn(FORMAT_PRESETS, preset)) {
+    throw new DataError(`invalid dataset config: format.preset: expected one of ${Object.keys(FORMAT_PRESETS).map((p) => JSON.stringify(p)).join(', ')}`);
+  }
+  if (extra.length > 0) {
+    throw new DataError(`invalid dataset config: format: a preset takes no other keys (got ${extra.map((k) => JSON.stringify(k)).join(', ')})`);
+  }
+  return { ...input, format: structuredClone(FORMAT_PRESETS[preset as keyof typeof FORMAT_PRESETS]) };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** ['format', 'featureColumns', 2] → "format.featureColumns[2]" */

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { KeyRange } from '../../policies/batches.js';
 import type { Batch } from './batch.js';
-import { featureCount } from './dataset-config.js';
+import { categoricalCount, featureCount } from './dataset-config.js';
 import type { Dataset } from './datasets.js';
 import { DataError } from './errors.js';
 import { featureSource, type FeatureSource, type Pick, type StoredFile } from './formats/index.js';
@@ -52,7 +52,7 @@ export async function* trainingBatches(
   }
 
   const payloads = new PayloadReader(pool, dataset);
-  const batches = new BatchAssembler(batchSize, features);
+  const batches = new BatchAssembler(batchSize, features, categoricalCount(dataset.format));
   const page = (after: number) =>
     prefetch(
       pool.query<Row>({
@@ -94,7 +94,7 @@ export async function* evaluationBatches(
   const [seed, threshold] = holdoutParams(args.holdout);
   checkCount('batchSize', args.batchSize, 1);
   const payloads = new PayloadReader(pool, dataset);
-  const batches = new BatchAssembler(args.batchSize, featureCount(dataset.format));
+  const batches = new BatchAssembler(args.batchSize, featureCount(dataset.format), categoricalCount(dataset.format));
   let afterKey = args.range.firstKey - 1;
   for (;;) {
     const { rows } = await pool.query<Row>({
@@ -124,11 +124,18 @@ export async function countHoldout(pool: pg.Pool, datasetId: number, range: KeyR
   return rows[0]!.n;
 }
 
+/** Decoded payloads of consecutive rows: features, and categorical ids when the format has them. */
+interface Decoded {
+  x: Float32Array;
+  c?: Int32Array;
+}
+
 /** Reads the features of page rows from the dataset's files, caching file lookups per loader. */
 class PayloadReader {
   private readonly files = new Map<number, Promise<StoredFile>>();
   private readonly source: FeatureSource;
   private readonly features: number;
+  private readonly categories: number;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -136,11 +143,13 @@ class PayloadReader {
   ) {
     this.source = featureSource(dataset.format);
     this.features = featureCount(dataset.format);
+    this.categories = categoricalCount(dataset.format);
   }
 
-  /** Features of rows[order[0]], rows[order[1]], ... as consecutive output rows. */
-  async decode(rows: Row[], order: Uint32Array): Promise<Float32Array> {
+  /** Payloads of rows[order[0]], rows[order[1]], ... as consecutive output rows. */
+  async decode(rows: Row[], order: Uint32Array): Promise<Decoded> {
     const out = new Float32Array(order.length * this.features);
+    const categorical = this.categories > 0 ? new Int32Array(order.length * this.categories) : undefined;
     const byFile = new Map<number, Pick[]>();
     order.forEach((r, row) => {
       const fileId = rows[r]![1];
@@ -148,8 +157,8 @@ class PayloadReader {
       if (!picks) byFile.set(fileId, (picks = []));
       picks.push({ index: rows[r]![2], row });
     });
-    for (const [fileId, picks] of byFile) await this.source.read(await this.file(fileId), picks, out);
-    return out;
+    for (const [fileId, picks] of byFile) await this.source.read(await this.file(fileId), picks, out, categorical);
+    return categorical ? { x: out, c: categorical } : { x: out };
   }
 
   private file(fileId: number): Promise<StoredFile> {
@@ -179,16 +188,19 @@ class BatchAssembler {
   constructor(
     private readonly size: number,
     private readonly features: number,
+    private readonly categories: number,
   ) {
     this.current = this.empty();
   }
 
-  /** Adds decoded features `x` of rows[order[i]] (labels and weights come from the rows). */
-  *add(x: Float32Array, rows: Row[], order: Uint32Array): Generator<Batch> {
+  /** Adds decoded payloads of rows[order[i]] (labels and weights come from the rows). */
+  *add({ x, c }: Decoded, rows: Row[], order: Uint32Array): Generator<Batch> {
     const f = this.features;
+    const n = this.categories;
     for (let i = 0; i < order.length; ) {
       const take = Math.min(order.length - i, this.size - this.filled);
       this.current.x.set(x.subarray(i * f, (i + take) * f), this.filled * f);
+      if (n > 0) this.current.categorical!.set(c!.subarray(i * n, (i + take) * n), this.filled * n);
       for (let k = 0; k < take; k++) {
         const row = rows[order[i + k]!]!;
         this.current.y[this.filled + k] = row[3];
@@ -208,18 +220,29 @@ class BatchAssembler {
   *finish(dropLast: boolean): Generator<Batch> {
     if (this.filled === 0 || dropLast) return;
     const n = this.filled;
-    const { x, y, w } = this.current;
-    yield { x: x.slice(0, n * this.features), y: y.slice(0, n), w: w.slice(0, n), size: n, features: this.features };
+    const { x, y, w, categorical } = this.current;
+    const last: Batch = { x: x.slice(0, n * this.features), y: y.slice(0, n), w: w.slice(0, n), size: n, features: this.features };
+    if (categorical) {
+      last.categorical = categorical.slice(0, n * this.categories);
+      last.categoricalCount = this.categories;
+    }
+    yield last;
   }
 
   private empty(): Batch {
-    return {
+    const batch: Batch = {
       x: new Float32Array(this.size * this.features),
       y: new Int32Array(this.size),
       w: new Float32Array(this.size),
       size: this.size,
       features: this.features,
     };
+    // Formats without categorical fields keep the Batch shape they always had.
+    if (this.categories > 0) {
+      batch.categorical = new Int32Array(this.size * this.categories);
+      batch.categoricalCount = this.categories;
+    }
+    return batch;
   }
 }
 

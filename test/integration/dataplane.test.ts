@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { BatchDescriptor } from '../../policies/batches.js';
 import type { Batch } from '../../lib/data/batch.js';
 import { listBatches, splitBatch } from '../../lib/data/batches.js';
-import type { DatasetFormat } from '../../lib/data/dataset-config.js';
+import { FORMAT_PRESETS, parseDatasetConfig, type DatasetFormat } from '../../lib/data/dataset-config.js';
 import { getDataset, getDatasetById, registerDataset, type Dataset } from '../../lib/data/datasets.js';
 import { DataError } from '../../lib/data/errors.js';
 import { findNewFiles, ingestFile, ingestFiles, type IngestOutcome } from '../../lib/data/ingest.js';
@@ -352,6 +352,130 @@ describe('data plane', () => {
     const all = await collect(evaluationBatches(db.pool, csv, { range: { firstKey: 1, lastKey: 70 }, holdout: { fraction: 1, seed: 0 }, batchSize: 16 }));
     assert.deepEqual(all.flatMap((b) => [...b.x]), inKeyOrder.flatMap((r) => [r.f1, r.f2]));
     assert.deepEqual(all.flatMap((b) => [...b.y]), inKeyOrder.map((r) => r.label));
+  });
+
+  describe('criteo layout', () => {
+    interface CriteoRecord {
+      label: number;
+      dense: number[];
+      cats: number[];
+    }
+    /** Record i of file k: categorical ids 0 and 1 are (k, i), so a decoded row names its record. */
+    const criteoRecord = (k: number, i: number): CriteoRecord => ({
+      label: (i * 3 + k) % 2,
+      // Some negative values, which log1p clamps to 0.
+      dense: Array.from({ length: 13 }, (_, d) => ((i * 31 + d * 17 + k) % 200) - 3),
+      // Hashed-looking ids over the whole int32 range, negatives included.
+      cats: [k, i, ...Array.from({ length: 24 }, (_, c) => Math.imul(i * 26 + c + 1, 2654435761) | 0)],
+    });
+    /** 40 little-endian int32 (160 bytes), or with int64 categorical ids (264 bytes). */
+    const encodeCriteo = (records: CriteoRecord[], categorical: 'int32' | 'int64' = 'int32'): Buffer => {
+      const size = categorical === 'int32' ? 160 : 264;
+      const buf = Buffer.alloc(records.length * size);
+      records.forEach((r, i) => {
+        const at = i * size;
+        buf.writeInt32LE(r.label, at);
+        r.dense.forEach((v, d) => buf.writeInt32LE(v, at + 4 + 4 * d));
+        r.cats.forEach((v, c) => (categorical === 'int32' ? buf.writeInt32LE(v, at + 56 + 4 * c) : buf.writeBigInt64LE(BigInt(v), at + 56 + 8 * c)));
+      });
+      return buf;
+    };
+    const writeCriteo = async (root: string, name: string, k: number, n: number, categorical: 'int32' | 'int64' = 'int32') => {
+      await mkdir(root, { recursive: true });
+      await writeFile(path.join(root, name), encodeCriteo(Array.from({ length: n }, (_, i) => criteoRecord(k, i)), categorical));
+    };
+
+    /** "k/i" of each row, checking labels, log1p dense features, categorical ids and weights against the generated records. */
+    const decodeCriteo = (all: Batch[]): string[] => {
+      const rows: string[] = [];
+      for (const b of all) {
+        assert.deepEqual([b.features, b.categoricalCount, b.x.length, b.categorical?.length], [13, 26, b.size * 13, b.size * 26]);
+        for (let r = 0; r < b.size; r++) {
+          const cats = [...b.categorical!.subarray(r * 26, r * 26 + 26)];
+          const record = criteoRecord(cats[0]!, cats[1]!);
+          assert.deepEqual(cats, record.cats);
+          assert.equal(b.y[r], record.label);
+          assert.deepEqual([...b.x.subarray(r * 13, r * 13 + 13)], record.dense.map((v) => Math.fround(Math.log1p(Math.max(0, v)))));
+          assert.equal(b.w[r], 1);
+          rows.push(`${cats[0]}/${cats[1]}`);
+        }
+      }
+      return rows;
+    };
+
+    const holdout = { fraction: 0.25, seed: 3 };
+    let criteo: Dataset;
+    /** "k/i" of the dataset's samples in key order, and which of them are held out. */
+    let inKeyOrder: { key: number; id: string; heldOut: boolean }[];
+
+    before(async () => {
+      const root = path.join(dir, 'criteo');
+      criteo = await registerDataset(db.pool, parseDatasetConfig({ name: 'criteo', root, format: { preset: 'criteo' } }));
+      assert.deepEqual(criteo.format, FORMAT_PRESETS.criteo);
+      await writeCriteo(root, 'day0.bin', 1, 500);
+      await writeCriteo(root, 'day1.bin', 2, 300);
+      const outcomes = await ingestFiles(db.pool, criteo, await findNewFiles(db.pool, criteo));
+      assert.deepEqual(outcomes.map((o) => [o.path, ingested(o).count]), [['day0.bin', 500], ['day1.bin', 300]]);
+      const { rows } = await db.pool.query(
+        `SELECT s.sample_key, s.index_in_file, s.label, f.path,
+                (hashint8extended(s.sample_key, 3) & 4294967295) < floor(0.25 * 2^32) AS held_out
+         FROM samples s JOIN files f USING (file_id) WHERE s.dataset_id = $1 ORDER BY s.sample_key`,
+        [criteo.id],
+      );
+      inKeyOrder = rows.map((r) => {
+        const k = r.path === 'day0.bin' ? 1 : 2;
+        assert.equal(r.label, criteoRecord(k, r.index_in_file).label);
+        return { key: r.sample_key, id: `${k}/${r.index_in_file}`, heldOut: r.held_out };
+      });
+      assert.equal(inKeyOrder.length, 800);
+    });
+
+    it('loads shuffled training batches with dense features, labels and categorical ids of each sample', async () => {
+      const { rows } = await db.pool.query(`INSERT INTO pipelines (name, dataset_id, spec) VALUES ('criteo', $1, '{}') RETURNING pipeline_id`, [criteo.id]);
+      const pipelineId = rows[0].pipeline_id;
+      const trainIds = inKeyOrder.filter((s) => !s.heldOut).map((s) => s.id);
+      assert.equal(await writeTrainingSet(db.pool, { pipelineId, triggerId: 1, datasetId: criteo.id, ranges: [{ firstKey: 1, lastKey: 800 }], holdout }), trainIds.length);
+
+      const args = { pipelineId, triggerId: 1, batchSize: 50, seed: 5, epoch: 0, partitionSize: 128 };
+      const epoch = await collect(trainingBatches(db.pool, criteo, args));
+      assert.deepEqual(epoch.map((b) => b.size), [...Array(Math.floor(trainIds.length / 50)).fill(50), trainIds.length % 50].filter((n) => n > 0));
+      const order = decodeCriteo(epoch);
+      assert.notDeepEqual(order, trainIds);
+      assert.deepEqual([...order].sort(), [...trainIds].sort());
+      // Shuffled within partitions of 128 keys, categorical ids included.
+      assert.deepEqual([...order.slice(0, 128)].sort(), trainIds.slice(0, 128).sort());
+      assert.deepEqual(await collect(trainingBatches(db.pool, criteo, args)), epoch);
+      assert.deepEqual(await collect(trainingBatches(db.pool, criteo, { ...args, skipBatches: 3 })), epoch.slice(3));
+    });
+
+    it('loads held-out samples in key order with their categorical ids', async () => {
+      const evaluation = await collect(evaluationBatches(db.pool, criteo, { range: { firstKey: 1, lastKey: 800 }, holdout, batchSize: 64 }));
+      assert.deepEqual(decodeCriteo(evaluation), inKeyOrder.filter((s) => s.heldOut).map((s) => s.id));
+    });
+
+    it('loads int64 categorical ids and rejects one outside int32 with the file and byte offset', async () => {
+      const root = path.join(dir, 'criteo64');
+      const format = parseDatasetConfig({
+        name: 'criteo64',
+        root,
+        format: { ...FORMAT_PRESETS.criteo, recordSize: 264, categorical: { offset: 56, count: 26, type: 'int64' } },
+      }).format;
+      const wide = await registerDataset(db.pool, { name: 'criteo64', root, format });
+      await writeCriteo(root, 'good.bin', 3, 40, 'int64');
+      const records = Array.from({ length: 40 }, (_, i) => criteoRecord(4, i));
+      const bad = encodeCriteo(records, 'int64');
+      bad.writeBigInt64LE(2n ** 31n, 17 * 264 + 56 + 8 * 5);
+      await writeFile(path.join(root, 'bad.bin'), bad);
+
+      const outcomes = await ingestFiles(db.pool, wide, ['bad.bin', 'good.bin']);
+      assert.deepEqual(outcomes.map((o) => o.status), ['rejected', 'ingested']);
+      const error = (outcomes[0] as Extract<IngestOutcome, { status: 'rejected' }>).error;
+      assert.deepEqual([error.file, error.offset], ['bad.bin', 17 * 264 + 56 + 40]);
+      assert.equal(error.message, `bad.bin: byte ${17 * 264 + 96}: categorical[5] 2147483648 out of int32 range in record 17`);
+
+      const all = await collect(evaluationBatches(db.pool, wide, { range: { firstKey: 1, lastKey: 40 }, holdout: { fraction: 1, seed: 0 }, batchSize: 16 }));
+      assert.deepEqual(decodeCriteo(all), Array.from({ length: 40 }, (_, i) => `3/${i}`));
+    });
   });
 
   it('finds new files and watches the root for files dropped later', async () => {

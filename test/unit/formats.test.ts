@@ -3,7 +3,7 @@ import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseDatasetConfig, type DatasetFormat } from '../../lib/data/dataset-config.js';
+import { categoricalCount, FORMAT_PRESETS, featureCount, parseDatasetConfig, type DatasetFormat } from '../../lib/data/dataset-config.js';
 import { DataError, IngestError } from '../../lib/data/errors.js';
 import { featureSource, scanFile, type StoredFile } from '../../lib/data/formats/index.js';
 import { parseCsv } from '../../lib/data/formats/csv.js';
@@ -114,6 +114,77 @@ describe('binary format', () => {
     assert.equal((await rejection(scanFile(binary, file.absolute, file.relative, 0))).offset, 0);
   });
 
+  describe('categorical ids and int32 dense features', () => {
+    /** label uint8 @0, 2 int32 dense @1, 3 categorical @9 (int32: 12 bytes, int64: 24 bytes). */
+    const withCategorical = (type: 'int32' | 'int64', byteOrder: 'little' | 'big'): BinaryFormat => ({
+      kind: 'binary',
+      recordSize: 9 + (type === 'int32' ? 12 : 24),
+      byteOrder,
+      label: { offset: 0, type: 'uint8' },
+      features: { offset: 1, count: 2, type: 'int32', transform: 'log1p' },
+      categorical: { offset: 9, count: 3, type },
+      numClasses: 2,
+    });
+    const rows = [
+      { label: 1, dense: [0, 7], cats: [0, -1, 2147483647] },
+      { label: 0, dense: [-3, 1000], cats: [-2147483648, 42, 5] },
+      { label: 1, dense: [1, 2], cats: [123456789, -987654321, 1] },
+    ];
+    function encodeCategorical(format: BinaryFormat, values: { label: number; dense: number[]; cats: (number | bigint)[] }[]): Buffer {
+      const buf = Buffer.alloc(values.length * format.recordSize);
+      const le = format.byteOrder === 'little';
+      values.forEach((r, i) => {
+        const at = i * format.recordSize;
+        buf.writeUInt8(r.label, at);
+        r.dense.forEach((v, f) => (le ? buf.writeInt32LE(v, at + 1 + 4 * f) : buf.writeInt32BE(v, at + 1 + 4 * f)));
+        r.cats.forEach((v, c) => {
+          if (format.categorical!.type === 'int32') le ? buf.writeInt32LE(Number(v), at + 9 + 4 * c) : buf.writeInt32BE(Number(v), at + 9 + 4 * c);
+          else le ? buf.writeBigInt64LE(BigInt(v), at + 9 + 8 * c) : buf.writeBigInt64BE(BigInt(v), at + 9 + 8 * c);
+        });
+      });
+      return buf;
+    }
+
+    for (const type of ['int32', 'int64'] as const) {
+      for (const byteOrder of ['little', 'big'] as const) {
+        it(`decodes ${type} categorical ids and log1p of int32 dense values (${byteOrder} endian)`, async () => {
+          const format = withCategorical(type, byteOrder);
+          assert.deepEqual([featureCount(format), categoricalCount(format)], [2, 3]);
+          const file = await fileOf(`cat-${type}-${byteOrder}.bin`, encodeCategorical(format, rows));
+          assert.deepEqual([...(await scanFile(format, file.absolute, file.relative, 0)).labels], [1, 0, 1]);
+          const x = new Float32Array(2 * 3);
+          const c = new Int32Array(3 * 3);
+          await featureSource(format).read(file, [{ index: 2, row: 0 }, { index: 0, row: 2 }, { index: 1, row: 1 }], x, c);
+          const order = [2, 1, 0];
+          // Negative dense values clamp to 0 before log1p.
+          assert.deepEqual([...x], order.flatMap((r) => rows[r]!.dense.map((v) => Math.fround(Math.log1p(Math.max(0, v))))));
+          assert.deepEqual([...c], order.flatMap((r) => rows[r]!.cats));
+          await assert.rejects(featureSource(format).read(file, [{ index: 0, row: 0 }], new Float32Array(2)), DataError);
+        });
+      }
+    }
+
+    it('reads int32 dense values without a transform as they are', async () => {
+      const format: BinaryFormat = { ...withCategorical('int32', 'little'), features: { offset: 1, count: 2, type: 'int32' } };
+      const file = await fileOf('cat-raw.bin', encodeCategorical(format, rows));
+      const x = new Float32Array(2);
+      await featureSource(format).read(file, [{ index: 1, row: 0 }], x, new Int32Array(3));
+      assert.deepEqual([...x], [-3, 1000]);
+    });
+
+    for (const [value, byteOrder] of [[2n ** 31n, 'little'], [-(2n ** 31n) - 1n, 'big']] as const) {
+      it(`rejects an int64 categorical id ${value} outside int32 at its byte offset (${byteOrder} endian)`, async () => {
+        const format = withCategorical('int64', byteOrder);
+        const bad = rows.map((r, i) => (i === 1 ? { ...r, cats: [1, 2, value] } : r));
+        const file = await fileOf(`cat-range-${byteOrder}.bin`, encodeCategorical(format, bad));
+        const error = await rejection(scanFile(format, file.absolute, 'train/cat.bin', 0));
+        assert.equal(error.file, 'train/cat.bin');
+        assert.equal(error.offset, 33 + 9 + 16);
+        assert.equal(error.message, `train/cat.bin: byte 58: categorical[2] ${value} out of int32 range in record 1`);
+      });
+    }
+  });
+
   it('refuses to read features from a file that changed size since ingestion', async () => {
     const file = await fileOf('changed.bin', encode(binary, records));
     await assert.rejects(featureSource(binary).read({ ...file, sizeBytes: 24 }, [{ index: 0, row: 0 }], new Float32Array(3)), DataError);
@@ -169,6 +240,33 @@ describe('dataset config', () => {
     assert.equal((parseDatasetConfig(valid).format as BinaryFormat).byteOrder, 'little');
     const csv = parseDatasetConfig({ ...valid, format: { kind: 'csv', labelColumn: 0, featureColumns: [1] } }).format as CsvFormat;
     assert.deepEqual([csv.separator, csv.header, csv.quote], [',', true, '"']);
+    // No defaults for the newer optional fields, so formats stored before them compare equal.
+    assert.deepEqual(parseDatasetConfig(valid).format, { ...valid.format, byteOrder: 'little' });
+    assert.equal(categoricalCount(csv), 0);
+  });
+
+  it('accepts a categorical field', () => {
+    const format = { ...valid.format, recordSize: 40, categorical: { offset: 24, count: 2, type: 'int64' } };
+    assert.deepEqual(parseDatasetConfig({ ...valid, format }).format, { ...format, byteOrder: 'little' });
+  });
+
+  it('expands the criteo preset to 160-byte records of 40 int32', () => {
+    const config = parseDatasetConfig({ name: 'criteo', root: '/data', format: { preset: 'criteo' } });
+    assert.deepEqual(config.format, {
+      kind: 'binary',
+      recordSize: 160,
+      byteOrder: 'little',
+      label: { offset: 0, type: 'int32' },
+      features: { offset: 4, count: 13, type: 'int32', transform: 'log1p' },
+      categorical: { offset: 56, count: 26, type: 'int32' },
+      numClasses: 2,
+    });
+    assert.deepEqual([featureCount(config.format), categoricalCount(config.format)], [13, 26]);
+    // The expansion is a copy: changing it leaves the preset alone.
+    (config.format as BinaryFormat).features.count = 1;
+    assert.equal(FORMAT_PRESETS.criteo.features.count, 13);
+    // The expanded format is a valid format in its own right (what registerDataset stores and re-parses).
+    assert.deepEqual(parseDatasetConfig({ ...valid, format: FORMAT_PRESETS.criteo }).format, FORMAT_PRESETS.criteo);
   });
 
   const invalid: [string, unknown, RegExp][] = [
@@ -179,6 +277,16 @@ describe('dataset config', () => {
     ['unknown kind', { ...valid, format: { kind: 'parquet' } }, /format\.kind: /],
     ['column names without header', { ...valid, format: { kind: 'csv', header: false, labelColumn: 'y', featureColumns: [1] } }, /format\.labelColumn: column names need header: true/],
     ['feature column index', { ...valid, format: { kind: 'csv', labelColumn: 0, featureColumns: [1, -2] } }, /format\.featureColumns\[1\]: expected a non-negative integer/],
+    ['categorical past the record', { ...valid, format: { ...valid.format, recordSize: 40, categorical: { offset: 24, count: 3, type: 'int64' } } }, /format\.categorical: bytes 24\.\.48 exceed recordSize 40/],
+    ['categorical overlapping features', { ...valid, format: { ...valid.format, recordSize: 40, categorical: { offset: 20, count: 2, type: 'int32' } } }, /format\.categorical: overlaps features/],
+    ['timestamp overlapping categorical', { ...valid, format: { ...valid.format, recordSize: 40, categorical: { offset: 24, count: 2, type: 'int32' }, timestamp: { offset: 28, type: 'int64' } } }, /format\.timestamp: overlaps categorical/],
+    ['categorical type', { ...valid, format: { ...valid.format, recordSize: 40, categorical: { offset: 24, count: 2, type: 'uint8' } } }, /format\.categorical\.type: /],
+    ['categorical count', { ...valid, format: { ...valid.format, recordSize: 40, categorical: { offset: 24, count: 0, type: 'int32' } } }, /format\.categorical\.count: expected a positive integer/],
+    ['categorical missing type', { ...valid, format: { ...valid.format, recordSize: 40, categorical: { offset: 24, count: 1 } } }, /format\.categorical\.type: /],
+    ['dense feature type', { ...valid, format: { ...valid.format, features: { offset: 12, count: 3, type: 'int64' } } }, /format\.features\.type: /],
+    ['dense feature transform', { ...valid, format: { ...valid.format, features: { offset: 12, count: 3, transform: 'log' } } }, /format\.features\.transform: /],
+    ['unknown preset', { ...valid, format: { preset: 'avazu' } }, /format\.preset: expected one of "criteo"/],
+    ['preset with other keys', { ...valid, format: { preset: 'criteo', numClasses: 3 } }, /format: a preset takes no other keys \(got "numClasses"\)/],
     ['name', { ...valid, name: 'no spaces' }, /name: expected/],
     ['hash partitions', { ...valid, hashPartitions: 0 }, /hashPartitions: expected an integer in 1\.\.64/],
     ['unknown key', { ...valid, extra: true }, /Unrecognized key: "extra"/],

@@ -13,6 +13,8 @@ const MAX_GAP_BYTES = 64 << 10;
 const MAX_RANGE_BYTES = 1 << 20;
 const HOST_LITTLE_ENDIAN = os.endianness() === 'LE';
 const INT32_MAX = 2147483647;
+const INT32_MIN_BIG = -(2n ** 31n);
+const INT32_MAX_BIG = 2n ** 31n - 1n;
 
 /**
  * Reads labels and timestamps of every record, validating size and label range. The file is read
@@ -46,6 +48,7 @@ export async function scanBinary(format: BinaryFormat, absolute: string, relativ
         const fileOffset = (first + r) * recordSize;
         labels[first + r] = checkLabel(format, readLabel(format, view, at, little), relative, fileOffset);
         if (format.timestamp) timestamps[first + r] = readTimestamp(format.timestamp, view, at, little, relative, fileOffset);
+        if (format.categorical?.type === 'int64') checkCategorical64(format, view, at, little, relative, fileOffset);
       }
     }
     return { count, labels, timestamps };
@@ -95,17 +98,70 @@ function readTimestamp(
   return ts;
 }
 
+/** int64 categorical ids must fit in int32 (Batch.categorical is an Int32Array). */
+function checkCategorical64(format: BinaryFormat, view: DataView, record: number, little: boolean, relative: string, recordOffset: number): void {
+  const { offset, count } = format.categorical!;
+  for (let c = 0; c < count; c++) {
+    const value = view.getBigInt64(record + offset + 8 * c, little);
+    if (value < INT32_MIN_BIG || value > INT32_MAX_BIG) {
+      throw new IngestError(relative, `categorical[${c}] ${value} out of int32 range in record ${recordOffset / format.recordSize}`, {
+        offset: recordOffset + offset + 8 * c,
+      });
+    }
+  }
+}
+
+/** Writes `count` values of one record, starting at byte `from` of the buffer, to `out[at ...]`. */
+type FieldDecoder<T extends Float32Array | Int32Array> = (view: DataView, from: number, out: T, at: number) => void;
+
+function denseDecoder(format: BinaryFormat, buffer: Buffer): FieldDecoder<Float32Array> {
+  const { count, type = 'float32', transform } = format.features;
+  const little = format.byteOrder === 'little';
+  if (type === 'float32' && !transform && little === HOST_LITTLE_ENDIAN) {
+    // Stored floats already have the host's byte order: copy them as bytes.
+    return (_view, from, out, at) => new Uint8Array(out.buffer, out.byteOffset + at * 4, count * 4).set(buffer.subarray(from, from + count * 4));
+  }
+  const read = type === 'float32' ? (view: DataView, i: number) => view.getFloat32(i, little) : (view: DataView, i: number) => view.getInt32(i, little);
+  if (transform === 'log1p') {
+    return (view, from, out, at) => {
+      for (let f = 0; f < count; f++) out[at + f] = Math.log1p(Math.max(0, read(view, from + 4 * f)));
+    };
+  }
+  return (view, from, out, at) => {
+    for (let f = 0; f < count; f++) out[at + f] = read(view, from + 4 * f);
+  };
+}
+
+function categoricalDecoder(spec: NonNullable<BinaryFormat['categorical']>, little: boolean, buffer: Buffer): FieldDecoder<Int32Array> {
+  const { count, type } = spec;
+  if (type === 'int32' && little === HOST_LITTLE_ENDIAN) {
+    return (_view, from, out, at) => new Uint8Array(out.buffer, out.byteOffset + at * 4, count * 4).set(buffer.subarray(from, from + count * 4));
+  }
+  if (type === 'int32') {
+    return (view, from, out, at) => {
+      for (let c = 0; c < count; c++) out[at + c] = view.getInt32(from + 4 * c, little);
+    };
+  }
+  // Ingestion checked that every int64 id fits in int32, so its low word (signed) is its value.
+  const low = little ? 0 : 4;
+  return (view, from, out, at) => {
+    for (let c = 0; c < count; c++) out[at + c] = view.getInt32(from + 8 * c + low, little);
+  };
+}
+
 /** Reads features of the requested records: sorted by offset and coalesced into range reads. */
 export function binaryFeatureSource(format: BinaryFormat): FeatureSource {
   const { recordSize } = format;
   const features = format.features.count;
+  const categories = format.categorical?.count ?? 0;
   const buffer = Buffer.allocUnsafe(MAX_RANGE_BYTES + recordSize);
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  const little = format.byteOrder === 'little';
-  const copyBytes = little === HOST_LITTLE_ENDIAN;
+  const dense = denseDecoder(format, buffer);
+  const categorical = format.categorical && categoricalDecoder(format.categorical, format.byteOrder === 'little', buffer);
 
   return {
-    async read(file: StoredFile, picks, out) {
+    async read(file: StoredFile, picks, out, categoricalOut) {
+      if (categorical && !categoricalOut) throw new DataError(`${file.relative}: the format has categorical ids but no output for them was given`);
       const sorted = [...picks].sort((a, b) => a.index - b.index);
       const handle = await open(file.absolute, 'r');
       try {
@@ -124,13 +180,9 @@ export function binaryFeatureSource(format: BinaryFormat): FeatureSource {
           if (!(await readFully(handle, buffer, length, start))) throw new DataError(`${file.relative}: file changed since ingestion`);
           for (let k = i; k < j; k++) {
             const { index, row } = sorted[k]!;
-            const from = index * recordSize - start + format.features.offset;
-            if (copyBytes) {
-              // Stored floats already have the host's byte order: copy them as bytes.
-              new Uint8Array(out.buffer, out.byteOffset + row * features * 4, features * 4).set(buffer.subarray(from, from + features * 4));
-            } else {
-              for (let f = 0; f < features; f++) out[row * features + f] = view.getFloat32(from + 4 * f, little);
-            }
+            const record = index * recordSize - start;
+            dense(view, record + format.features.offset, out, row * features);
+            if (categorical) categorical(view, record + format.categorical!.offset, categoricalOut!, row * categories);
           }
           i = j;
         }

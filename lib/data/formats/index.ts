@@ -24,9 +24,13 @@ export interface Pick {
   row: number;
 }
 
-/** Fills `out[row * features ...]` with the features of each picked record of one file. */
+/**
+ * Fills `out[row * features ...]` with the features of each picked record of one file, and
+ * `categorical[row * categoricalCount ...]` with its categorical ids when the format has them
+ * (then `categorical` is required).
+ */
 export interface FeatureSource {
-  read(file: StoredFile, picks: Pick[], out: Float32Array): Promise<void>;
+  read(file: StoredFile, picks: Pick[], out: Float32Array, categorical?: Int32Array): Promise<void>;
 }
 
 /**
