@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { EvalCell, EvalInterval } from '../policies/evaluation/matrix.js';
 import type { ModelSpec } from '../policies/spec.js';
 import type { Batch } from '../lib/data/batch.js';
+import { categoricalCount } from '../lib/data/dataset-config.js';
 import { getDatasetById } from '../lib/data/datasets.js';
 import { evaluationBatches } from '../lib/data/loader.js';
 import { evaluateModel } from '../lib/eval/evaluate.js';
@@ -33,7 +34,7 @@ export interface EvalOutcome extends EvalCell {
 /** A fresh copy of held-out batches: evaluation hands batch buffers to its worker thread, which detaches them. */
 function copyOf(batches: Batch[]): AsyncIterable<Batch> {
   return (async function* () {
-    for (const b of batches) yield { ...b, x: b.x.slice(), y: b.y.slice(), w: b.w.slice() };
+    for (const b of batches) yield { ...b, x: b.x.slice(), y: b.y.slice(), w: b.w.slice(), ...(b.categorical && { categorical: b.categorical.slice() }) };
   })();
 }
 
@@ -68,9 +69,9 @@ export function evaluationActivities({ pool, storeDir, executionProvider }: Acti
           const model = models.get(cell.modelTrigger);
           if (!model) throw new Error(`no model of trigger ${cell.modelTrigger} for evaluation`);
           const { features, ...spec } = model.architecture as ModelSpec & { features: number };
-          const def = modelFor(spec as ModelSpec, features);
+          const def = modelFor(spec as ModelSpec, features, categoricalCount(dataset.format));
           const result = await evaluateModel(await readFile(store.resolve(model.onnxPath)), copyOf(held), {
-            inputShape: def.inputs[0].shape.slice(1) as number[],
+            inputs: def.inputs,
             loss: def.loss,
             executionProvider,
             onWarning: (message) => log.warn(message),

@@ -3,10 +3,13 @@ import { createModel } from '../lib/onnx/models/zoo.js';
 import type { ModelSpec } from '../policies/spec.js';
 import { configurationError } from './failures.js';
 
-/** The spec's model for the dataset's samples; a model that does not fit them is a configuration error. */
-export function modelFor(model: ModelSpec, features: number): ModelDefinition {
+/**
+ * The spec's model for the dataset's samples (`features` floats and `categoricalCount` categorical ids each);
+ * a model that does not fit them is a configuration error.
+ */
+export function modelFor(model: ModelSpec, features: number, categoricalCount: number): ModelDefinition {
   try {
-    return createModel(model, features);
+    return createModel(model, features, categoricalCount);
   } catch (err) {
     throw configurationError('ModelMismatch', (err as Error).message);
   }

@@ -1,7 +1,10 @@
 import type { ModelSpec } from '../policies/spec.js';
+import { categoricalCount } from '../lib/data/dataset-config.js';
+import { getDatasetById } from '../lib/data/datasets.js';
 import { ModelStore } from '../lib/models/store.js';
 import { upsertModel } from '../lib/pipelines/models.js';
 import type { ActivityDeps } from './deps.js';
+import { configurationError } from './failures.js';
 import { modelFor } from './model-for.js';
 
 export interface StoreModelArgs {
@@ -22,7 +25,11 @@ export function modelActivities({ pool, storeDir }: ActivityDeps) {
   const store = new ModelStore(storeDir);
   return {
     async storeModel(args: StoreModelArgs): Promise<{ modelId: number }> {
-      const def = modelFor(args.model, args.features);
+      // The pipeline's dataset gives the categorical width (the workflow's arguments carry only `features`).
+      const { rows } = await pool.query<{ dataset_id: number }>('SELECT dataset_id FROM pipelines WHERE pipeline_id = $1', [args.pipelineId]);
+      const dataset = rows[0] && await getDatasetById(pool, rows[0].dataset_id);
+      if (!dataset) throw configurationError('DatasetNotFound', `the dataset of pipeline ${args.pipelineId} no longer exists`);
+      const def = modelFor(args.model, args.features, categoricalCount(dataset.format));
       const files = await store.publish(args.pipelineId, args.triggerId, def, args.trainedState);
       const modelId = await upsertModel(pool, args.pipelineId, {
         triggerId: args.triggerId,

@@ -1,7 +1,7 @@
 import type { BatchDescriptor } from '../policies/batches.js';
 import type { PipelineSpec } from '../policies/spec.js';
 import { listBatches, splitBatch } from '../lib/data/batches.js';
-import { featureCount } from '../lib/data/dataset-config.js';
+import { categoricalCount, featureCount } from '../lib/data/dataset-config.js';
 import { getDataset } from '../lib/data/datasets.js';
 import { registerPipelinePartition } from '../lib/data/selection.js';
 import { upsertPipeline } from '../lib/pipelines/registry.js';
@@ -25,13 +25,22 @@ export function pipelineActivities({ pool }: ActivityDeps) {
         throw configurationError('DatasetNotFound', `dataset.name: no dataset named "${args.spec.dataset.name}" is registered (register it with \`tide dataset add\`)`);
       }
       const format = dataset.format;
-      if (format.numClasses !== undefined && format.numClasses > args.spec.model.numClasses) {
+      const model = args.spec.model;
+      if (model.architecture === 'dlrm') {
+        // A binary click model: one logit, labels 0/1.
+        if (format.numClasses !== undefined && format.numClasses !== 2) {
+          throw configurationError(
+            'ModelMismatch',
+            `model.architecture: dlrm is a binary (click) model, but dataset "${dataset.name}" has ${format.numClasses} classes`,
+          );
+        }
+      } else if (format.numClasses !== undefined && format.numClasses > model.numClasses) {
         throw configurationError(
           'ModelMismatch',
-          `model.numClasses: ${args.spec.model.numClasses} is fewer than the ${format.numClasses} classes of dataset "${dataset.name}"`,
+          `model.numClasses: ${model.numClasses} is fewer than the ${format.numClasses} classes of dataset "${dataset.name}"`,
         );
       }
-      modelFor(args.spec.model, featureCount(format));
+      modelFor(model, featureCount(format), categoricalCount(format));
       const row = await upsertPipeline(pool, args.name, dataset.id, args.spec);
       await registerPipelinePartition(pool, row.pipelineId);
       return { pipelineId: row.pipelineId, datasetId: dataset.id, features: featureCount(format) };

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelSpec, PipelineSpec } from '../policies/spec.js';
 import type { Batch } from '../lib/data/batch.js';
+import { categoricalCount } from '../lib/data/dataset-config.js';
 import { getDatasetById } from '../lib/data/datasets.js';
 import { DataError, IngestError } from '../lib/data/errors.js';
 import { countTrainingSet, trainingBatches } from '../lib/data/loader.js';
@@ -82,7 +83,7 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
     async trainModel(args: TrainArgs): Promise<TrainedModel> {
       const dataset = await getDatasetById(pool, args.datasetId);
       if (!dataset) throw configurationError('DatasetNotFound', `dataset ${args.datasetId} no longer exists`);
-      const def = modelFor(args.model, args.features);
+      const def = modelFor(args.model, args.features, categoricalCount(dataset.format));
       const { batchSize, epochs, checkpointEvery } = args.training;
       const resume = (activityInfo().heartbeatDetails as TrainHeartbeat | undefined)?.checkpoint;
       const base: Checkpoint = resume ?? { path: '', stepsDone: 0, samplesDone: 0, elapsedMs: 0 };

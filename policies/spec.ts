@@ -83,6 +83,27 @@ const modelSchema = z.discriminatedUnion('architecture', [
     widths: z.array(positiveInt).min(1).default([16, 32, 64]),
     blocksPerStage: positiveInt.default(1),
   }),
+  /**
+   * DLRM click model (binary, one logit): the dataset's float features feed the bottom MLP, its categorical ids
+   * (raw; hashed in the graph, id mod vocabSize) one embedding table each. The tables live in the graph, so
+   * vocabSize · embeddingDim · (categorical fields) must stay within 2M values (4096 · 16 · 26 ≈ 1.7M).
+   */
+  z
+    .strictObject({
+      architecture: z.literal('dlrm'),
+      /** Rows of each categorical feature's table. */
+      vocabSize: positiveInt.default(4096),
+      embeddingDim: positiveInt.default(16),
+      /** Bottom MLP widths; the last must equal embeddingDim. */
+      bottom: z.array(positiveInt).min(1).default([64, 16]),
+      /** Top MLP hidden widths; a Linear to the single logit follows. */
+      top: z.array(positiveInt).default([64]),
+    })
+    .superRefine((m, ctx) => {
+      if (m.bottom.at(-1) !== m.embeddingDim) {
+        ctx.addIssue({ code: 'custom', path: ['bottom'], message: `the bottom MLP [${m.bottom.join(', ')}] must end with embeddingDim ${m.embeddingDim}` });
+      }
+    }),
 ]);
 
 const triggerSchema = z.discriminatedUnion('kind', [

@@ -1,11 +1,13 @@
 /**
- * Evaluation of an exported inference model (one input, output `output`) over batches, in a SessionHost worker.
+ * Evaluation of an exported inference model (output `output`) over batches, in a SessionHost worker.
  * Accuracy and loss are computed here from `output` according to the model's loss kind, so any export works
  * unchanged: a classifier's logits (softmax-ce), a binary classifier's single logit (bce-logits) or a
  * regression prediction (mse).
  */
 import type { Batch } from '../data/batch.js';
 import type { LossKind } from '../onnx/losses.js';
+import type { ModelInput } from '../onnx/models/model.js';
+import { batchInputs, checkBatchInputs, inputFeeds, type BatchInputs } from '../train/trainer.js';
 import { SessionHost, type SessionHostOptions, type TensorData } from '../onnx/session-host.js';
 
 export interface EvalOptions extends SessionHostOptions {
@@ -14,6 +16,12 @@ export interface EvalOptions extends SessionHostOptions {
    * `features` must equal their product. Default [features] (flat input).
    */
   inputShape?: number[];
+  /**
+   * The ModelDefinition's inputs, fed as trainModel feeds them: `x` to the float32 input (whose dims replace
+   * inputShape) and `categorical` (as int64) to the int64 input [B, categoricalCount], if any. Needed for
+   * models with more than one input; default: the session's only input, fed from `x`.
+   */
+  inputs?: ModelInput[];
   /** How `output` and the labels are scored; the ModelDefinition's `loss`. Default 'softmax-ce'. */
   loss?: LossKind;
 }
@@ -67,13 +75,14 @@ const scorers: Record<LossKind, Scorer> = {
  * the execution provider (default CPU; CUDA falls back to it with one warning).
  */
 export async function evaluateModel(onnxBytes: Uint8Array, batches: AsyncIterable<Batch>, options: EvalOptions = {}): Promise<EvalResult> {
-  const { inputShape, loss = 'softmax-ce', ...hostOptions } = options;
+  const { inputShape, inputs: declaredInputs, loss = 'softmax-ce', ...hostOptions } = options;
   const perSample = inputShape?.reduce((a, b) => a * b, 1);
   if (inputShape && !inputShape.every((d) => Number.isInteger(d) && d > 0)) {
     throw new Error(`evaluateModel: inputShape [${inputShape.join(', ')}] must be positive integers`);
   }
   const scorer = scorers[loss];
   if (!scorer) throw new Error(`evaluateModel: unknown loss kind '${loss}'`);
+  const declared = declaredInputs && batchInputs({ architecture: 'exported', inputs: declaredInputs }, 'evaluateModel');
   const host = new SessionHost(hostOptions);
   let count = 0;
   const acc = { correct: 0, lossSum: 0 };
@@ -87,18 +96,30 @@ export async function evaluateModel(onnxBytes: Uint8Array, batches: AsyncIterabl
 
   try {
     const session = await host.createSession(onnxBytes);
-    if (session.inputNames.length !== 1) {
-      throw new Error(`evaluateModel: the model has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); only single-input models are supported`);
+    let inputs: BatchInputs;
+    if (declared) {
+      const names = [declared.float.name, ...(declared.ids ? [declared.ids.name] : [])];
+      if (session.inputNames.length !== names.length || !names.every((n) => session.inputNames.includes(n))) {
+        throw new Error(`evaluateModel: the model's inputs (${session.inputNames.join(', ')}) are not the declared inputs (${names.join(', ')})`);
+      }
+      inputs = declared;
+    } else {
+      if (session.inputNames.length !== 1) {
+        throw new Error(
+          `evaluateModel: the model has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); `
+          + 'give options.inputs (the ModelDefinition\'s inputs) to say which the batch\'s x and categorical ids feed',
+        );
+      }
+      inputs = { float: { name: session.inputNames[0]!, dims: inputShape ?? [], features: perSample ?? 0 } };
     }
-    const inputName = session.inputNames[0]!;
+    const bad = (why: string): Error => new Error(`evaluateModel: batch: ${why}`);
     const inFlight: Promise<void>[] = [];
     for await (const b of batches) {
       if (b.size === 0) continue;
-      if (perSample !== undefined && b.features !== perSample) {
-        throw new Error(`evaluateModel: batch has ${b.features} features, but model input '${inputName}' [B, ${inputShape!.join(', ')}] takes ${perSample} per sample`);
-      }
-      const x: TensorData = { type: 'float32', dims: [b.size, ...(inputShape ?? [b.features])], data: b.x };
-      const done = session.run({ [inputName]: x }, { fetch: ['output'], transfer: true }).then((out) => score(b, out.output!));
+      // Without declared dims the input is flat: whatever the batch's width.
+      const fed = inputShape || declared ? inputs : { float: { name: inputs.float.name, dims: [b.features], features: b.features } };
+      checkBatchInputs(b, fed, bad);
+      const done = session.run(inputFeeds(b, fed), { fetch: ['output'], transfer: true }).then((out) => score(b, out.output!));
       done.catch(() => {});
       inFlight.push(done);
       while (inFlight.length > MAX_IN_FLIGHT) await inFlight.shift()!;

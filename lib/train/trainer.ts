@@ -1,5 +1,6 @@
 /**
- * Training loop driver for any single-input ModelDefinition. The train-step graph runs in a SessionHost worker
+ * Training loop driver for ModelDefinitions with one float32 input (fed from each batch's `x`) and at most one
+ * int64 input (fed from its `categorical` ids; see batchInputs). The train-step graph runs in a SessionHost worker
  * that keeps parameters, buffers (BatchNorm running stats) and optimizer state between steps; the main thread
  * only pulls batches, posts them (up to MAX_IN_FLIGHT steps ahead of the worker, so data loading overlaps
  * compute) and reads back one loss per step.
@@ -28,7 +29,8 @@ export interface TrainOptions {
   /**
    * The architecture. It must have exactly one float32 input `[B, ...dims]`: each batch's `x` (row-major
    * `size × features`) is fed to it reshaped to `[size, ...dims]`, so `features` must equal the product of
-   * `dims`. Labels go to `y` as int64 class indices in [0, outputSize) for 'softmax-ce', as float32 0/1 targets
+   * `dims`. It may have one int64 input `[B, n]` too, fed from the batch's `categorical` ids (converted to
+   * int64), so `categoricalCount` must equal n. Labels go to `y` as int64 class indices in [0, outputSize) for 'softmax-ce', as float32 0/1 targets
    * for 'bce-logits' and as float32 targets for 'mse'.
    */
   model: ModelDefinition;
@@ -118,7 +120,7 @@ const MAX_IN_FLIGHT = 2;
 
 export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const { model, optimizer, signal } = opts;
-  const input = singleInput(model);
+  const input = batchInputs(model);
   const { params: specs, buffers: bufferSpecs } = modelParameters(model);
   checkModelState(opts.state, model, optimizer);
   checkOptimizer(optimizer, specs.map((s) => s.name));
@@ -283,32 +285,78 @@ function learningRateFeeds(opt: OptimizerConfig, opts: TrainOptions): (step: num
   };
 }
 
-/** The model input that a batch's `x` feeds, with its non-batch dims and their product. */
-interface BatchInput { name: string; dims: number[]; features: number }
-
-/** Only single-input models are trainable from a Batch (one `x`); anything else is refused up front. */
-function singleInput(def: ModelDefinition): BatchInput {
-  if (def.inputs.length !== 1) {
-    throw new Error(
-      `trainModel: model ${def.architecture} has ${def.inputs.length} inputs (${def.inputs.map((i) => i.name).join(', ')}); `
-      + 'only single-input models can be trained from batches, whose x feeds one input',
-    );
-  }
-  const { name, dtype, shape } = def.inputs[0]!;
-  const [batchDim, ...rest] = shape;
-  const dims = rest.filter((d): d is number => typeof d === 'number' && Number.isInteger(d) && d > 0);
-  if (dtype !== 'float32' || batchDim !== 'B' || dims.length !== rest.length) {
-    throw new Error(`trainModel: model ${def.architecture} input '${name}' is ${dtype} [${shape.join(', ')}]; batches feed float32 [B, ...fixed dims]`);
-  }
-  return { name, dims, features: dims.reduce((a, b) => a * b, 1) };
+/** The model inputs a batch feeds: `x` to the float32 one, `categorical` (as int64) to the int64 one, if any. */
+export interface BatchInputs {
+  /** The float32 input fed from `x`, with its non-batch dims and their product. */
+  float: { name: string; dims: number[]; features: number };
+  /** The int64 input [B, categorical] fed from `categorical`. */
+  ids?: { name: string; categorical: number };
 }
 
-function checkBatch(b: Batch, def: ModelDefinition, input: BatchInput, step: number): void {
-  const bad = (why: string): Error => new Error(`batch for step ${step}: ${why}`);
-  if (b.features !== input.features) {
-    throw bad(`${b.features} features, but model input '${input.name}' [B, ${input.dims.join(', ')}] takes ${input.features} per sample`);
+/**
+ * The feeding rule for training and evaluation from a Batch: exactly one float32 input [B, ...fixed dims] (fed
+ * from `x`) and at most one int64 input [B, n] (fed from `categorical`, n = categoricalCount). Any other input
+ * set is refused up front; `who` prefixes the message.
+ */
+export function batchInputs(def: Pick<ModelDefinition, 'architecture' | 'inputs'>, who = 'trainModel'): BatchInputs {
+  const names = def.inputs.map((i) => `${i.name} (${i.dtype})`).join(', ');
+  const refuse = (why: string): Error => new Error(
+    `${who}: model ${def.architecture} has ${def.inputs.length} input${def.inputs.length === 1 ? '' : 's'} (${names}); ${why}`,
+  );
+  const floats = def.inputs.filter((i) => i.dtype === 'float32');
+  const ints = def.inputs.filter((i) => i.dtype === 'int64');
+  if (floats.length !== 1 || ints.length > 1 || floats.length + ints.length !== def.inputs.length) {
+    throw refuse('batches feed one float32 input from x and at most one int64 input from categorical');
+  }
+  const { name, dtype, shape } = floats[0]!;
+  const [batchDim, ...rest] = shape;
+  const dims = rest.filter((d): d is number => typeof d === 'number' && Number.isInteger(d) && d > 0);
+  if (batchDim !== 'B' || dims.length !== rest.length) {
+    throw new Error(`${who}: model ${def.architecture} input '${name}' is ${dtype} [${shape.join(', ')}]; batches feed float32 [B, ...fixed dims]`);
+  }
+  const float = { name, dims, features: dims.reduce((a, b) => a * b, 1) };
+  if (ints.length === 0) return { float };
+  const id = ints[0]!;
+  const width = id.shape[1];
+  if (id.shape.length !== 2 || id.shape[0] !== 'B' || typeof width !== 'number' || !Number.isInteger(width) || width < 1) {
+    throw new Error(`${who}: model ${def.architecture} input '${id.name}' is int64 [${id.shape.join(', ')}]; batches feed int64 [B, categoricalCount]`);
+  }
+  return { float, ids: { name: id.name, categorical: width } };
+}
+
+/** Checks a batch's `x` and `categorical` against the inputs they feed; `bad` wraps the reason. */
+export function checkBatchInputs(b: Batch, inputs: BatchInputs, bad: (why: string) => Error): void {
+  const { float, ids } = inputs;
+  if (b.features !== float.features) {
+    throw bad(`${b.features} features, but model input '${float.name}' [B, ${float.dims.join(', ')}] takes ${float.features} per sample`);
   }
   if (b.x.length !== b.size * b.features) throw bad(`x has ${b.x.length} values for ${b.size}×${b.features}`);
+  if (!ids) return;
+  if (!b.categorical) {
+    throw bad(`model input '${ids.name}' takes ${ids.categorical} categorical ids per sample, but the batch has no categorical ids (the dataset format has no categorical fields)`);
+  }
+  const count = b.categoricalCount ?? (b.size > 0 ? b.categorical.length / b.size : 0);
+  if (count !== ids.categorical) {
+    throw bad(`${count} categorical ids per sample, but model input '${ids.name}' [B, ${ids.categorical}] takes ${ids.categorical}`);
+  }
+  if (b.categorical.length !== b.size * count) throw bad(`categorical has ${b.categorical.length} values for ${b.size}×${count}`);
+}
+
+/** The input feeds of a checked batch: `x` reshaped, and `categorical` widened to int64 (a fresh buffer). */
+export function inputFeeds(b: Batch, inputs: BatchInputs): Record<string, TensorData> {
+  const feeds: Record<string, TensorData> = { [inputs.float.name]: { type: 'float32', dims: [b.size, ...inputs.float.dims], data: b.x } };
+  if (inputs.ids) {
+    const c = b.categorical!;
+    const ids = new BigInt64Array(c.length);
+    for (let i = 0; i < c.length; i++) ids[i] = BigInt(c[i]!);
+    feeds[inputs.ids.name] = { type: 'int64', dims: [b.size, inputs.ids.categorical], data: ids };
+  }
+  return feeds;
+}
+
+function checkBatch(b: Batch, def: ModelDefinition, inputs: BatchInputs, step: number): void {
+  const bad = (why: string): Error => new Error(`batch for step ${step}: ${why}`);
+  checkBatchInputs(b, inputs, bad);
   if (b.y.length !== b.size || b.w.length !== b.size) throw bad(`y/w lengths ${b.y.length}/${b.w.length} for size ${b.size}`);
   if (def.loss === 'softmax-ce') {
     for (const label of b.y) if (label < 0 || label >= def.outputSize) throw bad(`label ${label} outside [0, ${def.outputSize})`);
@@ -317,8 +365,8 @@ function checkBatch(b: Batch, def: ModelDefinition, input: BatchInput, step: num
   }
 }
 
-/** `x` reshaped to the model input; `y` as int64 class indices for softmax-ce, else as float32 targets. */
-function batchFeeds(b: Batch, def: ModelDefinition, input: BatchInput): Record<string, TensorData> {
+/** The inputs fed from `x` and `categorical`; `y` as int64 class indices for softmax-ce, else as float32 targets. */
+function batchFeeds(b: Batch, def: ModelDefinition, inputs: BatchInputs): Record<string, TensorData> {
   let y: TensorData;
   if (def.loss === 'softmax-ce') {
     const labels = new BigInt64Array(b.size);
@@ -328,7 +376,7 @@ function batchFeeds(b: Batch, def: ModelDefinition, input: BatchInput): Record<s
     y = { type: 'float32', dims: [b.size], data: Float32Array.from(b.y) };
   }
   return {
-    [input.name]: { type: 'float32', dims: [b.size, ...input.dims], data: b.x },
+    ...inputFeeds(b, inputs),
     y,
     w: { type: 'float32', dims: [b.size], data: b.w },
   };

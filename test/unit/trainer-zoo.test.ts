@@ -18,10 +18,12 @@ import { cnnModel } from '../../lib/onnx/models/cnn.js';
 import { logisticRegressionModel } from '../../lib/onnx/models/logistic-regression.js';
 import type { ModelDefinition } from '../../lib/onnx/models/model.js';
 import { resnetModel } from '../../lib/onnx/models/resnet.js';
+import { createModel, ModelSpecError } from '../../lib/onnx/models/zoo.js';
 import type { OptimizerConfig } from '../../lib/onnx/optimizers.js';
 import { createRng } from '../../lib/rng.js';
 import { checkModelState, initModelState, readModelState, resetOptimizer, writeModelState, type ModelState } from '../../lib/train/model-state.js';
 import { trainModel, type TrainOptions } from '../../lib/train/trainer.js';
+import { parseSpec, type ModelSpec, type PipelineSpecInput } from '../../policies/spec.js';
 
 const ADAM: OptimizerConfig = { name: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
 const SIDE = 8;
@@ -194,7 +196,7 @@ describe('trainModel on image models', () => {
       forward: (t, { user }) => ({ output: linear(t, 'fc', user!, 1), embedding: user!, embeddingSize: 4 }),
     };
     await assert.rejects(train({ model: twoInputs, state: initModelState(twoInputs, ADAM, 1), batches: stream(regressionBatches(1, 1)) }),
-      /two-tower has 2 inputs \(user, item\); only single-input models/);
+      /two-tower has 2 inputs \(user \(float32\), item \(float32\)\); batches feed one float32 input from x and at most one int64 input/);
   });
 });
 
@@ -257,5 +259,116 @@ describe('float-target losses', () => {
     const one = await evaluateModel(onnx, stream(regressionBatches(10, 1)), { loss: 'mse' });
     const graph = await graphLoss(model, r.state, regressionBatches(10, 1)[0]!);
     assert.ok(Math.abs(one.loss - graph) < 1e-4 * Math.max(1, graph), `evaluator ${one.loss} vs train step ${graph}`);
+  });
+});
+
+describe('DLRM through trainModel and evaluateModel (float x + int64 categorical ids)', () => {
+  const DENSE = 13;
+  const FIELDS = 4;
+  const VOCAB = 8;
+  const spec = { architecture: 'dlrm', vocabSize: VOCAB, embeddingDim: 8, bottom: [16, 8], top: [16] } as const satisfies ModelSpec;
+  const DLRM = createModel(spec, DENSE, FIELDS);
+  const teacher = (() => {
+    const rng = createRng(77);
+    return {
+      w: Array.from({ length: DENSE }, () => 0.4 * rng.normal()),
+      // Centered per field, so clicks are not rare and the base rate stays near 1/2.
+      score: Array.from({ length: FIELDS }, () => {
+        const s = Array.from({ length: VOCAB }, () => 1.5 * rng.normal());
+        return s.map((v) => v - mean(s));
+      }),
+    };
+  })();
+
+  /**
+   * Criteo-like clicks: 13 dense floats and 4 raw int32 ids per sample. Each id is its bucket plus a random
+   * multiple of the vocabulary (negative ids included), so only the in-graph `id mod vocab` recovers the bucket
+   * that the label depends on. Fresh arrays per call.
+   */
+  function clickBatches(seed: number, count: number, size = 64, withIds = true): Batch[] {
+    const rng = createRng(seed);
+    return Array.from({ length: count }, () => {
+      const x = Float32Array.from({ length: size * DENSE }, () => rng.normal());
+      const categorical = new Int32Array(size * FIELDS);
+      const y = Int32Array.from({ length: size }, (_, s) => {
+        let z = 0;
+        for (let j = 0; j < DENSE; j++) z += teacher.w[j]! * x[s * DENSE + j]!;
+        for (let f = 0; f < FIELDS; f++) {
+          const bucket = rng.int(VOCAB);
+          categorical[s * FIELDS + f] = bucket + VOCAB * (rng.int(2 ** 28) - 2 ** 27);
+          z += teacher.score[f]![bucket]!;
+        }
+        return rng.next() < 1 / (1 + Math.exp(-2 * z)) ? 1 : 0;
+      });
+      const batch: Batch = { x, y, w: new Float32Array(size).fill(1), size, features: DENSE };
+      return withIds ? { ...batch, categorical, categoricalCount: FIELDS } : batch;
+    });
+  }
+
+  it('raw ids (negative ones too) train through trainModel; the exported model beats the base rate by far', async () => {
+    assert.ok(clickBatches(1, 1)[0]!.categorical!.some((id) => id < 0), 'the data has negative raw ids');
+    const losses: number[] = [];
+    const r = await train({ model: DLRM, state: initModelState(DLRM, ADAM, 1), batches: stream(clickBatches(1, 200)), onProgress: (p) => losses.push(p.loss) });
+    assert.ok(mean(losses.slice(-20)) < 0.6 * mean(losses.slice(0, 5)), `loss ${mean(losses.slice(0, 5))} → ${mean(losses.slice(-20))}`);
+
+    const holdout = clickBatches(99, 4, 250);
+    const ones = holdout.reduce((a, b) => a + b.y.reduce((c, v) => c + v, 0), 0) / 1000;
+    const baseRate = Math.max(ones, 1 - ones);
+    const ev = await evaluateModel(exportInferenceModel(DLRM, r.state), stream(holdout), { loss: 'bce-logits', inputs: DLRM.inputs });
+    assert.equal(ev.count, 1000);
+    assert.ok(ev.accuracy > baseRate + 0.2, `accuracy ${ev.accuracy}, base rate ${baseRate}`);
+    // The in-graph hash is id mod vocab with a non-negative result: the same ids already reduced score identically.
+    const reduced = clickBatches(99, 4, 250).map((b) => ({ ...b, categorical: b.categorical!.map((id) => ((id % VOCAB) + VOCAB) % VOCAB) }));
+    const same = await evaluateModel(exportInferenceModel(DLRM, r.state), stream(reduced), { loss: 'bce-logits', inputs: DLRM.inputs });
+    assert.deepEqual(same, ev);
+  });
+
+  it('a run split at a checkpoint and resumed from the state file is bit-identical (the full run stacks 2 steps a run)', async () => {
+    const fresh = () => initModelState(DLRM, ADAM, 3);
+    let checkpoint: ModelState | undefined;
+    const full = await train({
+      model: DLRM, state: fresh(), seed: 5, batches: stream(clickBatches(4, 14, 32)), checkpointEvery: 6, stepsPerRun: 2,
+      onCheckpoint: async (s, done) => { if (done === 6) checkpoint = s; },
+    });
+    const data = clickBatches(4, 14, 32);
+    const first = await train({ model: DLRM, state: fresh(), seed: 5, batches: stream(data.slice(0, 6)) });
+    assertBitIdentical(first.state, checkpoint!);
+    const restored = await withTempDir(async (dir) => {
+      await writeModelState(join(dir, 'ckpt.state'), first.state);
+      return (await readModelState(join(dir, 'ckpt.state'))).state;
+    });
+    const second = await train({ model: DLRM, state: restored, batches: stream(data.slice(6)) });
+    assertBitIdentical(second.state, full.state);
+  });
+
+  it('refuses batches without categorical ids or with the wrong count, naming the input and both sizes', async () => {
+    const state = () => initModelState(DLRM, ADAM, 1);
+    await assert.rejects(train({ model: DLRM, state: state(), batches: stream(clickBatches(5, 1, 8, false)) }),
+      /step 1: model input 'sparse' takes 4 categorical ids per sample, but the batch has no categorical ids/);
+    const [b] = clickBatches(5, 1, 8);
+    const narrow: Batch = { ...b!, categorical: b!.categorical!.slice(0, 8 * 3), categoricalCount: 3 };
+    await assert.rejects(train({ model: DLRM, state: state(), batches: stream([narrow]) }),
+      /step 1: 3 categorical ids per sample, but model input 'sparse' \[B, 4\] takes 4/);
+    const onnx = exportInferenceModel(DLRM, state());
+    await assert.rejects(evaluateModel(onnx, stream(clickBatches(5, 1, 8)), { loss: 'bce-logits' }), /2 inputs \(dense, sparse\); give options\.inputs/);
+    await assert.rejects(evaluateModel(onnx, stream(clickBatches(5, 1, 8, false)), { loss: 'bce-logits', inputs: DLRM.inputs }),
+      /model input 'sparse' takes 4 categorical ids per sample, but the batch has no categorical ids/);
+  });
+
+  it('the zoo builds it from the spec; the spec and a dataset without categorical fields are checked', () => {
+    const base: Omit<PipelineSpecInput, 'model'> = {
+      dataset: { name: 'criteo' }, training: { optimizer: { name: 'adam', lr: 0.001 } }, trigger: { kind: 'dataAmount', every: 1000 },
+    };
+    const parsed = parseSpec({ ...base, model: { architecture: 'dlrm' } }).model;
+    assert.deepEqual(parsed, { architecture: 'dlrm', vocabSize: 4096, embeddingDim: 16, bottom: [64, 16], top: [64] });
+    const criteo = createModel(parsed, 13, 26);
+    assert.deepEqual(criteo.inputs, [
+      { name: 'dense', dtype: 'float32', shape: ['B', 13] }, { name: 'sparse', dtype: 'int64', shape: ['B', 26] },
+    ]);
+    assert.equal(criteo.loss, 'bce-logits');
+    assert.throws(() => parseSpec({ ...base, model: { architecture: 'dlrm', bottom: [64, 32] } }), /model\.bottom: .*must end with embeddingDim 16/);
+    assert.throws(() => parseSpec({ ...base, model: { architecture: 'dlrm', numClasses: 2 } }), /model/);
+    assert.throws(() => createModel(parsed, 13, 0), (e: Error) => e instanceof ModelSpecError && /model\.architecture: dlrm needs categorical ids/.test(e.message));
+    assert.throws(() => createModel({ ...parsed, vocabSize: 100_000 }, 13, 26), (e: Error) => e instanceof ModelSpecError && /limited/.test(e.message));
   });
 });

@@ -4,8 +4,10 @@
  * one logit (bce-logits). Layer names: bottom.fc1.., emb.<feature>.weight, top.fc1.. (the last is the head).
  * Every layer of the bottom MLP is followed by ReLU, as in the reference; its last width must equal embeddingDim.
  *
- * Inputs: `dense` float32 [B, denseFeatures]; `sparse` int64 [B, sparseFeatures] with sparse[:, f] in
- * [0, vocabSizes[f]) (hashed upstream, e.g. raw id mod vocab). The embedding is the interaction vector.
+ * Inputs: `dense` float32 [B, denseFeatures]; `sparse` int64 [B, sparseFeatures] of raw ids (any int64, e.g. raw
+ * Criteo ids): the graph hashes them itself, sparse[:, f] mod vocabSizes[f] (ONNX Mod with fmod=0, whose result
+ * takes the divisor's sign, so negative ids land in [0, vocab) too; ids already in range are unchanged). The
+ * embedding is the interaction vector.
  *
  * The tables live in the graph, so the whole of every table and its optimizer state crosses the JS↔ORT boundary
  * on every step and the dense gradient touches every row. That is fine up to about MAX_IN_GRAPH_EMBEDDING_FLOATS
@@ -57,9 +59,12 @@ export function dlrmModel(cfg: DlrmConfig): ModelDefinition {
     forward(t, { dense, sparse }) {
       let h = dense!;
       bottom.forEach((width, i) => { h = relu(t, linear(t, `bottom.fc${i + 1}`, h, width)); });
-      // One id column per feature; ids carry no gradient, so the split needs no tape entry.
-      const columns = sparseFeatures === 1 ? [sparse!]
-        : t.g.opN('Split', [sparse!, t.g.const('int64', [sparseFeatures], new Array<number>(sparseFeatures).fill(1))], sparseFeatures, { axis: 1 });
+      // Raw ids → table rows: id mod vocab per feature (broadcast over the batch). Ids carry no gradient, so
+      // neither the Mod nor the split needs a tape entry.
+      const hashed = t.setShape(t.g.op('Mod', [sparse!, t.g.const('int64', [sparseFeatures], vocabSizes)], { fmod: 0 }), t.shape(sparse!));
+      // One id column per feature.
+      const columns = sparseFeatures === 1 ? [hashed]
+        : t.g.opN('Split', [hashed, t.g.const('int64', [sparseFeatures], new Array<number>(sparseFeatures).fill(1))], sparseFeatures, { axis: 1 });
       const embs = columns.map((ids, f) => {
         t.setShape(ids, [t.shape(sparse!)[0]!, 1]);
         return embedding(t, `emb.${f}`, ids, { vocab: vocabSizes[f]!, dim: embeddingDim }); // [B, 1, K]

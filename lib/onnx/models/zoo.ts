@@ -1,5 +1,6 @@
 import type { ModelSpec } from '../../../policies/spec.js';
 import { cnnModel } from './cnn.js';
+import { dlrmModel } from './dlrm.js';
 import { logisticRegressionModel } from './logistic-regression.js';
 import { mlpModel } from './mlp.js';
 import type { ModelDefinition } from './model.js';
@@ -9,10 +10,11 @@ import { resnetModel } from './resnet.js';
 export class ModelSpecError extends Error {}
 
 /**
- * The zoo's registry: builds the spec's architecture for samples of `features` float32 values.
+ * The zoo's registry: builds the spec's architecture for samples of `features` float32 values and
+ * `categoricalCount` categorical ids (0 when the dataset has none; only dlrm uses them).
  * Adding an architecture is one file in this folder, one schema entry in policies/spec.ts, one case here.
  */
-export function createModel(spec: ModelSpec, features: number): ModelDefinition {
+export function createModel(spec: ModelSpec, features: number, categoricalCount = 0): ModelDefinition {
   switch (spec.architecture) {
     case 'logisticRegression':
       return logisticRegressionModel({ inputSize: features, numClasses: spec.numClasses });
@@ -32,6 +34,22 @@ export function createModel(spec: ModelSpec, features: number): ModelDefinition 
           : resnetModel({ channels, height, width, numClasses: spec.numClasses, widths: spec.widths, blocksPerStage: spec.blocksPerStage });
       } catch (err) {
         throw new ModelSpecError(`model: ${(err as Error).message}`);
+      }
+    }
+    case 'dlrm': {
+      if (categoricalCount < 1) {
+        throw new ModelSpecError("model.architecture: dlrm needs categorical ids, but the dataset's format has no categorical fields");
+      }
+      if (spec.bottom.at(-1) !== spec.embeddingDim) {
+        throw new ModelSpecError(`model.bottom: [${spec.bottom.join(', ')}] must end with embeddingDim ${spec.embeddingDim}`);
+      }
+      try {
+        return dlrmModel({
+          denseFeatures: features, sparseFeatures: categoricalCount, vocabSizes: new Array<number>(categoricalCount).fill(spec.vocabSize),
+          embeddingDim: spec.embeddingDim, bottom: spec.bottom, top: spec.top,
+        });
+      } catch (err) {
+        throw new ModelSpecError(`model: ${(err as Error).message} (vocabSize ${spec.vocabSize} × embeddingDim ${spec.embeddingDim} × ${categoricalCount} categorical fields)`);
       }
     }
   }
