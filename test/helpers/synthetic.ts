@@ -41,3 +41,26 @@ export async function writeBlobFile(
   await writeFile(join(dir, name), buffer);
   return name;
 }
+
+/**
+ * Writes Criteo-layout records (160 bytes: label, 13 int32 dense counts, 26 int32 categorical ids) whose
+ * click label is learnable: it follows the parity of the first categorical id and the size of the first
+ * dense count. Deterministic for a seed.
+ */
+export async function writeCriteoFile(dir: string, name: string, opts: { samples: number; seed: number }): Promise<string> {
+  const rng = createRng(opts.seed);
+  const buffer = Buffer.alloc(opts.samples * 160);
+  for (let i = 0; i < opts.samples; i++) {
+    const at = i * 160;
+    const category = rng.int(1 << 30) - (1 << 29);
+    const count = rng.int(100);
+    buffer.writeInt32LE((category & 1) === 1 || count > 80 ? 1 : 0, at);
+    buffer.writeInt32LE(count, at + 4);
+    for (let d = 1; d < 13; d++) buffer.writeInt32LE(rng.int(50), at + 4 + 4 * d);
+    buffer.writeInt32LE(category, at + 56);
+    for (let c = 1; c < 26; c++) buffer.writeInt32LE(rng.int(1 << 30), at + 56 + 4 * c);
+  }
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, name), buffer);
+  return name;
+}
