@@ -8,8 +8,9 @@ import { getDatasetById } from '../lib/data/datasets.js';
 import { evaluationBatches } from '../lib/data/loader.js';
 import { evaluateModel } from '../lib/eval/evaluate.js';
 import { ModelStore } from '../lib/models/store.js';
+import type { ModelDefinition } from '../lib/onnx/models/model.js';
 import { upsertEvaluation } from '../lib/pipelines/evaluations.js';
-import { listModels } from '../lib/pipelines/models.js';
+import { listModels, type ModelRow } from '../lib/pipelines/models.js';
 import { listTriggers } from '../lib/pipelines/triggers.js';
 import type { ActivityDeps } from './deps.js';
 import { configurationError } from './failures.js';
@@ -55,7 +56,21 @@ export function evaluationActivities({ pool, storeDir, executionProvider }: Acti
       if (args.trailing) intervals.set(args.trailing.intervalId, args.trailing);
 
       const cellsByInterval = new Map<number, EvalCell[]>();
-      for (const cell of args.cells) cellsByInterval.set(cell.intervalId, [...(cellsByInterval.get(cell.intervalId) ?? []), cell]);
+      for (const cell of args.cells) {
+        if (!cellsByInterval.has(cell.intervalId)) cellsByInterval.set(cell.intervalId, []);
+        cellsByInterval.get(cell.intervalId)!.push(cell);
+      }
+      // Each model's graph and definition are loaded once per call, whatever the number of intervals.
+      const loaded = new Map<number, { bytes: Uint8Array; def: ModelDefinition }>();
+      const load = async (model: ModelRow) => {
+        let entry = loaded.get(model.modelId);
+        if (!entry) {
+          const { features, ...spec } = model.architecture as ModelSpec & { features: number };
+          entry = { bytes: await readFile(store.resolve(model.onnxPath)), def: modelFor(spec as ModelSpec, features, categoricalCount(dataset.format)) };
+          loaded.set(model.modelId, entry);
+        }
+        return entry;
+      };
 
       const outcomes: EvalOutcome[] = [];
       for (const [intervalId, cells] of cellsByInterval) {
@@ -68,9 +83,8 @@ export function evaluationActivities({ pool, storeDir, executionProvider }: Acti
         for (const cell of cells) {
           const model = models.get(cell.modelTrigger);
           if (!model) throw new Error(`no model of trigger ${cell.modelTrigger} for evaluation`);
-          const { features, ...spec } = model.architecture as ModelSpec & { features: number };
-          const def = modelFor(spec as ModelSpec, features, categoricalCount(dataset.format));
-          const result = await evaluateModel(await readFile(store.resolve(model.onnxPath)), copyOf(held), {
+          const { bytes, def } = await load(model);
+          const result = await evaluateModel(bytes, copyOf(held), {
             inputs: def.inputs,
             loss: def.loss,
             executionProvider,

@@ -3,6 +3,7 @@ import { categoricalCount } from '../lib/data/dataset-config.js';
 import { getDatasetById } from '../lib/data/datasets.js';
 import { ModelStore } from '../lib/models/store.js';
 import { upsertModel } from '../lib/pipelines/models.js';
+import { getPipeline } from '../lib/pipelines/registry.js';
 import type { ActivityDeps } from './deps.js';
 import { configurationError } from './failures.js';
 import { modelFor } from './model-for.js';
@@ -26,8 +27,8 @@ export function modelActivities({ pool, storeDir }: ActivityDeps) {
   return {
     async storeModel(args: StoreModelArgs): Promise<{ modelId: number }> {
       // The pipeline's dataset gives the categorical width (the workflow's arguments carry only `features`).
-      const { rows } = await pool.query<{ dataset_id: number }>('SELECT dataset_id FROM pipelines WHERE pipeline_id = $1', [args.pipelineId]);
-      const dataset = rows[0] && await getDatasetById(pool, rows[0].dataset_id);
+      const pipeline = await getPipeline(pool, args.pipelineId);
+      const dataset = pipeline && (await getDatasetById(pool, pipeline.datasetId));
       if (!dataset) throw configurationError('DatasetNotFound', `the dataset of pipeline ${args.pipelineId} no longer exists`);
       const def = modelFor(args.model, args.features, categoricalCount(dataset.format));
       const files = await store.publish(args.pipelineId, args.triggerId, def, args.trainedState);

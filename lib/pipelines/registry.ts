@@ -14,10 +14,19 @@ export async function upsertPipeline(pool: pg.Pool, name: string, datasetId: num
      RETURNING pipeline_id, name, dataset_id`,
     [name, datasetId, JSON.stringify(spec)],
   );
-  return { pipelineId: rows[0].pipeline_id, name: rows[0].name, datasetId: rows[0].dataset_id };
+  return toPipelineRow(rows[0]);
 }
 
 export async function getPipelineByName(pool: pg.Pool, name: string): Promise<PipelineRow | undefined> {
   const { rows } = await pool.query('SELECT pipeline_id, name, dataset_id FROM pipelines WHERE name = $1', [name]);
-  return rows[0] ? { pipelineId: rows[0].pipeline_id, name: rows[0].name, datasetId: rows[0].dataset_id } : undefined;
+  return rows[0] && toPipelineRow(rows[0]);
+}
+
+export async function getPipeline(pool: pg.Pool, pipelineId: number): Promise<PipelineRow | undefined> {
+  const { rows } = await pool.query('SELECT pipeline_id, name, dataset_id FROM pipelines WHERE pipeline_id = $1', [pipelineId]);
+  return rows[0] && toPipelineRow(rows[0]);
+}
+
+function toPipelineRow(row: { pipeline_id: number; name: string; dataset_id: number }): PipelineRow {
+  return { pipelineId: row.pipeline_id, name: row.name, datasetId: row.dataset_id };
 }

@@ -1,4 +1,4 @@
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -50,6 +50,22 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
+
+  /** Waits until the pipeline has run `triggers` triggers and is idle, then stops it and returns its summary. */
+  async function stopAfterTriggers(handle: WorkflowHandle<typeof pipelineWorkflow>, triggers: number) {
+    await waitFor(`${triggers} triggers`, async () => {
+      const s = await handle.query(statusQuery);
+      return s.triggers === triggers && s.current === 'waiting for data' ? s : undefined;
+    });
+    await handle.signal(stopSignal);
+    return handle.result();
+  }
+
+  /** The message of the failure that ended a workflow: an activity's, when an activity failed it. */
+  function failureMessage(err: unknown): string {
+    assert.ok(err instanceof WorkflowFailedError);
+    return String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message);
   }
 
   before(async () => {
@@ -117,12 +133,7 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
       taskQueue: queues.cpu, workflowId: 'time-pipeline',
       args: [spec({ trigger: { kind: 'time', every: '12h' }, selection: { kind: 'allData' }, training: { epochs: 1, batchSize: 64, optimizer: { name: 'adam', lr: 0.01 }, initialization: 'scratch' } })],
     });
-    await waitFor('seven triggers', async () => {
-      const s = await handle.query(statusQuery);
-      return s.triggers === 7 && s.current === 'waiting for data' ? s : undefined;
-    });
-    await handle.signal(stopSignal);
-    const summary = await handle.result();
+    const summary = await stopAfterTriggers(handle, 7);
     const triggers = await listTriggers(postgres.pool, summary.pipelineId);
     // Every half day of 150 samples is one trigger; the last half day is the trailing interval.
     assert.deepEqual(triggers.map((t) => [t.firstKey, t.lastKey]), Array.from({ length: 7 }, (_, k) => [150 * k + 1, 150 * (k + 1)]));
@@ -144,12 +155,7 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
         trigger: { kind: 'dataAmount', every: 600 },
       })],
     });
-    await waitFor('two triggers', async () => {
-      const s = await handle.query(statusQuery);
-      return s.triggers === 2 && s.current === 'waiting for data' ? s : undefined;
-    });
-    await handle.signal(stopSignal);
-    const summary = await handle.result();
+    const summary = await stopAfterTriggers(handle, 2);
     assert.equal(summary.models, 2);
     const models = await listModels(postgres.pool, summary.pipelineId);
     assert.ok(models.every((m) => (m.architecture as { architecture: string }).architecture === 'resnet'));
@@ -174,12 +180,7 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
         trigger: { kind: 'dataAmount', every: 800 },
       })],
     });
-    await waitFor('two triggers', async () => {
-      const s = await handle.query(statusQuery);
-      return s.triggers === 2 && s.current === 'waiting for data' ? s : undefined;
-    });
-    await handle.signal(stopSignal);
-    const summary = await handle.result();
+    const summary = await stopAfterTriggers(handle, 2);
     assert.equal(summary.models, 2);
     const evaluations = await listEvaluations(postgres.pool, summary.pipelineId);
     assert.equal(evaluations.length, 4);
@@ -198,8 +199,7 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
         taskQueue: queues.cpu, workflowId: `dlrm-on-${name}`, args: [spec({ dataset: { name }, model: { architecture: 'dlrm' } })],
       });
       await assert.rejects(refused, (err: unknown) => {
-        assert.ok(err instanceof WorkflowFailedError);
-        assert.match(String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message), message);
+        assert.match(failureMessage(err), message);
         return true;
       });
     }
@@ -211,8 +211,7 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
       args: [spec({ model: { architecture: 'cnn', numClasses: CLASSES, inputShape: [1, 28, 28] } })],
     });
     await assert.rejects(misfit, (err: unknown) => {
-      assert.ok(err instanceof WorkflowFailedError);
-      assert.match(String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message), /model\.inputShape: \[1, 28, 28\] holds 784 values, but the dataset's samples have 12 features/);
+      assert.match(failureMessage(err), /model\.inputShape: \[1, 28, 28\] holds 784 values, but the dataset's samples have 12 features/);
       return true;
     });
   });
@@ -222,16 +221,14 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
       taskQueue: queues.cpu, workflowId: 'invalid-spec', args: [{ ...spec(), training: { optimizer: { name: 'sgd', lr: -1 } } }],
     });
     await assert.rejects(invalid, (err: unknown) => {
-      assert.ok(err instanceof WorkflowFailedError);
-      assert.match(String(err.cause?.message), /training\.optimizer\.lr/);
+      assert.match(failureMessage(err), /training\.optimizer\.lr/);
       return true;
     });
     const unknown = temporal.client.workflow.execute('pipelineWorkflow', {
       taskQueue: queues.cpu, workflowId: 'unknown-dataset', args: [{ ...spec(), dataset: { name: 'nope' } }],
     });
     await assert.rejects(unknown, (err: unknown) => {
-      assert.ok(err instanceof WorkflowFailedError);
-      assert.match(String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message), /dataset\.name: no dataset named "nope"/);
+      assert.match(failureMessage(err), /dataset\.name: no dataset named "nope"/);
       return true;
     });
   });
