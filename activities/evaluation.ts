@@ -66,7 +66,7 @@ export function evaluationActivities({ pool, storeDir, executionProvider }: Acti
         let entry = loaded.get(model.modelId);
         if (!entry) {
           const { features, ...spec } = model.architecture as ModelSpec & { features: number };
-          entry = { bytes: await readFile(store.resolve(model.onnxPath)), def: modelFor(spec as ModelSpec, features, categoricalCount(dataset.format)) };
+          entry = { bytes: await readFile(store.resolve(model.onnxPath)), def: await modelFor(spec as ModelSpec, features, categoricalCount(dataset.format), store) };
           loaded.set(model.modelId, entry);
         }
         return entry;

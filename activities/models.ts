@@ -30,7 +30,7 @@ export function modelActivities({ pool, storeDir }: ActivityDeps) {
       const pipeline = await getPipeline(pool, args.pipelineId);
       const dataset = pipeline && (await getDatasetById(pool, pipeline.datasetId));
       if (!dataset) throw configurationError('DatasetNotFound', `the dataset of pipeline ${args.pipelineId} no longer exists`);
-      const def = modelFor(args.model, args.features, categoricalCount(dataset.format));
+      const def = await modelFor(args.model, args.features, categoricalCount(dataset.format), store);
       const files = await store.publish(args.pipelineId, args.triggerId, def, args.trainedState);
       const modelId = await upsertModel(pool, args.pipelineId, {
         triggerId: args.triggerId,

@@ -2,8 +2,12 @@ import type { BatchDescriptor } from '../policies/batches.js';
 import type { PipelineSpec } from '../policies/spec.js';
 import { listBatches, splitBatch } from '../lib/data/batches.js';
 import { categoricalCount, featureCount } from '../lib/data/dataset-config.js';
-import { getDataset } from '../lib/data/datasets.js';
+import { getDataset, type Dataset } from '../lib/data/datasets.js';
 import { registerPipelinePartition } from '../lib/data/selection.js';
+import { ModelStore } from '../lib/models/store.js';
+import type { UserModelSpec } from '../lib/models/user-graphs.js';
+import { buildTrainStep } from '../lib/onnx/models/build.js';
+import type { ModelDefinition } from '../lib/onnx/models/model.js';
 import { upsertPipeline } from '../lib/pipelines/registry.js';
 import type { ActivityDeps } from './deps.js';
 import { configurationError } from './failures.js';
@@ -16,7 +20,8 @@ export interface RegisteredPipeline {
 }
 
 /** Pipeline bookkeeping and data discovery; runs on the cpu task queue. */
-export function pipelineActivities({ pool }: ActivityDeps) {
+export function pipelineActivities({ pool, storeDir }: ActivityDeps) {
+  const store = new ModelStore(storeDir);
   return {
     /** Checks the spec against the data plane and records the pipeline (idempotent). */
     async registerPipeline(args: { name: string; spec: PipelineSpec }): Promise<RegisteredPipeline> {
@@ -34,13 +39,14 @@ export function pipelineActivities({ pool }: ActivityDeps) {
             `model.architecture: dlrm is a binary (click) model, but dataset "${dataset.name}" has ${format.numClasses} classes`,
           );
         }
-      } else if (format.numClasses !== undefined && format.numClasses > model.numClasses) {
+      } else if (model.architecture !== 'onnx' && format.numClasses !== undefined && format.numClasses > model.numClasses) {
         throw configurationError(
           'ModelMismatch',
           `model.numClasses: ${model.numClasses} is fewer than the ${format.numClasses} classes of dataset "${dataset.name}"`,
         );
       }
-      modelFor(model, featureCount(format), categoricalCount(format));
+      const def = await modelFor(model, featureCount(format), categoricalCount(format), store);
+      if (model.architecture === 'onnx') checkUserModel(def, model, args.spec.training, dataset);
       const row = await upsertPipeline(pool, args.name, dataset.id, args.spec);
       await registerPipelinePartition(pool, row.pipelineId);
       return { pipelineId: row.pipelineId, datasetId: dataset.id, features: featureCount(format) };
@@ -56,4 +62,28 @@ export function pipelineActivities({ pool }: ActivityDeps) {
       return splitBatch(pool, args.batch, args.boundaries);
     },
   };
+}
+
+/**
+ * What loading a user's graphs cannot check alone: the train step against the contract for the spec's
+ * optimizer and loss, the classes against the dataset's, and one optimizer step per session run.
+ */
+function checkUserModel(def: ModelDefinition, model: UserModelSpec, training: PipelineSpec['training'], dataset: Dataset): void {
+  const { stepsPerRun, optimizer } = training;
+  if (stepsPerRun !== 1) {
+    throw configurationError('InvalidSpec', `training.stepsPerRun: ${stepsPerRun}, but a user's onnx train-step graph runs one optimizer step per session run; use 1`);
+  }
+  try {
+    buildTrainStep(def, optimizer);
+  } catch (err) {
+    throw configurationError('ModelMismatch', (err as Error).message);
+  }
+  const classes = dataset.format.numClasses;
+  if (classes === undefined) return;
+  if (def.loss === 'softmax-ce' && classes > def.outputSize) {
+    throw configurationError('ModelMismatch', `model.inference (${model.inference}): output 'output' has ${def.outputSize} classes, fewer than the ${classes} classes of dataset "${dataset.name}"`);
+  }
+  if (def.loss === 'bce-logits' && classes !== 2) {
+    throw configurationError('ModelMismatch', `model.loss: bce-logits is a binary loss, but dataset "${dataset.name}" has ${classes} classes`);
+  }
 }

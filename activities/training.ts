@@ -83,7 +83,7 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
     async trainModel(args: TrainArgs): Promise<TrainedModel> {
       const dataset = await getDatasetById(pool, args.datasetId);
       if (!dataset) throw configurationError('DatasetNotFound', `dataset ${args.datasetId} no longer exists`);
-      const def = modelFor(args.model, args.features, categoricalCount(dataset.format));
+      const def = await modelFor(args.model, args.features, categoricalCount(dataset.format), store);
       const { batchSize, epochs, checkpointEvery } = args.training;
       const resume = (activityInfo().heartbeatDetails as TrainHeartbeat | undefined)?.checkpoint;
       const base: Checkpoint = resume ?? { path: '', stepsDone: 0, samplesDone: 0, elapsedMs: 0 };

@@ -60,7 +60,10 @@ const numClasses = z.number().int().min(2);
 /** Image models read each sample's float32 features as [channels, height, width]. */
 const inputShape = z.tuple([positiveInt, positiveInt, positiveInt]);
 
-/** The model zoo: one entry per architecture (lib/onnx/models/), built for the dataset's feature count. */
+const graphPath = z.string().min(1);
+const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 as 64 lowercase hex digits');
+
+/** The model zoo (one entry per architecture in lib/onnx/models/, built for the dataset's feature count) and user graphs. */
 const modelSchema = z.discriminatedUnion('architecture', [
   z.strictObject({ architecture: z.literal('logisticRegression'), numClasses }),
   z.strictObject({
@@ -104,6 +107,23 @@ const modelSchema = z.discriminatedUnion('architecture', [
         ctx.addIssue({ code: 'custom', path: ['bottom'], message: `the bottom MLP [${m.bottom.join(', ')}] must end with embeddingDim ${m.embeddingDim}` });
       }
     }),
+  /**
+   * A user's own ONNX graph pair, following the contract of lib/onnx/contract/contract.ts. Each graph is an
+   * absolute path that every worker can read (a shared volume) or `store:<path>`, relative to the model store.
+   * `tide run` copies files given by path into the store, content-addressed (`store:graphs/<sha256>/<file>`),
+   * and fills in the hashes; a pipeline is refused without them, and every worker that loads a graph checks
+   * its hash, so an edited file can never silently change a running pipeline.
+   */
+  z.strictObject({
+    architecture: z.literal('onnx'),
+    trainStep: graphPath,
+    inference: graphPath,
+    trainStepSha256: sha256.optional(),
+    inferenceSha256: sha256.optional(),
+    loss: z.enum(['softmax-ce', 'bce-logits', 'mse']),
+    /** Classes for softmax-ce; needed only when the inference graph's `output` does not declare them. */
+    numClasses: numClasses.optional(),
+  }),
 ]);
 
 const triggerSchema = z.discriminatedUnion('kind', [

@@ -6,16 +6,19 @@ export interface ParamSpec {
   shape: number[];
   /** Inputs feeding each output unit; scales the initialization. */
   fanIn: number;
-  /** 'ones' is for normalization scales and running variances. */
-  init: 'kaiming-uniform' | 'zeros' | 'ones';
+  /** 'ones' is for normalization scales and running variances; 'given' takes `value` (a user graph's initializer). */
+  init: 'kaiming-uniform' | 'zeros' | 'ones' | 'given';
+  /** The initial value when `init` is 'given'. */
+  value?: Float32Array;
 }
 
 export function paramSize(spec: ParamSpec): number {
   return spec.shape.reduce((a, b) => a * b, 1);
 }
 
-/** Initial value of a parameter or buffer. Kaiming (He) uniform: U(±sqrt(6/fanIn)), drawing from `rng` in order. */
+/** Initial value of a parameter or buffer (a copy of a given one). Kaiming (He) uniform: U(±sqrt(6/fanIn)), drawing from `rng` in order. */
 export function initialValue(spec: ParamSpec, rng: Rng): Float32Array {
+  if (spec.init === 'given') return spec.value!.slice();
   const v = new Float32Array(paramSize(spec));
   if (spec.init === 'ones') v.fill(1);
   if (spec.init === 'kaiming-uniform') {

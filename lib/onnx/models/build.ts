@@ -1,6 +1,7 @@
 /**
  * Derives a model's graphs from its forward pass: parameter lists, the servable inference graph and the
- * train step (forward, weighted loss, reverse pass on the tape, optimizer update).
+ * train step (forward, weighted loss, reverse pass on the tape, optimizer update). A model whose graphs are
+ * supplied (a user's ONNX files) answers from them instead.
  */
 import { Tape } from '../autodiff/tape.js';
 import { GraphBuilder } from '../graph.js';
@@ -8,11 +9,16 @@ import { weightedLoss } from '../losses.js';
 import { scalar } from '../ops.js';
 import { appendOptimizer, type OptimizerConfig } from '../optimizers.js';
 import type { ParamSpec } from '../params.js';
-import type { ModelDefinition } from './model.js';
+import type { ForwardResult, ModelDefinition } from './model.js';
 
 export interface TrainStepDebug {
   /** Also output `<param>__grad` for every parameter (gradient checks). */
   emitGradients?: boolean;
+}
+
+function forward(def: ModelDefinition, t: Tape, inputs: Record<string, string>): ForwardResult {
+  if (!def.forward) throw new Error(`${def.architecture}: a supplied graph has no forward pass to derive graphs from`);
+  return def.forward(t, inputs);
 }
 
 function declareInputs(t: Tape, def: ModelDefinition): Record<string, string> {
@@ -21,8 +27,9 @@ function declareInputs(t: Tape, def: ModelDefinition): Record<string, string> {
 
 /** Trainable parameters and buffers, in declaration order (the order initialization draws random numbers in). */
 export function modelParameters(def: ModelDefinition): { params: ParamSpec[]; buffers: ParamSpec[] } {
+  if (def.supplied) return { params: def.supplied.params, buffers: def.supplied.buffers };
   const t = new Tape(new GraphBuilder(def.architecture), { training: false, params: { kind: 'inputs' } });
-  def.forward(t, declareInputs(t, def));
+  forward(def, t, declareInputs(t, def));
   return { params: t.params, buffers: t.buffers };
 }
 
@@ -32,9 +39,10 @@ export function modelParameters(def: ModelDefinition): { params: ParamSpec[]; bu
  * model; without, every parameter and buffer is a graph input.
  */
 export function buildInference(def: ModelDefinition, weights?: Record<string, Float32Array>): Uint8Array {
+  if (def.supplied && weights) return def.supplied.inference(weights);
   const g = new GraphBuilder(`${def.architecture}_inference`);
   const t = new Tape(g, { training: false, params: weights ? { kind: 'weights', weights } : { kind: 'inputs' } });
-  const { output, embedding, embeddingSize } = def.forward(t, declareInputs(t, def));
+  const { output, embedding, embeddingSize } = forward(def, t, declareInputs(t, def));
   g.output('output', output, 'float32', ['B', def.outputSize]);
   g.output('embedding', embedding, 'float32', ['B', embeddingSize]);
   return g.toBytes();
@@ -47,6 +55,7 @@ export function buildInference(def: ModelDefinition, weights?: Record<string, Fl
  * `<buffer>__new`, `<state>__new`, `loss`, `per_sample_loss` [B], `per_sample_grad_norm` [B].
  */
 export function buildTrainStep(def: ModelDefinition, opt: OptimizerConfig, debug: TrainStepDebug = {}): Uint8Array {
+  if (def.supplied) return def.supplied.trainStep(opt);
   return trainStepGraph(def, opt, debug).toBytes();
 }
 
@@ -61,7 +70,7 @@ export function trainStepGraph(def: ModelDefinition, opt: OptimizerConfig, debug
   const step = g.input('step', 'float32', []);
   t.rngSeed(); // declared even without dropout: every train step takes the same inputs
 
-  const { output } = def.forward(t, inputs);
+  const { output } = forward(def, t, inputs);
   const { loss, perSampleLoss, perSampleGradNorm } = weightedLoss(t, def.loss, output, y, w, def.outputSize);
   const grads = t.gradients({ [loss]: scalar(g, 1) }, t.params.map((s) => s.name));
   const updates = t.params.map((spec) => {

@@ -52,5 +52,7 @@ export function createModel(spec: ModelSpec, features: number, categoricalCount 
         throw new ModelSpecError(`model: ${(err as Error).message} (vocabSize ${spec.vocabSize} × embeddingDim ${spec.embeddingDim} × ${categoricalCount} categorical fields)`);
       }
     }
+    case 'onnx':
+      throw new ModelSpecError("model.architecture: 'onnx' graphs are imported from the user's files (imported.ts), not built by the zoo");
   }
 }
