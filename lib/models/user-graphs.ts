@@ -19,6 +19,11 @@ export type UserModelSpec = Extract<ModelSpec, { architecture: 'onnx' }>;
 
 const STORE_PREFIX = 'store:';
 
+/** Whether a spec's graph reference is in the model store (else it is a path). */
+export function isStoreReference(ref: string): boolean {
+  return ref.startsWith(STORE_PREFIX);
+}
+
 /** A graph that cannot be used; the message names the spec field and the file. */
 export class UserGraphError extends Error {}
 
@@ -28,7 +33,7 @@ export function sha256Of(bytes: Uint8Array): string {
 
 /** Absolute path of a spec's graph reference; refuses a relative path, which workers elsewhere cannot resolve. */
 export function resolveGraphPath(store: ModelStore, ref: string): string {
-  if (ref.startsWith(STORE_PREFIX)) return store.resolve(ref.slice(STORE_PREFIX.length));
+  if (isStoreReference(ref)) return store.resolve(ref.slice(STORE_PREFIX.length));
   if (isAbsolute(ref)) return ref;
   throw new Error(`'${ref}' is a relative path, which workers cannot resolve: give an absolute path on a volume every worker mounts, or start the pipeline with \`tide run\`, which copies the file into the model store`);
 }
