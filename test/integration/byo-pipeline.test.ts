@@ -1,0 +1,219 @@
+/**
+ * Pipelines whose model is a user's own ONNX graph pair, written to files as any exporter would (here by
+ * Tideline's own builder: an MLP's train step, and its inference graph with the initial weights inside).
+ */
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { Worker } from '@temporalio/worker';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
+import { ingestFile } from '../../lib/data/ingest.js';
+import { exportInferenceModel } from '../../lib/models/export.js';
+import { ModelStore } from '../../lib/models/store.js';
+import { pinGraph, sha256Of } from '../../lib/models/user-graphs.js';
+import { readInitializers } from '../../lib/onnx/initializers.js';
+import { buildTrainStep } from '../../lib/onnx/models/build.js';
+import { mlpModel } from '../../lib/onnx/models/mlp.js';
+import type { OptimizerConfig } from '../../lib/onnx/optimizers.js';
+import { decodeModel, encodeModel, DataType } from '../../lib/onnx/proto.js';
+import { listEvaluations } from '../../lib/pipelines/evaluations.js';
+import { listModels } from '../../lib/pipelines/models.js';
+import { initModelState, readModelState } from '../../lib/train/model-state.js';
+import type { PipelineSpecInput } from '../../policies/spec.js';
+import { createWorkers, runWorkers } from '../../workers/workers.js';
+import { newDataSignal, statusQuery, stopSignal } from '../../workflows/messages.js';
+import type { pipelineWorkflow } from '../../workflows/pipeline.js';
+import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
+import { startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+
+const DAY = 86_400;
+const FEATURES = 12;
+const CLASSES = 4;
+const SGD: OptimizerConfig = { name: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0 };
+
+describe('bring-your-own ONNX model pipelines (real Temporal dev server, PostgreSQL, ONNX Runtime)', () => {
+  let temporal: TestTemporal;
+  let postgres: TestPostgres;
+  let root: string;
+  let store: ModelStore;
+  let dataset: Dataset;
+  let workers: Worker[];
+  const abort = new AbortController();
+  let running: Promise<void>;
+  const queues = { cpu: 'byo-cpu', gpu: 'byo-gpu' };
+  const user = mlpModel({ inputSize: FEATURES, hidden: [16], numClasses: CLASSES });
+  const initial = initModelState(user, SGD, 11);
+  let trainStepBytes: Uint8Array;
+
+  /** Writes a graph where a user would keep it; returns its absolute path and sha256, as a spec names them. */
+  async function userFile(name: string, bytes: Uint8Array): Promise<{ path: string; sha256: string }> {
+    const path = join(root, 'user-graphs', name);
+    await writeFile(path, bytes);
+    return { path, sha256: sha256Of(bytes) };
+  }
+
+  /** The train step with `edit` applied to its graph: how a broken export looks. */
+  function brokenTrainStep(edit: (g: ReturnType<typeof decodeModel>['graph']) => void): Uint8Array {
+    const model = decodeModel(trainStepBytes);
+    edit(model.graph);
+    return encodeModel(model);
+  }
+
+  function userModel(trainStep: { path: string; sha256: string }, inference: { path: string; sha256: string }) {
+    return {
+      architecture: 'onnx' as const, loss: 'softmax-ce' as const,
+      trainStep: trainStep.path, trainStepSha256: trainStep.sha256, inference: inference.path, inferenceSha256: inference.sha256,
+    };
+  }
+
+  const spec = (model: PipelineSpecInput['model'], training: Partial<PipelineSpecInput['training']> = {}): PipelineSpecInput => ({
+    dataset: { name: 'blobs' },
+    model,
+    training: { epochs: 3, batchSize: 32, optimizer: { name: 'sgd', lr: 0.05 }, seed: 3, checkpointEvery: 5, ...training },
+    trigger: { kind: 'dataAmount', every: 400 },
+    queues,
+  });
+
+  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async function stopAfterTriggers(handle: WorkflowHandle<typeof pipelineWorkflow>, triggers: number) {
+    await waitFor(`${triggers} triggers`, async () => {
+      const s = await handle.query(statusQuery);
+      return s.triggers === triggers && s.current === 'waiting for data' ? s : undefined;
+    });
+    await handle.signal(stopSignal);
+    return handle.result();
+  }
+
+  function failureMessage(err: unknown): string {
+    assert.ok(err instanceof WorkflowFailedError);
+    return String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message);
+  }
+
+  async function refused(workflowId: string, input: PipelineSpecInput, message: RegExp): Promise<void> {
+    const run = temporal.client.workflow.execute('pipelineWorkflow', { taskQueue: queues.cpu, workflowId, args: [input] });
+    await assert.rejects(run, (err: unknown) => {
+      assert.match(failureMessage(err), message);
+      return true;
+    });
+  }
+
+  before(async () => {
+    [temporal, postgres] = await Promise.all([startTestTemporal(), startTestPostgres()]);
+    root = await mkdtemp(join(tmpdir(), 'tideline-byo-'));
+    store = new ModelStore(join(root, '.store'));
+    dataset = await registerDataset(postgres.pool, { name: 'blobs', root, format: syntheticFormat(FEATURES, CLASSES) });
+    workers = await createWorkers({
+      connection: temporal.nativeConnection, namespace: 'default', roles: ['control', 'gpu'],
+      deps: { pool: postgres.pool, storeDir: store.root, executionProvider: 'cpu' }, cpuQueue: queues.cpu, gpuQueue: queues.gpu,
+      workflowBundle: temporal.bundle,
+    });
+    running = runWorkers(workers, abort.signal);
+    await mkdir(join(root, 'user-graphs'));
+    trainStepBytes = buildTrainStep(user, SGD);
+    for (let day = 0; day < 2; day++) {
+      await writeBlobFile(root, `day-${day}.bin`, { samples: 400, features: FEATURES, numClasses: CLASSES, startTs: day * DAY, spanS: DAY, seed: day + 1 });
+    }
+  });
+
+  after(async () => {
+    abort.abort();
+    await running;
+    await temporal?.stop();
+    await postgres?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('trains, fine-tunes, stores and evaluates the user graphs, from absolute paths and from the store', async () => {
+    const trainStep = await userFile('train-step.onnx', trainStepBytes);
+    const inference = await userFile('inference.onnx', exportInferenceModel(user, initial));
+    // As a Temporal CLI user would start it: absolute paths with their hashes.
+    const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
+      taskQueue: queues.cpu, workflowId: 'byo-pipeline', args: [spec(userModel(trainStep, inference))],
+    });
+    for (const file of ['day-0.bin', 'day-1.bin']) {
+      const outcome = await ingestFile(postgres.pool, dataset, file);
+      assert.equal(outcome.status, 'ingested');
+      if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: dataset.id, batches: [outcome.batch] });
+    }
+    const summary = await stopAfterTriggers(handle, 2);
+    assert.equal(summary.models, 2);
+
+    const models = await listModels(postgres.pool, summary.pipelineId);
+    assert.deepEqual(models.map((m) => m.parentModelId), [null, models[0]!.modelId], 'the second model fine-tunes the first');
+    for (const m of models) {
+      // The stored model is the user's inference graph carrying the trained parameters.
+      const onnx = await readFile(store.resolve(m.onnxPath));
+      const { state } = await readModelState(store.resolve(m.statePath));
+      const weights = readInitializers(onnx);
+      for (const [name, value] of Object.entries(state.params)) assert.deepEqual(weights.get(name)!.values, value, name);
+      assert.notDeepEqual(state.params['fc1.weight'], initial.params['fc1.weight']);
+      assert.equal(decodeModel(onnx).graph.name, decodeModel(await readFile(inference.path)).graph.name);
+    }
+    const evaluations = await listEvaluations(postgres.pool, summary.pipelineId);
+    assert.equal(evaluations.length, 4, 'a 2×2 evaluation matrix');
+    assert.ok(evaluations.every((e) => e.numSamples > 0 && e.accuracy > 0.6), evaluations.map((e) => e.accuracy).join(', '));
+
+    // As `tide run` starts it: the graphs pinned into the model store; the user's files may then change freely.
+    const pinnedTrain = await pinGraph(store, trainStep.path);
+    const pinnedInference = await pinGraph(store, inference.path);
+    await writeFile(trainStep.path, new Uint8Array([0]));
+    const pinned = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
+      taskQueue: queues.cpu, workflowId: 'byo-pinned',
+      args: [spec(userModel({ path: pinnedTrain.ref, sha256: pinnedTrain.sha256 }, { path: pinnedInference.ref, sha256: pinnedInference.sha256 }), { epochs: 1 })],
+    });
+    const pinnedSummary = await stopAfterTriggers(pinned, 2);
+    assert.equal(pinnedSummary.models, 2);
+    assert.equal((await listEvaluations(postgres.pool, pinnedSummary.pipelineId)).length, 4);
+    await writeFile(trainStep.path, trainStepBytes);
+  });
+
+  it('fails at start, naming the graph file and the culprit, when a graph breaks the contract', async () => {
+    const inference = await userFile('inference.onnx', exportInferenceModel(user, initial));
+    const noPerSample = await userFile('no-per-sample-loss.onnx', brokenTrainStep((g) => {
+      g.output = g.output.filter((o) => o.name !== 'per_sample_loss');
+    }));
+    await refused('byo-no-per-sample-loss', spec(userModel(noPerSample, inference)),
+      /^model\.trainStep \(.*no-per-sample-loss\.onnx\): train-step graph: missing output 'per_sample_loss' \(per-sample loss \[B\]\)$/);
+
+    const floatY = await userFile('float-y.onnx', brokenTrainStep((g) => {
+      g.input.find((i) => i.name === 'y')!.type.tensor_type.elem_type = DataType.float32;
+    }));
+    await refused('byo-float-y', spec(userModel(floatY, inference)),
+      /^model\.trainStep \(.*float-y\.onnx\): train-step graph: input 'y' is float but softmax-ce needs int64$/);
+
+    // The contract is checked for the spec's optimizer: this SGD graph has no Adam state.
+    const trainStep = await userFile('train-step.onnx', trainStepBytes);
+    await refused('byo-wrong-optimizer', spec(userModel(trainStep, inference), { optimizer: { name: 'adam', lr: 0.01 } }),
+      /^model\.trainStep \(.*train-step\.onnx\): train-step graph: missing input 'fc1\.weight__m' \(Adam state of parameter 'fc1\.weight'\)/);
+  });
+
+  it('fails at start on a graph the dataset cannot feed, an unpinned or changed file, or stepsPerRun above 1', async () => {
+    const trainStep = await userFile('train-step.onnx', trainStepBytes);
+    const inference = await userFile('inference.onnx', exportInferenceModel(user, initial));
+    const model = userModel(trainStep, inference);
+    await refused('byo-steps-per-run', spec(model, { stepsPerRun: 4 }), /^training\.stepsPerRun: 4, but a user's onnx train-step graph runs one optimizer step per session run/);
+    await refused('byo-unpinned', spec({ ...model, inferenceSha256: undefined }), /^model\.inferenceSha256: missing/);
+    await refused('byo-changed', spec({ ...model, trainStepSha256: sha256Of(new Uint8Array([1])) }),
+      /^model\.trainStep \(.*train-step\.onnx\): its sha256 is [0-9a-f]{64}, but the spec pins [0-9a-f]{64}: the file changed after the pipeline was started$/);
+    await refused('byo-relative', spec({ ...model, inference: 'inference.onnx' }), /^model\.inference \(inference\.onnx\): 'inference\.onnx' is a relative path/);
+
+    const narrow = mlpModel({ inputSize: 8, hidden: [16], numClasses: CLASSES });
+    const narrowState = initModelState(narrow, SGD, 1);
+    await refused('byo-narrow', spec(userModel(
+      await userFile('narrow-train.onnx', buildTrainStep(narrow, SGD)), await userFile('narrow-inference.onnx', exportInferenceModel(narrow, narrowState)),
+    )), /^model\.inference \(.*narrow-inference\.onnx\): input 'x' \[B, 8\] takes 8 values per sample, but the dataset's samples have 12 features$/);
+  });
+});
