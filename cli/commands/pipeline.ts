@@ -1,10 +1,10 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { basename, dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseSpec, SpecError, type PipelineSpec } from '../../policies/spec.js';
+import { parseSpec, SpecError } from '../../policies/spec.js';
 import { loadConfig } from '../../lib/config.js';
 import { ModelStore } from '../../lib/models/store.js';
-import { isStoreReference, pinGraph } from '../../lib/models/user-graphs.js';
+import { pinUserModel } from '../../lib/models/user-graphs.js';
 import { getPipelineByName } from '../../lib/pipelines/registry.js';
 import { statusQuery, stopSignal } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
@@ -29,7 +29,12 @@ export async function run(args: string[]): Promise<void> {
   } catch (err) {
     throw err instanceof SpecError ? new Error(`${file}: ${err.message}`) : err;
   }
-  spec = await pinUserGraphs(spec, dirname(file));
+  if (spec.model.architecture === 'onnx') {
+    const model = await pinUserModel(new ModelStore(loadConfig().storeDir), spec.model, dirname(file)).catch((err: Error) => {
+      throw new Error(`${file}: ${err.message}`);
+    });
+    spec = { ...spec, model };
+  }
   const workflowId = values.id ?? basename(file).replace(/\.(ya?ml|json)$/, '');
   const ctx = await openContext();
   try {
@@ -46,31 +51,6 @@ export async function run(args: string[]): Promise<void> {
   } finally {
     await ctx.close();
   }
-}
-
-/**
- * A user model's graph files, given by path (relative to the spec file's folder, or absolute), copied into the
- * model store content-addressed: the spec then names them `store:graphs/<sha256>/<file>` with their hashes, so
- * every worker reads the same bytes whatever later happens to the user's files. A hash the spec already gives
- * must match the file. `store:` references are left as they are.
- */
-async function pinUserGraphs(spec: PipelineSpec, specDir: string): Promise<PipelineSpec> {
-  const model = spec.model;
-  if (model.architecture !== 'onnx') return spec;
-  const store = new ModelStore(loadConfig().storeDir);
-  const pinned = { ...model };
-  for (const field of ['trainStep', 'inference'] as const) {
-    if (isStoreReference(model[field])) continue;
-    const path = isAbsolute(model[field]) ? model[field] : resolve(specDir, model[field]);
-    const { ref, sha256 } = await pinGraph(store, path).catch((err: Error) => {
-      throw new Error(`model.${field}: ${err.message}`);
-    });
-    const given = model[`${field}Sha256`];
-    if (given && given !== sha256) throw new Error(`model.${field}Sha256: ${given}, but ${path} has sha256 ${sha256}`);
-    pinned[field] = ref;
-    pinned[`${field}Sha256`] = sha256;
-  }
-  return { ...spec, model: pinned };
 }
 
 /** `tide status <pipeline>`: the workflow's live status and, from the database, its results so far. */

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { basename, isAbsolute, join } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { ModelSpec } from '../../policies/spec.js';
 import { importModel } from '../onnx/models/imported.js';
 import type { ModelDefinition, ModelInput } from '../onnx/models/model.js';
@@ -38,16 +38,37 @@ export function resolveGraphPath(store: ModelStore, ref: string): string {
   throw new Error(`'${ref}' is a relative path, which workers cannot resolve: give an absolute path on a volume every worker mounts, or start the pipeline with \`tide run\`, which copies the file into the model store`);
 }
 
-/** Copies a graph file into the store, content-addressed; returns its `store:` reference and sha256. */
-export async function pinGraph(store: ModelStore, path: string): Promise<{ ref: string; sha256: string }> {
-  const bytes = await readGraphBytes(path);
-  const sha256 = sha256Of(bytes);
-  const relative = join('graphs', sha256, basename(path));
+/**
+ * The model spec with its graph files, given by path (relative to `baseDir`, e.g. the spec file's folder, or
+ * absolute), pinned into the store: it then names them `store:graphs/<sha256>/<file>` with their hashes, so
+ * every worker reads the same bytes whatever later happens to the user's files. A hash the spec already gives
+ * must match its file. `store:` references are kept as they are. (`tide run` does this.)
+ */
+export async function pinUserModel(store: ModelStore, model: UserModelSpec, baseDir: string): Promise<UserModelSpec> {
+  const pinned = { ...model };
+  for (const field of ['trainStep', 'inference'] as const) {
+    if (isStoreReference(model[field])) continue;
+    const path = resolve(baseDir, model[field]);
+    const bytes = await readGraphBytes(path).catch((err: Error) => {
+      throw new UserGraphError(`model.${field}: ${err.message}`);
+    });
+    const sha256 = sha256Of(bytes);
+    const given = model[`${field}Sha256`];
+    if (given && given !== sha256) throw new UserGraphError(`model.${field}Sha256: ${given}, but ${path} has sha256 ${sha256}`);
+    pinned[field] = `${STORE_PREFIX}${await storeGraph(store, bytes, sha256, basename(path))}`;
+    pinned[`${field}Sha256`] = sha256;
+  }
+  return pinned;
+}
+
+/** Writes a graph into the store at `graphs/<sha256>/<name>` (atomically); returns that store-relative path. */
+async function storeGraph(store: ModelStore, bytes: Uint8Array, sha256: string, name: string): Promise<string> {
+  const relative = join('graphs', sha256, name);
   const target = store.resolve(relative);
   await mkdir(join(target, '..'), { recursive: true });
   await writeFile(`${target}.${process.pid}.tmp`, bytes);
   await rename(`${target}.${process.pid}.tmp`, target);
-  return { ref: `${STORE_PREFIX}${relative}`, sha256 };
+  return relative;
 }
 
 /** The graph a spec names, after checking its sha256 against the pinned one. */

@@ -13,7 +13,7 @@ import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
 import { ingestFile } from '../../lib/data/ingest.js';
 import { exportInferenceModel } from '../../lib/models/export.js';
 import { ModelStore } from '../../lib/models/store.js';
-import { pinGraph, sha256Of } from '../../lib/models/user-graphs.js';
+import { pinUserModel, sha256Of } from '../../lib/models/user-graphs.js';
 import { readInitializers } from '../../lib/onnx/initializers.js';
 import { buildTrainStep } from '../../lib/onnx/models/build.js';
 import { mlpModel } from '../../lib/onnx/models/mlp.js';
@@ -167,12 +167,11 @@ describe('bring-your-own ONNX model pipelines (real Temporal dev server, Postgre
     assert.ok(evaluations.every((e) => e.numSamples > 0 && e.accuracy > 0.6), evaluations.map((e) => e.accuracy).join(', '));
 
     // As `tide run` starts it: the graphs pinned into the model store; the user's files may then change freely.
-    const pinnedTrain = await pinGraph(store, trainStep.path);
-    const pinnedInference = await pinGraph(store, inference.path);
+    const model = await pinUserModel(store, { architecture: 'onnx', trainStep: 'train-step.onnx', inference: 'inference.onnx', loss: 'softmax-ce' }, join(root, 'user-graphs'));
+    assert.ok(model.trainStep.startsWith('store:') && model.inference.startsWith('store:'));
     await writeFile(trainStep.path, new Uint8Array([0]));
     const pinned = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
-      taskQueue: queues.cpu, workflowId: 'byo-pinned',
-      args: [spec(userModel({ path: pinnedTrain.ref, sha256: pinnedTrain.sha256 }, { path: pinnedInference.ref, sha256: pinnedInference.sha256 }), { epochs: 1 })],
+      taskQueue: queues.cpu, workflowId: 'byo-pinned', args: [spec(model, { epochs: 1 })],
     });
     const pinnedSummary = await stopAfterTriggers(pinned, 2);
     assert.equal(pinnedSummary.models, 2);

@@ -13,7 +13,7 @@ import type { Batch } from '../../lib/data/batch.js';
 import { evaluateModel } from '../../lib/eval/evaluate.js';
 import { exportInferenceModel } from '../../lib/models/export.js';
 import { ModelStore } from '../../lib/models/store.js';
-import { loadUserModel, pinGraph, UserGraphError, type UserModelSpec } from '../../lib/models/user-graphs.js';
+import { loadUserModel, pinUserModel, UserGraphError, type UserModelSpec } from '../../lib/models/user-graphs.js';
 import { readInitializers, replaceInitializers } from '../../lib/onnx/initializers.js';
 import { buildInference, buildTrainStep, modelParameters } from '../../lib/onnx/models/build.js';
 import { importModel, ImportError, type GraphFile } from '../../lib/onnx/models/imported.js';
@@ -182,20 +182,26 @@ describe('graph files named by a spec', () => {
   }, features, categorical);
   const refused = (p: Promise<unknown>, message: RegExp) => assert.rejects(p, (e: Error) => e instanceof UserGraphError && message.test(e.message));
 
+  /** The spec's model as `tide run` leaves it: files given relative to the spec's folder, pinned into the store. */
+  const pinned = () => pinUserModel(store, { architecture: 'onnx', trainStep: 'train.onnx', inference: join(dir, 'inference.onnx'), loss: 'softmax-ce' }, dir);
+
   it('pins files into the store content-addressed and loads them by reference', async () => {
-    const train = await pinGraph(store, join(dir, 'train.onnx'));
-    const inf = await pinGraph(store, join(dir, 'inference.onnx'));
-    assert.match(train.ref, /^store:graphs\/[0-9a-f]{64}\/train\.onnx$/);
-    assert.ok(train.ref.includes(train.sha256));
-    const def = await load({ trainStep: train.ref, trainStepSha256: train.sha256, inference: inf.ref, inferenceSha256: inf.sha256 });
+    const model = await pinned();
+    assert.match(model.trainStep, /^store:graphs\/[0-9a-f]{64}\/train\.onnx$/);
+    assert.ok(model.trainStep.includes(model.trainStepSha256!));
+    assert.match(model.inference, new RegExp(`^store:graphs/${model.inferenceSha256}/inference\\.onnx$`));
+    const def = await loadUserModel(store, model, FEATURES, 0);
     assert.deepEqual(initModelState(def, ADAM, 1).params, initial.params);
+    // Pinning again keeps store references; a hash that does not match its file is refused.
+    assert.deepEqual(await pinUserModel(store, model, '/elsewhere'), model);
+    await refused(pinUserModel(store, { ...model, inference: join(dir, 'inference.onnx'), inferenceSha256: SHA }, dir),
+      new RegExp(`^model\\.inferenceSha256: ${SHA}, but ${dir}/inference\\.onnx has sha256 ${model.inferenceSha256}$`));
+    await refused(pinUserModel(store, { ...model, trainStep: 'gone.onnx' }, dir), /^model\.trainStep: cannot read .*gone\.onnx \(ENOENT\)$/);
   });
 
   it('refuses a missing or wrong hash, a relative path and a missing file', async () => {
-    const hashes = {
-      trainStepSha256: (await pinGraph(store, join(dir, 'train.onnx'))).sha256,
-      inferenceSha256: (await pinGraph(store, join(dir, 'inference.onnx'))).sha256,
-    };
+    const { trainStepSha256, inferenceSha256 } = await pinned();
+    const hashes = { trainStepSha256, inferenceSha256 };
     await refused(load({}), /^model\.trainStepSha256: missing/);
     await load(hashes);
     await refused(load({ ...hashes, inferenceSha256: SHA }),
@@ -206,10 +212,6 @@ describe('graph files named by a spec', () => {
   });
 
   it("refuses inputs the dataset's batches cannot feed", async () => {
-    const hashes = {
-      trainStepSha256: (await pinGraph(store, join(dir, 'train.onnx'))).sha256,
-      inferenceSha256: (await pinGraph(store, join(dir, 'inference.onnx'))).sha256,
-    };
-    await refused(load(hashes, 12), /^model\.inference \(.*\): input 'x' \[B, 6\] takes 6 values per sample, but the dataset's samples have 12 features/);
+    await refused(loadUserModel(store, await pinned(), 12, 0), /^model\.inference \(.*\): input 'x' \[B, 6\] takes 6 values per sample, but the dataset's samples have 12 features/);
   });
 });

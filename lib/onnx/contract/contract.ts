@@ -29,6 +29,11 @@
  * Inference graph: the same model inputs and nothing else (weights are initializers, not inputs); outputs
  * `output` [B, C] float32 (logits, or the prediction for mse) and `embedding` [B, E] float32.
  *
+ * Initial values: each parameter and buffer starts from the inference graph's float32 initializer of the same
+ * name and shape (the weights an exporter writes into it; a train-step initializer of that name is not used),
+ * and the stored model is the inference graph with the trained values in those initializers. Optimizer state
+ * starts at zeros. A parameter or buffer without such an initializer is refused (lib/onnx/models/imported.ts).
+ *
  * Where a graph declares a shape, its rank is checked (scalars rank 0, `y`/`w`/`per_sample_*` rank 1,
  * `output`/`embedding` rank 2) and `__new` outputs and optimizer states must match their parameter's dims;
  * an undeclared shape is accepted. Element types are always checked.
