@@ -20,7 +20,7 @@ export type UserModelSpec = Extract<ModelSpec, { architecture: 'onnx' }>;
 const STORE_PREFIX = 'store:';
 
 /** Whether a spec's graph reference is in the model store (else it is a path). */
-export function isStoreReference(ref: string): boolean {
+function isStoreReference(ref: string): boolean {
   return ref.startsWith(STORE_PREFIX);
 }
 
@@ -32,7 +32,7 @@ export function sha256Of(bytes: Uint8Array): string {
 }
 
 /** Absolute path of a spec's graph reference; refuses a relative path, which workers elsewhere cannot resolve. */
-export function resolveGraphPath(store: ModelStore, ref: string): string {
+function resolveGraphPath(store: ModelStore, ref: string): string {
   if (isStoreReference(ref)) return store.resolve(ref.slice(STORE_PREFIX.length));
   if (isAbsolute(ref)) return ref;
   throw new Error(`'${ref}' is a relative path, which workers cannot resolve: give an absolute path on a volume every worker mounts, or start the pipeline with \`tide run\`, which copies the file into the model store`);
@@ -72,7 +72,7 @@ async function storeGraph(store: ModelStore, bytes: Uint8Array, sha256: string, 
 }
 
 /** The graph a spec names, after checking its sha256 against the pinned one. */
-export async function readPinnedGraph(store: ModelStore, ref: string, sha256: string): Promise<Uint8Array> {
+async function readPinnedGraph(store: ModelStore, ref: string, sha256: string): Promise<Uint8Array> {
   const bytes = await readGraphBytes(resolveGraphPath(store, ref));
   const actual = sha256Of(bytes);
   if (actual !== sha256) {

@@ -129,7 +129,9 @@ describe('importing a graph pair', () => {
     const tensor = Tensor.encode({ dims: [CLASSES], data_type: DataType.float32, float_data: Array.from(bias), name: 'fc2.bias' }).finish();
     const graph = protobuf.Writer.create().uint32((5 << 3) | 2).bytes(tensor).finish();
     const model = new Uint8Array([...withFloatData, ...protobuf.Writer.create().uint32((7 << 3) | 2).bytes(graph).finish()]);
-    assert.deepEqual(readInitializers(model).get('fc2.bias')!.values, bias);
+    const read = readInitializers(model);
+    assert.deepEqual(read.get('fc2.bias')!.values, bias);
+    assert.deepEqual([...read.keys()].sort(), [...readInitializers(inference.bytes).keys()].sort(), 'the two graph fields merge');
   });
 
   it('refuses a pair that cannot be trained together, naming the file and the culprit', () => {
