@@ -21,6 +21,7 @@ import type { OptimizerConfig } from '../../lib/onnx/optimizers.js';
 import { decodeModel, encodeModel, DataType } from '../../lib/onnx/proto.js';
 import { listEvaluations } from '../../lib/pipelines/evaluations.js';
 import { listModels } from '../../lib/pipelines/models.js';
+import { getPipelineByName } from '../../lib/pipelines/registry.js';
 import { initModelState, readModelState } from '../../lib/train/model-state.js';
 import type { PipelineSpecInput } from '../../policies/spec.js';
 import { createWorkers, runWorkers } from '../../workers/workers.js';
@@ -102,6 +103,13 @@ describe('bring-your-own ONNX model pipelines (real Temporal dev server, Postgre
     return String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message);
   }
 
+  /** The message of the innermost cause: the activity's, when a child workflow's activity failed it. */
+  function rootCause(err: unknown): string {
+    let e = err as Error & { cause?: unknown };
+    while (e.cause instanceof Error) e = e.cause as Error & { cause?: unknown };
+    return e.message;
+  }
+
   async function refused(workflowId: string, input: PipelineSpecInput, message: RegExp): Promise<void> {
     const run = temporal.client.workflow.execute('pipelineWorkflow', { taskQueue: queues.cpu, workflowId, args: [input] });
     await assert.rejects(run, (err: unknown) => {
@@ -177,6 +185,35 @@ describe('bring-your-own ONNX model pipelines (real Temporal dev server, Postgre
     assert.equal(pinnedSummary.models, 2);
     assert.equal((await listEvaluations(postgres.pool, pinnedSummary.pipelineId)).length, 4);
     await writeFile(trainStep.path, trainStepBytes);
+  });
+
+  it('fails the next trigger, naming the file, when a graph file is edited under a running pipeline', async () => {
+    const lateRoot = join(root, 'late');
+    const late = await registerDataset(postgres.pool, { name: 'late', root: lateRoot, format: syntheticFormat(FEATURES, CLASSES) });
+    const trainStep = await userFile('edited-train-step.onnx', trainStepBytes);
+    const inference = await userFile('edited-inference.onnx', exportInferenceModel(user, initial));
+    const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
+      taskQueue: queues.cpu, workflowId: 'byo-edited', args: [{ ...spec(userModel(trainStep, inference), { epochs: 1 }), dataset: { name: 'late' } }],
+    });
+    const ingest = async (day: number) => {
+      await writeBlobFile(lateRoot, `day-${day}.bin`, { samples: 400, features: FEATURES, numClasses: CLASSES, startTs: day * DAY, spanS: DAY, seed: day + 5 });
+      const outcome = await ingestFile(postgres.pool, late, `day-${day}.bin`);
+      assert.equal(outcome.status, 'ingested');
+      if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: late.id, batches: [outcome.batch] });
+    };
+    await ingest(0);
+    await waitFor('the first model', async () => {
+      const s = await handle.query(statusQuery);
+      return s.models === 1 && s.current === 'waiting for data' ? s : undefined;
+    });
+    await writeFile(trainStep.path, buildTrainStep(mlpModel({ inputSize: FEATURES, hidden: [32], numClasses: CLASSES }), SGD));
+    await ingest(1);
+    await assert.rejects(handle.result(), (err: unknown) => {
+      assert.match(rootCause(err), new RegExp(`^model\\.trainStep \\(${trainStep.path}\\): its sha256 is [0-9a-f]{64}, but the spec pins ${trainStep.sha256}: the file changed after the pipeline was started$`));
+      return true;
+    });
+    const row = await getPipelineByName(postgres.pool, 'byo-edited');
+    assert.equal((await listModels(postgres.pool, row!.pipelineId)).length, 1, 'the model trained before the edit stays');
   });
 
   it('fails at start, naming the graph file and the culprit, when a graph breaks the contract', async () => {

@@ -12,7 +12,7 @@
  *    a dataset's batches can feed them is the loader's check (lib/models/user-graphs.ts);
  *  - `output` is [B, C]: C is the class count for softmax-ce (declared there, or given as numClasses), 1 else.
  */
-import { checkInferenceGraph, checkTrainStepGraph, ContractError, elemTypeName, inferParameters, readGraphSignature, type TensorSignature } from '../contract/contract.js';
+import { checkInferenceGraph, checkTrainStepGraph, ContractError, elemTypeName, inferParameters, readGraphSignature, type GraphSignature, type TensorSignature } from '../contract/contract.js';
 import { readInitializers, replaceInitializers } from '../initializers.js';
 import type { LossKind } from '../losses.js';
 import type { OptimizerConfig } from '../optimizers.js';
@@ -32,7 +32,7 @@ export interface ImportOptions {
   numClasses?: number;
 }
 
-/** An imported graph that cannot be trained on the dataset; the message names the graph and the culprit. */
+/** A graph pair that cannot be trained as one model; the message names the graph and the culprit. */
 export class ImportError extends Error {
   constructor(label: string, problem: string) {
     super(`${label}: ${problem}`);
@@ -41,9 +41,7 @@ export class ImportError extends Error {
 }
 
 export function importModel(trainStep: GraphFile, inference: GraphFile, opts: ImportOptions): ModelDefinition {
-  const inTrain = (fn: () => void): void => withLabel(trainStep.label, fn);
-  let inferred!: ReturnType<typeof inferParameters>;
-  inTrain(() => void (inferred = inferParameters(trainStep.bytes)));
+  const inferred = withLabel(trainStep.label, () => inferParameters(trainStep.bytes));
   const weightNames = new Set([...inferred.params, ...inferred.buffers].map((p) => p.name));
 
   const infSig = readSignature(inference);
@@ -75,7 +73,7 @@ export function importModel(trainStep: GraphFile, inference: GraphFile, opts: Im
       params,
       buffers,
       trainStep(optimizer: OptimizerConfig) {
-        inTrain(() => checkTrainStepGraph(trainStep.bytes, {
+        withLabel(trainStep.label, () => checkTrainStepGraph(trainStep.bytes, {
           params: params.map((p) => p.name), buffers: buffers.map((b) => b.name), optimizer, modelInputs: inputs.map((i) => i.name), loss: opts.loss,
         }));
         return trainStep.bytes;
@@ -92,19 +90,17 @@ export function importModel(trainStep: GraphFile, inference: GraphFile, opts: Im
 }
 
 /** Runs `fn`, giving a ContractError (or any other error of the graph's reading) the graph's label. */
-function withLabel(label: string, fn: () => void): void {
+function withLabel<T>(label: string, fn: () => T): T {
   try {
-    fn();
+    return fn();
   } catch (err) {
     if (err instanceof ImportError) throw err;
     throw new ImportError(label, err instanceof ContractError ? err.message : `not a readable ONNX model (${(err as Error).message})`);
   }
 }
 
-function readSignature(graph: GraphFile): ReturnType<typeof readGraphSignature> {
-  let sig!: ReturnType<typeof readGraphSignature>;
-  withLabel(graph.label, () => void (sig = readGraphSignature(graph.bytes)));
-  return sig;
+function readSignature(graph: GraphFile): GraphSignature {
+  return withLabel(graph.label, () => readGraphSignature(graph.bytes));
 }
 
 /** The ModelInput of a declared model input; its first dim, which must be symbolic, becomes 'B'. */
@@ -118,7 +114,7 @@ function modelInput(sig: TensorSignature, label: string): ModelInput {
 }
 
 /** The train step's model inputs must have the inference graph's element types and declared dims. */
-function checkSameInputs(declared: TensorSignature[], train: ReturnType<typeof readGraphSignature>, label: string): void {
+function checkSameInputs(declared: TensorSignature[], train: GraphSignature, label: string): void {
   for (const d of declared) {
     const t = train.inputs.find((i) => i.name === d.name);
     if (!t) continue; // the contract check names it
