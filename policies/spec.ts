@@ -60,10 +60,11 @@ const numClasses = z.number().int().min(2);
 /** Image models read each sample's float32 features as [channels, height, width]. */
 const inputShape = z.tuple([positiveInt, positiveInt, positiveInt]);
 
+/** A user graph file: an absolute path or `store:<path>` (see the 'onnx' model entry). */
 const graphPath = z.string().min(1);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 as 64 lowercase hex digits');
 
-/** The model zoo (one entry per architecture in lib/onnx/models/, built for the dataset's feature count) and user graphs. */
+/** The model zoo: one entry per architecture (lib/onnx/models/), built for the dataset's feature count. */
 const modelSchema = z.discriminatedUnion('architecture', [
   z.strictObject({ architecture: z.literal('logisticRegression'), numClasses }),
   z.strictObject({
@@ -110,8 +111,8 @@ const modelSchema = z.discriminatedUnion('architecture', [
   /**
    * A user's own ONNX graph pair, following the contract of lib/onnx/contract/contract.ts. Each graph is an
    * absolute path that every worker can read (a shared volume) or `store:<path>`, relative to the model store.
-   * `tide run` copies files given by path into the store, content-addressed (`store:graphs/<sha256>/<file>`),
-   * and fills in the hashes; a pipeline is refused without them, and every worker that loads a graph checks
+   * `tide run` copies files given by path (absolute, or relative to the spec file) into the store,
+   * content-addressed (`store:graphs/<sha256>/<file>`), and fills in the hashes; a pipeline is refused without them, and every worker that loads a graph checks
    * its hash, so an edited file can never silently change a running pipeline.
    */
   z.strictObject({
