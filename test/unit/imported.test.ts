@@ -145,6 +145,10 @@ describe('importing a graph pair', () => {
     const fixedBatch = { label: 'fixed.onnx', bytes: editGraph(inference.bytes, (g) => { g.input[0]!.type.tensor_type.shape!.dim[0] = { dim_value: 32 }; }) };
     refused(trainStep, fixedBatch, /^fixed\.onnx: input 'x' has a fixed batch dim 32; it must be symbolic/);
     refused(trainStep, inference, /^inference\.onnx: output 'output' is \[B, 3\] but model\.numClasses is 4/, { numClasses: 4 });
+    refused(trainStep, inference, /^inference\.onnx: output 'output' is \[B, 3\] but bce-logits needs one value per sample$/, { loss: 'bce-logits' });
+    const undeclared = { label: 'classes.onnx', bytes: editGraph(inference.bytes, (g) => { g.output[0]!.type.tensor_type.shape!.dim[1] = { dim_param: 'C' }; }) };
+    refused(trainStep, undeclared, /^classes\.onnx: output 'output' does not declare its class count; give model\.numClasses$/);
+    assert.equal(importModel(trainStep, undeclared, { loss: 'softmax-ce', numClasses: 5 }).outputSize, 5);
     refused({ label: 'junk.onnx', bytes: new Uint8Array([1, 2, 3]) }, inference, /^junk\.onnx: not a readable ONNX model/);
     const def = importModel(trainStep, inference, { loss: 'softmax-ce' });
     assert.throws(() => buildTrainStep(def, { name: 'sgd', lr: 0.1, momentum: 0.9, weightDecay: 0 }),
