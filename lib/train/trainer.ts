@@ -3,7 +3,9 @@
  * int64 input (fed from its `categorical` ids; see batchInputs). The train-step graph runs in a SessionHost worker
  * that keeps parameters, buffers (BatchNorm running stats) and optimizer state between steps; the main thread
  * only pulls batches, posts them (up to MAX_IN_FLIGHT steps ahead of the worker, so data loading overlaps
- * compute) and reads back one loss per step.
+ * compute) and reads back one loss per step. Host-held embedding tables (layers/host-embedding.ts) are kept in
+ * the worker too, under their parameter names: each run gathers their rows before the step and applies the
+ * row-sparse update after it (host-tables.ts), so checkpoints and the returned state hold them like any parameter.
  */
 import type { Batch } from '../data/batch.js';
 import { buildTrainStep, modelParameters } from '../onnx/models/build.js';
