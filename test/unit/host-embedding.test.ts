@@ -322,6 +322,12 @@ describe('DLRM with a table over the host threshold', () => {
     assert.deepEqual(modelParameters(DLRM).hostTables.map((h) => h.rows), ['emb.0.rows']);
   });
 
+  it('export refuses weights beyond protobuf\'s 2 GiB, naming the largest tensor', () => {
+    // Zero-filled and never written here, so its pages are not touched.
+    const state = { params: { 'emb.0.weight': new Float32Array(2 ** 29) }, buffers: {} };
+    assert.throws(() => exportInferenceModel(DLRM, state), /2147483648 bytes of weights \(largest: 'emb\.0\.weight', 536870912 values\).*protobuf's 2 GiB limit/);
+  });
+
   /** Clicks decided by one of 300 popular buckets of field 0 (raw ids: bucket plus multiples of the vocabulary) and a dense feature. */
   const scores = (() => {
     const rng = createRng(5);
