@@ -158,9 +158,13 @@ export class SessionHost {
     await this.request({ op: 'put', tensors });
   }
 
-  /** Copies stored tensors back; queued after every request sent before it, so it sees their effects. */
-  get(names: string[]): Promise<Record<string, TensorData>> {
-    return this.request({ op: 'get', names });
+  /**
+   * Copies stored tensors back; queued after every request sent before it, so it sees their effects. `take`
+   * removes them from the store instead and moves their buffers without a copy (e.g. the final state of large
+   * tables).
+   */
+  get(names: string[], opts: { take?: boolean } = {}): Promise<Record<string, TensorData>> {
+    return this.request({ op: 'get', names, take: opts.take ?? false });
   }
 
   /**

@@ -36,7 +36,7 @@ export type Request =
   | { op: 'create'; session: number; model: Uint8Array; options: SessionOptions }
   | { op: 'run'; session: number; feeds: Record<string, Feed>; fetch: string[] | null; keep: Record<string, string>; tables: HostTableRun[] }
   | { op: 'put'; tensors: Record<string, TensorData> }
-  | { op: 'get'; names: string[] }
+  | { op: 'get'; names: string[]; take: boolean }
   | { op: 'release'; session: number }
   | { op: 'close' };
 

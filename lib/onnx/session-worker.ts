@@ -85,9 +85,14 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
     case 'put':
       for (const [name, t] of Object.entries(req.tensors)) store.set(name, toTensor(t));
       return { result: null, transfer: [] };
-    case 'get':
-      // Cloned, not transferred: the store keeps its tensors.
-      return { result: Object.fromEntries(req.names.map((n) => [n, fromTensor(stored(n))])), transfer: [] };
+    case 'get': {
+      // Cloned, so the store keeps its tensors, unless they are taken: then whole buffers move without a copy.
+      const result = Object.fromEntries(req.names.map((n) => [n, fromTensor(stored(n))]));
+      if (!req.take) return { result, transfer: [] };
+      for (const n of req.names) store.delete(n);
+      const whole = Object.values(result).map((t) => t.data).filter((d) => d.byteOffset === 0 && d.byteLength === d.buffer.byteLength);
+      return { result, transfer: [...new Set(whole.map((d) => d.buffer as ArrayBuffer))] };
+    }
     case 'release':
       await sessions.get(req.session)?.release();
       sessions.delete(req.session);

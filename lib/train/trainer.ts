@@ -269,7 +269,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       }
     }
     while (inFlight.length > 0) await race(inFlight.shift()!);
-    const final = stateAt(await race(host.get(allNames)), globalStep);
+    const final = stateAt(await race(host.get(allNames, { take: true })), globalStep);
     const gradNorm = clipping && stepsDone ? { mean: norms.sum / stepsDone, max: norms.max, clippedSteps: norms.clipped } : undefined;
     return {
       state: final, steps: stepsDone, samples, finalLoss, meanLoss: stepsDone ? lossSum / stepsDone : 0,

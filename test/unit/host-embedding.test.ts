@@ -26,6 +26,7 @@ import { dlrmModel, hostTableFeatures } from '../../lib/onnx/models/dlrm.js';
 import type { ModelDefinition } from '../../lib/onnx/models/model.js';
 import type { OptimizerConfig } from '../../lib/onnx/optimizers.js';
 import { scalar } from '../../lib/onnx/ops.js';
+import { SessionHost } from '../../lib/onnx/session-host.js';
 import { sparseUpdate, tableRows, type SparseRule } from '../../lib/onnx/session-host-tables.js';
 import { initModelState, readModelState, writeModelState, type ModelState } from '../../lib/train/model-state.js';
 import { trainModel, type TrainOptions } from '../../lib/train/trainer.js';
@@ -189,6 +190,20 @@ describe('row-sparse optimizers', () => {
     assert.deepEqual(Array.from(tableRows(BigInt64Array.from([3n, -1n]), 2, { input: 'tokens', columns: [0, 1], padding: true }, 5, 't')), [3, -1]);
     assert.throws(() => tableRows(BigInt64Array.from([3n, 5n]), 2, { input: 'tokens', columns: [0, 1], padding: true }, 5, 'bag.weight'),
       /host table bag\.weight: id 5 \(sample 0, column 1\) is outside \[0, 5\)/);
+  });
+});
+
+describe('session host', () => {
+  it('get with take moves stored tensors out of the worker without keeping them', async () => {
+    const host = new SessionHost();
+    try {
+      await host.put({ t: { type: 'float32', dims: [2, 2], data: Float32Array.of(1, 2, 3, 4) } });
+      assert.deepEqual(Array.from((await host.get(['t'])).t!.data as Float32Array), [1, 2, 3, 4]);
+      assert.deepEqual(Array.from((await host.get(['t'], { take: true })).t!.data as Float32Array), [1, 2, 3, 4]);
+      await assert.rejects(host.get(['t']), /no stored tensor 't'/);
+    } finally {
+      await host.close();
+    }
   });
 });
 
