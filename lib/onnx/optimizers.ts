@@ -6,9 +6,8 @@
  */
 import type { GraphBuilder } from './graph.js';
 import { scalar } from './ops.js';
-import { DataType } from './proto.js';
+import { DataType, type Dim } from './proto.js';
 import type { ParamSpec } from './params.js';
-import type { Dim } from './proto.js';
 
 /**
  * Parameters whose name starts with `match` (the first group that matches wins) get the group's own
