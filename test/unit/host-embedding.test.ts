@@ -29,7 +29,7 @@ import { scalar } from '../../lib/onnx/ops.js';
 import { SessionHost } from '../../lib/onnx/session-host.js';
 import { sparseUpdate, tableRows, type SparseRule } from '../../lib/onnx/session-host-tables.js';
 import { initModelState, readModelState, writeModelState, type ModelState } from '../../lib/train/model-state.js';
-import { trainModel, type TrainOptions } from '../../lib/train/trainer.js';
+import { NonFiniteLossError, trainModel, type TrainOptions } from '../../lib/train/trainer.js';
 import { createRng } from '../../lib/rng.js';
 import { maxAbs, SESSION_OPTS, uniform } from '../helpers/gradcheck.js';
 
@@ -315,6 +315,12 @@ describe('training with host tables', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a non-finite loss stops training with NonFiniteLossError naming the step, as for in-graph tables', async () => {
+    const data = batches(9, 4);
+    data[2]!.x[0] = Number.NaN;
+    await assert.rejects(run(HOST, ADAM, data), (e: Error) => e instanceof NonFiniteLossError && e.step === 3);
   });
 
   it('stepsPerRun > 1 runs single steps: bit-identical to stepsPerRun 1', async () => {
