@@ -48,9 +48,12 @@ export function tableRows(ids: BigInt64Array, width: number, source: HostIdSourc
 /** The rows of `table` [vocab, dim] at `rows`, [rows.length, dim]; zeros for padding. */
 export function gatherRows(table: Float32Array, dim: number, rows: Int32Array): Float32Array {
   const out = new Float32Array(rows.length * dim);
-  rows.forEach((r, i) => {
-    if (r !== PADDING_ROW) out.set(table.subarray(r * dim, (r + 1) * dim), i * dim);
-  });
+  // Plain loops: a subarray per row costs more than copying its few values.
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (r === PADDING_ROW) continue;
+    for (let k = 0, from = r * dim, to = i * dim; k < dim; k++) out[to + k] = table[from + k]!;
+  }
   return out;
 }
 
@@ -64,34 +67,34 @@ export function sparseUpdate(
 ): void {
   const slots = new Map<number, number>();
   const order: number[] = [];
-  rows.forEach((r) => {
-    if (r !== PADDING_ROW && !slots.has(r)) {
-      slots.set(r, order.length);
+  const summed = new Float32Array(rows.length * dim);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (r === PADDING_ROW) continue;
+    let slot = slots.get(r);
+    if (slot === undefined) {
+      slot = order.length;
+      slots.set(r, slot);
       order.push(r);
     }
-  });
-  const summed = new Float32Array(order.length * dim);
-  rows.forEach((r, i) => {
-    if (r === PADDING_ROW) return;
-    const at = slots.get(r)! * dim;
-    for (let k = 0; k < dim; k++) summed[at + k]! += grad[i * dim + k]!;
-  });
+    for (let k = 0, at = slot * dim, from = i * dim; k < dim; k++) summed[at + k]! += grad[from + k]!;
+  }
   const f = Math.fround;
   const wd = f(rule.weightDecay);
   if (rule.name === 'sgd') {
     const mu = f(rule.momentum);
     const [mom] = states as [Float32Array];
-    order.forEach((r, s) => {
-      for (let k = 0; k < dim; k++) {
-        const i = r * dim + k;
+    const nesterov = rule.nesterov;
+    for (let s = 0; s < order.length; s++) {
+      for (let k = 0, i = order[s]! * dim, at = s * dim; k < dim; k++, i++, at++) {
         const p = table[i]!;
-        const g = wd ? f(summed[s * dim + k]! + f(p * wd)) : summed[s * dim + k]!;
+        const g = wd ? f(summed[at]! + f(p * wd)) : summed[at]!;
         const buf = f(f(mom[i]! * mu) + g);
-        const dir = rule.nesterov ? f(g + f(buf * mu)) : buf;
+        const dir = nesterov ? f(g + f(buf * mu)) : buf;
         mom[i] = buf;
         table[i] = f(p - f(dir * lr));
       }
-    });
+    }
     return;
   }
   const [m, v] = states as [Float32Array, Float32Array];
@@ -104,11 +107,11 @@ export function sparseUpdate(
   const stepSize = f(lr / (1 - rule.beta1 ** step));
   const invSqrtBc2 = f(1 / Math.sqrt(1 - rule.beta2 ** step));
   const decay = rule.name === 'adamw' && wd ? f(1 - f(lr * wd)) : 1;
-  order.forEach((r, s) => {
-    for (let k = 0; k < dim; k++) {
-      const i = r * dim + k;
+  const coupled = rule.name === 'adam' ? wd : 0;
+  for (let s = 0; s < order.length; s++) {
+    for (let k = 0, i = order[s]! * dim, at = s * dim; k < dim; k++, i++, at++) {
       const p = table[i]!;
-      const g = rule.name === 'adam' && wd ? f(summed[s * dim + k]! + f(p * wd)) : summed[s * dim + k]!;
+      const g = coupled ? f(summed[at]! + f(p * coupled)) : summed[at]!;
       const m2 = f(f(m[i]! * b1) + f(g * c1));
       const v2 = f(f(v[i]! * b2) + f(f(g * g) * c2));
       const denom = f(f(f(Math.sqrt(v2)) * invSqrtBc2) + eps);
@@ -116,5 +119,5 @@ export function sparseUpdate(
       v[i] = v2;
       table[i] = f(f(p * decay) - f(f(m2 / denom) * stepSize));
     }
-  });
+  }
 }
