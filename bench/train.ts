@@ -2,6 +2,8 @@
  * Training throughput of the model zoo: a tight loop over the train-step session on the main thread,
  * fed from in-memory tensors (the raw baseline), against the trainer (session in a worker thread,
  * batches handed over as transferable buffers while the next ones are produced), in the same run.
+ * For models with host-held tables the raw loop does the same gather and row-sparse update on the main
+ * thread around each run, where the trainer has its worker do them.
  */
 import ort from 'onnxruntime-node';
 import type { Batch } from '../lib/data/batch.js';
@@ -10,8 +12,10 @@ import type { ModelDefinition } from '../lib/onnx/models/model.js';
 import { createModel } from '../lib/onnx/models/zoo.js';
 import { baseLearningRates, optimizerStateNames, type OptimizerConfig } from '../lib/onnx/optimizers.js';
 import { initialValue, paramSize } from '../lib/onnx/params.js';
+import { gatherRows, sparseUpdate, tableRows } from '../lib/onnx/session-host-tables.js';
 import { createRng } from '../lib/rng.js';
 import { rngSeedAt } from '../lib/train/schedules.js';
+import { hostTableRuns, hostTensorNames } from '../lib/train/host-tables.js';
 import { initModelState } from '../lib/train/model-state.js';
 import { trainModel } from '../lib/train/trainer.js';
 import type { ModelSpec } from '../policies/spec.js';
@@ -28,42 +32,73 @@ export interface TrainBenchRow {
 
 const OPTIMIZER: OptimizerConfig = { name: 'adam', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
 
-/** The zoo as the benchmark runs it: each model with the input its spec needs. */
-export const BENCH_MODELS: { name: string; spec: ModelSpec; features: number }[] = [
+/** The zoo as the benchmark runs it: each model with the input its spec needs (and categorical ids per sample, if any). */
+export const BENCH_MODELS: { name: string; spec: ModelSpec; features: number; categorical?: number }[] = [
   { name: 'logisticRegression', spec: { architecture: 'logisticRegression', numClasses: 10 }, features: 784 },
   { name: 'mlp', spec: { architecture: 'mlp', hidden: [128], numClasses: 10 }, features: 784 },
   { name: 'cnn', spec: { architecture: 'cnn', numClasses: 10, inputShape: [3, 32, 32], filters: [32, 32] }, features: 3072 },
   { name: 'resnet', spec: { architecture: 'resnet', numClasses: 10, inputShape: [3, 32, 32], widths: [16, 32, 64], blocksPerStage: 1 }, features: 3072 },
+  // Criteo's layout: 13 dense features, 26 categorical fields. 4096 rows a table stay in the graph (1.7M values in
+  // all); 100k rows (1.6M values) a table are held in JS.
+  { name: 'dlrm', spec: { architecture: 'dlrm', vocabSize: 4096, embeddingDim: 16, bottom: [64, 16], top: [64] }, features: 13, categorical: 26 },
+  { name: 'dlrm-host-100k', spec: { architecture: 'dlrm', vocabSize: 100_000, embeddingDim: 16, bottom: [64, 16], top: [64] }, features: 13, categorical: 26 },
 ];
 
-function randomBatch(def: ModelDefinition, size: number, features: number, seed: number): Batch {
+/** Random inputs; raw categorical ids spread over 10M values, so most tables' rows are hashed to at random. */
+function randomBatch(def: ModelDefinition, size: number, features: number, categorical: number, seed: number): Batch {
   const rng = createRng(seed);
   const x = new Float32Array(size * features).map(() => rng.next());
-  const y = new Int32Array(size).map(() => rng.int(def.outputSize));
-  return { x, y, w: new Float32Array(size).fill(1), size, features };
+  const y = new Int32Array(size).map(() => rng.int(def.loss === 'softmax-ce' ? def.outputSize : 2));
+  const batch: Batch = { x, y, w: new Float32Array(size).fill(1), size, features };
+  if (categorical === 0) return batch;
+  return { ...batch, categorical: new Int32Array(size * categorical).map(() => rng.int(10_000_000)), categoricalCount: categorical };
 }
 
 /** Samples/s of the bare session, state fed back output to input, for `steps` steps after a warm-up. */
 async function rawLoop(def: ModelDefinition, batch: Batch, steps: number): Promise<number> {
   const session = await ort.InferenceSession.create(buildTrainStep(def, OPTIMIZER), { intraOpNumThreads: 1, interOpNumThreads: 1 });
-  const { params, buffers } = modelParameters(def);
+  const { params, buffers, hostTables } = modelParameters(def);
+  const hostNames = hostTensorNames(hostTables, OPTIMIZER);
+  const tables = hostTableRuns(hostTables, OPTIMIZER);
   const rng = createRng(1);
   const feeds: Record<string, ort.Tensor> = {};
-  for (const spec of [...params, ...buffers]) feeds[spec.name] = new ort.Tensor('float32', initialValue(spec, rng), spec.shape);
+  /** Host tables and their optimizer state, kept here rather than fed. */
+  const held: Record<string, Float32Array> = {};
+  const place = (name: string, value: Float32Array, shape: number[]) => {
+    if (hostNames.has(name)) held[name] = value;
+    else feeds[name] = new ort.Tensor('float32', value, shape);
+  };
+  for (const spec of [...params, ...buffers]) place(spec.name, initialValue(spec, rng), spec.shape);
   for (const spec of params) {
-    for (const name of optimizerStateNames(spec.name, OPTIMIZER)) feeds[name] = new ort.Tensor('float32', new Float32Array(paramSize(spec)), spec.shape);
+    for (const name of optimizerStateNames(spec.name, OPTIMIZER)) place(name, new Float32Array(paramSize(spec)), spec.shape);
   }
-  const shape = def.inputs[0].shape.map((d) => (d === 'B' ? batch.size : d)) as number[];
-  feeds[def.inputs[0].name] = new ort.Tensor('float32', batch.x, shape);
-  feeds.y = new ort.Tensor('int64', BigInt64Array.from(batch.y, (v) => BigInt(v)), [batch.size]);
+  for (const input of def.inputs) {
+    const shape = input.shape.map((d) => (d === 'B' ? batch.size : d)) as number[];
+    feeds[input.name] = input.dtype === 'float32'
+      ? new ort.Tensor('float32', batch.x, shape)
+      : new ort.Tensor('int64', BigInt64Array.from(batch.categorical!, (v) => BigInt(v)), shape);
+  }
+  feeds.y = def.loss === 'softmax-ce'
+    ? new ort.Tensor('int64', BigInt64Array.from(batch.y, (v) => BigInt(v)), [batch.size])
+    : new ort.Tensor('float32', Float32Array.from(batch.y), [batch.size]);
   feeds.w = new ort.Tensor('float32', batch.w, [batch.size]);
-  for (const [name, lr] of Object.entries(baseLearningRates(OPTIMIZER))) feeds[name] = new ort.Tensor('float32', [lr], []);
+  const lrs = baseLearningRates(OPTIMIZER);
+  for (const [name, lr] of Object.entries(lrs)) feeds[name] = new ort.Tensor('float32', [lr], []);
   const stateNames = Object.keys(feeds).filter((n) => session.outputNames.includes(`${n}__new`));
   const run = async (step: number) => {
     feeds.step = new ort.Tensor('float32', [step], []);
     if (session.inputNames.includes('rng_seed')) feeds.rng_seed = new ort.Tensor('float32', [rngSeedAt(0, step)], []);
+    const rows = tables.map((h) => {
+      const ids = feeds[h.ids]!;
+      const r = tableRows(ids.data as BigInt64Array, ids.dims[1]!, h.source, h.vocab, h.table);
+      feeds[h.rows] = new ort.Tensor('float32', gatherRows(held[h.table]!, h.dim, r), [batch.size, h.source.columns.length, h.dim]);
+      return r;
+    });
     const out = await session.run(feeds);
     for (const name of stateNames) feeds[name] = out[`${name}__new`]!;
+    tables.forEach((h, i) => sparseUpdate(
+      held[h.table]!, h.states.map((n) => held[n]!), h.dim, rows[i]!, out[h.grad]!.data as Float32Array, h.rule, Math.fround(lrs[h.lr]!), step,
+    ));
   };
   for (let step = 1; step <= 3; step++) await run(step);
   const started = performance.now();
@@ -83,7 +118,9 @@ async function trainerRun(
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   async function* batches(): AsyncGenerator<Batch> {
     // Fresh buffers each step, as the loader produces them; the trainer transfers (detaches) what it gets.
-    for (let i = 0; i < steps + warmup; i++) yield { ...batch, x: batch.x.slice(), y: batch.y.slice(), w: batch.w.slice() };
+    for (let i = 0; i < steps + warmup; i++) {
+      yield { ...batch, x: batch.x.slice(), y: batch.y.slice(), w: batch.w.slice(), categorical: batch.categorical?.slice() };
+    }
   }
   let started = 0;
   let timedSteps = 0;
@@ -116,10 +153,10 @@ export async function benchTrain(opts: {
   models?: string[];
 }): Promise<TrainBenchRow[]> {
   const rows: TrainBenchRow[] = [];
-  for (const { name, spec, features } of BENCH_MODELS.filter((m) => !opts.models || opts.models.includes(m.name))) {
-    const def = createModel(spec, features);
+  for (const { name, spec, features, categorical = 0 } of BENCH_MODELS.filter((m) => !opts.models || opts.models.includes(m.name))) {
+    const def = createModel(spec, features, categorical);
     for (const batchSize of opts.batchSizes) {
-      const batch = randomBatch(def, batchSize, features, batchSize);
+      const batch = randomBatch(def, batchSize, features, categorical, batchSize);
       const probe = await rawLoop(def, batch, 3);
       const steps = Math.max(5, Math.round((opts.seconds * probe) / batchSize));
       const rawSamplesPerS = await rawLoop(def, batch, steps);

@@ -89,8 +89,11 @@ const modelSchema = z.discriminatedUnion('architecture', [
   }),
   /**
    * DLRM click model (binary, one logit): the dataset's float features feed the bottom MLP, its categorical ids
-   * (raw; hashed in the graph, id mod vocabSize) one embedding table each. The tables live in the graph, so
-   * vocabSize · embeddingDim · (categorical fields) must stay within 2M values (4096 · 16 · 26 ≈ 1.7M).
+   * (raw; hashed in the graph, id mod vocabSize) one embedding table each. Small tables live in the graph; a table
+   * of more than 1M values (vocabSize · embeddingDim), or the largest ones when the graph's would exceed 2M in all,
+   * are held in JS memory with a row-sparse update (lib/onnx/models/dlrm.ts). vocabSize · embeddingDim ·
+   * (categorical fields) must stay within 2^28 values (1 GiB of tables; 26 fields of 500k × 16 fit); the field
+   * count is the dataset's, so the model zoo checks the product, and this schema one table's share of it.
    */
   z
     .strictObject({
@@ -106,6 +109,9 @@ const modelSchema = z.discriminatedUnion('architecture', [
     .superRefine((m, ctx) => {
       if (m.bottom.at(-1) !== m.embeddingDim) {
         ctx.addIssue({ code: 'custom', path: ['bottom'], message: `the bottom MLP [${m.bottom.join(', ')}] must end with embeddingDim ${m.embeddingDim}` });
+      }
+      if (m.vocabSize * m.embeddingDim > 2 ** 28) {
+        ctx.addIssue({ code: 'custom', path: ['vocabSize'], message: `vocabSize ${m.vocabSize} × embeddingDim ${m.embeddingDim} exceeds 2^28 table values` });
       }
     }),
   /**

@@ -6,7 +6,7 @@
  */
 import type { GraphBuilder } from './graph.js';
 import { scalar } from './ops.js';
-import { DataType } from './proto.js';
+import { DataType, type Dim } from './proto.js';
 import type { ParamSpec } from './params.js';
 
 /**
@@ -64,7 +64,21 @@ export function optimizerStateNames(param: string, opt: OptimizerConfig): string
   return opt.name === 'sgd' ? [`${param}__mom`] : [`${param}__m`, `${param}__v`];
 }
 
+/** The learning-rate input and weight decay of parameter `name`: those of the first group it matches, else the optimizer's. */
+export function paramGroupOf(opt: OptimizerConfig, name: string): { lrInput: string; weightDecay: number } {
+  const groups = opt.groups ?? [];
+  const gi = groups.findIndex((grp) => name.startsWith(grp.match));
+  return { lrInput: gi < 0 ? 'lr' : groupLrInput(gi), weightDecay: groups[gi]?.weightDecay ?? opt.weightDecay };
+}
+
 export interface ParamToUpdate { spec: ParamSpec; value: string; grad: string }
+
+/**
+ * The gradient of rows gathered from a table held outside the graph, which the graph does not update: it is output
+ * as `output` (clipped with everything else) and, when clipping, `squaredNorm()` (emits its table gradient's Σ g²)
+ * joins the global norm.
+ */
+export interface HostRowsGradient { output: string; grad: string; squaredNorm: () => string; shape: Dim[] }
 
 export interface AppendedOptimizer {
   /** Name of the graph output holding the pre-clip global gradient norm; set iff clipping is on. */
@@ -73,15 +87,16 @@ export interface AppendedOptimizer {
 
 /**
  * Declares each parameter's state tensors and each group's `lr__<i>` as graph inputs and emits `<param>__new`,
- * `<state>__new` and, with clipping, `grad_norm` outputs (the builder must not emit `grad_norm` itself).
+ * `<state>__new`, each host rows gradient and, with clipping, `grad_norm` outputs (the builder must not emit `grad_norm` itself).
  * `lr` is the base learning-rate value; `step` is the 1-based index of the step being taken (Adam bias correction).
  */
 export function appendOptimizer(
-  g: GraphBuilder, opt: OptimizerConfig, lr: string, step: string, params: ParamToUpdate[],
+  g: GraphBuilder, opt: OptimizerConfig, lr: string, step: string, params: ParamToUpdate[], hostRows: HostRowsGradient[] = [],
 ): AppendedOptimizer {
   const groups = opt.groups ?? [];
   const groupLr = groups.map((_, i) => g.input(groupLrInput(i), 'float32', []));
-  const clipped = opt.clipGradNorm === undefined ? undefined : clipByGlobalNorm(g, opt.clipGradNorm, params.map((p) => p.grad));
+  const clipped = opt.clipGradNorm === undefined ? undefined
+    : clipByGlobalNorm(g, opt.clipGradNorm, params.map((p) => p.grad), hostRows.map((h) => h.squaredNorm()));
   const adamBc = opt.name === 'sgd' ? undefined : adamBiasCorrections(g, opt, step);
 
   // lr/bc1 once per learning-rate input rather than once per parameter.
@@ -108,6 +123,7 @@ export function appendOptimizer(
     states.forEach((s, k) => g.output(`${s}__new`, next.states[k]!, 'float32', spec.shape));
   });
 
+  for (const h of hostRows) g.output(h.output, clipped ? g.op('Mul', [h.grad, clipped.coef]) : h.grad, 'float32', h.shape);
   if (!clipped) return {};
   g.output(GRAD_NORM_OUTPUT, clipped.norm, 'float32', []);
   return { gradNorm: GRAD_NORM_OUTPUT };
@@ -162,10 +178,12 @@ function adamUpdate(
   return { param: g.op('Sub', [value, update]), states: [m2, v2] };
 }
 
-/** torch clip_grad_norm_: norm = sqrt(Σ ||g||²); every g *= min(1, max/(norm + 1e-6)). */
-function clipByGlobalNorm(g: GraphBuilder, maxNorm: number, grads: string[]): { norm: string; grads: string[] } {
-  const squares = grads.map((gr) => g.op('ReduceSumSquare', [gr], { keepdims: 0 }));
+/** torch clip_grad_norm_: norm = sqrt(Σ ||g||²); every g *= min(1, max/(norm + 1e-6)). `extraSquares`: other Σ g² terms. */
+function clipByGlobalNorm(
+  g: GraphBuilder, maxNorm: number, grads: string[], extraSquares: string[],
+): { norm: string; coef: string; grads: string[] } {
+  const squares = [...grads.map((gr) => g.op('ReduceSumSquare', [gr], { keepdims: 0 })), ...extraSquares];
   const norm = g.op('Sqrt', [g.op('Sum', squares)]);
   const coef = g.op('Min', [scalar(g, 1), g.op('Div', [scalar(g, maxNorm), g.op('Add', [norm, scalar(g, 1e-6)])])]);
-  return { norm, grads: grads.map((gr) => g.op('Mul', [gr, coef])) };
+  return { norm, coef, grads: grads.map((gr) => g.op('Mul', [gr, coef])) };
 }

@@ -4,9 +4,9 @@
  */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { Feed, Reply, Request, SessionOptions, TensorData, WorkerData } from './session-protocol.js';
+import type { Feed, HostTableRun, Reply, Request, SessionOptions, TensorData, WorkerData } from './session-protocol.js';
 
-export type { Feed, SessionOptions, TensorArray, TensorData, TensorType } from './session-protocol.js';
+export type { Feed, HostTableRun, SessionOptions, TensorArray, TensorData, TensorType } from './session-protocol.js';
 
 /** One intra-op thread is fastest on small CPU boxes; the default (all cores) was 1.5–3× slower. */
 export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
@@ -55,6 +55,8 @@ export interface RunOptions {
   keep?: Record<string, string>;
   /** Transfer (detach) the buffers of the inline feeds instead of copying them; the caller gives them up. */
   transfer?: boolean;
+  /** Stored tables to gather rows from before the run and to update after it (their gradients are not sent back). */
+  tables?: HostTableRun[];
 }
 
 export class HostedSession {
@@ -80,7 +82,7 @@ export class HostedSession {
       if (opts.transfer && t.data.buffer instanceof ArrayBuffer) transfer.add(t.data.buffer);
     }
     return this.host.request<Record<string, TensorData>>(
-      { op: 'run', session: this.id, feeds: sent, fetch: opts.fetch ?? null, keep: opts.keep ?? {} },
+      { op: 'run', session: this.id, feeds: sent, fetch: opts.fetch ?? null, keep: opts.keep ?? {}, tables: opts.tables ?? [] },
       [...transfer],
     );
   }
@@ -156,9 +158,13 @@ export class SessionHost {
     await this.request({ op: 'put', tensors });
   }
 
-  /** Copies stored tensors back; queued after every request sent before it, so it sees their effects. */
-  get(names: string[]): Promise<Record<string, TensorData>> {
-    return this.request({ op: 'get', names });
+  /**
+   * Copies stored tensors back; queued after every request sent before it, so it sees their effects. `take`
+   * removes them from the store instead and moves their buffers without a copy (e.g. the final state of large
+   * tables).
+   */
+  get(names: string[], opts: { take?: boolean } = {}): Promise<Record<string, TensorData>> {
+    return this.request({ op: 'get', names, take: opts.take ?? false });
   }
 
   /**

@@ -1,5 +1,7 @@
 /** Messages between SessionHost (main thread) and session-worker. Everything here is structured-cloneable. */
 import type { InferenceSession } from 'onnxruntime-node';
+import type { HostIdSource } from './autodiff/tape.js';
+import type { SparseRule } from './session-host-tables.js';
 
 export type TensorType = 'float32' | 'float64' | 'int32' | 'int64' | 'bool';
 export type TensorArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
@@ -10,11 +12,31 @@ export type Feed = TensorData | { stored: string };
 
 export type SessionOptions = InferenceSession.SessionOptions;
 
+/**
+ * A table kept in the worker's store that a run gathers from and updates (session-host-tables.ts): before the
+ * run, the rows of the ids in feed `ids` (int64 [B, width], sent with the request) are fed as input `rows`; after
+ * it, output `grad` (the rows' gradient) updates the table and its stored optimizer `states` by `rule`, with the
+ * step's learning rate and 1-based step read from the scalar feeds `lr` and `step`.
+ */
+export interface HostTableRun {
+  table: string;
+  vocab: number;
+  dim: number;
+  ids: string;
+  source: HostIdSource;
+  rows: string;
+  grad: string;
+  rule: SparseRule;
+  states: string[];
+  lr: string;
+  step: string;
+}
+
 export type Request =
   | { op: 'create'; session: number; model: Uint8Array; options: SessionOptions }
-  | { op: 'run'; session: number; feeds: Record<string, Feed>; fetch: string[] | null; keep: Record<string, string> }
+  | { op: 'run'; session: number; feeds: Record<string, Feed>; fetch: string[] | null; keep: Record<string, string>; tables: HostTableRun[] }
   | { op: 'put'; tensors: Record<string, TensorData> }
-  | { op: 'get'; names: string[] }
+  | { op: 'get'; names: string[]; take: boolean }
   | { op: 'release'; session: number }
   | { op: 'close' };
 

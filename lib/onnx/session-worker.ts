@@ -5,7 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import type { Feed, Reply, Request, TensorData, WorkerData } from './session-protocol.js';
+import { gatherRows, sparseUpdate, tableRows } from './session-host-tables.js';
+import type { Feed, HostTableRun, Reply, Request, TensorData, WorkerData } from './session-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('session-worker must run in a worker thread');
@@ -34,6 +35,23 @@ function session(id: number): ort.InferenceSession {
   return s;
 }
 
+/** Feeds `h.rows` with the rows of the batch's ids; returns the row index of each. */
+function gather(h: HostTableRun, feeds: Record<string, ort.Tensor>): Int32Array {
+  const ids = feeds[h.ids];
+  if (!ids || ids.type !== 'int64' || ids.dims.length !== 2) throw new Error(`host table ${h.table}: feed '${h.ids}' is not int64 [B, n] ids`);
+  const [batch, width] = ids.dims as [number, number];
+  const rows = tableRows(ids.data as BigInt64Array, width, h.source, h.vocab, h.table);
+  const table = stored(h.table).data as Float32Array;
+  feeds[h.rows] = new ort.Tensor('float32', gatherRows(table, h.dim, rows), [batch, h.source.columns.length, h.dim]);
+  return rows;
+}
+
+function update(h: HostTableRun, rows: Int32Array, feeds: Record<string, ort.Tensor>, out: ort.InferenceSession.OnnxValueMapType): void {
+  const scalar = (name: string): number => (feeds[name]!.data as Float32Array)[0]!;
+  const states = h.states.map((n) => stored(n).data as Float32Array);
+  sparseUpdate(stored(h.table).data as Float32Array, states, h.dim, rows, out[h.grad]!.data as Float32Array, h.rule, scalar(h.lr), scalar(h.step));
+}
+
 async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
   switch (req.op) {
     case 'create': {
@@ -47,10 +65,13 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       for (const [name, f] of Object.entries(req.feeds) as [string, Feed][]) {
         feeds[name] = 'stored' in f ? stored(f.stored) : toTensor(f);
       }
+      const gathered = req.tables.map((h) => gather(h, feeds));
+      const grads = req.tables.map((h) => h.grad);
       const keepNames = Object.keys(req.keep);
-      const fetch = req.fetch ?? s.outputNames.filter((n) => !(n in req.keep));
-      const out = await s.run(feeds, [...new Set([...fetch, ...keepNames])]);
+      const fetch = req.fetch ?? s.outputNames.filter((n) => !(n in req.keep) && !grads.includes(n));
+      const out = await s.run(feeds, [...new Set([...fetch, ...keepNames, ...grads])]);
       for (const [output, as] of Object.entries(req.keep)) store.set(as, out[output]!);
+      req.tables.forEach((h, i) => update(h, gathered[i]!, feeds, out));
       const result: Record<string, TensorData> = {};
       const transfer: ArrayBuffer[] = [];
       for (const name of fetch) {
@@ -64,9 +85,14 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
     case 'put':
       for (const [name, t] of Object.entries(req.tensors)) store.set(name, toTensor(t));
       return { result: null, transfer: [] };
-    case 'get':
-      // Cloned, not transferred: the store keeps its tensors.
-      return { result: Object.fromEntries(req.names.map((n) => [n, fromTensor(stored(n))])), transfer: [] };
+    case 'get': {
+      // Cloned, so the store keeps its tensors, unless they are taken: then whole buffers move without a copy.
+      const result = Object.fromEntries(req.names.map((n) => [n, fromTensor(stored(n))]));
+      if (!req.take) return { result, transfer: [] };
+      for (const n of req.names) store.delete(n);
+      const whole = Object.values(result).map((t) => t.data).filter((d) => d.byteOffset === 0 && d.byteLength === d.buffer.byteLength);
+      return { result, transfer: [...new Set(whole.map((d) => d.buffer as ArrayBuffer))] };
+    }
     case 'release':
       await sessions.get(req.session)?.release();
       sessions.delete(req.session);

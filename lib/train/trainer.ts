@@ -3,7 +3,9 @@
  * int64 input (fed from its `categorical` ids; see batchInputs). The train-step graph runs in a SessionHost worker
  * that keeps parameters, buffers (BatchNorm running stats) and optimizer state between steps; the main thread
  * only pulls batches, posts them (up to MAX_IN_FLIGHT steps ahead of the worker, so data loading overlaps
- * compute) and reads back one loss per step.
+ * compute) and reads back one loss per step. Host-held embedding tables (layers/host-embedding.ts) are kept in
+ * the worker too, under their parameter names: each run gathers their rows before the step and applies the
+ * row-sparse update after it (host-tables.ts), so checkpoints and the returned state hold them like any parameter.
  */
 import type { Batch } from '../data/batch.js';
 import { buildTrainStep, modelParameters } from '../onnx/models/build.js';
@@ -12,6 +14,7 @@ import { buildMultiStepTrainStep } from '../onnx/models/multi-step.js';
 import { baseLearningRates, checkOptimizer, GRAD_NORM_OUTPUT, optimizerStateNames, type OptimizerConfig } from '../onnx/optimizers.js';
 import type { ParamSpec } from '../onnx/params.js';
 import { SessionHost, type ExecutionProvider, type Feed, type TensorData } from '../onnx/session-host.js';
+import { hostTableRuns, hostTensorNames } from './host-tables.js';
 import { checkModelState, type ModelState } from './model-state.js';
 import { checkSchedule, learningRatesAt, rngSeedAt, type ScheduleConfig } from './schedules.js';
 
@@ -71,7 +74,9 @@ export interface TrainOptions {
    * one ONNX Loop (lib/onnx/models/multi-step.ts), which amortizes the per-run copy and worker round trip for
    * small models. The results are bit-identical to single steps. Groups never straddle a checkpoint, so the
    * checkpoint cadence and the resumed state are exactly those of single steps; a group cut short (by a
-   * checkpoint, the end of the batches or a batch of another size) runs as single steps.
+   * checkpoint, the end of the batches or a batch of another size) runs as single steps. Models with host
+   * tables (layers/host-embedding.ts) always run single steps, whatever this says: each step's rows are gathered
+   * from the tables as the previous step left them, which a Loop inside one run cannot do.
    */
   stepsPerRun?: number;
   /**
@@ -121,15 +126,18 @@ const MAX_IN_FLIGHT = 2;
 export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const { model, optimizer, signal } = opts;
   const input = batchInputs(model);
-  const { params: specs, buffers: bufferSpecs } = modelParameters(model);
+  const { params: specs, buffers: bufferSpecs, hostTables } = modelParameters(model);
   checkModelState(opts.state, model, optimizer);
   checkOptimizer(optimizer, specs.map((s) => s.name));
   if (opts.schedule) checkSchedule(opts.schedule);
   if (opts.schedule && opts.learningRate) throw new Error('trainModel: give learningRate or schedule, not both');
   const rngSeed = opts.seed ?? opts.state.rngSeed ?? 0;
   if (!Number.isInteger(rngSeed) || rngSeed < 0 || rngSeed >= 2 ** 32) throw new Error(`trainModel: seed ${rngSeed} is not a uint32`);
-  const stepsPerRun = opts.stepsPerRun ?? 1;
-  if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) throw new Error(`trainModel: stepsPerRun ${stepsPerRun} is not a positive integer`);
+  const requestedStepsPerRun = opts.stepsPerRun ?? 1;
+  if (!Number.isInteger(requestedStepsPerRun) || requestedStepsPerRun < 1) {
+    throw new Error(`trainModel: stepsPerRun ${requestedStepsPerRun} is not a positive integer`);
+  }
+  const stepsPerRun = hostTables.length > 0 ? 1 : requestedStepsPerRun;
   signal?.throwIfAborted();
 
   const names = {
@@ -138,6 +146,9 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     optimizer: specs.flatMap((s) => optimizerStateNames(s.name, optimizer)),
   };
   const allNames = [...names.params, ...names.buffers, ...names.optimizer];
+  const hostNames = hostTensorNames(hostTables, optimizer);
+  const graphNames = allNames.filter((n) => !hostNames.has(n));
+  const tables = hostTableRuns(hostTables, optimizer);
   const learningRates = learningRateFeeds(optimizer, opts);
 
   const host = new SessionHost({ executionProvider: opts.executionProvider, deviceId: opts.deviceId, onWarning: opts.onWarning });
@@ -173,8 +184,8 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       ? await race(host.createSession(buildMultiStepTrainStep(model, optimizer, stepsPerRun))) : undefined;
     await race(host.put(toTensors(opts.state, specs, bufferSpecs, optimizer)));
 
-    const storedFeeds: Record<string, Feed> = Object.fromEntries(allNames.map((n) => [n, { stored: n }]));
-    const keep = Object.fromEntries(allNames.map((n) => [`${n}__new`, n]));
+    const storedFeeds: Record<string, Feed> = Object.fromEntries(graphNames.map((n) => [n, { stored: n }]));
+    const keep = Object.fromEntries(graphNames.map((n) => [`${n}__new`, n]));
     const takesRngSeed = session.inputNames.includes('rng_seed');
     const clipping = optimizer.clipGradNorm !== undefined && session.outputNames.includes(GRAD_NORM_OUTPUT);
     const fetch = clipping ? ['loss', GRAD_NORM_OUTPUT] : ['loss'];
@@ -207,7 +218,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
         feeds.rng_seed = vector(perStep.map((p) => rngSeedAt(rngSeed, p.step)));
       }
       const target = run.length === 1 ? session : multiSession!;
-      return target.run(feeds, { fetch, keep, transfer: true }).then((out) => {
+      return target.run(feeds, { fetch, keep, transfer: true, tables }).then((out) => {
         const losses = out.loss!.data as Float32Array;
         const gradNorms = clipping ? (out[GRAD_NORM_OUTPUT]!.data as Float32Array) : undefined;
         run.forEach((batch, j) => {
@@ -258,7 +269,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       }
     }
     while (inFlight.length > 0) await race(inFlight.shift()!);
-    const final = stateAt(await race(host.get(allNames)), globalStep);
+    const final = stateAt(await race(host.get(allNames, { take: true })), globalStep);
     const gradNorm = clipping && stepsDone ? { mean: norms.sum / stepsDone, max: norms.max, clippedSteps: norms.clipped } : undefined;
     return {
       state: final, steps: stepsDone, samples, finalLoss, meanLoss: stepsDone ? lossSum / stepsDone : 0,

@@ -186,7 +186,7 @@ describe('DLRM', () => {
     assert.deepEqual([...inference.inputNames].filter((n) => !names.includes(n)), ['dense', 'sparse']);
     assert.throws(() => dlrmModel({ denseFeatures: 13, sparseFeatures: 2, vocabSizes: [4], embeddingDim: 8, bottom: [8], top: [] }), /vocabSizes/);
     assert.throws(() => dlrmModel({ denseFeatures: 13, sparseFeatures: 1, vocabSizes: [4], embeddingDim: 8, bottom: [16], top: [] }), /embeddingDim/);
-    assert.throws(() => dlrmModel({ denseFeatures: 13, sparseFeatures: 1, vocabSizes: [1e6], embeddingDim: 16, bottom: [16], top: [] }), /limited/);
+    assert.throws(() => dlrmModel({ denseFeatures: 13, sparseFeatures: 1, vocabSizes: [2 ** 24 + 1], embeddingDim: 16, bottom: [16], top: [] }), /at most 268435456/);
   });
 
   it('learns a synthetic click task with Adam; the exported model ranks a holdout set', async () => {

@@ -369,6 +369,10 @@ describe('DLRM through trainModel and evaluateModel (float x + int64 categorical
     assert.throws(() => parseSpec({ ...base, model: { architecture: 'dlrm', bottom: [64, 32] } }), /model\.bottom: .*must end with embeddingDim 16/);
     assert.throws(() => parseSpec({ ...base, model: { architecture: 'dlrm', numClasses: 2 } }), /model/);
     assert.throws(() => createModel(parsed, 13, 0), (e: Error) => e instanceof ModelSpecError && /model\.architecture: dlrm needs categorical ids/.test(e.message));
-    assert.throws(() => createModel({ ...parsed, vocabSize: 100_000 }, 13, 26), (e: Error) => e instanceof ModelSpecError && /limited/.test(e.message));
+    assert.throws(
+      () => createModel({ ...parsed, vocabSize: 1_000_000 }, 13, 26),
+      (e: Error) => e instanceof ModelSpecError && /model\.vocabSize: 1000000 × model\.embeddingDim 16 × 26 categorical fields/.test(e.message),
+    );
+    assert.throws(() => parseSpec({ ...base, model: { architecture: 'dlrm', vocabSize: 2 ** 25 } }), /model\.vocabSize: .*exceeds 2\^28/);
   });
 });

@@ -18,6 +18,25 @@ export type Backward = (dOutputs: (string | undefined)[], needs: boolean[]) => (
 
 interface Entry { inputs: string[]; outputs: string[]; backward: Backward }
 
+/**
+ * Where the ids that index a host-held table come from: columns of an int64 model input. `padding` false: raw
+ * ids hashed as id mod vocab (ONNX Mod, fmod 0); true: ids in [0, vocab), -1 marking padding (embedding bags).
+ */
+export interface HostIdSource { input: string; columns: number[]; padding: boolean }
+
+/**
+ * An embedding table held outside the graph (in the session worker's memory). Its spec is also among the tape's
+ * `params`, so model state, initialization and optimizer-state names treat it like any parameter; the graph
+ * instead takes the gathered rows as input `rows` [B, columns, dim] and, in training, outputs `<rows>__grad`.
+ */
+export interface HostTable {
+  param: ParamSpec;
+  rows: string;
+  /** The in-graph ids [B, columns] the rows were gathered by (after hashing; padding mapped to row 0). */
+  ids: string;
+  source: HostIdSource;
+}
+
 /** Graph input name of the per-step seed that stochastic layers (Dropout) derive their randomness from. */
 const RNG_SEED_INPUT = 'rng_seed';
 
@@ -26,6 +45,7 @@ export class Tape {
   readonly training: boolean;
   readonly params: ParamSpec[] = [];
   readonly buffers: ParamSpec[] = [];
+  readonly hostTables: HostTable[] = [];
   private readonly mode: ParamMode;
   private readonly entries: Entry[] = [];
   private readonly shapes = new Map<string, Dim[]>();
@@ -42,6 +62,24 @@ export class Tape {
   param(spec: ParamSpec): string {
     this.params.push(spec);
     return this.declare(spec);
+  }
+
+  /** True when parameters are embedded as initializers (a servable export): there are no host tables then. */
+  get embedsWeights(): boolean {
+    return this.mode.kind === 'weights';
+  }
+
+  /**
+   * Declares a host-held table (see HostTable) and its rows input `rows` [B, columns, dim]; returns the rows value.
+   * Only on tapes whose parameters are inputs: an export embeds the table instead.
+   */
+  hostTable(spec: ParamSpec, rows: string, ids: string, source: HostIdSource): string {
+    if (this.mode.kind === 'weights') throw new Error(`host table ${spec.name} on a tape that embeds weights`);
+    const [, dim] = spec.shape as [number, number];
+    const shape = [this.shape(ids)[0]!, source.columns.length, dim];
+    this.params.push(spec);
+    this.hostTables.push({ param: spec, rows, ids, source });
+    return this.setShape(this.g.input(rows, 'float32', shape), shape);
   }
 
   /**

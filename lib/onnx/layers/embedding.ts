@@ -5,10 +5,11 @@
  *
  * Ids must lie in [0, vocab) (hash upstream); ORT's Gather rejects out-of-range ids. In embeddingBag, -1 marks
  * padding. The whole table and its optimizer state cross the JS↔ORT boundary every step, so in-graph tables
- * are for small vocabularies (a few million floats in all; see docs on large tables held in JS).
+ * are for small vocabularies (a few million floats in all); host-embedding.ts keeps large tables out of the graph.
  */
 import type { Tape } from '../autodiff/tape.js';
 import { axes, reduceSum, unsqueeze } from '../ops.js';
+import type { ParamSpec } from '../params.js';
 import { DataType } from '../proto.js';
 import { expectRank, withBatchOf } from './shapes.js';
 
@@ -16,14 +17,18 @@ export interface EmbeddingOptions { vocab: number; dim: number }
 export interface EmbeddingBagOptions extends EmbeddingOptions { mode: 'sum' | 'mean' }
 
 /**
- * The table parameter. Initialized U(±sqrt(1/vocab)) like the DLRM reference (kaiming-uniform with
+ * The table parameter's spec. Initialized U(±sqrt(1/vocab)) like the DLRM reference (kaiming-uniform with
  * fanIn = 6·vocab gives exactly that bound).
  */
-function table(t: Tape, name: string, { vocab, dim }: EmbeddingOptions): string {
+export function tableSpec(name: string, { vocab, dim }: EmbeddingOptions): ParamSpec {
   if (!Number.isInteger(vocab) || vocab < 1 || !Number.isInteger(dim) || dim < 1) {
     throw new Error(`embedding ${name}: vocab ${vocab} and dim ${dim} must be positive integers`);
   }
-  return t.param({ name: `${name}.weight`, shape: [vocab, dim], fanIn: 6 * vocab, init: 'kaiming-uniform' });
+  return { name: `${name}.weight`, shape: [vocab, dim], fanIn: 6 * vocab, init: 'kaiming-uniform' };
+}
+
+function table(t: Tape, name: string, opts: EmbeddingOptions): string {
+  return t.param(tableSpec(name, opts));
 }
 
 /** dTable = ScatterND(zeros [vocab, dim], ids[:, :, None], rows, reduction='add'); ids [B, F], rows [B, F, dim]. */
@@ -51,23 +56,42 @@ export function embedding(t: Tape, name: string, ids: string, opts: EmbeddingOpt
 export function embeddingBag(t: Tape, name: string, ids: string, opts: EmbeddingBagOptions): string {
   const { g } = t;
   expectRank(t, ids, 2, `embeddingBag ${name}`);
-  if (opts.mode !== 'sum' && opts.mode !== 'mean') throw new Error(`embeddingBag ${name}: unknown mode ${String(opts.mode)}`);
+  checkBagMode(name, opts.mode);
   const weight = table(t, name, opts);
+  const { valid, safeIds } = bagIds(t, ids);
+  const rows = g.op('Gather', [weight, safeIds], { axis: 0 }); // [B, L, dim]
+  t.record([weight], [rows], ([dRows]) => [scatterRows(t, safeIds, dRows!, opts)]);
+  return poolBag(t, rows, valid, ids, opts);
+}
+
+export function checkBagMode(name: string, mode: EmbeddingBagOptions['mode']): void {
+  if (mode !== 'sum' && mode !== 'mean') throw new Error(`embeddingBag ${name}: unknown mode ${String(mode)}`);
+}
+
+/** Bag ids [B, L] → `valid` (bool, not padding) and `safeIds` (padding mapped to row 0), shaped as `ids`. */
+export function bagIds(t: Tape, ids: string): { valid: string; safeIds: string } {
+  const { g } = t;
   const zero = g.const('int64', [], [0]);
   const valid = g.op('GreaterOrEqual', [ids, zero]);
-  const safeIds = g.op('Where', [valid, ids, zero]);
+  return { valid, safeIds: t.setShape(g.op('Where', [valid, ids, zero]), t.shape(ids)) };
+}
+
+/**
+ * Gathered rows [B, L, dim] → [B, dim]: the sum (or mean) over the rows where `valid`; the rows' gradient is zero
+ * at padding.
+ */
+export function poolBag(t: Tape, rows: string, valid: string, ids: string, opts: EmbeddingBagOptions): string {
+  const { g } = t;
   const mask = unsqueeze(g, g.op('Cast', [valid], { to: DataType.float32 }), [2]); // [B, L, 1]
-  const rows = g.op('Mul', [g.op('Gather', [weight, safeIds], { axis: 0 }), mask]); // [B, L, dim]
-  const sum = reduceSum(g, rows, [1], false);
+  const sum = reduceSum(g, g.op('Mul', [rows, mask]), [1], false);
   // [B, 1]: 1 / max(count, 1); a static constant of 1 in sum mode.
   const scale = opts.mode === 'mean'
     ? g.op('Reciprocal', [g.op('Max', [g.op('ReduceSum', [mask, axes(g, [1])], { keepdims: 0 }), g.const('float32', [], [1])])])
     : undefined;
   const y = scale ? g.op('Mul', [sum, scale]) : sum;
-  t.record([weight], [y], ([dy]) => {
+  t.record([rows], [y], ([dy]) => {
     const dSum = scale ? g.op('Mul', [dy!, scale]) : dy!;
-    const dRows = g.op('Mul', [unsqueeze(g, dSum, [1]), mask]); // [B, L, dim], zero at padding
-    return [scatterRows(t, safeIds, dRows, opts)];
+    return [g.op('Mul', [unsqueeze(g, dSum, [1]), mask])]; // [B, L, dim], zero at padding
   });
   return withBatchOf(t, y, ids, [opts.dim]);
 }

@@ -3,7 +3,8 @@
  * train step (forward, weighted loss, reverse pass on the tape, optimizer update). A model whose graphs are
  * supplied (a user's ONNX files) answers from them instead.
  */
-import { Tape } from '../autodiff/tape.js';
+import { Tape, type HostTable } from '../autodiff/tape.js';
+import { tableGradSquaredNorm } from '../layers/host-embedding.js';
 import { GraphBuilder } from '../graph.js';
 import { weightedLoss } from '../losses.js';
 import { scalar } from '../ops.js';
@@ -25,16 +26,22 @@ function declareInputs(t: Tape, def: ModelDefinition): Record<string, string> {
   return Object.fromEntries(def.inputs.map((i) => [i.name, t.setShape(t.g.input(i.name, i.dtype, i.shape), i.shape)]));
 }
 
-/** Trainable parameters and buffers, in declaration order (the order initialization draws random numbers in). */
-export function modelParameters(def: ModelDefinition): { params: ParamSpec[]; buffers: ParamSpec[] } {
-  if (def.supplied) return { params: def.supplied.params, buffers: def.supplied.buffers };
+/**
+ * Trainable parameters and buffers, in declaration order (the order initialization draws random numbers in).
+ * `params` includes the tables held outside the graph; `hostTables` says which they are.
+ */
+export function modelParameters(def: ModelDefinition): { params: ParamSpec[]; buffers: ParamSpec[]; hostTables: HostTable[] } {
+  if (def.supplied) return { params: def.supplied.params, buffers: def.supplied.buffers, hostTables: [] };
   const t = new Tape(new GraphBuilder(def.architecture), { training: false, params: { kind: 'inputs' } });
   forward(def, t, declareInputs(t, def));
-  return { params: t.params, buffers: t.buffers };
+  return { params: t.params, buffers: t.buffers, hostTables: t.hostTables };
 }
 
+/** Graph output of the gradient of a host table's gathered rows. */
+export const rowsGradOutput = (table: HostTable): string => `${table.rows}__grad`;
+
 /**
- * Inference graph: inputs `def.inputs`; outputs `output` [B, outputSize] and `embedding` [B, embeddingSize].
+ * Inference graph: inputs `def.inputs` (and, without `weights`, every host table's rows input); outputs `output` [B, outputSize] and `embedding` [B, embeddingSize].
  * With `weights` (params and buffers by name) they are embedded as initializers, giving a plain servable
  * model; without, every parameter and buffer is a graph input.
  */
@@ -49,10 +56,12 @@ export function buildInference(def: ModelDefinition, weights?: Record<string, Fl
 }
 
 /**
- * Train-step graph. Inputs: every parameter, buffer and optimizer-state tensor (by name), `def.inputs`,
+ * Train-step graph. Inputs: every parameter, buffer and optimizer-state tensor (by name) except host tables and
+ * their state, each host table's rows input, `def.inputs`,
  * `y` [B] (int64 for softmax-ce, else float32), `w` [B] sample weights, scalars `lr`, `step` (1-based step
  * being taken) and `rng_seed` (Dropout masks; an integer below 2^24). Outputs: `<param>__new`,
- * `<buffer>__new`, `<state>__new`, `loss`, `per_sample_loss` [B], `per_sample_grad_norm` [B].
+ * `<buffer>__new`, `<state>__new`, `<rows>__grad` per host table (clipped when the optimizer clips), `loss`,
+ * `per_sample_loss` [B], `per_sample_grad_norm` [B].
  */
 export function buildTrainStep(def: ModelDefinition, opt: OptimizerConfig, debug: TrainStepDebug = {}): Uint8Array {
   if (def.supplied) return def.supplied.trainStep(opt);
@@ -72,17 +81,25 @@ export function trainStepGraph(def: ModelDefinition, opt: OptimizerConfig, debug
 
   const { output } = forward(def, t, inputs);
   const { loss, perSampleLoss, perSampleGradNorm } = weightedLoss(t, def.loss, output, y, w, def.outputSize);
-  const grads = t.gradients({ [loss]: scalar(g, 1) }, t.params.map((s) => s.name));
-  const updates = t.params.map((spec) => {
-    const grad = grads.get(spec.name);
-    if (!grad) throw new Error(`${def.architecture}: parameter ${spec.name} does not affect the loss`);
-    return { spec, value: spec.name, grad };
+  const hostParams = new Set(t.hostTables.map((h) => h.param.name));
+  const graphParams = t.params.filter((s) => !hostParams.has(s.name));
+  const grads = t.gradients({ [loss]: scalar(g, 1) }, [...graphParams.map((s) => s.name), ...t.hostTables.map((h) => h.rows)]);
+  const gradOf = (name: string, what: string): string => {
+    const grad = grads.get(name);
+    if (!grad) throw new Error(`${def.architecture}: ${what} ${name} does not affect the loss`);
+    return grad;
+  };
+  const updates = graphParams.map((spec) => ({ spec, value: spec.name, grad: gradOf(spec.name, 'parameter') }));
+  const hostRows = t.hostTables.map((h) => {
+    const grad = gradOf(h.rows, 'host table rows');
+    return { output: rowsGradOutput(h), grad, squaredNorm: () => tableGradSquaredNorm(g, h.ids, grad, h.param.shape[1]!), shape: t.shape(h.rows) };
   });
-  appendOptimizer(g, opt, lr, step, updates);
+  appendOptimizer(g, opt, lr, step, updates, hostRows);
   for (const b of t.buffers) g.output(`${b.name}__new`, t.bufferUpdate(b.name) ?? b.name, 'float32', b.shape);
   g.output('loss', loss, 'float32', []);
   g.output('per_sample_loss', perSampleLoss, 'float32', ['B']);
   g.output('per_sample_grad_norm', perSampleGradNorm, 'float32', ['B']);
+  // Host rows gradients are outputs already (rowsGradOutput).
   if (debug.emitGradients) for (const u of updates) g.output(`${u.spec.name}__grad`, u.grad, 'float32', u.spec.shape);
   return g;
 }

@@ -1,6 +1,6 @@
 import type { ModelSpec } from '../../../policies/spec.js';
 import { cnnModel } from './cnn.js';
-import { dlrmModel } from './dlrm.js';
+import { dlrmModel, MAX_EMBEDDING_FLOATS } from './dlrm.js';
 import { logisticRegressionModel } from './logistic-regression.js';
 import { mlpModel } from './mlp.js';
 import type { ModelDefinition } from './model.js';
@@ -42,6 +42,13 @@ export function createModel(spec: ModelSpec, features: number, categoricalCount 
       }
       if (spec.bottom.at(-1) !== spec.embeddingDim) {
         throw new ModelSpecError(`model.bottom: [${spec.bottom.join(', ')}] must end with embeddingDim ${spec.embeddingDim}`);
+      }
+      const tableValues = spec.vocabSize * spec.embeddingDim * categoricalCount;
+      if (tableValues > MAX_EMBEDDING_FLOATS) {
+        throw new ModelSpecError(
+          `model.vocabSize: ${spec.vocabSize} × model.embeddingDim ${spec.embeddingDim} × ${categoricalCount} categorical fields = ${tableValues} `
+          + `table values, more than the ${MAX_EMBEDDING_FLOATS} that fit in memory with their optimizer state`,
+        );
       }
       try {
         return dlrmModel({

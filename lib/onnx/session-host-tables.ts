@@ -1,0 +1,123 @@
+/**
+ * Tables held in JavaScript memory (host tables; see layers/host-embedding.ts): the gather of a batch's rows
+ * before a train step and the row-sparse optimizer update after it. The session worker runs both around each
+ * step, on tables kept in its store, so the next step's gather sees this step's update.
+ *
+ * The update touches only the rows the batch uses. A row's gradient is the sum of the gradients of its
+ * occurrences, added in occurrence order (batch-major), as ScatterND(reduction='add') builds the dense table
+ * gradient; each float32 operation of the in-graph optimizers (optimizers.ts) is rounded as there, so a touched
+ * row gets exactly the value the in-graph update would give it from the same gradient and state. Rows not in
+ * the batch are left alone, and so is their optimizer state ("lazy" updates, as TF LazyAdam and torch
+ * SparseAdam). That equals the dense update only for plain SGD (no momentum, no weight decay); otherwise the
+ * dense update would also move untouched rows (momentum carries on, m and v decay, weight decay shrinks them).
+ * Weight decay (coupled for SGD and Adam, decoupled for AdamW) applies to touched rows only; Adam's bias
+ * correction uses the global step, as a dense table's would.
+ */
+import type { HostIdSource } from './autodiff/tape.js';
+
+export type SparseRule =
+  | { name: 'sgd'; momentum: number; nesterov: boolean; weightDecay: number }
+  | { name: 'adam' | 'adamw'; beta1: number; beta2: number; eps: number; weightDecay: number };
+
+/** Marks a padding id in the row indices of a bag source. */
+export const PADDING_ROW = -1;
+
+/**
+ * Table row of each id in `source.columns` of int64 ids [B, width] (row-major), [B, columns]: id mod vocab (the
+ * result in [0, vocab), as ONNX Mod with fmod 0), or for padding sources the id itself, -1 being padding.
+ */
+export function tableRows(ids: BigInt64Array, width: number, source: HostIdSource, vocab: number, table: string): Int32Array {
+  const { columns, padding } = source;
+  const batch = ids.length / width;
+  const rows = new Int32Array(batch * columns.length);
+  const v = BigInt(vocab);
+  for (let b = 0; b < batch; b++) {
+    columns.forEach((c, j) => {
+      const id = ids[b * width + c]!;
+      if (!padding) {
+        const r = id % v;
+        rows[b * columns.length + j] = Number(r < 0n ? r + v : r);
+      } else if (id === -1n) rows[b * columns.length + j] = PADDING_ROW;
+      else if (id < 0n || id >= v) throw new Error(`host table ${table}: id ${id} (sample ${b}, column ${c}) is outside [0, ${vocab}) and not padding (-1)`);
+      else rows[b * columns.length + j] = Number(id);
+    });
+  }
+  return rows;
+}
+
+/** The rows of `table` [vocab, dim] at `rows`, [rows.length, dim]; zeros for padding. */
+export function gatherRows(table: Float32Array, dim: number, rows: Int32Array): Float32Array {
+  const out = new Float32Array(rows.length * dim);
+  // Plain loops: a subarray per row costs more than copying its few values.
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (r === PADDING_ROW) continue;
+    for (let k = 0, from = r * dim, to = i * dim; k < dim; k++) out[to + k] = table[from + k]!;
+  }
+  return out;
+}
+
+/**
+ * Applies one step of `rule` to the rows of `table` [vocab, dim] (and `states`: the momentum buffer for SGD, m and v
+ * for Adam) that `rows` names, `grad` [rows.length, dim] holding the gradient of each gathered row. `lr` and
+ * `step` (1-based) are the step's float32 feeds.
+ */
+export function sparseUpdate(
+  table: Float32Array, states: Float32Array[], dim: number, rows: Int32Array, grad: Float32Array, rule: SparseRule, lr: number, step: number,
+): void {
+  const slots = new Map<number, number>();
+  const order: number[] = [];
+  const summed = new Float32Array(rows.length * dim);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    if (r === PADDING_ROW) continue;
+    let slot = slots.get(r);
+    if (slot === undefined) {
+      slot = order.length;
+      slots.set(r, slot);
+      order.push(r);
+    }
+    for (let k = 0, at = slot * dim, from = i * dim; k < dim; k++) summed[at + k]! += grad[from + k]!;
+  }
+  const f = Math.fround;
+  const wd = f(rule.weightDecay);
+  if (rule.name === 'sgd') {
+    const mu = f(rule.momentum);
+    const [mom] = states as [Float32Array];
+    const nesterov = rule.nesterov;
+    for (let s = 0; s < order.length; s++) {
+      for (let k = 0, i = order[s]! * dim, at = s * dim; k < dim; k++, i++, at++) {
+        const p = table[i]!;
+        const g = wd ? f(summed[at]! + f(p * wd)) : summed[at]!;
+        const buf = f(f(mom[i]! * mu) + g);
+        const dir = nesterov ? f(g + f(buf * mu)) : buf;
+        mom[i] = buf;
+        table[i] = f(p - f(dir * lr));
+      }
+    }
+    return;
+  }
+  const [m, v] = states as [Float32Array, Float32Array];
+  const b1 = f(rule.beta1);
+  const b2 = f(rule.beta2);
+  const c1 = f(1 - rule.beta1);
+  const c2 = f(1 - rule.beta2);
+  const eps = f(rule.eps);
+  // In float64, rounded once, as the graph computes the bias corrections.
+  const stepSize = f(lr / (1 - rule.beta1 ** step));
+  const invSqrtBc2 = f(1 / Math.sqrt(1 - rule.beta2 ** step));
+  const decay = rule.name === 'adamw' && wd ? f(1 - f(lr * wd)) : 1;
+  const coupled = rule.name === 'adam' ? wd : 0;
+  for (let s = 0; s < order.length; s++) {
+    for (let k = 0, i = order[s]! * dim, at = s * dim; k < dim; k++, i++, at++) {
+      const p = table[i]!;
+      const g = coupled ? f(summed[at]! + f(p * coupled)) : summed[at]!;
+      const m2 = f(f(m[i]! * b1) + f(g * c1));
+      const v2 = f(f(v[i]! * b2) + f(f(g * g) * c2));
+      const denom = f(f(f(Math.sqrt(v2)) * invSqrtBc2) + eps);
+      m[i] = m2;
+      v[i] = v2;
+      table[i] = f(f(p * decay) - f(f(m2 / denom) * stepSize));
+    }
+  }
+}
