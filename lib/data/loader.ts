@@ -157,26 +157,40 @@ class PayloadReader {
       if (!picks) byFile.set(fileId, (picks = []));
       picks.push({ index: rows[r]![2], row });
     });
-    for (const [fileId, picks] of byFile) await this.source.read(await this.file(fileId), picks, out, categorical);
+    this.lookUp([...byFile.keys()]);
+    // Files are read `concurrency` at a time (one-sample files such as images gain from overlapping reads).
+    const reads = [...byFile];
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      while (next < reads.length) {
+        const [fileId, picks] = reads[next++]!;
+        await this.source.read(await this.files.get(fileId)!, picks, out, categorical);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.source.concurrency ?? 1, reads.length) }, reader));
     return categorical ? { x: out, c: categorical } : { x: out };
   }
 
-  private file(fileId: number): Promise<StoredFile> {
-    let file = this.files.get(fileId);
-    if (!file) {
-      file = (async () => {
-        const { rows } = await this.pool.query<{ path: string; size_bytes: number }>(
-          'SELECT path, size_bytes FROM files WHERE file_id = $1 AND dataset_id = $2',
-          [fileId, this.dataset.id],
-        );
-        if (!rows[0]) throw new DataError(`file ${fileId} of dataset ${this.dataset.name} is not registered`);
+  /** Starts the lookup of files not seen yet by this loader, all in one query. */
+  private lookUp(fileIds: number[]): void {
+    const missing = fileIds.filter((id) => !this.files.has(id));
+    if (missing.length === 0) return;
+    const found = this.pool
+      .query<{ file_id: number; path: string; size_bytes: number }>(
+        'SELECT file_id, path, size_bytes FROM files WHERE file_id = ANY($1::bigint[]) AND dataset_id = $2',
+        [missing, this.dataset.id],
+      )
+      .then(({ rows }) => new Map(rows.map((row) => [row.file_id, row])));
+    for (const fileId of missing) {
+      const file = (async () => {
+        const row = (await found).get(fileId);
+        if (!row) throw new DataError(`file ${fileId} of dataset ${this.dataset.name} is not registered`);
         // Re-resolved so that a symlink swapped in after ingestion cannot point outside the root.
-        const { absolute, relative } = await resolveInRoot(this.dataset.root, rows[0].path);
-        return { fileId, absolute, relative, sizeBytes: rows[0].size_bytes };
+        const { absolute, relative } = await resolveInRoot(this.dataset.root, row.path);
+        return { fileId, absolute, relative, sizeBytes: row.size_bytes };
       })();
-      this.files.set(fileId, file);
+      this.files.set(fileId, prefetch(file));
     }
-    return file;
   }
 }
 
