@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { ImageFormat } from '../dataset-config.js';
@@ -54,22 +54,25 @@ async function imageLabel(format: ImageFormat, absolute: string, relative: strin
 }
 
 /**
- * HWC uint8 pixels at the format's size and channels, from the cache when the file is unchanged. The file is
- * read through one handle, so the identity cached with the pixels is that of the bytes decoded.
+ * HWC uint8 pixels at the format's size and channels. A cached entry is served when one stat shows the file
+ * unchanged; otherwise the file is read through one handle, so the identity cached with the pixels is that of
+ * the bytes decoded.
  */
 async function loadPixels(format: ImageFormat, absolute: string, relative: string, sizeBytes?: number): Promise<Uint8Array> {
   const key = `${format.channels}x${format.height}x${format.width}:${absolute}`;
+  const checkSize = (size: number) => {
+    if (sizeBytes !== undefined && size !== sizeBytes) throw new DataError(`${relative}: file changed since ingestion (size ${size}, was ${sizeBytes})`);
+  };
+  const current = await stat(absolute);
+  checkSize(current.size);
+  const cached = cachedPixels(key, fileIdentity(current));
+  if (cached) return cached;
   const handle = await open(absolute, 'r');
   try {
     const info = await handle.stat();
-    if (sizeBytes !== undefined && info.size !== sizeBytes) {
-      throw new DataError(`${relative}: file changed since ingestion (size ${info.size}, was ${sizeBytes})`);
-    }
-    const identity = fileIdentity(info);
-    const cached = cachedPixels(key, identity);
-    if (cached) return cached;
+    checkSize(info.size);
     const pixels = await decodeImage(format, await handle.readFile(), relative);
-    cachePixels(key, identity, pixels);
+    cachePixels(key, fileIdentity(info), pixels);
     return pixels;
   } finally {
     await handle.close();
