@@ -32,6 +32,7 @@ const def = createModel({ architecture: 'cnn', numClasses: 4, inputShape: [3, SI
 async function trainThroughput(batches: AsyncIterable<Batch>): Promise<number> {
   let started = 0;
   let samples = 0;
+  const cpu = process.cpuUsage();
   await trainModel({
     model: def, optimizer: OPTIMIZER, state: initModelState(def, OPTIMIZER, 1), batches, checkpointEvery: 0,
     onProgress: (p) => {
@@ -39,8 +40,13 @@ async function trainThroughput(batches: AsyncIterable<Batch>): Promise<number> {
       else if (p.step > 3) samples = p.samples;
     },
   });
+  const used = process.cpuUsage(cpu);
+  cpuPerSample.push((used.user + used.system) / samples);
   return (samples - (BATCH * 3)) / ((performance.now() - started) / 1000);
 }
+
+/** µs of process CPU per sample of each trainThroughput call, in call order. */
+const cpuPerSample: number[] = [];
 
 async function* fromMemory(batches: Batch[]): AsyncGenerator<Batch> {
   // Fresh buffers each step, as the loader produces them; the trainer transfers what it gets.
@@ -67,26 +73,34 @@ try {
   await writeTrainingSet(postgres.pool, { pipelineId: 1, triggerId: 1, datasetId: dataset.id, ranges: [{ firstKey: 1, lastKey: IMAGES }], holdout: { fraction: 0, seed: 1 } });
   const epoch = (e: number) => trainingBatches(postgres.pool, dataset, { pipelineId: 1, triggerId: 1, batchSize: BATCH, seed: 1, epoch: e });
 
+  // CPU time counts every thread of the process (main, libuv pool, sharp), which on a shared machine says more
+  // than wall time: it is what the loader takes away from the training session.
+  const report = (what: string, wallMs: number, cpu: NodeJS.CpuUsage) =>
+    console.log(`loader alone, ${what}: ${Math.round(IMAGES / (wallMs / 1000))} samples/s, ${((cpu.user + cpu.system) / IMAGES).toFixed(0)} µs CPU/sample`);
   const memory: Batch[] = [];
   t = performance.now();
+  let cpu = process.cpuUsage();
   for await (const b of epoch(0)) memory.push(b);
-  console.log(`loader alone, warm cache: ${Math.round(IMAGES / ((performance.now() - t) / 1000))} samples/s`);
+  report('warm cache', performance.now() - t, process.cpuUsage(cpu));
   const touchAll = async () => {
     const now = Date.now() / 1000;
     for (let i = 0; i < IMAGES; i++) await utimes(path.join(root, String(i % 4), `${String(i).padStart(6, '0')}.png`), now, now);
   };
   await touchAll();
   t = performance.now();
+  cpu = process.cpuUsage();
   for await (const _ of epoch(1)) void _;
-  console.log(`loader alone, cold (every image decoded): ${Math.round(IMAGES / ((performance.now() - t) / 1000))} samples/s`);
+  report('cold (every image decoded)', performance.now() - t, process.cpuUsage(cpu));
 
   for (let round = 0; round < ROUNDS; round++) {
     const mem = await trainThroughput(fromMemory(memory));
     const warm = await trainThroughput(epoch(2 + round));
     await touchAll();
     const cold = await trainThroughput(epoch(2 + round));
+    const [memCpu, warmCpu, coldCpu] = cpuPerSample.slice(-3).map((c) => c.toFixed(0));
     console.log(
-      `round ${round + 1}: memory ${mem.toFixed(0)} samples/s, files warm ${warm.toFixed(0)} (${(warm / mem).toFixed(3)}), files cold ${cold.toFixed(0)} (${(cold / mem).toFixed(3)})`,
+      `round ${round + 1}: samples/s (µs CPU/sample) memory ${mem.toFixed(0)} (${memCpu}), files warm ${warm.toFixed(0)} (${warmCpu}) ratio ${(warm / mem).toFixed(3)}, `
+      + `files cold ${cold.toFixed(0)} (${coldCpu}) ratio ${(cold / mem).toFixed(3)}`,
     );
   }
 } finally {
