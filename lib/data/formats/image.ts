@@ -13,7 +13,7 @@ const INTEGER_NAME = /^\d+$/;
  * Images read at once by one loader. Decodes run in libuv's pool (4 threads): the measured per-sample cost
  * stops falling beyond 4 in flight; the extra ones hide the stat round trip of cached images.
  */
-export const IMAGE_READ_CONCURRENCY = 8;
+const IMAGE_READ_CONCURRENCY = 8;
 
 /** Whether `name` (a file name or path) is an image of the format, not a sidecar or another file. */
 export function isImageFile(format: ImageFormat, name: string): boolean {
