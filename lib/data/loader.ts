@@ -19,7 +19,8 @@ const defaultPartitionSize = (features: number) => Math.max(1024, Math.min(65536
 /**
  * The trigger's training set as shuffled batches. Keys are read in partitions of `partitionSize`
  * (keyset pagination); each partition is shuffled with a PRNG seeded by (seed, epoch, partition
- * index), its payloads are read from the files, and batches are cut from the concatenated
+ * index), its payloads are read from the files (for formats that set chunkRows, a chunk at a time,
+ * the next while the current is consumed), and batches are cut from the concatenated
  * partitions, so only the epoch's last batch can be short (dropped with dropLast). `skipBatches`
  * resumes an epoch: whole partitions before the resume point are not read at all, and skipped rows
  * of the partition it falls in are not decoded. The default partitionSize depends only on the
@@ -72,7 +73,7 @@ export async function* trainingBatches(
     next = rows.length === partitionSize ? page(rows[rows.length - 1]![0]) : Promise.resolve([]);
     const order = shuffledOrder(rows.length, seed, epoch, partition).subarray(Math.min(skip, rows.length));
     skip = 0;
-    yield* batches.add(await payloads.decode(rows, order), rows, order);
+    for await (const chunk of payloads.chunks(rows, order)) yield* batches.add(chunk.decoded, rows, chunk.order);
   }
   yield* batches.finish(args.dropLast ?? false);
 }
@@ -144,6 +145,20 @@ class PayloadReader {
     this.source = featureSource(dataset.format);
     this.features = featureCount(dataset.format);
     this.categories = categoricalCount(dataset.format);
+  }
+
+  /**
+   * Payloads of rows[order[...]] in chunks of the source's chunkRows (default: all in one), each chunk read while
+   * the consumer uses the one before it.
+   */
+  async *chunks(rows: Row[], order: Uint32Array): AsyncGenerator<{ decoded: Decoded; order: Uint32Array }> {
+    const size = this.source.chunkRows ?? order.length;
+    let pending = prefetch(this.decode(rows, order.subarray(0, size)));
+    for (let at = 0; at < order.length; at += size) {
+      const decoded = await pending;
+      if (at + size < order.length) pending = prefetch(this.decode(rows, order.subarray(at + size, at + 2 * size)));
+      yield { decoded, order: order.subarray(at, at + size) };
+    }
   }
 
   /** Payloads of rows[order[0]], rows[order[1]], ... as consecutive output rows. */

@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { parseDatasetConfig } from '../../lib/data/dataset-config.js';
-import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
+import { getDataset, registerDataset, type Dataset } from '../../lib/data/datasets.js';
 import { findNewFiles, ingestFiles } from '../../lib/data/ingest.js';
+import { trainingBatches } from '../../lib/data/loader.js';
+import { writeTrainingSet } from '../../lib/data/selection.js';
 import { listEvaluations } from '../../lib/pipelines/evaluations.js';
 import { listModels } from '../../lib/pipelines/models.js';
 import { createRng, type Rng } from '../../lib/rng.js';
@@ -133,6 +135,23 @@ describe('image and text datasets end to end (real Temporal dev server, PostgreS
     const evaluations = await listEvaluations(postgres.pool, summary.pipelineId);
     assert.equal(evaluations.length, 4, 'a full 2×2 evaluation matrix');
     assert.ok(evaluations.every((e) => e.numSamples > 0 && e.accuracy > 0.7), evaluations.map((e) => e.accuracy).join(', '));
+  });
+
+  it('streams every image once per epoch, decoded ahead in chunks, each with the pixels of its own label', async () => {
+    const dataset = (await getDataset(postgres.pool, 'quadrants'))!;
+    await writeTrainingSet(postgres.pool, { pipelineId: 999, triggerId: 1, datasetId: dataset.id, ranges: [{ firstKey: 1, lastKey: 320 }], holdout: { fraction: 0, seed: 1 } });
+    let seen = 0;
+    for await (const b of trainingBatches(postgres.pool, dataset, { pipelineId: 999, triggerId: 1, batchSize: 48, seed: 2, epoch: 0 })) {
+      for (let r = 0; r < b.size; r++) {
+        // The brightest quadrant of the red plane (normalized with mean 0.5, std 0.25) is the label's.
+        const plane = b.x.subarray(r * 3 * SIDE * SIDE, r * 3 * SIDE * SIDE + SIDE * SIDE);
+        const sums = [0, 0, 0, 0];
+        plane.forEach((v, p) => { sums[(Math.floor(p / SIDE) >= SIDE / 2 ? 2 : 0) + (p % SIDE >= SIDE / 2 ? 1 : 0)]! += v; });
+        assert.equal(sums.indexOf(Math.max(...sums)), b.y[r], `sample ${seen + r}`);
+      }
+      seen += b.size;
+    }
+    assert.equal(seen, 320);
   });
 
   it('trains the textClassifier on hashed tokens of text lines, and refuses a model that needs float features', async () => {

@@ -14,6 +14,11 @@ const INTEGER_NAME = /^\d+$/;
  * stops falling beyond 4 in flight; the extra ones hide the stat round trip of cached images.
  */
 const IMAGE_READ_CONCURRENCY = 8;
+/**
+ * Images decoded ahead of training, a chunk at a time: small enough that the one chunk not overlapped with
+ * training (at the start of each partition) costs little, large enough to keep every read slot busy.
+ */
+const IMAGE_CHUNK_ROWS = 128;
 
 /** Whether `name` (a file name or path) is an image of the format, not a sidecar or another file. */
 export function isImageFile(format: ImageFormat, name: string): boolean {
@@ -105,6 +110,7 @@ export function imageFeatureSource(format: ImageFormat): FeatureSource {
   const bias = format.mean.map((m, c) => -m / format.std[c]!);
   return {
     concurrency: IMAGE_READ_CONCURRENCY,
+    chunkRows: IMAGE_CHUNK_ROWS,
     async read(file: StoredFile, picks, out) {
       let pixels: Uint8Array;
       try {

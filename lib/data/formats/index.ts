@@ -34,6 +34,11 @@ export interface Pick {
 export interface FeatureSource {
   /** How many files the loader may read at once with this source; absent → one at a time. */
   concurrency?: number;
+  /**
+   * Rows the training loader decodes at a time, the next chunk while the current one is consumed; absent → a
+   * whole partition at once (best for formats whose reads of one file coalesce).
+   */
+  chunkRows?: number;
   read(file: StoredFile, picks: Pick[], out: Float32Array, categorical?: Int32Array): Promise<void>;
 }
 
