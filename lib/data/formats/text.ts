@@ -14,6 +14,12 @@ const INTEGER = /^\s*[+-]?\d+\s*$/;
 const TOKEN = /[\p{L}\p{N}]+/gu;
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
+/**
+ * Lines the training loader tokenizes at a time, ahead of the trainer. A chunk's shuffled picks span about the
+ * whole partition, so each chunk reads that span again (from the page cache), at no measured cost: the loader
+ * alone still gave about 60k lines/s, and the first batch of a 200k-line file came after 0.5 s instead of 1.5 s.
+ */
+const TEXT_CHUNK_ROWS = 4096;
 /** Line indexes kept per process, by file; an index is a few bytes per line. */
 const MAX_INDEXED_FILES = 4096;
 
@@ -162,6 +168,7 @@ async function lineIndex(handle: FileHandle, file: StoredFile, identity: string)
 export function textFeatureSource(format: TextFormat): FeatureSource {
   const buffer = Buffer.allocUnsafe(MAX_RANGE_BYTES);
   return {
+    chunkRows: TEXT_CHUNK_ROWS,
     async read(file: StoredFile, picks, _out, categorical) {
       if (!categorical) throw new DataError(`${file.relative}: text samples need an output for their token ids`);
       const handle = await open(file.absolute, 'r');
