@@ -88,6 +88,25 @@ const modelSchema = z.discriminatedUnion('architecture', [
     blocksPerStage: positiveInt.default(1),
   }),
   /**
+   * Bag-of-words text classifier over a text dataset's hashed token ids: ids mod vocabSize pick rows of an
+   * embedding table (in the graph, so vocabSize · embeddingDim must stay within 2M values), averaged per sample,
+   * then an MLP of `hidden` widths and a Linear to numClasses.
+   */
+  z
+    .strictObject({
+      architecture: z.literal('textClassifier'),
+      numClasses,
+      /** Hash buckets: rows of the embedding table. */
+      vocabSize: positiveInt.default(32768),
+      embeddingDim: positiveInt.default(32),
+      hidden: z.array(positiveInt).default([]),
+    })
+    .superRefine((m, ctx) => {
+      if (m.vocabSize * m.embeddingDim > 2_000_000) {
+        ctx.addIssue({ code: 'custom', path: ['vocabSize'], message: `vocabSize ${m.vocabSize} × embeddingDim ${m.embeddingDim} exceeds the in-graph table limit of 2000000 values` });
+      }
+    }),
+  /**
    * DLRM click model (binary, one logit): the dataset's float features feed the bottom MLP, its categorical ids
    * (raw; hashed in the graph, id mod vocabSize) one embedding table each. Small tables live in the graph; a table
    * of more than 1M values (vocabSize · embeddingDim), or the largest ones when the graph's would exceed 2M in all,

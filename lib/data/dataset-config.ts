@@ -31,7 +31,49 @@ export type DatasetFormat =
       featureColumns: (string | number)[];
       timestampColumn?: string | number;
       numClasses?: number;
-    };
+    }
+  | ImageFormat
+  | TextFormat;
+
+/**
+ * One image per file (decoded with sharp), resized to height × width with fit 'fill' (stretched to exactly that
+ * size, aspect ratio not kept, nothing cropped), scaled to [0, 1] and normalized per channel, (v - mean) / std,
+ * into float32 CHW: features = channels · height · width.
+ */
+export interface ImageFormat {
+  kind: 'image';
+  channels: 1 | 3;
+  height: number;
+  width: number;
+  /** One value per channel; defaults mean 0 and std 1 (values stay in [0, 1]). */
+  mean: number[];
+  std: number[];
+  /** Lower-case, with the dot; only these files are samples. */
+  extensions: string[];
+  /**
+   * folder: the image's parent folder names its class, an index into `classes` when given, else an integer.
+   * sidecar: `<image><suffix>` next to the image holds the integer label.
+   */
+  label: { from: 'folder'; classes?: string[] } | { from: 'sidecar'; suffix: string };
+  /** `<image><suffix>` holds the timestamp (integer seconds); absent → the image file's mtime. */
+  timestamp?: { from: 'sidecar'; suffix: string };
+  numClasses?: number;
+}
+
+/**
+ * One sample per non-blank line: `label<sep>text`, or `label<sep>timestamp<sep>text` with `timestamp: true`
+ * (absent → the file's mtime). The text is tokenized into runs of Unicode letters and digits (lower-cased
+ * first with `lowercase`), each hashed with 32-bit FNV-1a over its UTF-8 bytes, masked to a non-negative
+ * int32; ids beyond maxTokens are dropped, missing ones are -1. They go to Batch.categorical; features = 0.
+ */
+export interface TextFormat {
+  kind: 'text';
+  separator: string;
+  timestamp: boolean;
+  maxTokens: number;
+  lowercase: boolean;
+  numClasses?: number;
+}
 
 export interface DatasetConfig {
   name: string;
@@ -135,16 +177,87 @@ const csvFormat = z
     }
   });
 
+const suffix = z.string().regex(/^\.[^/\\]+$/, { error: 'expected a file name suffix starting with "." (e.g. ".label")' });
+const perChannel = (fallback: number) => z.array(z.number()).min(1).optional().transform((v) => v ?? [fallback]);
+
+const imageFormat = z
+  .strictObject({
+    kind: z.literal('image'),
+    channels: z.union([z.literal(1), z.literal(3)], { error: 'expected 1 or 3' }).default(3),
+    height: positiveInt,
+    width: positiveInt,
+    mean: perChannel(0),
+    std: perChannel(1),
+    extensions: z
+      .array(z.string().regex(/^\.[A-Za-z0-9]+$/, { error: 'expected an extension such as ".png"' }))
+      .min(1, { error: 'expected at least one extension' })
+      .default(['.png', '.jpg', '.jpeg'])
+      .transform((list) => list.map((e) => e.toLowerCase())),
+    label: z.discriminatedUnion('from', [
+      z.strictObject({ from: z.literal('folder'), classes: z.array(z.string().min(1)).min(1).optional() }),
+      z.strictObject({ from: z.literal('sidecar'), suffix: suffix.default('.label') }),
+    ]),
+    timestamp: z.strictObject({ from: z.literal('sidecar'), suffix }).optional(),
+    numClasses: positiveInt.optional(),
+  })
+  .transform((f) => ({
+    ...f,
+    // A single value applies to every channel.
+    mean: f.mean.length === 1 ? new Array<number>(f.channels).fill(f.mean[0]!) : f.mean,
+    std: f.std.length === 1 ? new Array<number>(f.channels).fill(f.std[0]!) : f.std,
+    numClasses: f.numClasses ?? (f.label.from === 'folder' ? f.label.classes?.length : undefined),
+  }))
+  .superRefine((f, ctx) => {
+    for (const key of ['mean', 'std'] as const) {
+      if (f[key].length !== f.channels) ctx.addIssue({ code: 'custom', path: [key], message: `expected 1 or ${f.channels} values (one per channel)` });
+    }
+    f.std.forEach((s, i) => {
+      if (!(s > 0)) ctx.addIssue({ code: 'custom', path: ['std', i], message: 'must be positive' });
+    });
+    if (f.label.from === 'folder' && f.label.classes) {
+      const { classes } = f.label;
+      classes.forEach((c, i) => {
+        if (classes.indexOf(c) !== i) ctx.addIssue({ code: 'custom', path: ['label', 'classes', i], message: `class ${JSON.stringify(c)} is listed twice` });
+      });
+      if (f.numClasses !== undefined && f.numClasses < classes.length) {
+        ctx.addIssue({ code: 'custom', path: ['numClasses'], message: `${f.numClasses} is fewer than the ${classes.length} classes listed` });
+      }
+    }
+    const sidecars = [f.label.from === 'sidecar' ? f.label.suffix : undefined, f.timestamp?.suffix];
+    if (sidecars[0] !== undefined && sidecars[0] === sidecars[1]) ctx.addIssue({ code: 'custom', path: ['timestamp', 'suffix'], message: 'must differ from label.suffix' });
+    for (const [path, s] of [[['label', 'suffix'], sidecars[0]], [['timestamp', 'suffix'], sidecars[1]]] as const) {
+      if (s !== undefined && f.extensions.some((e) => s.toLowerCase().endsWith(e))) {
+        ctx.addIssue({ code: 'custom', path: [...path], message: `ends with an image extension, so sidecars would be taken for images` });
+      }
+    }
+  });
+
+const textFormat = z
+  .strictObject({
+    kind: z.literal('text'),
+    separator: oneChar.default('\t'),
+    timestamp: z.boolean().default(false),
+    maxTokens: positiveInt.max(4096, { error: 'expected at most 4096' }).default(64),
+    lowercase: z.boolean().default(true),
+    numClasses: positiveInt.optional(),
+  })
+  .superRefine((f, ctx) => {
+    if (f.separator === '\n' || f.separator === '\r') ctx.addIssue({ code: 'custom', path: ['separator'], message: 'must not be a line break' });
+  });
+
 const datasetConfig = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, {
     error: 'expected 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit',
   }),
   root: z.string().min(1, { error: 'expected a directory path' }),
-  format: z.discriminatedUnion('kind', [binaryFormat, csvFormat]),
+  format: z.discriminatedUnion('kind', [binaryFormat, csvFormat, imageFormat, textFormat]),
   hashPartitions: z.int({ error: 'expected an integer in 1..64' }).min(1).max(64, { error: 'expected an integer in 1..64' }).optional(),
 });
 
-/** Validates a dataset config, filling format defaults (little-endian; CSV: ",", header, '"'). */
+/**
+ * Validates a dataset config, filling format defaults (little-endian; CSV: ",", header, '"'; image: 3 channels,
+ * mean 0, std 1, .png .jpg .jpeg; text: tab, no timestamp field, 64 tokens, lower-cased).
+ */
 export function parseDatasetConfig(input: unknown): DatasetConfig {
   const result = datasetConfig.safeParse(expandPreset(input));
   if (!result.success) {
@@ -154,12 +267,28 @@ export function parseDatasetConfig(input: unknown): DatasetConfig {
 }
 
 export function featureCount(format: DatasetFormat): number {
-  return format.kind === 'binary' ? format.features.count : format.featureColumns.length;
+  switch (format.kind) {
+    case 'binary':
+      return format.features.count;
+    case 'csv':
+      return format.featureColumns.length;
+    case 'image':
+      return format.channels * format.height * format.width;
+    case 'text':
+      return 0;
+  }
 }
 
-/** Categorical ids per sample (0 when the format has none). */
+/** Categorical ids per sample (0 when the format has none); a text sample's token ids. */
 export function categoricalCount(format: DatasetFormat): number {
-  return format.kind === 'binary' ? (format.categorical?.count ?? 0) : 0;
+  switch (format.kind) {
+    case 'binary':
+      return format.categorical?.count ?? 0;
+    case 'text':
+      return format.maxTokens;
+    default:
+      return 0;
+  }
 }
 
 /** Replaces `format: { preset }` by the preset's format; anything else passes through unchanged. */

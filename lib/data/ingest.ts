@@ -9,7 +9,7 @@ import type { BatchDescriptor } from '../../policies/batches.js';
 import { encodeBinaryCopy } from '../db/copy-binary.js';
 import type { Dataset } from './datasets.js';
 import { DataError, IngestError } from './errors.js';
-import { scanFile } from './formats/index.js';
+import { isSampleFile, scanFile } from './formats/index.js';
 import { resolveInRoot } from './paths.js';
 
 export type IngestOutcome =
@@ -114,9 +114,9 @@ export async function ingestFiles(
 }
 
 /**
- * Regular files under the dataset root (recursive) not yet ingested, as root-relative paths sorted
- * by code unit. Skips dotfiles and dot-directories, names ending in .tmp or .partial (files still
- * being written), and symlinks.
+ * Regular sample files (see isSampleFile) under the dataset root (recursive) not yet ingested, as
+ * root-relative paths sorted by code unit. Skips dotfiles and dot-directories, names ending in .tmp or
+ * .partial (files still being written), and symlinks.
  */
 export async function findNewFiles(pool: pg.Pool, dataset: Dataset): Promise<string[]> {
   const found: string[] = [];
@@ -131,7 +131,7 @@ export async function findNewFiles(pool: pg.Pool, dataset: Dataset): Promise<str
     for (const entry of entries) {
       if (entry.name.startsWith('.') || /\.(tmp|partial)$/.test(entry.name)) continue;
       if (entry.isDirectory()) await walk(path.join(dir, entry.name), `${prefix}${entry.name}/`);
-      else if (entry.isFile()) found.push(prefix + entry.name);
+      else if (entry.isFile() && isSampleFile(dataset.format, entry.name)) found.push(prefix + entry.name);
     }
   };
   await walk(dataset.root, '');

@@ -19,7 +19,8 @@ const defaultPartitionSize = (features: number) => Math.max(1024, Math.min(65536
 /**
  * The trigger's training set as shuffled batches. Keys are read in partitions of `partitionSize`
  * (keyset pagination); each partition is shuffled with a PRNG seeded by (seed, epoch, partition
- * index), its payloads are read from the files, and batches are cut from the concatenated
+ * index), its payloads are read from the files (for formats that set chunkRows, a chunk at a time,
+ * the next while the current is consumed), and batches are cut from the concatenated
  * partitions, so only the epoch's last batch can be short (dropped with dropLast). `skipBatches`
  * resumes an epoch: whole partitions before the resume point are not read at all, and skipped rows
  * of the partition it falls in are not decoded. The default partitionSize depends only on the
@@ -72,7 +73,7 @@ export async function* trainingBatches(
     next = rows.length === partitionSize ? page(rows[rows.length - 1]![0]) : Promise.resolve([]);
     const order = shuffledOrder(rows.length, seed, epoch, partition).subarray(Math.min(skip, rows.length));
     skip = 0;
-    yield* batches.add(await payloads.decode(rows, order), rows, order);
+    for await (const chunk of payloads.chunks(rows, order)) yield* batches.add(chunk.decoded, rows, chunk.order);
   }
   yield* batches.finish(args.dropLast ?? false);
 }
@@ -146,6 +147,20 @@ class PayloadReader {
     this.categories = categoricalCount(dataset.format);
   }
 
+  /**
+   * Payloads of rows[order[...]] in chunks of the source's chunkRows (default: all in one), each chunk read while
+   * the consumer uses the one before it.
+   */
+  async *chunks(rows: Row[], order: Uint32Array): AsyncGenerator<{ decoded: Decoded; order: Uint32Array }> {
+    const size = this.source.chunkRows ?? order.length;
+    let pending = prefetch(this.decode(rows, order.subarray(0, size)));
+    for (let at = 0; at < order.length; at += size) {
+      const decoded = await pending;
+      if (at + size < order.length) pending = prefetch(this.decode(rows, order.subarray(at + size, at + 2 * size)));
+      yield { decoded, order: order.subarray(at, at + size) };
+    }
+  }
+
   /** Payloads of rows[order[0]], rows[order[1]], ... as consecutive output rows. */
   async decode(rows: Row[], order: Uint32Array): Promise<Decoded> {
     const out = new Float32Array(order.length * this.features);
@@ -157,26 +172,40 @@ class PayloadReader {
       if (!picks) byFile.set(fileId, (picks = []));
       picks.push({ index: rows[r]![2], row });
     });
-    for (const [fileId, picks] of byFile) await this.source.read(await this.file(fileId), picks, out, categorical);
+    this.lookUp([...byFile.keys()]);
+    // Files are read `concurrency` at a time (one-sample files such as images gain from overlapping reads).
+    const reads = [...byFile];
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      while (next < reads.length) {
+        const [fileId, picks] = reads[next++]!;
+        await this.source.read(await this.files.get(fileId)!, picks, out, categorical);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.source.concurrency ?? 1, reads.length) }, reader));
     return categorical ? { x: out, c: categorical } : { x: out };
   }
 
-  private file(fileId: number): Promise<StoredFile> {
-    let file = this.files.get(fileId);
-    if (!file) {
-      file = (async () => {
-        const { rows } = await this.pool.query<{ path: string; size_bytes: number }>(
-          'SELECT path, size_bytes FROM files WHERE file_id = $1 AND dataset_id = $2',
-          [fileId, this.dataset.id],
-        );
-        if (!rows[0]) throw new DataError(`file ${fileId} of dataset ${this.dataset.name} is not registered`);
+  /** Starts the lookup of files not seen yet by this loader, all in one query. */
+  private lookUp(fileIds: number[]): void {
+    const missing = fileIds.filter((id) => !this.files.has(id));
+    if (missing.length === 0) return;
+    const found = this.pool
+      .query<{ file_id: number; path: string; size_bytes: number }>(
+        'SELECT file_id, path, size_bytes FROM files WHERE file_id = ANY($1::bigint[]) AND dataset_id = $2',
+        [missing, this.dataset.id],
+      )
+      .then(({ rows }) => new Map(rows.map((row) => [row.file_id, row])));
+    for (const fileId of missing) {
+      const file = (async () => {
+        const row = (await found).get(fileId);
+        if (!row) throw new DataError(`file ${fileId} of dataset ${this.dataset.name} is not registered`);
         // Re-resolved so that a symlink swapped in after ingestion cannot point outside the root.
-        const { absolute, relative } = await resolveInRoot(this.dataset.root, rows[0].path);
-        return { fileId, absolute, relative, sizeBytes: rows[0].size_bytes };
+        const { absolute, relative } = await resolveInRoot(this.dataset.root, row.path);
+        return { fileId, absolute, relative, sizeBytes: row.size_bytes };
       })();
-      this.files.set(fileId, file);
+      this.files.set(fileId, prefetch(file));
     }
-    return file;
   }
 }
 

@@ -97,8 +97,10 @@ export async function evaluateModel(onnxBytes: Uint8Array, batches: AsyncIterabl
   try {
     const session = await host.createSession(onnxBytes);
     let inputs: BatchInputs;
+    // The session's only input, fed flat from `x`, when no inputs were declared.
+    let flat: string | undefined;
     if (declared) {
-      const names = [declared.float.name, ...(declared.ids ? [declared.ids.name] : [])];
+      const names = [...(declared.float ? [declared.float.name] : []), ...(declared.ids ? [declared.ids.name] : [])];
       if (session.inputNames.length !== names.length || !names.every((n) => session.inputNames.includes(n))) {
         throw new Error(`evaluateModel: the model's inputs (${session.inputNames.join(', ')}) are not the declared inputs (${names.join(', ')})`);
       }
@@ -110,14 +112,15 @@ export async function evaluateModel(onnxBytes: Uint8Array, batches: AsyncIterabl
           + 'give options.inputs (the ModelDefinition\'s inputs) to say which the batch\'s x and categorical ids feed',
         );
       }
-      inputs = { float: { name: session.inputNames[0]!, dims: inputShape ?? [], features: perSample ?? 0 } };
+      flat = session.inputNames[0]!;
+      inputs = { float: { name: flat, dims: inputShape ?? [], features: perSample ?? 0 } };
     }
     const bad = (why: string): Error => new Error(`evaluateModel: batch: ${why}`);
     const inFlight: Promise<void>[] = [];
     for await (const b of batches) {
       if (b.size === 0) continue;
       // Without declared dims the input is flat: whatever the batch's width.
-      const fed = inputShape || declared ? inputs : { float: { name: inputs.float.name, dims: [b.features], features: b.features } };
+      const fed = inputShape || flat === undefined ? inputs : { float: { name: flat, dims: [b.features], features: b.features } };
       checkBatchInputs(b, fed, bad);
       const done = session.run(inputFeeds(b, fed), { fetch: ['output'], transfer: true }).then((out) => score(b, out.output!));
       done.catch(() => {});

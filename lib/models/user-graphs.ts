@@ -129,7 +129,10 @@ function checkFeedable(inputs: ModelInput[], features: number, categoricalCount:
   } catch (err) {
     throw refuse((err as Error).message);
   }
-  if (fed.float.features !== features) {
+  if (!fed.float && features > 0) {
+    throw refuse(`the graph has no float32 input, but the dataset's samples have ${features} features`);
+  }
+  if (fed.float && fed.float.features !== features) {
     throw refuse(`input '${fed.float.name}' [B, ${fed.float.dims.join(', ')}] takes ${fed.float.features} values per sample, but the dataset's samples have ${features} features`);
   }
   if (fed.ids && fed.ids.categorical !== categoricalCount) {

@@ -1,6 +1,8 @@
 import type { DatasetFormat } from '../dataset-config.js';
 import { binaryFeatureSource, scanBinary } from './binary.js';
 import { csvFeatureSource, readCsv } from './csv.js';
+import { imageFeatureSource, isImageFile, scanImage } from './image.js';
+import { scanText, textFeatureSource } from './text.js';
 
 /** What ingestion stores of a file: one label and timestamp per record, in file order. */
 export interface FileSamples {
@@ -30,6 +32,13 @@ export interface Pick {
  * (then `categorical` is required).
  */
 export interface FeatureSource {
+  /** How many files the loader may read at once with this source; absent → one at a time. */
+  concurrency?: number;
+  /**
+   * Rows the training loader decodes at a time, the next chunk while the current one is consumed; absent → a
+   * whole partition at once (best for formats whose reads of one file coalesce).
+   */
+  chunkRows?: number;
   read(file: StoredFile, picks: Pick[], out: Float32Array, categorical?: Int32Array): Promise<void>;
 }
 
@@ -39,6 +48,8 @@ export interface FeatureSource {
  */
 export async function scanFile(format: DatasetFormat, absolute: string, relative: string, mtimeS: number): Promise<FileSamples> {
   if (format.kind === 'binary') return scanBinary(format, absolute, relative, mtimeS);
+  if (format.kind === 'image') return scanImage(format, absolute, relative, mtimeS);
+  if (format.kind === 'text') return scanText(format, absolute, relative, mtimeS);
   const table = await readCsv(format, absolute, relative);
   return {
     count: table.count,
@@ -48,5 +59,19 @@ export async function scanFile(format: DatasetFormat, absolute: string, relative
 }
 
 export function featureSource(format: DatasetFormat): FeatureSource {
-  return format.kind === 'binary' ? binaryFeatureSource(format) : csvFeatureSource(format);
+  switch (format.kind) {
+    case 'binary':
+      return binaryFeatureSource(format);
+    case 'csv':
+      return csvFeatureSource(format);
+    case 'image':
+      return imageFeatureSource(format);
+    case 'text':
+      return textFeatureSource(format);
+  }
+}
+
+/** Whether a file found under the dataset root holds samples (an image format's sidecars do not). */
+export function isSampleFile(format: DatasetFormat, relative: string): boolean {
+  return format.kind !== 'image' || isImageFile(format, relative);
 }

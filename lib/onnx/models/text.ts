@@ -1,6 +1,7 @@
 /**
- * Bag-of-embeddings text classifier (fastText-style): input `tokens` int64 [B, maxTokens] holding hashed token
- * ids in [0, vocab), -1 for padding → EmbeddingBag (mean over the non-padding tokens) → MLP (Linear → ReLU per
+ * Bag-of-embeddings text classifier (fastText-style): input `tokens` int64 [B, maxTokens] holding raw token ids
+ * (any non-negative int, e.g. a text dataset's 31-bit token hashes), -1 for padding → in the graph, id mod vocab
+ * (padding stays -1) → EmbeddingBag (mean over the non-padding tokens) → MLP (Linear → ReLU per
  * hidden layer) → Linear to numClasses, softmax-ce. Layer names: embedding.weight, fc1..fcN. The embedding
  * output is the bag vector [B, dim]. A sample with only padding gets the zero bag vector.
  *
@@ -33,7 +34,11 @@ export function textClassifierModel(cfg: TextClassifierConfig): ModelDefinition 
     loss: 'softmax-ce',
     outputSize: numClasses,
     forward(t, { tokens }) {
-      const bag = embeddingBag(t, 'embedding', tokens!, { vocab, dim, mode: 'mean' });
+      // Ids carry no gradient, so the hashing needs no tape entry.
+      const { g } = t;
+      const valid = g.op('GreaterOrEqual', [tokens!, g.const('int64', [], [0])]);
+      const rows = g.op('Where', [valid, g.op('Mod', [tokens!, g.const('int64', [], [vocab])], { fmod: 0 }), g.const('int64', [], [-1])]);
+      const bag = embeddingBag(t, 'embedding', t.setShape(rows, t.shape(tokens!)), { vocab, dim, mode: 'mean' });
       let h = bag;
       hidden.forEach((width, i) => { h = relu(t, linear(t, `fc${i + 1}`, h, width)); });
       const output = linear(t, `fc${hidden.length + 1}`, h, numClasses);

@@ -5,16 +5,23 @@ import { logisticRegressionModel } from './logistic-regression.js';
 import { mlpModel } from './mlp.js';
 import type { ModelDefinition } from './model.js';
 import { resnetModel } from './resnet.js';
+import { textClassifierModel } from './text.js';
 
 /** A model spec that does not fit the dataset; the message names the spec field. */
 export class ModelSpecError extends Error {}
 
 /**
  * The zoo's registry: builds the spec's architecture for samples of `features` float32 values and
- * `categoricalCount` categorical ids (0 when the dataset has none; only dlrm uses them).
+ * `categoricalCount` categorical ids (0 when the dataset has none; dlrm and textClassifier use them). A text
+ * dataset's samples have no float features, only token ids: textClassifier is its only model.
  * Adding an architecture is one file in this folder, one schema entry in policies/spec.ts, one case here.
  */
 export function createModel(spec: ModelSpec, features: number, categoricalCount = 0): ModelDefinition {
+  if (features === 0 && spec.architecture !== 'textClassifier') {
+    throw new ModelSpecError(
+      `model.architecture: ${spec.architecture} needs float features, but the dataset's samples have none (a text dataset's token ids need textClassifier)`,
+    );
+  }
   switch (spec.architecture) {
     case 'logisticRegression':
       return logisticRegressionModel({ inputSize: features, numClasses: spec.numClasses });
@@ -61,5 +68,17 @@ export function createModel(spec: ModelSpec, features: number, categoricalCount 
     }
     case 'onnx':
       throw new ModelSpecError("model.architecture: 'onnx' graphs are imported from the user's files (imported.ts), not built by the zoo");
+    case 'textClassifier': {
+      if (features > 0 || categoricalCount < 1) {
+        throw new ModelSpecError(
+          `model.architecture: textClassifier needs a text dataset's token ids, but the dataset's samples have ${features} float features and ${categoricalCount} categorical ids`,
+        );
+      }
+      try {
+        return textClassifierModel({ vocab: spec.vocabSize, dim: spec.embeddingDim, maxTokens: categoricalCount, numClasses: spec.numClasses, hidden: spec.hidden });
+      } catch (err) {
+        throw new ModelSpecError(`model: ${(err as Error).message}`);
+      }
+    }
   }
 }
