@@ -6,6 +6,7 @@ import type { Dataset } from './datasets.js';
 import { DataError } from './errors.js';
 import { featureSource, type FeatureSource, type Pick, type StoredFile } from './formats/index.js';
 import { heldOutSql, holdoutParams, type Holdout } from './holdout.js';
+import { Limiter } from './limiter.js';
 import { resolveInRoot } from './paths.js';
 import { shuffledOrder } from './shuffle.js';
 
@@ -15,6 +16,26 @@ type Row = [number, number, number, number, number];
 const EVAL_PAGE = 8192;
 /** Default partition: about 32 MiB of decoded features, between 1Ki and 64Ki keys. */
 const defaultPartitionSize = (features: number) => Math.max(1024, Math.min(65536, Math.floor(2 ** 23 / features)));
+
+/**
+ * How the loader reads a training set ahead of the trainer, as Modyn's num_prefetched_partitions and
+ * parallel_prefetch_requests: `prefetchPartitions` partitions are loaded while the current one is
+ * consumed (0: each partition is loaded when needed), with at most `parallelRequests` file reads in
+ * flight. Neither changes which batches come out, only when they are ready; `partitionSize` does
+ * (samples are shuffled within a partition), so a resumed run must use the same one.
+ */
+export interface LoaderOptions {
+  partitionSize?: number;
+  prefetchPartitions?: number;
+  parallelRequests?: number;
+}
+
+/** A partition's rows and their payloads, decoded in output order. */
+interface LoadedPartition {
+  rows: Row[];
+  order: Uint32Array;
+  decoded: Decoded;
+}
 
 /**
  * The trigger's training set as shuffled batches. Keys are read in partitions of `partitionSize`
@@ -28,13 +49,17 @@ const defaultPartitionSize = (features: number) => Math.max(1024, Math.min(65536
 export async function* trainingBatches(
   pool: pg.Pool,
   dataset: Dataset,
-  args: { pipelineId: number; triggerId: number; batchSize: number; seed: number; epoch: number; partitionSize?: number; skipBatches?: number; dropLast?: boolean },
+  args: {
+    pipelineId: number; triggerId: number; batchSize: number; seed: number; epoch: number; skipBatches?: number; dropLast?: boolean;
+  } & LoaderOptions,
 ): AsyncGenerator<Batch> {
   const features = featureCount(dataset.format);
   const { pipelineId, triggerId, batchSize, seed, epoch } = args;
   const partitionSize = args.partitionSize ?? defaultPartitionSize(features);
   checkCount('batchSize', batchSize, 1);
   checkCount('partitionSize', partitionSize, 1);
+  const ahead = checkCount('prefetchPartitions', args.prefetchPartitions ?? 1, 0);
+  const requests = checkCount('parallelRequests', args.parallelRequests ?? 1, 1);
   let skip = checkCount('skipBatches', args.skipBatches ?? 0, 0) * batchSize;
 
   let partition = Math.floor(skip / partitionSize);
@@ -51,28 +76,38 @@ export async function* trainingBatches(
     skip -= partition * partitionSize;
   }
 
-  const payloads = new PayloadReader(pool, dataset);
+  const payloads = new PayloadReader(pool, dataset, new Limiter(requests));
   const batches = new BatchAssembler(batchSize, features, categoricalCount(dataset.format));
   const page = (after: number) =>
-    prefetch(
-      pool.query<Row>({
-        text: `SELECT t.sample_key, s.file_id, s.index_in_file, s.label, t.weight
-               FROM training_samples t
-               JOIN samples s ON s.dataset_id = $3 AND s.sample_key = t.sample_key
-               WHERE t.pipeline_id = $1 AND t.trigger_id = $2 AND t.sample_key > $4
-               ORDER BY t.sample_key LIMIT $5`,
-        values: [pipelineId, triggerId, dataset.id, after, partitionSize],
-        rowMode: 'array',
-      }).then((result) => result.rows),
-    );
-  for (let next = page(afterKey); ; partition++) {
-    const rows = await next;
-    if (rows.length === 0) break;
-    // The next partition's keys are fetched while this one is decoded and consumed.
-    next = rows.length === partitionSize ? page(rows[rows.length - 1]![0]) : Promise.resolve([]);
-    const order = shuffledOrder(rows.length, seed, epoch, partition).subarray(Math.min(skip, rows.length));
-    skip = 0;
-    yield* batches.add(await payloads.decode(rows, order), rows, order);
+    pool.query<Row>({
+      text: `SELECT t.sample_key, s.file_id, s.index_in_file, s.label, t.weight
+             FROM training_samples t
+             JOIN samples s ON s.dataset_id = $3 AND s.sample_key = t.sample_key
+             WHERE t.pipeline_id = $1 AND t.trigger_id = $2 AND t.sample_key > $4
+             ORDER BY t.sample_key LIMIT $5`,
+      values: [pipelineId, triggerId, dataset.id, after, partitionSize],
+      rowMode: 'array',
+    }).then((result) => result.rows);
+  const load = async (keys: Promise<Row[]>, index: number, skipRows: number): Promise<LoadedPartition | undefined> => {
+    const rows = await keys;
+    if (rows.length === 0) return undefined;
+    const order = shuffledOrder(rows.length, seed, epoch, index).subarray(Math.min(skipRows, rows.length));
+    return { rows, order, decoded: await payloads.decode(rows, order) };
+  };
+
+  // Keyset pages chain (each starts after the previous one's last key); payloads load in parallel.
+  let keys = page(afterKey);
+  const loading: Promise<LoadedPartition | undefined>[] = [];
+  for (;;) {
+    while (loading.length <= ahead) {
+      const mine = keys;
+      keys = prefetch(mine.then((rows) => (rows.length === partitionSize ? page(rows[rows.length - 1]![0]) : [])));
+      loading.push(prefetch(load(mine, partition++, skip)));
+      skip = 0;
+    }
+    const loaded = await loading.shift()!;
+    if (!loaded) break;
+    yield* batches.add(loaded.decoded, loaded.rows, loaded.order);
   }
   yield* batches.finish(args.dropLast ?? false);
 }
@@ -93,7 +128,7 @@ export async function* evaluationBatches(
 ): AsyncGenerator<Batch> {
   const [seed, threshold] = holdoutParams(args.holdout);
   checkCount('batchSize', args.batchSize, 1);
-  const payloads = new PayloadReader(pool, dataset);
+  const payloads = new PayloadReader(pool, dataset, new Limiter(1));
   const batches = new BatchAssembler(args.batchSize, featureCount(dataset.format), categoricalCount(dataset.format));
   let afterKey = args.range.firstKey - 1;
   for (;;) {
@@ -140,6 +175,8 @@ class PayloadReader {
   constructor(
     private readonly pool: pg.Pool,
     private readonly dataset: Dataset,
+    /** Bounds the file reads in flight across all partitions being loaded. */
+    private readonly requests: Limiter,
   ) {
     this.source = featureSource(dataset.format);
     this.features = featureCount(dataset.format);
@@ -150,14 +187,21 @@ class PayloadReader {
   async decode(rows: Row[], order: Uint32Array): Promise<Decoded> {
     const out = new Float32Array(order.length * this.features);
     const categorical = this.categories > 0 ? new Int32Array(order.length * this.categories) : undefined;
+    // Picks are grouped by file in key order, which within a file mostly follows the record
+    // index, so the sources' sort by index is close to linear and never stalls the event loop long.
+    const outputRow = new Int32Array(rows.length).fill(-1);
+    order.forEach((r, row) => (outputRow[r] = row));
     const byFile = new Map<number, Pick[]>();
-    order.forEach((r, row) => {
+    for (let r = 0; r < rows.length; r++) {
+      if (outputRow[r]! < 0) continue;
       const fileId = rows[r]![1];
       let picks = byFile.get(fileId);
       if (!picks) byFile.set(fileId, (picks = []));
-      picks.push({ index: rows[r]![2], row });
-    });
-    for (const [fileId, picks] of byFile) await this.source.read(await this.file(fileId), picks, out, categorical);
+      picks.push({ index: rows[r]![2], row: outputRow[r]! });
+    }
+    await Promise.all(
+      [...byFile].map(([fileId, picks]) => this.requests.run(async () => this.source.read(await this.file(fileId), picks, out, categorical))),
+    );
     return categorical ? { x: out, c: categorical } : { x: out };
   }
 

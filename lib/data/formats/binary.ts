@@ -154,14 +154,15 @@ export function binaryFeatureSource(format: BinaryFormat): FeatureSource {
   const { recordSize } = format;
   const features = format.features.count;
   const categories = format.categorical?.count ?? 0;
-  const buffer = Buffer.allocUnsafe(MAX_RANGE_BYTES + recordSize);
-  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  const dense = denseDecoder(format, buffer);
-  const categorical = format.categorical && categoricalDecoder(format.categorical, format.byteOrder === 'little', buffer);
 
   return {
     async read(file: StoredFile, picks, out, categoricalOut) {
-      if (categorical && !categoricalOut) throw new DataError(`${file.relative}: the format has categorical ids but no output for them was given`);
+      if (format.categorical && !categoricalOut) throw new DataError(`${file.relative}: the format has categorical ids but no output for them was given`);
+      // A buffer per call: the loader reads several files at once.
+      const buffer = Buffer.allocUnsafe(MAX_RANGE_BYTES + recordSize);
+      const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+      const dense = denseDecoder(format, buffer);
+      const categorical = format.categorical && categoricalDecoder(format.categorical, format.byteOrder === 'little', buffer);
       const sorted = [...picks].sort((a, b) => a.index - b.index);
       const handle = await open(file.absolute, 'r');
       try {
