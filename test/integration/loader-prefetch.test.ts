@@ -77,6 +77,23 @@ describe('loader prefetch', () => {
     assert.deepEqual(await load({ prefetchPartitions: 4, parallelRequests: 4 }), reference);
   });
 
+  it('selects a seeded uniform subset of the training set', async () => {
+    const keysOf = async (triggerId: number) =>
+      (await db.pool.query('SELECT sample_key FROM training_samples WHERE pipeline_id = $1 AND trigger_id = $2 ORDER BY 1', [pipelineId, triggerId])).rows.map((r) => r.sample_key);
+    const args = { pipelineId, datasetId: dataset.id, ranges: [{ firstKey: 1, lastKey: 100_000 }], holdout: { fraction: 0.1, seed: 1 } };
+    const all = await keysOf(1);
+    const half = await writeTrainingSet(db.pool, { ...args, triggerId: 2, subset: { fraction: 0.5, seed: 9 } });
+    const keys = await keysOf(2);
+    assert.equal(keys.length, half);
+    assert.ok(half > 0.4 * all.length && half < 0.6 * all.length, `${half} of ${all.length}`);
+    const inAll = new Set(all);
+    assert.ok(keys.every((k) => inAll.has(k)), 'a subset of the non-held-out samples');
+    assert.equal(await writeTrainingSet(db.pool, { ...args, triggerId: 2, subset: { fraction: 0.5, seed: 9 } }), half);
+    assert.deepEqual(await keysOf(2), keys, 'the same seed selects the same samples');
+    assert.equal(await writeTrainingSet(db.pool, { ...args, triggerId: 3, subset: { fraction: 1, seed: 9 } }), all.length);
+    await assert.rejects(writeTrainingSet(db.pool, { ...args, triggerId: 3, subset: { fraction: 0, seed: 9 } }), /subset fraction 0 is not in \(0, 1\]/);
+  });
+
   it('refuses bad prefetch settings naming the setting', async () => {
     await assert.rejects(load({ prefetchPartitions: -1 }), /prefetchPartitions must be an integer >= 0, got -1/);
     await assert.rejects(load({ parallelRequests: 0 }), /parallelRequests must be an integer >= 1, got 0/);
