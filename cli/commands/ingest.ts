@@ -76,6 +76,7 @@ export async function ingest(args: string[]): Promise<void> {
       let done = 0;
       let rows = 0;
       let duplicates = 0;
+      const rate = () => Math.round(rows / Math.max(1e-3, (performance.now() - started) / 1000));
       await ingestFiles(ctx.pool, dataset, paths, {
         parallel,
         bulk: values.bulk,
@@ -85,12 +86,11 @@ export async function ingest(args: string[]): Promise<void> {
             rows += o.batch.count;
           }
           if (o.status === 'duplicate') duplicates++;
-          const rate = Math.round(rows / ((performance.now() - started) / 1000));
-          bar.update(++done, `${rows}${expectedRows === undefined ? '' : `/${expectedRows}`} rows, ${rate} rows/s`);
+          bar.update(++done, `${rows}${expectedRows === undefined ? '' : `/${expectedRows}`} rows, ${rate()} rows/s`);
           report(o);
         },
       });
-      bar.finish();
+      bar.finish(`${rows} rows, ${rate()} rows/s`);
       const notified = await notifyPipelines(ctx.client, dataset, batches);
       const samples = batches.reduce((n, b) => n + b.count, 0);
       console.log(`Ingested ${batches.length} file(s) (${samples} samples), ${duplicates} already known, ${rejected.length} rejected; signalled ${notified} pipeline(s).`);
