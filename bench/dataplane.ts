@@ -53,22 +53,31 @@ export interface IngestFigures {
   rows: number;
   files: number;
   parallel: number;
+  repeats: number;
   /** Tideline's ingestion (scan, decode, COPY, commit), rows/s. */
   ingestRowsPerS: number;
   /** Pre-encoded binary COPY of the same rows, one transaction per file, rows/s. */
   copyRowsPerS: number;
+  /** Median over the rounds of COPY time / ingestion time. */
   ingestRatio: number;
+  ingestRatios: number[];
   /** Tideline's bulk backfill (rows loaded unindexed, index built afterwards), rows/s. */
   bulkRowsPerS: number;
+  /** bulkRowsPerS / ingestRowsPerS. */
+  bulkGain: number;
+  /** The worst round's. */
   ingestLoopDelay: LoopDelay;
 }
 
+/** One loader setting: the round with the median ratio, and the worst event-loop delay of all rounds. */
 export interface SweepRow extends Required<LoaderOptions> {
   samplesPerS: number;
   /** The trainer fed from memory, measured just before. */
   memorySamplesPerS: number;
   /** samplesPerS / memorySamplesPerS. */
   ratio: number;
+  /** Each round's ratio. */
+  ratios: number[];
   loopDelay: LoopDelay;
   memoryLoopDelay: LoopDelay;
 }
@@ -93,9 +102,13 @@ export interface DataplaneOptions {
   files: number;
   /** Files scanned at once by ingestion. */
   parallel: number;
+  /** Rounds of the ingestion comparison. */
+  repeats: number;
   batchSize: number;
   /** Timed training steps per measurement (fewer if the selection is smaller). */
   steps: number;
+  /** Paired (from memory, through the loader) measurements per loader setting. */
+  rounds: number;
   /** Share of the dataset selected for training (uniform, seeded). */
   fraction: number;
   partitionSizes: number[];
@@ -144,22 +157,61 @@ async function withLoopDelay<T>(work: () => Promise<T>): Promise<[T, LoopDelay]>
 }
 
 /**
- * Ingests the files under `root` three ways into fresh datasets of the same samples table: Tideline's
- * ingestion, its bulk backfill, and the raw baseline (the rows Tideline stores, encoded for binary COPY
- * before the clock starts, one COPY and transaction per file).
+ * Ingests the files under `root` three ways into fresh datasets of the same samples table: the raw
+ * baseline (the rows Tideline stores, encoded for binary COPY before the clock starts, one COPY and
+ * transaction per file), Tideline's ingestion and its bulk backfill; `repeats` rounds, interleaved so
+ * that drifting load on a shared machine hits all three alike. Figures are medians over the rounds.
  */
-export async function benchIngest(pool: pg.Pool, root: string, files: string[], parallel: number, prefix = 'bench'): Promise<{ figures: IngestFigures; dataset: Dataset }> {
-  const register = (name: string) => registerDataset(pool, { name: `${prefix}-${name}`, root, format: CRITEO });
-  const [tideline, bulk, raw] = [await register('ingest'), await register('bulk'), await register('copy')];
+export async function benchIngest(
+  pool: pg.Pool, root: string, files: string[], args: { parallel: number; repeats: number; prefix?: string },
+): Promise<{ figures: IngestFigures; dataset: Dataset }> {
+  const { parallel, repeats, prefix = 'bench' } = args;
+  const runs = { copy: [] as number[], ingest: [] as number[], bulk: [] as number[], ratio: [] as number[] };
+  let rows = 0;
+  let first: Dataset | undefined;
+  let ingestLoopDelay: LoopDelay | undefined;
+  for (let round = 0; round < repeats; round++) {
+    const register = (name: string) => registerDataset(pool, { name: `${prefix}-${round}-${name}`, root, format: CRITEO });
+    const [raw, tideline, bulk] = [await register('copy'), await register('ingest'), await register('bulk')];
+    first ??= tideline;
+    const encoded = await encodeForCopy(root, files, raw.id);
+    rows = encoded.rows;
+    const copySeconds = await timed(() => copyFiles(pool, raw.id, encoded.files));
+    const [ingestSeconds, loopDelay] = await withLoopDelay(() => timed(() => ingestFiles(pool, tideline, files, { parallel })));
+    const bulkSeconds = await timed(() => ingestFiles(pool, bulk, files, { parallel, bulk: true }));
+    const stored = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM samples WHERE dataset_id = ANY($1)', [[tideline.id, bulk.id, raw.id]]);
+    if (stored.rows[0]!.n !== 3 * rows) throw new Error(`ingestion stored ${stored.rows[0]!.n} rows, expected ${3 * rows}`);
+    runs.copy.push(rows / copySeconds);
+    runs.ingest.push(rows / ingestSeconds);
+    runs.bulk.push(rows / bulkSeconds);
+    runs.ratio.push(copySeconds / ingestSeconds);
+    if (!ingestLoopDelay || loopDelay.maxMs > ingestLoopDelay.maxMs) ingestLoopDelay = loopDelay;
+  }
+  return {
+    dataset: first!,
+    figures: {
+      rows, files: files.length, parallel, repeats,
+      ingestRowsPerS: Math.round(median(runs.ingest)),
+      copyRowsPerS: Math.round(median(runs.copy)),
+      ingestRatio: round(median(runs.ratio), 3),
+      ingestRatios: runs.ratio.map((r) => round(r, 3)),
+      bulkRowsPerS: Math.round(median(runs.bulk)),
+      bulkGain: round(median(runs.bulk) / median(runs.ingest), 3),
+      ingestLoopDelay: ingestLoopDelay!,
+    },
+  };
+}
 
+/** The COPY stream of each file's rows as ingestion would store them (keys dense in file order). */
+async function encodeForCopy(root: string, files: string[], datasetId: number): Promise<{ files: Buffer[][]; rows: number }> {
   const encoded: Buffer[][] = [];
   let rows = 0;
   for (const [f, file] of files.entries()) {
     const { count, labels, timestamps } = await scanFile(CRITEO, path.join(root, file), file, 0);
-    const first = rows + 1;
+    const firstKey = rows + 1;
     encoded.push([...encodeBinaryCopy([
-      { type: 'int4', value: () => raw.id },
-      { type: 'int8', value: (i) => first + i },
+      { type: 'int4', value: () => datasetId },
+      { type: 'int8', value: (i) => firstKey + i },
       { type: 'int8', value: () => f + 1 },
       { type: 'int4', value: (i) => i },
       { type: 'int4', value: (i) => labels[i]! },
@@ -167,36 +219,24 @@ export async function benchIngest(pool: pg.Pool, root: string, files: string[], 
     ], count)]);
     rows += count;
   }
-  const copySeconds = await timed(async () => {
-    const client = await pool.connect();
-    try {
-      for (const chunks of encoded) {
-        await client.query('BEGIN');
-        await pipeline(
-          Readable.from(chunks),
-          client.query(copyFrom(`COPY samples_d${raw.id} (dataset_id, sample_key, file_id, index_in_file, label, ts) FROM STDIN (FORMAT binary)`)),
-        );
-        await client.query('COMMIT');
-      }
-    } finally {
-      client.release();
+  return { files: encoded, rows };
+}
+
+/** One binary COPY and transaction per file. */
+async function copyFiles(pool: pg.Pool, datasetId: number, files: Buffer[][]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    for (const chunks of files) {
+      await client.query('BEGIN');
+      await pipeline(
+        Readable.from(chunks),
+        client.query(copyFrom(`COPY samples_d${datasetId} (dataset_id, sample_key, file_id, index_in_file, label, ts) FROM STDIN (FORMAT binary)`)),
+      );
+      await client.query('COMMIT');
     }
-  });
-  const [ingestSeconds, ingestLoopDelay] = await withLoopDelay(() => timed(() => ingestFiles(pool, tideline, files, { parallel })));
-  const bulkSeconds = await timed(() => ingestFiles(pool, bulk, files, { parallel, bulk: true }));
-  const stored = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM samples WHERE dataset_id = ANY($1)', [[tideline.id, bulk.id, raw.id]]);
-  if (stored.rows[0]!.n !== 3 * rows) throw new Error(`ingestion stored ${stored.rows[0]!.n} rows, expected ${3 * rows}`);
-  return {
-    dataset: tideline,
-    figures: {
-      rows, files: files.length, parallel,
-      ingestRowsPerS: Math.round(rows / ingestSeconds),
-      copyRowsPerS: Math.round(rows / copySeconds),
-      ingestRatio: round(copySeconds / ingestSeconds, 3),
-      bulkRowsPerS: Math.round(rows / bulkSeconds),
-      ingestLoopDelay,
-    },
-  };
+  } finally {
+    client.release();
+  }
 }
 
 /** Writes a seeded uniform selection of `fraction` of the dataset as trigger 1 of a new pipeline; returns its id and size. */
@@ -309,12 +349,15 @@ export function memoryThroughput(def: ModelDefinition, batches: Batch[], steps: 
  * The full path for one dataset and model: a seeded uniform selection of `fraction` of the dataset, then
  * `steps` timed training steps (after a warm-up) through the loader for each loader setting. Baselines,
  * over as many steps: the same trainer (its train-step session in a worker) fed the loader's batches from
- * memory, run just before each setting, which isolates the data plane (`ratio`); and the bare session in
+ * memory, paired with each loader run (`rounds` pairs per setting), which isolates the data plane (`ratio`); and the bare session in
  * a tight loop on the main thread, as bench/train.ts runs it (`rawLoopSamplesPerS`).
  */
 export async function fullPath(
   pool: pg.Pool, dataset: Dataset,
-  args: { model: PipelineSpecInput['model']; batchSize: number; fraction: number; steps: number; loaders: Required<LoaderOptions>[]; seed?: number; log?: (line: string) => void },
+  args: {
+    model: PipelineSpecInput['model']; batchSize: number; fraction: number; steps: number; rounds: number; loaders: Required<LoaderOptions>[];
+    seed?: number; log?: (line: string) => void;
+  },
 ): Promise<FullPathFigures> {
   const spec = parseSpec({ dataset: { name: dataset.name }, model: args.model, training: { optimizer: { name: 'adam', lr: 1e-3 } }, trigger: { kind: 'dataAmount', every: 1 } }).model;
   const def = createModel(spec, featureCount(dataset.format), categoricalCount(dataset.format));
@@ -330,15 +373,24 @@ export async function fullPath(
   const sweep: SweepRow[] = [];
   const memoryRuns: number[] = [];
   for (const loader of args.loaders) {
-    // Each setting is paired with a baseline run just before it, so drifting load on a shared machine cancels out.
-    const memory = await memoryThroughput(def, inMemory, steps);
-    memoryRuns.push(memory.samplesPerS);
-    const { samplesPerS, loopDelay } = await loaderThroughput(pool, dataset, def, { pipelineId, batchSize: args.batchSize, steps, loader, seed });
+    // Each round pairs a baseline run with a loader run right after it, so drifting load on a shared
+    // machine hits both alike; the row keeps the median round.
+    const rounds: { loader: number; memory: number; loopDelay: LoopDelay; memoryLoopDelay: LoopDelay }[] = [];
+    for (let round = 0; round < args.rounds; round++) {
+      const memory = await memoryThroughput(def, inMemory, steps);
+      const loaded = await loaderThroughput(pool, dataset, def, { pipelineId, batchSize: args.batchSize, steps, loader, seed });
+      rounds.push({ loader: loaded.samplesPerS, memory: memory.samplesPerS, loopDelay: loaded.loopDelay, memoryLoopDelay: memory.loopDelay });
+      memoryRuns.push(memory.samplesPerS);
+    }
+    const ratios = rounds.map((r) => r.loader / r.memory);
+    const mid = rounds[ratios.indexOf(median(ratios, true))]!;
+    const worst = (pick: (r: (typeof rounds)[number]) => LoopDelay): LoopDelay =>
+      rounds.map(pick).reduce((a, b) => ({ p99Ms: Math.max(a.p99Ms, b.p99Ms), maxMs: Math.max(a.maxMs, b.maxMs) }));
     const row = {
-      ...loader, samplesPerS: Math.round(samplesPerS), memorySamplesPerS: Math.round(memory.samplesPerS), ratio: round(samplesPerS / memory.samplesPerS, 3),
-      loopDelay, memoryLoopDelay: memory.loopDelay,
+      ...loader, samplesPerS: Math.round(mid.loader), memorySamplesPerS: Math.round(mid.memory), ratio: round(mid.loader / mid.memory, 3),
+      ratios: ratios.map((r) => round(r, 3)), loopDelay: worst((r) => r.loopDelay), memoryLoopDelay: worst((r) => r.memoryLoopDelay),
     };
-    args.log?.(`  partition ${loader.partitionSize} prefetch ${loader.prefetchPartitions} requests ${loader.parallelRequests}: ${row.samplesPerS} samples/s, from memory ${row.memorySamplesPerS}, ratio ${row.ratio}; event loop p99 ${loopDelay.p99Ms} ms max ${loopDelay.maxMs} ms (from memory ${memory.loopDelay.p99Ms}/${memory.loopDelay.maxMs})`);
+    args.log?.(`  partition ${loader.partitionSize} prefetch ${loader.prefetchPartitions} requests ${loader.parallelRequests}: ${row.samplesPerS} samples/s, from memory ${row.memorySamplesPerS}, ratio ${row.ratio} (rounds ${row.ratios.join(', ')}); event loop p99 ${row.loopDelay.p99Ms} ms max ${row.loopDelay.maxMs} ms (from memory ${row.memoryLoopDelay.p99Ms}/${row.memoryLoopDelay.maxMs})`);
     sweep.push(row);
   }
   return {
@@ -360,14 +412,14 @@ export async function benchDataplane(opts: DataplaneOptions) {
     const root = path.join(dir, 'criteo');
     log(`writing ${opts.rows} Criteo-layout records in ${opts.files} files`);
     const files = await writeCriteoFiles(root, opts.rows, opts.files);
-    const { figures: ingest, dataset } = await benchIngest(pool, root, files, opts.parallel);
-    log(`ingest ${ingest.ingestRowsPerS} rows/s, binary COPY ${ingest.copyRowsPerS} rows/s, ratio ${ingest.ingestRatio}, bulk ${ingest.bulkRowsPerS} rows/s`);
+    const { figures: ingest, dataset } = await benchIngest(pool, root, files, { parallel: opts.parallel, repeats: opts.repeats });
+    log(`ingest ${ingest.ingestRowsPerS} rows/s, binary COPY ${ingest.copyRowsPerS} rows/s, ratio ${ingest.ingestRatio} (rounds ${ingest.ingestRatios.join(', ')}), bulk ${ingest.bulkRowsPerS} rows/s (${ingest.bulkGain}x)`);
     const loaders = opts.partitionSizes.flatMap((partitionSize) =>
       opts.prefetchPartitions.flatMap((prefetchPartitions) => opts.parallelRequests.map((parallelRequests) => ({ partitionSize, prefetchPartitions, parallelRequests }))));
     const same = (a: Required<LoaderOptions>, b: Required<LoaderOptions>) =>
       a.partitionSize === b.partitionSize && a.prefetchPartitions === b.prefetchPartitions && a.parallelRequests === b.parallelRequests;
     if (!loaders.some((l) => same(l, opts.loader))) loaders.unshift(opts.loader);
-    const dlrm = await fullPath(pool, dataset, { model: { architecture: 'dlrm' }, batchSize: opts.batchSize, fraction: opts.fraction, steps: opts.steps, loaders, log });
+    const dlrm = await fullPath(pool, dataset, { model: { architecture: 'dlrm' }, batchSize: opts.batchSize, fraction: opts.fraction, steps: opts.steps, rounds: opts.rounds, loaders, log });
     const chosen = dlrm.sweep.find((r) => same(r, opts.loader))!;
     const best = dlrm.sweep.reduce((a, b) => (b.samplesPerS > a.samplesPerS ? b : a));
     return {
@@ -395,10 +447,12 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return (performance.now() - started) / 1000;
 }
 
-function median(values: number[]): number {
+/** The median; with `member`, the lower middle value of an even count, so it is one of the values. */
+function median(values: number[], member = false): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  if (sorted.length % 2) return sorted[mid]!;
+  return member ? sorted[mid - 1]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function round(value: number, digits: number): number {

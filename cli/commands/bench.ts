@@ -5,7 +5,7 @@ import { benchTrain } from '../../bench/train.js';
 
 const USAGE = [
   'usage: tide bench train [--json] [--seconds S] [--steps-per-run K] [--models a,b]',
-  '       tide bench dataplane [--json] [--rows N] [--files F] [--parallel N] [--batch-size B] [--steps S] [--fraction F]',
+  '       tide bench dataplane [--json] [--rows N] [--files F] [--parallel N] [--repeats R] [--batch-size B] [--steps S] [--rounds R] [--fraction F]',
   '                            [--partition-sizes a,b] [--prefetch a,b] [--requests a,b] [--loader size,prefetch,requests]',
 ].join('\n');
 
@@ -44,16 +44,18 @@ async function dataplane(args: string[]): Promise<void> {
     args, allowPositionals: false,
     options: {
       json: { type: 'boolean', default: false },
-      rows: { type: 'string', default: '500000' },
+      rows: { type: 'string', default: '300000' },
       files: { type: 'string', default: '20' },
       parallel: { type: 'string', default: '4' },
+      repeats: { type: 'string', default: '3' },
       'batch-size': { type: 'string', default: '1024' },
-      steps: { type: 'string', default: '40' },
+      steps: { type: 'string', default: '32' },
+      rounds: { type: 'string', default: '3' },
       fraction: { type: 'string', default: '0.5' },
-      'partition-sizes': { type: 'string', default: '16384,65536' },
-      prefetch: { type: 'string', default: '0,1,2' },
+      'partition-sizes': { type: 'string', default: '4096,16384' },
+      prefetch: { type: 'string', default: '0,2' },
       requests: { type: 'string', default: '1,4' },
-      loader: { type: 'string', default: '65536,1,1' },
+      loader: { type: 'string', default: '16384,1,1' },
     },
   });
   if (positionals.length > 0) throw new Error(USAGE);
@@ -71,8 +73,10 @@ async function dataplane(args: string[]): Promise<void> {
     rows: int('rows', values.rows, 1),
     files: int('files', values.files, 1),
     parallel: int('parallel', values.parallel, 1),
+    repeats: int('repeats', values.repeats, 1),
     batchSize: int('batch-size', values['batch-size'], 1),
     steps: int('steps', values.steps, 1),
+    rounds: int('rounds', values.rounds, 1),
     fraction,
     partitionSizes: ints('partition-sizes', 1),
     prefetchPartitions: ints('prefetch', 0),
