@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { beginBulkLoad, isAttached, samplesTable } from '../../lib/data/bulk-load.js';
-import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
+import { getDataset, registerDataset, type Dataset } from '../../lib/data/datasets.js';
 import { ingestFiles, type IngestOutcome } from '../../lib/data/ingest.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
@@ -81,6 +81,14 @@ describe('ingestion at scale', () => {
       const files = await db.pool.query('SELECT path FROM files WHERE dataset_id = $1 ORDER BY first_key', [d.id]);
       assert.deepEqual(files.rows.map((r) => r.path), FILES.filter((f) => f !== 'f03.bin'));
     }
+  });
+
+  it('keeps ingest settings with the dataset and updates them on re-registration', async () => {
+    const config = { name: 'settings', root: path.join(dir, 'settings'), format: FORMAT };
+    assert.deepEqual((await registerDataset(db.pool, config)).ingest, {});
+    const updated = await registerDataset(db.pool, { ...config, ingest: { parallel: 6, pollSeconds: 0.5 } });
+    assert.deepEqual(updated.ingest, { parallel: 6, pollSeconds: 0.5 });
+    assert.deepEqual(await getDataset(db.pool, 'settings'), updated);
   });
 
   it('reports a missing file through onError and goes on with the others', async () => {

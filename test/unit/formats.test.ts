@@ -245,6 +245,11 @@ describe('dataset config', () => {
     assert.equal(categoricalCount(csv), 0);
   });
 
+  it('takes ingest settings', () => {
+    assert.equal(parseDatasetConfig(valid).ingest, undefined);
+    assert.deepEqual(parseDatasetConfig({ ...valid, ingest: { parallel: 4, pollSeconds: 0.5 } }).ingest, { parallel: 4, pollSeconds: 0.5 });
+  });
+
   it('accepts a categorical field', () => {
     const format = { ...valid.format, recordSize: 40, categorical: { offset: 24, count: 2, type: 'int64' } };
     assert.deepEqual(parseDatasetConfig({ ...valid, format }).format, { ...format, byteOrder: 'little' });
@@ -290,6 +295,9 @@ describe('dataset config', () => {
     ['name', { ...valid, name: 'no spaces' }, /name: expected/],
     ['hash partitions', { ...valid, hashPartitions: 0 }, /hashPartitions: expected an integer in 1\.\.64/],
     ['unknown key', { ...valid, extra: true }, /Unrecognized key: "extra"/],
+    ['ingest parallel', { ...valid, ingest: { parallel: 0 } }, /ingest\.parallel: expected an integer in 1\.\.64/],
+    ['ingest poll interval', { ...valid, ingest: { pollSeconds: -1 } }, /ingest\.pollSeconds: expected a positive number of seconds/],
+    ['unknown ingest key', { ...valid, ingest: { threads: 2 } }, /ingest: Unrecognized key: "threads"/],
   ];
   for (const [name, input, message] of invalid) {
     it(`names the field path: ${name}`, () => {
