@@ -99,7 +99,7 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
         for (let epoch = Math.floor(base.stepsDone / batchesPerEpoch); epoch < epochs; epoch++) {
           const skipBatches = epoch === Math.floor(base.stepsDone / batchesPerEpoch) ? base.stepsDone % batchesPerEpoch : 0;
           yield* trainingBatches(pool, dataset!, {
-            pipelineId: args.pipelineId, triggerId: args.triggerId, batchSize, seed, epoch, skipBatches,
+            pipelineId: args.pipelineId, triggerId: args.triggerId, batchSize, seed, epoch, skipBatches, ...args.training.loader,
           });
         }
       }

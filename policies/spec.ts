@@ -184,6 +184,18 @@ export const pipelineSpecSchema = z.strictObject({
       checkpointEvery: z.number().int().min(0).default(100),
       /** Optimizer steps per session run (an ONNX Loop over stacked batches): fewer round trips for small models. */
       stepsPerRun: positiveInt.default(1),
+      /**
+       * How the loader reads ahead (Modyn's num_prefetched_partitions and parallel_prefetch_requests). Only
+       * partitionSize changes the batches (samples are shuffled within a partition); absent keys take the
+       * loader's defaults (partitionSize from the feature count, 1 partition ahead, 1 request).
+       */
+      loader: z
+        .strictObject({
+          partitionSize: positiveInt.optional(),
+          prefetchPartitions: z.number().int().min(0).optional(),
+          parallelRequests: positiveInt.optional(),
+        })
+        .optional(),
     }),
   trigger: triggerSchema,
   selection: selectionSchema.default({ kind: 'newData' }),

@@ -1,11 +1,19 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { benchDataplane } from '../../bench/dataplane.js';
 import { benchTrain } from '../../bench/train.js';
 
-const USAGE = 'usage: tide bench train [--json] [--seconds S] [--steps-per-run K] [--models a,b]';
+const USAGE = [
+  'usage: tide bench train [--json] [--seconds S] [--steps-per-run K] [--models a,b]',
+  '       tide bench dataplane [--json] [--rows N] [--files F] [--parallel N] [--repeats R] [--batch-size B] [--steps S] [--rounds R] [--fraction F]',
+  '                            [--partition-sizes a,b] [--prefetch a,b] [--requests a,b] [--loader size,prefetch,requests]',
+].join('\n');
 
-/** `tide bench train`: training throughput of the zoo, raw session vs trainer. */
+const machine = () => ({ cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version });
+
+/** `tide bench train`: training throughput of the zoo, raw session vs trainer. `tide bench dataplane`: ingestion and loading vs raw baselines. */
 export async function bench(args: string[]): Promise<void> {
+  if (args[0] === 'dataplane') return dataplane(args.slice(1));
   const { values, positionals } = parseArgs({
     args, allowPositionals: true,
     options: {
@@ -28,8 +36,53 @@ export async function bench(args: string[]): Promise<void> {
     onRow: values.json ? undefined : (r) =>
       console.log(`${r.model.padEnd(20)} B=${String(r.batchSize).padEnd(4)} raw ${String(r.rawSamplesPerS).padStart(7)}/s  trainer ${String(r.trainerSamplesPerS).padStart(7)}/s  ratio ${r.ratio.toFixed(3)}  peak RSS ${r.peakRssMb} MB`),
   });
-  if (values.json) {
-    const machine = { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version };
-    console.log(JSON.stringify({ benchmark: 'train', machine, stepsPerRun, rows }, null, 2));
-  }
+  if (values.json) console.log(JSON.stringify({ benchmark: 'train', machine: machine(), stepsPerRun, rows }, null, 2));
+}
+
+async function dataplane(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: false,
+    options: {
+      json: { type: 'boolean', default: false },
+      rows: { type: 'string', default: '300000' },
+      files: { type: 'string', default: '20' },
+      parallel: { type: 'string', default: '4' },
+      repeats: { type: 'string', default: '3' },
+      'batch-size': { type: 'string', default: '1024' },
+      steps: { type: 'string', default: '32' },
+      rounds: { type: 'string', default: '3' },
+      fraction: { type: 'string', default: '0.5' },
+      'partition-sizes': { type: 'string', default: '4096,16384' },
+      prefetch: { type: 'string', default: '0,2' },
+      requests: { type: 'string', default: '1,4' },
+      loader: { type: 'string', default: '16384,1,1' },
+    },
+  });
+  if (positionals.length > 0) throw new Error(USAGE);
+  const int = (flag: string, text: string, min: number): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${flag}: "${text}" is not an integer >= ${min}`);
+    return n;
+  };
+  const ints = (flag: keyof typeof values, min: number) => String(values[flag]).split(',').map((t) => int(flag, t.trim(), min));
+  const fraction = Number(values.fraction);
+  if (!(fraction > 0 && fraction <= 1)) throw new Error(`--fraction: "${values.fraction}" is not in (0, 1]`);
+  const loader = ints('loader', 0);
+  if (loader.length !== 3 || loader[0]! < 1 || loader[2]! < 1) throw new Error(`--loader: "${values.loader}" is not partitionSize,prefetchPartitions,parallelRequests`);
+  const report = await benchDataplane({
+    rows: int('rows', values.rows, 1),
+    files: int('files', values.files, 1),
+    parallel: int('parallel', values.parallel, 1),
+    repeats: int('repeats', values.repeats, 1),
+    batchSize: int('batch-size', values['batch-size'], 1),
+    steps: int('steps', values.steps, 1),
+    rounds: int('rounds', values.rounds, 1),
+    fraction,
+    partitionSizes: ints('partition-sizes', 1),
+    prefetchPartitions: ints('prefetch', 0),
+    parallelRequests: ints('requests', 1),
+    loader: { partitionSize: loader[0]!, prefetchPartitions: loader[1]!, parallelRequests: loader[2]! },
+    log: values.json ? undefined : (line) => console.log(line),
+  });
+  console.log(JSON.stringify({ ...report, machine: machine() }, null, values.json ? 2 : undefined));
 }

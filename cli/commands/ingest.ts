@@ -1,6 +1,8 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BatchDescriptor } from '../../policies/batches.js';
-import { getDataset } from '../../lib/data/datasets.js';
+import { getDataset, type Dataset } from '../../lib/data/datasets.js';
 import { findNewFiles, ingestFiles, type IngestOutcome } from '../../lib/data/ingest.js';
 import { watchDataset } from '../../lib/data/watcher.js';
 import { openContext } from '../context.js';
@@ -8,23 +10,39 @@ import { notifyPipelines } from '../notify.js';
 import { progress } from '../progress.js';
 import { shutdownSignal } from '../signals.js';
 
+const USAGE = 'usage: tide ingest <dataset> [files…] [--parallel N] [--bulk] | tide ingest <dataset> --watch [--interval seconds] [--parallel N]';
+
 /**
  * `tide ingest <dataset> [files…]` registers the given files (or every new file under the dataset's
  * root), then signals the dataset's running pipelines. Rejected files are listed at the end and make
- * the exit code non-zero; the other files are still ingested.
- * `tide ingest <dataset> --watch [--interval 2s]` keeps polling the root for new files.
+ * the exit code non-zero; the other files are still ingested. `--parallel N` scans N files at once
+ * (default: the dataset config's ingest.parallel, else 1); `--bulk` loads a backlog first and builds
+ * the samples index afterwards (the dataset's samples are not readable meanwhile).
+ * `tide ingest <dataset> --watch [--interval seconds]` keeps polling the root for new files (default
+ * interval: the dataset config's ingest.pollSeconds, else 2).
  */
 export async function ingest(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args, allowPositionals: true,
-    options: { watch: { type: 'boolean', default: false }, interval: { type: 'string', default: '2' } },
+    options: {
+      watch: { type: 'boolean', default: false },
+      interval: { type: 'string' },
+      parallel: { type: 'string' },
+      bulk: { type: 'boolean', default: false },
+    },
   });
   const [name, ...files] = positionals;
-  if (!name) throw new Error('usage: tide ingest <dataset> [files…] [--watch [--interval seconds]]');
+  if (!name) throw new Error(USAGE);
+  if (values.watch && values.bulk) throw new Error('--bulk is for backfills and does not combine with --watch');
+  const parallelFlag = values.parallel === undefined ? undefined : Number(values.parallel);
+  if (parallelFlag !== undefined && !(Number.isInteger(parallelFlag) && parallelFlag >= 1)) {
+    throw new Error(`--parallel: "${values.parallel}" is not a positive integer`);
+  }
   const ctx = await openContext();
   try {
     const dataset = await getDataset(ctx.pool, name);
     if (!dataset) throw new Error(`no dataset named "${name}" (register it with \`tide dataset add\`)`);
+    const parallel = parallelFlag ?? dataset.ingest.parallel ?? 1;
     const rejected: IngestOutcome[] = [];
     const report = (o: IngestOutcome) => {
       if (o.status === 'rejected') {
@@ -34,11 +52,12 @@ export async function ingest(args: string[]): Promise<void> {
     };
 
     if (values.watch) {
-      const seconds = Number(values.interval);
+      const seconds = values.interval === undefined ? (dataset.ingest.pollSeconds ?? 2) : Number(values.interval);
       if (!(seconds > 0)) throw new Error(`--interval: "${values.interval}" is not a positive number of seconds`);
       console.log(`Watching ${dataset.root} every ${seconds}s (Ctrl-C to stop)`);
       await watchDataset(ctx.pool, dataset, {
         intervalMs: seconds * 1000,
+        parallel,
         signal: shutdownSignal(),
         onBatches: async (batches) => {
           const notified = await notifyPipelines(ctx.client, dataset, batches);
@@ -50,19 +69,28 @@ export async function ingest(args: string[]): Promise<void> {
       });
     } else {
       const paths = files.length > 0 ? files : await findNewFiles(ctx.pool, dataset);
-      const bar = progress(`Ingesting ${paths.length} file(s) into ${name}`, paths.length);
+      const expectedRows = await expectedRowCount(dataset, paths);
+      const bar = progress(`Ingesting ${paths.length} file(s) into ${name}${values.bulk ? ' (bulk)' : ''}`, paths.length);
       const batches: BatchDescriptor[] = [];
+      const started = performance.now();
       let done = 0;
+      let rows = 0;
       let duplicates = 0;
+      const rate = () => Math.round(rows / Math.max(1e-3, (performance.now() - started) / 1000));
       await ingestFiles(ctx.pool, dataset, paths, {
+        parallel,
+        bulk: values.bulk,
         onOutcome: (o) => {
-          bar.update(++done);
-          if (o.status === 'ingested') batches.push(o.batch);
+          if (o.status === 'ingested') {
+            batches.push(o.batch);
+            rows += o.batch.count;
+          }
           if (o.status === 'duplicate') duplicates++;
+          bar.update(++done, `${rows}${expectedRows === undefined ? '' : `/${expectedRows}`} rows, ${rate()} rows/s`);
           report(o);
         },
       });
-      bar.finish();
+      bar.finish(`${rows} rows, ${rate()} rows/s`);
       const notified = await notifyPipelines(ctx.client, dataset, batches);
       const samples = batches.reduce((n, b) => n + b.count, 0);
       console.log(`Ingested ${batches.length} file(s) (${samples} samples), ${duplicates} already known, ${rejected.length} rejected; signalled ${notified} pipeline(s).`);
@@ -75,4 +103,16 @@ export async function ingest(args: string[]): Promise<void> {
   } finally {
     await ctx.close();
   }
+}
+
+/** Rows the files will give at most, known up front for fixed-size binary records only. */
+async function expectedRowCount(dataset: Dataset, paths: string[]): Promise<number | undefined> {
+  const { format } = dataset;
+  if (format.kind !== 'binary') return undefined;
+  let rows = 0;
+  for (const file of paths) {
+    const info = await stat(path.resolve(dataset.root, file)).catch(() => undefined);
+    if (info) rows += Math.floor(info.size / format.recordSize);
+  }
+  return rows;
 }

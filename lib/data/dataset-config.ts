@@ -75,11 +75,20 @@ export interface TextFormat {
   numClasses?: number;
 }
 
+/** How `tide ingest` treats the dataset; the command line's --parallel and --interval override them. */
+export interface IngestSettings {
+  /** Files scanned at once while commits stay in path order (default 1). */
+  parallel?: number;
+  /** Seconds between two polls of the watcher (default 2). */
+  pollSeconds?: number;
+}
+
 export interface DatasetConfig {
   name: string;
   root: string;
   format: DatasetFormat;
   hashPartitions?: number;
+  ingest?: IngestSettings;
 }
 
 const POSITIVE = 'expected a positive integer';
@@ -252,6 +261,12 @@ const datasetConfig = z.strictObject({
   root: z.string().min(1, { error: 'expected a directory path' }),
   format: z.discriminatedUnion('kind', [binaryFormat, csvFormat, imageFormat, textFormat]),
   hashPartitions: z.int({ error: 'expected an integer in 1..64' }).min(1).max(64, { error: 'expected an integer in 1..64' }).optional(),
+  ingest: z
+    .strictObject({
+      parallel: z.int({ error: 'expected an integer in 1..64' }).min(1).max(64, { error: 'expected an integer in 1..64' }).optional(),
+      pollSeconds: z.number({ error: 'expected a positive number of seconds' }).positive({ error: 'expected a positive number of seconds' }).optional(),
+    })
+    .optional(),
 });
 
 /**

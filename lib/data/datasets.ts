@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type pg from 'pg';
-import { parseDatasetConfig, type DatasetConfig, type DatasetFormat } from './dataset-config.js';
+import { parseDatasetConfig, type DatasetConfig, type DatasetFormat, type IngestSettings } from './dataset-config.js';
 import { DataError } from './errors.js';
 
 export interface Dataset {
@@ -8,28 +8,30 @@ export interface Dataset {
   name: string;
   root: string;
   format: DatasetFormat;
+  ingest: IngestSettings;
 }
 
 const DEFAULT_HASH_PARTITIONS = 4;
-const COLUMNS = 'dataset_id AS id, name, root, format';
+const COLUMNS = 'dataset_id AS id, name, root, format, ingest';
 
 /**
  * Registers a dataset and creates its samples partition (`samples_d<id>`, hash-partitioned by key
  * into `hashPartitions` leaves) in one transaction. Registering the same name again with the same
- * config returns the existing dataset; with a different config it is an error. The root is stored
+ * config returns the existing dataset, with its ingest settings updated from the config; with a
+ * different root, format or hashPartitions it is an error. The root is stored
  * absolute (resolved against the current directory).
  */
 export async function registerDataset(pool: pg.Pool, config: DatasetConfig): Promise<Dataset> {
-  const { name, format, hashPartitions = DEFAULT_HASH_PARTITIONS } = parseDatasetConfig(config);
+  const { name, format, hashPartitions = DEFAULT_HASH_PARTITIONS, ingest = {} } = parseDatasetConfig(config);
   const root = path.resolve(config.root);
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
     // A concurrent registration of the same name waits here for the first one to commit.
     const inserted = await client.query<Dataset>(
-      `INSERT INTO datasets (name, root, format, hash_partitions) VALUES ($1, $2, $3, $4)
+      `INSERT INTO datasets (name, root, format, hash_partitions, ingest) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (name) DO NOTHING RETURNING ${COLUMNS}`,
-      [name, root, JSON.stringify(format), hashPartitions],
+      [name, root, JSON.stringify(format), hashPartitions, JSON.stringify(ingest)],
     );
     const created = inserted.rows[0];
     if (created) {
@@ -47,8 +49,9 @@ export async function registerDataset(pool: pg.Pool, config: DatasetConfig): Pro
     );
     const { same, ...dataset } = existing.rows[0]!;
     if (!same) throw new DataError(`dataset "${name}" is already registered with a different config (root, format or hashPartitions)`);
+    await client.query('UPDATE datasets SET ingest = $2 WHERE name = $1', [name, JSON.stringify(ingest)]);
     await client.query('COMMIT');
-    return dataset;
+    return { ...dataset, ingest };
   } catch (e) {
     await client.query('ROLLBACK').catch(() => {});
     throw e;

@@ -9,7 +9,8 @@ import type { BatchDescriptor } from '../../policies/batches.js';
 import { encodeBinaryCopy } from '../db/copy-binary.js';
 import type { Dataset } from './datasets.js';
 import { DataError, IngestError } from './errors.js';
-import { isSampleFile, scanFile } from './formats/index.js';
+import { isSampleFile, scanFile, type FileSamples } from './formats/index.js';
+import { beginBulkLoad, finishBulkLoad } from './bulk-load.js';
 import { resolveInRoot } from './paths.js';
 
 export type IngestOutcome =
@@ -17,28 +18,51 @@ export type IngestOutcome =
   | { status: 'duplicate'; path: string }
   | { status: 'rejected'; path: string; error: IngestError };
 
+/** A file read and validated, ready to be committed. */
+interface ScannedFile {
+  relative: string;
+  sizeBytes: number;
+  mtimeS: number;
+  samples: FileSamples;
+  /** Record indices in key order (timestamp order, stable). */
+  order: Uint32Array;
+}
+
 /**
  * Ingests one file (absolute, or relative to the dataset root) in one transaction: its samples get
  * the next dense keys of the dataset, in timestamp order (stable). Outcome paths are relative to the
  * root. A corrupt file is rejected whole; a path outside the root or a missing file throws DataError.
  */
 export async function ingestFile(pool: pg.Pool, dataset: Dataset, file: string): Promise<IngestOutcome> {
+  await finishBulkLoad(pool, dataset);
+  const scanned = await scanForIngest(pool, dataset, file);
+  return 'status' in scanned ? scanned : commitFile(pool, dataset, scanned);
+}
+
+/**
+ * Reads and validates a file without touching the database beyond a duplicate check: the part of
+ * ingestion that can run for several files at once.
+ */
+async function scanForIngest(pool: pg.Pool, dataset: Dataset, file: string): Promise<ScannedFile | IngestOutcome> {
   const { absolute, relative } = await resolveInRoot(dataset.root, file);
-  // Cheap early exit before reading the file; the check under the dataset lock below is the real one.
+  // Cheap early exit before reading the file; the check under the dataset lock in commitFile is the real one.
   if (await isIngested(pool, dataset.id, relative)) return { status: 'duplicate', path: relative };
   const info = await stat(absolute);
   if (!info.isFile()) throw new DataError(`${relative}: not a regular file`);
-
-  let samples;
+  const mtimeS = info.mtimeMs / 1000;
   try {
-    samples = await scanFile(dataset.format, absolute, relative, info.mtimeMs / 1000);
+    const samples = await scanFile(dataset.format, absolute, relative, mtimeS);
+    return { relative, sizeBytes: info.size, mtimeS, samples, order: timeOrder(samples.timestamps) };
   } catch (e) {
     if (e instanceof IngestError) return { status: 'rejected', path: relative, error: e };
     throw e;
   }
-  const { count, labels, timestamps } = samples;
-  const order = timeOrder(timestamps);
+}
 
+/** Gives the scanned file the dataset's next keys and stores its samples, in one transaction. */
+async function commitFile(pool: pg.Pool, dataset: Dataset, scanned: ScannedFile): Promise<IngestOutcome> {
+  const { relative, order } = scanned;
+  const { count, labels, timestamps } = scanned.samples;
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
@@ -62,7 +86,7 @@ export async function ingestFile(pool: pg.Pool, dataset: Dataset, file: string):
     const { rows } = await client.query<{ file_id: number }>(
       `INSERT INTO files (dataset_id, path, size_bytes, mtime_s, num_samples, first_key, last_key, min_ts, max_ts)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING file_id`,
-      [dataset.id, relative, info.size, info.mtimeMs / 1000, count, batch.firstKey, batch.lastKey, batch.minTs, batch.maxTs],
+      [dataset.id, relative, scanned.sizeBytes, scanned.mtimeS, count, batch.firstKey, batch.lastKey, batch.minTs, batch.maxTs],
     );
     const fileId = rows[0]!.file_id;
     const encoded = encodeBinaryCopy(
@@ -92,23 +116,57 @@ export async function ingestFile(pool: pg.Pool, dataset: Dataset, file: string):
   }
 }
 
+export interface IngestFilesOptions {
+  /** Files read and validated at once, ahead of the commits (default 1: one after another). */
+  parallel?: number;
+  /** Load rows first and build the samples index afterwards (see bulk-load.ts). */
+  bulk?: boolean;
+  onOutcome?: (o: IngestOutcome) => void;
+  /**
+   * Receives a file's DataError or I/O error (path outside the root, file gone) and goes on with the
+   * next file; without it the error is thrown and later files are not ingested.
+   */
+  onError?: (path: string, e: unknown) => void;
+  signal?: AbortSignal;
+}
+
 /**
- * Ingests files one after another in the given order, which defines their keys. `signal` stops
- * before the next file. Rejected files are reported, not thrown; DataErrors (path outside the root,
- * missing file) are thrown.
+ * Ingests files in the given order, which defines their keys: up to `parallel` files are scanned at
+ * once while commits stay in order, one transaction per file, so keys come out exactly as with
+ * sequential ingestion. `signal` stops before the next commit. Rejected files are reported, not
+ * thrown, and use no keys.
  */
-export async function ingestFiles(
-  pool: pg.Pool,
-  dataset: Dataset,
-  paths: string[],
-  opts: { onOutcome?: (o: IngestOutcome) => void; signal?: AbortSignal } = {},
-): Promise<IngestOutcome[]> {
+export async function ingestFiles(pool: pg.Pool, dataset: Dataset, paths: string[], opts: IngestFilesOptions = {}): Promise<IngestOutcome[]> {
+  const parallel = opts.parallel ?? 1;
+  if (!Number.isSafeInteger(parallel) || parallel < 1) throw new DataError(`parallel must be an integer >= 1, got ${parallel}`);
+  await finishBulkLoad(pool, dataset);
+  if (opts.bulk) await beginBulkLoad(pool, dataset);
   const outcomes: IngestOutcome[] = [];
-  for (const file of paths) {
-    if (opts.signal?.aborted) break;
-    const outcome = await ingestFile(pool, dataset, file);
-    opts.onOutcome?.(outcome);
-    outcomes.push(outcome);
+  const scans: Promise<ScannedFile | IngestOutcome>[] = [];
+  let started = 0;
+  try {
+    for (const file of paths) {
+      if (opts.signal?.aborted) break;
+      while (started < paths.length && scans.length < parallel) {
+        const scan = scanForIngest(pool, dataset, paths[started++]!);
+        // Awaited in order below; a scan left behind by an abort or an earlier error must not go unhandled.
+        scan.catch(() => {});
+        scans.push(scan);
+      }
+      let outcome: IngestOutcome;
+      try {
+        const scanned = await scans.shift()!;
+        outcome = 'status' in scanned ? scanned : await commitFile(pool, dataset, scanned);
+      } catch (e) {
+        if (!opts.onError) throw e;
+        opts.onError(file, e);
+        continue;
+      }
+      opts.onOutcome?.(outcome);
+      outcomes.push(outcome);
+    }
+  } finally {
+    if (opts.bulk) await finishBulkLoad(pool, dataset);
   }
   return outcomes;
 }

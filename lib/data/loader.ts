@@ -6,6 +6,7 @@ import type { Dataset } from './datasets.js';
 import { DataError } from './errors.js';
 import { featureSource, type FeatureSource, type Pick, type StoredFile } from './formats/index.js';
 import { heldOutSql, holdoutParams, type Holdout } from './holdout.js';
+import { Limiter } from './limiter.js';
 import { resolveInRoot } from './paths.js';
 import { shuffledOrder } from './shuffle.js';
 
@@ -17,10 +18,28 @@ const EVAL_PAGE = 8192;
 const defaultPartitionSize = (features: number) => Math.max(1024, Math.min(65536, Math.floor(2 ** 23 / features)));
 
 /**
+ * How the loader reads a training set ahead of the trainer, as Modyn's num_prefetched_partitions and
+ * parallel_prefetch_requests: `prefetchPartitions` partitions are loaded while the current one is
+ * consumed (0: each partition is loaded when needed), with at most `parallelRequests` file reads in
+ * flight. Neither changes which batches come out, only when they are ready; `partitionSize` does
+ * (samples are shuffled within a partition), so a resumed run must use the same one.
+ */
+export interface LoaderOptions {
+  partitionSize?: number;
+  prefetchPartitions?: number;
+  parallelRequests?: number;
+}
+
+/** A partition's rows and the chunks of its payloads, decoded in output order. */
+interface LoadedPartition {
+  rows: Row[];
+  chunks: Chunk[];
+}
+
+/**
  * The trigger's training set as shuffled batches. Keys are read in partitions of `partitionSize`
  * (keyset pagination); each partition is shuffled with a PRNG seeded by (seed, epoch, partition
- * index), its payloads are read from the files (for formats that set chunkRows, a chunk at a time,
- * the next while the current is consumed), and batches are cut from the concatenated
+ * index), its payloads are read from the files, and batches are cut from the concatenated
  * partitions, so only the epoch's last batch can be short (dropped with dropLast). `skipBatches`
  * resumes an epoch: whole partitions before the resume point are not read at all, and skipped rows
  * of the partition it falls in are not decoded. The default partitionSize depends only on the
@@ -29,13 +48,17 @@ const defaultPartitionSize = (features: number) => Math.max(1024, Math.min(65536
 export async function* trainingBatches(
   pool: pg.Pool,
   dataset: Dataset,
-  args: { pipelineId: number; triggerId: number; batchSize: number; seed: number; epoch: number; partitionSize?: number; skipBatches?: number; dropLast?: boolean },
+  args: {
+    pipelineId: number; triggerId: number; batchSize: number; seed: number; epoch: number; skipBatches?: number; dropLast?: boolean;
+  } & LoaderOptions,
 ): AsyncGenerator<Batch> {
   const features = featureCount(dataset.format);
   const { pipelineId, triggerId, batchSize, seed, epoch } = args;
   const partitionSize = args.partitionSize ?? defaultPartitionSize(features);
   checkCount('batchSize', batchSize, 1);
   checkCount('partitionSize', partitionSize, 1);
+  const ahead = checkCount('prefetchPartitions', args.prefetchPartitions ?? 1, 0);
+  const requests = checkCount('parallelRequests', args.parallelRequests ?? 1, 1);
   let skip = checkCount('skipBatches', args.skipBatches ?? 0, 0) * batchSize;
 
   let partition = Math.floor(skip / partitionSize);
@@ -52,28 +75,44 @@ export async function* trainingBatches(
     skip -= partition * partitionSize;
   }
 
-  const payloads = new PayloadReader(pool, dataset);
+  const payloads = new PayloadReader(pool, dataset, requests);
   const batches = new BatchAssembler(batchSize, features, categoricalCount(dataset.format));
+  // The page's keys come first; bounding the samples side by the page's key range lets the server
+  // merge one index range scan per hash partition instead of probing every partition once per key.
   const page = (after: number) =>
-    prefetch(
-      pool.query<Row>({
-        text: `SELECT t.sample_key, s.file_id, s.index_in_file, s.label, t.weight
-               FROM training_samples t
-               JOIN samples s ON s.dataset_id = $3 AND s.sample_key = t.sample_key
-               WHERE t.pipeline_id = $1 AND t.trigger_id = $2 AND t.sample_key > $4
-               ORDER BY t.sample_key LIMIT $5`,
-        values: [pipelineId, triggerId, dataset.id, after, partitionSize],
-        rowMode: 'array',
-      }).then((result) => result.rows),
-    );
-  for (let next = page(afterKey); ; partition++) {
-    const rows = await next;
-    if (rows.length === 0) break;
-    // The next partition's keys are fetched while this one is decoded and consumed.
-    next = rows.length === partitionSize ? page(rows[rows.length - 1]![0]) : Promise.resolve([]);
-    const order = shuffledOrder(rows.length, seed, epoch, partition).subarray(Math.min(skip, rows.length));
-    skip = 0;
-    for await (const chunk of payloads.chunks(rows, order)) yield* batches.add(chunk.decoded, rows, chunk.order);
+    pool.query<Row>({
+      text: `WITH page AS MATERIALIZED (
+               SELECT sample_key, weight FROM training_samples
+               WHERE pipeline_id = $1 AND trigger_id = $2 AND sample_key > $4
+               ORDER BY sample_key LIMIT $5)
+             SELECT p.sample_key, s.file_id, s.index_in_file, s.label, p.weight
+             FROM page p
+             JOIN samples s ON s.dataset_id = $3 AND s.sample_key = p.sample_key
+               AND s.sample_key > $4 AND s.sample_key <= (SELECT max(sample_key) FROM page)
+             ORDER BY p.sample_key`,
+      values: [pipelineId, triggerId, dataset.id, after, partitionSize],
+      rowMode: 'array',
+    }).then((result) => result.rows);
+  const load = async (keys: Promise<Row[]>, index: number, skipRows: number): Promise<LoadedPartition | undefined> => {
+    const rows = await keys;
+    if (rows.length === 0) return undefined;
+    const order = shuffledOrder(rows.length, seed, epoch, index).subarray(Math.min(skipRows, rows.length));
+    return { rows, chunks: payloads.chunks(rows, order) };
+  };
+
+  // Keyset pages chain (each starts after the previous one's last key); payloads load in parallel.
+  let keys = page(afterKey);
+  const loading: Promise<LoadedPartition | undefined>[] = [];
+  for (;;) {
+    while (loading.length <= ahead) {
+      const mine = keys;
+      keys = prefetch(mine.then((rows) => (rows.length === partitionSize ? page(rows[rows.length - 1]![0]) : [])));
+      loading.push(prefetch(load(mine, partition++, skip)));
+      skip = 0;
+    }
+    const loaded = await loading.shift()!;
+    if (!loaded) break;
+    for (const chunk of loaded.chunks) yield* batches.add(await chunk.decoded, loaded.rows, chunk.order);
   }
   yield* batches.finish(args.dropLast ?? false);
 }
@@ -94,7 +133,7 @@ export async function* evaluationBatches(
 ): AsyncGenerator<Batch> {
   const [seed, threshold] = holdoutParams(args.holdout);
   checkCount('batchSize', args.batchSize, 1);
-  const payloads = new PayloadReader(pool, dataset);
+  const payloads = new PayloadReader(pool, dataset, 1);
   const batches = new BatchAssembler(args.batchSize, featureCount(dataset.format), categoricalCount(dataset.format));
   let afterKey = args.range.firstKey - 1;
   for (;;) {
@@ -131,58 +170,69 @@ interface Decoded {
   c?: Int32Array;
 }
 
+/** Output rows order[...] of a partition and the promise of their payloads. */
+interface Chunk {
+  order: Uint32Array;
+  decoded: Promise<Decoded>;
+}
+
 /** Reads the features of page rows from the dataset's files, caching file lookups per loader. */
 class PayloadReader {
   private readonly files = new Map<number, Promise<StoredFile>>();
   private readonly source: FeatureSource;
   private readonly features: number;
   private readonly categories: number;
+  private readonly requests: Limiter;
 
   constructor(
     private readonly pool: pg.Pool,
     private readonly dataset: Dataset,
+    /**
+     * File reads in flight across all partitions being loaded; a format that gains from overlapping reads
+     * (one sample per file) raises it to its own `concurrency`.
+     */
+    parallelRequests: number,
   ) {
     this.source = featureSource(dataset.format);
+    this.requests = new Limiter(Math.max(parallelRequests, this.source.concurrency ?? 1));
     this.features = featureCount(dataset.format);
     this.categories = categoricalCount(dataset.format);
   }
 
   /**
-   * Payloads of rows[order[...]] in chunks of the source's chunkRows (default: all in one), each chunk read while
-   * the consumer uses the one before it.
+   * Payloads of rows[order[...]] in chunks of the source's chunkRows (default: all in one). Every chunk starts
+   * loading now; the limiter serves their file reads in chunk order, so the first chunk is ready first.
    */
-  async *chunks(rows: Row[], order: Uint32Array): AsyncGenerator<{ decoded: Decoded; order: Uint32Array }> {
-    const size = this.source.chunkRows ?? order.length;
-    let pending = prefetch(this.decode(rows, order.subarray(0, size)));
+  chunks(rows: Row[], order: Uint32Array): Chunk[] {
+    const size = this.source.chunkRows ?? Math.max(order.length, 1);
+    const chunks: Chunk[] = [];
     for (let at = 0; at < order.length; at += size) {
-      const decoded = await pending;
-      if (at + size < order.length) pending = prefetch(this.decode(rows, order.subarray(at + size, at + 2 * size)));
-      yield { decoded, order: order.subarray(at, at + size) };
+      const part = order.subarray(at, at + size);
+      chunks.push({ order: part, decoded: prefetch(this.decode(rows, part)) });
     }
+    return chunks;
   }
 
   /** Payloads of rows[order[0]], rows[order[1]], ... as consecutive output rows. */
   async decode(rows: Row[], order: Uint32Array): Promise<Decoded> {
     const out = new Float32Array(order.length * this.features);
     const categorical = this.categories > 0 ? new Int32Array(order.length * this.categories) : undefined;
+    // Picks are grouped by file in key order, which within a file mostly follows the record
+    // index, so the sources' sort by index is close to linear and never stalls the event loop long.
+    const outputRow = new Int32Array(rows.length).fill(-1);
+    order.forEach((r, row) => (outputRow[r] = row));
     const byFile = new Map<number, Pick[]>();
-    order.forEach((r, row) => {
+    for (let r = 0; r < rows.length; r++) {
+      if (outputRow[r]! < 0) continue;
       const fileId = rows[r]![1];
       let picks = byFile.get(fileId);
       if (!picks) byFile.set(fileId, (picks = []));
-      picks.push({ index: rows[r]![2], row });
-    });
+      picks.push({ index: rows[r]![2], row: outputRow[r]! });
+    }
     this.lookUp([...byFile.keys()]);
-    // Files are read `concurrency` at a time (one-sample files such as images gain from overlapping reads).
-    const reads = [...byFile];
-    let next = 0;
-    const reader = async (): Promise<void> => {
-      while (next < reads.length) {
-        const [fileId, picks] = reads[next++]!;
-        await this.source.read(await this.files.get(fileId)!, picks, out, categorical);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.source.concurrency ?? 1, reads.length) }, reader));
+    await Promise.all(
+      [...byFile].map(([fileId, picks]) => this.requests.run(async () => this.source.read(await this.files.get(fileId)!, picks, out, categorical))),
+    );
     return categorical ? { x: out, c: categorical } : { x: out };
   }
 

@@ -29,17 +29,19 @@ export async function registerPipelinePartition(pool: pg.Pool, pipelineId: numbe
 
 /**
  * Writes the trigger's training set on the server with one INSERT ... SELECT: every sample of the
- * dataset with a key in `ranges` that is not held out, weight 1. Replaces an earlier set of the same
- * (pipeline, trigger) in the same transaction, so a retried activity is idempotent. Rows are
- * inserted in key order so the loader's key-ordered scans read the heap sequentially (about 25 %
- * faster reads, no slower writes). Returns the row count.
+ * dataset with a key in `ranges` that is not held out, weight 1; with `subset`, only a seeded uniform
+ * share `fraction` of them (the same seeded key hash as the holdout, so give it another seed). Replaces
+ * an earlier set of the same (pipeline, trigger) in the same transaction, so a retried activity is
+ * idempotent. Rows are inserted in key order so the loader's key-ordered scans read the heap
+ * sequentially (about 25 % faster reads, no slower writes). Returns the row count.
  */
 export async function writeTrainingSet(
   pool: pg.Pool,
-  args: { pipelineId: number; triggerId: number; datasetId: number; ranges: KeyRange[]; holdout: Holdout },
+  args: { pipelineId: number; triggerId: number; datasetId: number; ranges: KeyRange[]; holdout: Holdout; subset?: { fraction: number; seed: number } },
 ): Promise<number> {
   const { pipelineId, triggerId, datasetId } = args;
   const [seed, threshold] = holdoutParams(args.holdout);
+  const subset = args.subset && subsetParams(args.subset);
   const ranges = mergeRanges(args.ranges);
   await registerPipelinePartition(pool, pipelineId);
   const client = await pool.connect();
@@ -51,9 +53,9 @@ export async function writeTrainingSet(
        SELECT $1, $2, s.sample_key, 1
        FROM unnest($4::bigint[], $5::bigint[]) AS r(first_key, last_key)
        JOIN samples s ON s.dataset_id = $3 AND s.sample_key BETWEEN r.first_key AND r.last_key
-       WHERE NOT ${heldOutSql('s.sample_key', '$6', '$7')}
+       WHERE NOT ${heldOutSql('s.sample_key', '$6', '$7')} ${subset ? `AND ${heldOutSql('s.sample_key', '$8', '$9')}` : ''}
        ORDER BY s.sample_key`,
-      [pipelineId, triggerId, datasetId, ranges.map((r) => r.firstKey), ranges.map((r) => r.lastKey), seed, threshold],
+      [pipelineId, triggerId, datasetId, ranges.map((r) => r.firstKey), ranges.map((r) => r.lastKey), seed, threshold, ...(subset ?? [])],
     );
     await client.query('COMMIT');
     return rowCount ?? 0;
@@ -63,6 +65,13 @@ export async function writeTrainingSet(
   } finally {
     client.release();
   }
+}
+
+/** [seed, threshold] of a uniform subset, for the key-hash condition of heldOutSql. */
+function subsetParams({ fraction, seed }: { fraction: number; seed: number }): [number, number] {
+  if (!(fraction > 0 && fraction <= 1)) throw new DataError(`subset fraction ${fraction} is not in (0, 1]`);
+  if (!Number.isSafeInteger(seed)) throw new DataError(`subset seed ${seed} is not an integer`);
+  return [seed, Math.floor(fraction * 2 ** 32)];
 }
 
 /** Sorted, with overlapping and adjacent ranges merged, so no key is selected twice. */

@@ -4,11 +4,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { BatchDescriptor } from '../../policies/batches.js';
 import type { Dataset } from './datasets.js';
-import { findNewFiles, ingestFile, type IngestOutcome } from './ingest.js';
+import { findNewFiles, ingestFiles, type IngestOutcome } from './ingest.js';
 
 /**
- * Polls the dataset root every intervalMs and ingests new files in path order (as ingestFiles does,
- * but file by file so one unreadable file does not hold back the others). After a poll's files are
+ * Polls the dataset root every intervalMs and ingests new files in path order through ingestFiles
+ * (up to `parallel` files scanned at once; one unreadable file does not hold back the others). After a poll's files are
  * committed it calls onBatches with their descriptors; delivery is at most once, so a consumer that
  * must not miss data catches up with listBatches. A rejected file is reported once and retried only
  * after its size or mtime changes (a writer finished it). Never throws: errors go to onError and
@@ -19,6 +19,7 @@ export async function watchDataset(
   dataset: Dataset,
   opts: {
     intervalMs: number;
+    parallel?: number;
     signal: AbortSignal;
     onBatches: (b: BatchDescriptor[]) => Promise<void> | void;
     onRejected?: (o: IngestOutcome) => void;
@@ -43,25 +44,31 @@ export async function watchDataset(
   while (!signal.aborted) {
     const batches: BatchDescriptor[] = [];
     try {
+      // Versions are taken before reading, so a file that changes while being ingested is retried next poll.
+      const versions = new Map<string, string>();
       for (const file of await findNewFiles(pool, dataset)) {
-        if (signal.aborted) break;
         try {
-          // Taken before reading, so a file that changes while being ingested is retried next poll.
           const before = await version(file);
-          if (rejected.get(file) === before) continue;
-          const outcome = await ingestFile(pool, dataset, file);
-          if (outcome.status === 'ingested') {
-            batches.push(outcome.batch);
-            rejected.delete(file);
-          }
-          if (outcome.status === 'rejected') {
-            rejected.set(file, before);
-            opts.onRejected?.(outcome);
-          }
+          if (rejected.get(file) !== before) versions.set(file, before);
         } catch (e) {
           report(e);
         }
       }
+      await ingestFiles(pool, dataset, [...versions.keys()], {
+        parallel: opts.parallel,
+        signal,
+        onOutcome: (outcome) => {
+          if (outcome.status === 'ingested') {
+            batches.push(outcome.batch);
+            rejected.delete(outcome.path);
+          }
+          if (outcome.status === 'rejected') {
+            rejected.set(outcome.path, versions.get(outcome.path)!);
+            opts.onRejected?.(outcome);
+          }
+        },
+        onError: (_file, e) => report(e),
+      });
     } catch (e) {
       report(e);
     }

@@ -164,6 +164,31 @@ describe('binary format', () => {
       }
     }
 
+    it('decodes word-aligned fields (Criteo-like layouts) the same as unaligned ones', async () => {
+      // label int32 @0, 2 dense @4, 3 int32 categorical @12: every field on a 4-byte boundary.
+      for (const [type, transform] of [['int32', 'log1p'], ['float32', 'log1p'], ['int32', undefined], ['float32', undefined]] as const) {
+        const format: BinaryFormat = {
+          kind: 'binary', recordSize: 24, byteOrder: 'little', label: { offset: 0, type: 'int32' },
+          features: { offset: 4, count: 2, type, ...(transform && { transform }) }, categorical: { offset: 12, count: 3, type: 'int32' }, numClasses: 2,
+        };
+        const buf = Buffer.alloc(rows.length * 24);
+        rows.forEach((r, i) => {
+          buf.writeInt32LE(r.label, i * 24);
+          r.dense.forEach((v, f) => (type === 'int32' ? buf.writeInt32LE(v, i * 24 + 4 + 4 * f) : buf.writeFloatLE(v + 0.5, i * 24 + 4 + 4 * f)));
+          r.cats.forEach((v, c) => buf.writeInt32LE(v, i * 24 + 12 + 4 * c));
+        });
+        const file = await fileOf(`aligned-${type}-${transform}.bin`, buf);
+        const x = new Float32Array(2 * 3);
+        const c = new Int32Array(3 * 3);
+        await featureSource(format).read(file, [{ index: 2, row: 0 }, { index: 0, row: 2 }, { index: 1, row: 1 }], x, c);
+        const order = [2, 1, 0];
+        const stored = (v: number) => (type === 'int32' ? v : v + 0.5);
+        const decoded = (v: number) => Math.fround(transform ? Math.log1p(Math.max(0, stored(v))) : stored(v));
+        assert.deepEqual([...x], order.flatMap((r) => rows[r]!.dense.map(decoded)), `${type} ${transform}`);
+        assert.deepEqual([...c], order.flatMap((r) => rows[r]!.cats));
+      }
+    });
+
     it('reads int32 dense values without a transform as they are', async () => {
       const format: BinaryFormat = { ...withCategorical('int32', 'little'), features: { offset: 1, count: 2, type: 'int32' } };
       const file = await fileOf('cat-raw.bin', encodeCategorical(format, rows));
@@ -245,6 +270,11 @@ describe('dataset config', () => {
     assert.equal(categoricalCount(csv), 0);
   });
 
+  it('takes ingest settings', () => {
+    assert.equal(parseDatasetConfig(valid).ingest, undefined);
+    assert.deepEqual(parseDatasetConfig({ ...valid, ingest: { parallel: 4, pollSeconds: 0.5 } }).ingest, { parallel: 4, pollSeconds: 0.5 });
+  });
+
   it('accepts a categorical field', () => {
     const format = { ...valid.format, recordSize: 40, categorical: { offset: 24, count: 2, type: 'int64' } };
     assert.deepEqual(parseDatasetConfig({ ...valid, format }).format, { ...format, byteOrder: 'little' });
@@ -290,6 +320,9 @@ describe('dataset config', () => {
     ['name', { ...valid, name: 'no spaces' }, /name: expected/],
     ['hash partitions', { ...valid, hashPartitions: 0 }, /hashPartitions: expected an integer in 1\.\.64/],
     ['unknown key', { ...valid, extra: true }, /Unrecognized key: "extra"/],
+    ['ingest parallel', { ...valid, ingest: { parallel: 0 } }, /ingest\.parallel: expected an integer in 1\.\.64/],
+    ['ingest poll interval', { ...valid, ingest: { pollSeconds: -1 } }, /ingest\.pollSeconds: expected a positive number of seconds/],
+    ['unknown ingest key', { ...valid, ingest: { threads: 2 } }, /ingest: Unrecognized key: "threads"/],
   ];
   for (const [name, input, message] of invalid) {
     it(`names the field path: ${name}`, () => {

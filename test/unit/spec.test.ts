@@ -50,6 +50,17 @@ describe('pipeline spec', () => {
     assert.ok(issuesOf({ ...minimal, dataset: undefined }).some((i) => i.startsWith('dataset:')));
   });
 
+  it('takes loader prefetch settings and names a bad one', () => {
+    assert.equal(parseSpec(minimal).training.loader, undefined);
+    const loader = { partitionSize: 4096, prefetchPartitions: 0, parallelRequests: 4 };
+    assert.deepEqual(parseSpec({ ...minimal, training: { ...minimal.training, loader } }).training.loader, loader);
+    const issues = issuesOf({ ...minimal, training: { ...minimal.training, loader: { prefetchPartitions: -1, parallelRequests: 0, depth: 2 } } });
+    assert.equal(issues.length, 3);
+    for (const path of ['training.loader.prefetchPartitions', 'training.loader.parallelRequests', 'training.loader']) {
+      assert.ok(issues.some((i) => i.startsWith(`${path}:`)), `${path} in ${issues.join('; ')}`);
+    }
+  });
+
   it('parses sample-time durations', () => {
     assert.equal(parseDuration('30s'), 30);
     assert.equal(parseDuration('1d'), 86_400);

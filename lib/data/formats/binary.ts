@@ -114,14 +114,30 @@ function checkCategorical64(format: BinaryFormat, view: DataView, record: number
 /** Writes `count` values of one record, starting at byte `from` of the buffer, to `out[at ...]`. */
 type FieldDecoder<T extends Float32Array | Int32Array> = (view: DataView, from: number, out: T, at: number) => void;
 
-function denseDecoder(format: BinaryFormat, buffer: Buffer): FieldDecoder<Float32Array> {
+/** Int32 and Float32 views of the buffer, when its 4-byte fields are aligned and in host byte order. */
+interface WordViews {
+  ints: Int32Array;
+  floats: Float32Array;
+}
+
+/** Views for reading 4-byte fields as array elements (no DataView call, no allocation per record), if the layout allows. */
+function wordViews(format: BinaryFormat, buffer: Buffer): WordViews | undefined {
+  if (format.recordSize % 4 !== 0 || buffer.byteOffset % 4 !== 0 || (format.byteOrder === 'little') !== HOST_LITTLE_ENDIAN) return undefined;
+  const length = buffer.byteLength >> 2;
+  return { ints: new Int32Array(buffer.buffer, buffer.byteOffset, length), floats: new Float32Array(buffer.buffer, buffer.byteOffset, length) };
+}
+
+function denseDecoder(format: BinaryFormat, buffer: Buffer, words: WordViews | undefined): FieldDecoder<Float32Array> {
   const { count, type = 'float32', transform } = format.features;
   const little = format.byteOrder === 'little';
   if (type === 'float32' && !transform && little === HOST_LITTLE_ENDIAN) {
     // Stored floats already have the host's byte order: copy them as bytes.
     return (_view, from, out, at) => new Uint8Array(out.buffer, out.byteOffset + at * 4, count * 4).set(buffer.subarray(from, from + count * 4));
   }
-  const read = type === 'float32' ? (view: DataView, i: number) => view.getFloat32(i, little) : (view: DataView, i: number) => view.getInt32(i, little);
+  const aligned = words && format.features.offset % 4 === 0 ? (type === 'float32' ? words.floats : words.ints) : undefined;
+  const read = aligned
+    ? (_view: DataView, i: number) => aligned[i >> 2]!
+    : type === 'float32' ? (view: DataView, i: number) => view.getFloat32(i, little) : (view: DataView, i: number) => view.getInt32(i, little);
   if (transform === 'log1p') {
     return (view, from, out, at) => {
       for (let f = 0; f < count; f++) out[at + f] = Math.log1p(Math.max(0, read(view, from + 4 * f)));
@@ -132,8 +148,15 @@ function denseDecoder(format: BinaryFormat, buffer: Buffer): FieldDecoder<Float3
   };
 }
 
-function categoricalDecoder(spec: NonNullable<BinaryFormat['categorical']>, little: boolean, buffer: Buffer): FieldDecoder<Int32Array> {
+function categoricalDecoder(spec: NonNullable<BinaryFormat['categorical']>, little: boolean, buffer: Buffer, words: WordViews | undefined): FieldDecoder<Int32Array> {
   const { count, type } = spec;
+  if (type === 'int32' && words && spec.offset % 4 === 0) {
+    const { ints } = words;
+    return (_view, from, out, at) => {
+      const first = from >> 2;
+      for (let c = 0; c < count; c++) out[at + c] = ints[first + c]!;
+    };
+  }
   if (type === 'int32' && little === HOST_LITTLE_ENDIAN) {
     return (_view, from, out, at) => new Uint8Array(out.buffer, out.byteOffset + at * 4, count * 4).set(buffer.subarray(from, from + count * 4));
   }
@@ -154,14 +177,16 @@ export function binaryFeatureSource(format: BinaryFormat): FeatureSource {
   const { recordSize } = format;
   const features = format.features.count;
   const categories = format.categorical?.count ?? 0;
-  const buffer = Buffer.allocUnsafe(MAX_RANGE_BYTES + recordSize);
-  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  const dense = denseDecoder(format, buffer);
-  const categorical = format.categorical && categoricalDecoder(format.categorical, format.byteOrder === 'little', buffer);
 
   return {
     async read(file: StoredFile, picks, out, categoricalOut) {
-      if (categorical && !categoricalOut) throw new DataError(`${file.relative}: the format has categorical ids but no output for them was given`);
+      if (format.categorical && !categoricalOut) throw new DataError(`${file.relative}: the format has categorical ids but no output for them was given`);
+      // A buffer per call: the loader reads several files at once.
+      const buffer = Buffer.allocUnsafe(MAX_RANGE_BYTES + recordSize);
+      const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+      const words = wordViews(format, buffer);
+      const dense = denseDecoder(format, buffer, words);
+      const categorical = format.categorical && categoricalDecoder(format.categorical, format.byteOrder === 'little', buffer, words);
       const sorted = [...picks].sort((a, b) => a.index - b.index);
       const handle = await open(file.absolute, 'r');
       try {

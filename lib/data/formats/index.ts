@@ -29,7 +29,7 @@ export interface Pick {
 /**
  * Fills `out[row * features ...]` with the features of each picked record of one file, and
  * `categorical[row * categoricalCount ...]` with its categorical ids when the format has them
- * (then `categorical` is required).
+ * (then `categorical` is required). The loader calls `read` for several files at once.
  */
 export interface FeatureSource {
   /** How many files the loader may read at once with this source; absent → one at a time. */

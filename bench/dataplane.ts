@@ -1,0 +1,460 @@
+/**
+ * Data-plane throughput, each figure against a raw baseline measured in the same run:
+ * - ingestion of binary record files (scan, decode, COPY, commit per file) against a binary COPY of the
+ *   same rows, encoded before the clock starts, into the same samples table;
+ * - training through the full path (dataset files → ingest → seeded uniform selection written with
+ *   INSERT … SELECT → loader with prefetch → trainer) against the same train-step session fed from
+ *   in-memory tensors in a tight loop, for a sweep of partition size × prefetched partitions × parallel
+ *   requests, as Modyn's throughput study reports it.
+ * `fullPath` takes any registered dataset and model, so other datasets (images) plug in the same way.
+ */
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import ort from 'onnxruntime-node';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Batch } from '../lib/data/batch.js';
+import { categoricalCount, featureCount, FORMAT_PRESETS } from '../lib/data/dataset-config.js';
+import { registerDataset, type Dataset } from '../lib/data/datasets.js';
+import { scanFile } from '../lib/data/formats/index.js';
+import { ingestFiles } from '../lib/data/ingest.js';
+import { trainingBatches, type LoaderOptions } from '../lib/data/loader.js';
+import { writeTrainingSet } from '../lib/data/selection.js';
+import { encodeBinaryCopy } from '../lib/db/copy-binary.js';
+import { startEmbeddedPostgres } from '../lib/db/embedded.js';
+import { migrate } from '../lib/db/migrate.js';
+import { createPool } from '../lib/db/pool.js';
+import { buildTrainStep, modelParameters } from '../lib/onnx/models/build.js';
+import type { ModelDefinition } from '../lib/onnx/models/model.js';
+import { createModel } from '../lib/onnx/models/zoo.js';
+import { baseLearningRates, optimizerStateNames, type OptimizerConfig } from '../lib/onnx/optimizers.js';
+import { initialValue, paramSize } from '../lib/onnx/params.js';
+import { createRng } from '../lib/rng.js';
+import { initModelState } from '../lib/train/model-state.js';
+import { rngSeedAt } from '../lib/train/schedules.js';
+import { batchInputs, inputFeeds, trainModel } from '../lib/train/trainer.js';
+import { parseSpec, type PipelineSpecInput } from '../policies/spec.js';
+
+const OPTIMIZER: OptimizerConfig = { name: 'adam', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+const WARMUP_STEPS = 3;
+const CRITEO = FORMAT_PRESETS.criteo;
+
+/** Event-loop delay over a measurement, in ms. */
+export interface LoopDelay {
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface IngestFigures {
+  rows: number;
+  files: number;
+  parallel: number;
+  repeats: number;
+  /** Tideline's ingestion (scan, decode, COPY, commit), rows/s. */
+  ingestRowsPerS: number;
+  /** Pre-encoded binary COPY of the same rows, one transaction per file, rows/s. */
+  copyRowsPerS: number;
+  /** Median over the rounds of COPY time / ingestion time. */
+  ingestRatio: number;
+  ingestRatios: number[];
+  /** Tideline's bulk backfill (rows loaded unindexed, index built afterwards), rows/s. */
+  bulkRowsPerS: number;
+  /** bulkRowsPerS / ingestRowsPerS. */
+  bulkGain: number;
+  /** The worst round's. */
+  ingestLoopDelay: LoopDelay;
+}
+
+/** One loader setting: the round with the median ratio, and the worst event-loop delay of all rounds. */
+export interface SweepRow extends Required<LoaderOptions> {
+  samplesPerS: number;
+  /** The trainer fed from memory, measured just before. */
+  memorySamplesPerS: number;
+  /** samplesPerS / memorySamplesPerS. */
+  ratio: number;
+  /** Each round's ratio. */
+  ratios: number[];
+  loopDelay: LoopDelay;
+  memoryLoopDelay: LoopDelay;
+}
+
+export interface FullPathFigures {
+  model: string;
+  batchSize: number;
+  /** Samples in the training set (the selected share of the dataset). */
+  selected: number;
+  /** Timed steps of each measurement. */
+  steps: number;
+  /** The trainer fed from memory, median of the runs paired with the sweep rows. */
+  memorySamplesPerS: number;
+  /** The bare session in a tight loop on the main thread, for reference. */
+  rawLoopSamplesPerS: number;
+  sweep: SweepRow[];
+}
+
+export interface DataplaneOptions {
+  /** Criteo-layout records generated and ingested. */
+  rows: number;
+  files: number;
+  /** Files scanned at once by ingestion. */
+  parallel: number;
+  /** Rounds of the ingestion comparison. */
+  repeats: number;
+  batchSize: number;
+  /** Timed training steps per measurement (fewer if the selection is smaller). */
+  steps: number;
+  /** Paired (from memory, through the loader) measurements per loader setting. */
+  rounds: number;
+  /** Share of the dataset selected for training (uniform, seeded). */
+  fraction: number;
+  partitionSizes: number[];
+  prefetchPartitions: number[];
+  parallelRequests: number[];
+  /** Loader settings whose ratio is reported as dlrm_ratio. */
+  loader: Required<LoaderOptions>;
+  log?: (line: string) => void;
+}
+
+/**
+ * Writes `rows` Criteo-layout records (160 bytes: label, 13 dense counts, 26 categorical ids, int32 LE)
+ * split evenly over `files` files; the click label follows the first id's parity. Deterministic.
+ */
+export async function writeCriteoFiles(dir: string, rows: number, files: number, seed = 1): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const rng = createRng(seed);
+  const names: string[] = [];
+  for (let f = 0; f < files; f++) {
+    const count = Math.floor(rows / files) + (f < rows % files ? 1 : 0);
+    const values = new Int32Array(count * 40);
+    for (let i = 0; i < count; i++) {
+      const at = i * 40;
+      for (let d = 1; d < 14; d++) values[at + d] = rng.int(100);
+      for (let c = 14; c < 40; c++) values[at + c] = rng.int(1 << 30);
+      values[at] = values[at + 14]! & 1;
+    }
+    const name = `part-${String(f).padStart(4, '0')}.bin`;
+    await writeFile(path.join(dir, name), new Uint8Array(values.buffer));
+    names.push(name);
+  }
+  return names;
+}
+
+/** Samples the event-loop delay while `work` runs. */
+async function withLoopDelay<T>(work: () => Promise<T>): Promise<[T, LoopDelay]> {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  try {
+    const result = await work();
+    histogram.disable();
+    return [result, { p99Ms: round(histogram.percentile(99) / 1e6, 2), maxMs: round(histogram.max / 1e6, 2) }];
+  } finally {
+    histogram.disable();
+  }
+}
+
+/**
+ * Ingests the files under `root` three ways into fresh datasets of the same samples table: the raw
+ * baseline (the rows Tideline stores, encoded for binary COPY before the clock starts, one COPY and
+ * transaction per file), Tideline's ingestion and its bulk backfill; `repeats` rounds, interleaved so
+ * that drifting load on a shared machine hits all three alike. Figures are medians over the rounds.
+ */
+export async function benchIngest(
+  pool: pg.Pool, root: string, files: string[], args: { parallel: number; repeats: number; prefix?: string },
+): Promise<{ figures: IngestFigures; dataset: Dataset }> {
+  const { parallel, repeats, prefix = 'bench' } = args;
+  const runs = { copy: [] as number[], ingest: [] as number[], bulk: [] as number[], ratio: [] as number[] };
+  let rows = 0;
+  let first: Dataset | undefined;
+  let ingestLoopDelay: LoopDelay | undefined;
+  for (let round = 0; round < repeats; round++) {
+    const register = (name: string) => registerDataset(pool, { name: `${prefix}-${round}-${name}`, root, format: CRITEO });
+    const [raw, tideline, bulk] = [await register('copy'), await register('ingest'), await register('bulk')];
+    first ??= tideline;
+    const encoded = await encodeForCopy(root, files, raw.id);
+    rows = encoded.rows;
+    const copySeconds = await timed(() => copyFiles(pool, raw.id, encoded.files));
+    const [ingestSeconds, loopDelay] = await withLoopDelay(() => timed(() => ingestFiles(pool, tideline, files, { parallel })));
+    const bulkSeconds = await timed(() => ingestFiles(pool, bulk, files, { parallel, bulk: true }));
+    const stored = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM samples WHERE dataset_id = ANY($1)', [[tideline.id, bulk.id, raw.id]]);
+    if (stored.rows[0]!.n !== 3 * rows) throw new Error(`ingestion stored ${stored.rows[0]!.n} rows, expected ${3 * rows}`);
+    runs.copy.push(rows / copySeconds);
+    runs.ingest.push(rows / ingestSeconds);
+    runs.bulk.push(rows / bulkSeconds);
+    runs.ratio.push(copySeconds / ingestSeconds);
+    if (!ingestLoopDelay || loopDelay.maxMs > ingestLoopDelay.maxMs) ingestLoopDelay = loopDelay;
+  }
+  return {
+    dataset: first!,
+    figures: {
+      rows, files: files.length, parallel, repeats,
+      ingestRowsPerS: Math.round(median(runs.ingest)),
+      copyRowsPerS: Math.round(median(runs.copy)),
+      ingestRatio: round(median(runs.ratio), 3),
+      ingestRatios: runs.ratio.map((r) => round(r, 3)),
+      bulkRowsPerS: Math.round(median(runs.bulk)),
+      bulkGain: round(median(runs.bulk) / median(runs.ingest), 3),
+      ingestLoopDelay: ingestLoopDelay!,
+    },
+  };
+}
+
+/** The COPY stream of each file's rows as ingestion would store them (keys dense in file order). */
+async function encodeForCopy(root: string, files: string[], datasetId: number): Promise<{ files: Buffer[][]; rows: number }> {
+  const encoded: Buffer[][] = [];
+  let rows = 0;
+  for (const [f, file] of files.entries()) {
+    const { count, labels, timestamps } = await scanFile(CRITEO, path.join(root, file), file, 0);
+    const firstKey = rows + 1;
+    encoded.push([...encodeBinaryCopy([
+      { type: 'int4', value: () => datasetId },
+      { type: 'int8', value: (i) => firstKey + i },
+      { type: 'int8', value: () => f + 1 },
+      { type: 'int4', value: (i) => i },
+      { type: 'int4', value: (i) => labels[i]! },
+      { type: 'int8', value: (i) => timestamps[i]! },
+    ], count)]);
+    rows += count;
+  }
+  return { files: encoded, rows };
+}
+
+/** One binary COPY and transaction per file. */
+async function copyFiles(pool: pg.Pool, datasetId: number, files: Buffer[][]): Promise<void> {
+  const client = await pool.connect();
+  try {
+    for (const chunks of files) {
+      await client.query('BEGIN');
+      await pipeline(
+        Readable.from(chunks),
+        client.query(copyFrom(`COPY samples_d${datasetId} (dataset_id, sample_key, file_id, index_in_file, label, ts) FROM STDIN (FORMAT binary)`)),
+      );
+      await client.query('COMMIT');
+    }
+  } finally {
+    client.release();
+  }
+}
+
+/** Writes a seeded uniform selection of `fraction` of the dataset as trigger 1 of a new pipeline; returns its id and size. */
+export async function selectUniform(pool: pg.Pool, dataset: Dataset, fraction: number, seed: number): Promise<{ pipelineId: number; selected: number }> {
+  const { rows } = await pool.query<{ pipeline_id: number }>(
+    `INSERT INTO pipelines (name, dataset_id, spec) VALUES ($1, $2, '{}') RETURNING pipeline_id`,
+    [`${dataset.name}-select-${fraction}-${seed}`, dataset.id],
+  );
+  const pipelineId = rows[0]!.pipeline_id;
+  const selected = await writeTrainingSet(pool, {
+    pipelineId, triggerId: 1, datasetId: dataset.id, ranges: [{ firstKey: 1, lastKey: Number.MAX_SAFE_INTEGER }],
+    holdout: { fraction: 0, seed: 0 }, subset: { fraction, seed },
+  });
+  return { pipelineId, selected };
+}
+
+/** Samples/s of the bare train-step session on the main thread, fed `batch` again and again, after a warm-up. */
+export async function rawThroughput(def: ModelDefinition, batch: Batch, steps: number): Promise<number> {
+  const session = await ort.InferenceSession.create(buildTrainStep(def, OPTIMIZER), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  try {
+    const { params, buffers } = modelParameters(def);
+    const rng = createRng(1);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const spec of [...params, ...buffers]) feeds[spec.name] = new ort.Tensor('float32', initialValue(spec, rng), spec.shape);
+    for (const spec of params) {
+      for (const name of optimizerStateNames(spec.name, OPTIMIZER)) feeds[name] = new ort.Tensor('float32', new Float32Array(paramSize(spec)), spec.shape);
+    }
+    for (const [name, input] of Object.entries(inputFeeds(batch, batchInputs(def)))) feeds[name] = new ort.Tensor(input.type, input.data, input.dims);
+    feeds.y = def.loss === 'softmax-ce'
+      ? new ort.Tensor('int64', BigInt64Array.from(batch.y, (v) => BigInt(v)), [batch.size])
+      : new ort.Tensor('float32', Float32Array.from(batch.y), [batch.size]);
+    feeds.w = new ort.Tensor('float32', batch.w, [batch.size]);
+    for (const [name, lr] of Object.entries(baseLearningRates(OPTIMIZER))) feeds[name] = new ort.Tensor('float32', [lr], []);
+    const stateNames = Object.keys(feeds).filter((n) => session.outputNames.includes(`${n}__new`));
+    const run = async (step: number) => {
+      feeds.step = new ort.Tensor('float32', [step], []);
+      if (session.inputNames.includes('rng_seed')) feeds.rng_seed = new ort.Tensor('float32', [rngSeedAt(0, step)], []);
+      const out = await session.run(feeds);
+      for (const name of stateNames) feeds[name] = out[`${name}__new`]!;
+    };
+    for (let step = 1; step <= WARMUP_STEPS; step++) await run(step);
+    const started = performance.now();
+    for (let step = WARMUP_STEPS + 1; step <= WARMUP_STEPS + steps; step++) await run(step);
+    return (steps * batch.size) / ((performance.now() - started) / 1000);
+  } finally {
+    await session.release();
+  }
+}
+
+/** Feeds trainModel `steps` batches after the warm-up and times them; the event-loop delay is sampled over the timed steps. */
+async function timedTraining(def: ModelDefinition, batches: AsyncIterable<Batch>): Promise<{ samplesPerS: number; loopDelay: LoopDelay }> {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  let started = 0;
+  let samples = 0;
+  let counted = 0;
+  await trainModel({
+    model: def,
+    optimizer: OPTIMIZER,
+    state: initModelState(def, OPTIMIZER, 1),
+    batches,
+    checkpointEvery: 0,
+    onProgress: (p) => {
+      if (p.step === WARMUP_STEPS) {
+        started = performance.now();
+        counted = p.samples;
+        histogram.enable();
+      }
+      if (p.step > WARMUP_STEPS) samples = p.samples - counted;
+    },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  histogram.disable();
+  if (samples === 0) throw new Error(`too few batches: ${WARMUP_STEPS} warm-up steps and none timed`);
+  return { samplesPerS: samples / seconds, loopDelay: { p99Ms: round(histogram.percentile(99) / 1e6, 2), maxMs: round(histogram.max / 1e6, 2) } };
+}
+
+/** The first `count` items of an async iterable; returning early lets the source clean up. */
+async function* take<T>(items: AsyncIterable<T>, count: number): AsyncGenerator<T> {
+  if (count <= 0) return;
+  let n = 0;
+  for await (const item of items) {
+    yield item;
+    if (++n === count) return;
+  }
+}
+
+/** Samples/s of trainModel fed by the loader, over `steps` batches after the warm-up. */
+export function loaderThroughput(
+  pool: pg.Pool, dataset: Dataset, def: ModelDefinition,
+  args: { pipelineId: number; batchSize: number; steps: number; loader: LoaderOptions; seed?: number },
+): Promise<{ samplesPerS: number; loopDelay: LoopDelay }> {
+  const batches = trainingBatches(pool, dataset, {
+    pipelineId: args.pipelineId, triggerId: 1, batchSize: args.batchSize, seed: args.seed ?? 1, epoch: 0, dropLast: true, ...args.loader,
+  });
+  return timedTraining(def, take(batches, WARMUP_STEPS + args.steps));
+}
+
+/** Samples/s of trainModel fed `steps` batches after the warm-up from memory: fresh copies of `batches`, round robin, as the loader hands over fresh buffers. */
+export function memoryThroughput(def: ModelDefinition, batches: Batch[], steps: number): Promise<{ samplesPerS: number; loopDelay: LoopDelay }> {
+  async function* copies(): AsyncGenerator<Batch> {
+    for (let i = 0; i < WARMUP_STEPS + steps; i++) {
+      const b = batches[i % batches.length]!;
+      yield { ...b, x: b.x.slice(), y: b.y.slice(), w: b.w.slice(), ...(b.categorical && { categorical: b.categorical.slice() }) };
+    }
+  }
+  return timedTraining(def, copies());
+}
+
+/**
+ * The full path for one dataset and model: a seeded uniform selection of `fraction` of the dataset, then
+ * `steps` timed training steps (after a warm-up) through the loader for each loader setting. Baselines,
+ * over as many steps: the same trainer (its train-step session in a worker) fed the loader's batches from
+ * memory, paired with each loader run (`rounds` pairs per setting), which isolates the data plane (`ratio`); and the bare session in
+ * a tight loop on the main thread, as bench/train.ts runs it (`rawLoopSamplesPerS`).
+ */
+export async function fullPath(
+  pool: pg.Pool, dataset: Dataset,
+  args: {
+    model: PipelineSpecInput['model']; batchSize: number; fraction: number; steps: number; rounds: number; loaders: Required<LoaderOptions>[];
+    seed?: number; log?: (line: string) => void;
+  },
+): Promise<FullPathFigures> {
+  const spec = parseSpec({ dataset: { name: dataset.name }, model: args.model, training: { optimizer: { name: 'adam', lr: 1e-3 } }, trigger: { kind: 'dataAmount', every: 1 } }).model;
+  const def = createModel(spec, featureCount(dataset.format), categoricalCount(dataset.format));
+  const seed = args.seed ?? 1;
+  const { pipelineId, selected } = await selectUniform(pool, dataset, args.fraction, seed);
+  const steps = Math.min(args.steps, Math.floor(selected / args.batchSize) - WARMUP_STEPS);
+  if (steps < 1) throw new Error(`the selection of ${dataset.name} (${selected} samples) is too small for ${WARMUP_STEPS + 1} batches of ${args.batchSize}`);
+  const inMemory: Batch[] = [];
+  const source = trainingBatches(pool, dataset, { pipelineId, triggerId: 1, batchSize: args.batchSize, seed, epoch: 0, dropLast: true });
+  for await (const b of take(source, Math.min(WARMUP_STEPS + steps, 64))) inMemory.push(b);
+  const rawLoopSamplesPerS = await rawThroughput(def, inMemory[0]!, steps);
+  args.log?.(`${dataset.name}: ${selected} samples selected, ${steps} timed steps of ${args.batchSize}; bare session loop ${Math.round(rawLoopSamplesPerS)} samples/s`);
+  const sweep: SweepRow[] = [];
+  const memoryRuns: number[] = [];
+  for (const loader of args.loaders) {
+    // Each round pairs a baseline run with a loader run right after it, so drifting load on a shared
+    // machine hits both alike; the row keeps the median round.
+    const rounds: { loader: number; memory: number; loopDelay: LoopDelay; memoryLoopDelay: LoopDelay }[] = [];
+    for (let round = 0; round < args.rounds; round++) {
+      const memory = await memoryThroughput(def, inMemory, steps);
+      const loaded = await loaderThroughput(pool, dataset, def, { pipelineId, batchSize: args.batchSize, steps, loader, seed });
+      rounds.push({ loader: loaded.samplesPerS, memory: memory.samplesPerS, loopDelay: loaded.loopDelay, memoryLoopDelay: memory.loopDelay });
+      memoryRuns.push(memory.samplesPerS);
+    }
+    const ratios = rounds.map((r) => r.loader / r.memory);
+    const mid = rounds[ratios.indexOf(median(ratios, true))]!;
+    const worst = (pick: (r: (typeof rounds)[number]) => LoopDelay): LoopDelay =>
+      rounds.map(pick).reduce((a, b) => ({ p99Ms: Math.max(a.p99Ms, b.p99Ms), maxMs: Math.max(a.maxMs, b.maxMs) }));
+    const row = {
+      ...loader, samplesPerS: Math.round(mid.loader), memorySamplesPerS: Math.round(mid.memory), ratio: round(mid.loader / mid.memory, 3),
+      ratios: ratios.map((r) => round(r, 3)), loopDelay: worst((r) => r.loopDelay), memoryLoopDelay: worst((r) => r.memoryLoopDelay),
+    };
+    args.log?.(`  partition ${loader.partitionSize} prefetch ${loader.prefetchPartitions} requests ${loader.parallelRequests}: ${row.samplesPerS} samples/s, from memory ${row.memorySamplesPerS}, ratio ${row.ratio} (rounds ${row.ratios.join(', ')}); event loop p99 ${row.loopDelay.p99Ms} ms max ${row.loopDelay.maxMs} ms (from memory ${row.memoryLoopDelay.p99Ms}/${row.memoryLoopDelay.maxMs})`);
+    sweep.push(row);
+  }
+  return {
+    model: spec.architecture, batchSize: args.batchSize, selected, steps,
+    memorySamplesPerS: Math.round(median(memoryRuns)), rawLoopSamplesPerS: Math.round(rawLoopSamplesPerS), sweep,
+  };
+}
+
+/** The whole benchmark in a temp dir with its own PostgreSQL; removes both afterwards. */
+export async function benchDataplane(opts: DataplaneOptions) {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tideline-bench-dataplane-'));
+  // As root, the server runs as `postgres` and must be able to enter the dir.
+  await chmod(dir, 0o755);
+  const log = opts.log ?? (() => {});
+  const server = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg') });
+  const pool = createPool(server.url);
+  try {
+    await migrate(pool);
+    const root = path.join(dir, 'criteo');
+    log(`writing ${opts.rows} Criteo-layout records in ${opts.files} files`);
+    const files = await writeCriteoFiles(root, opts.rows, opts.files);
+    const { figures: ingest, dataset } = await benchIngest(pool, root, files, { parallel: opts.parallel, repeats: opts.repeats });
+    log(`ingest ${ingest.ingestRowsPerS} rows/s, binary COPY ${ingest.copyRowsPerS} rows/s, ratio ${ingest.ingestRatio} (rounds ${ingest.ingestRatios.join(', ')}), bulk ${ingest.bulkRowsPerS} rows/s (${ingest.bulkGain}x)`);
+    const loaders = opts.partitionSizes.flatMap((partitionSize) =>
+      opts.prefetchPartitions.flatMap((prefetchPartitions) => opts.parallelRequests.map((parallelRequests) => ({ partitionSize, prefetchPartitions, parallelRequests }))));
+    const same = (a: Required<LoaderOptions>, b: Required<LoaderOptions>) =>
+      a.partitionSize === b.partitionSize && a.prefetchPartitions === b.prefetchPartitions && a.parallelRequests === b.parallelRequests;
+    if (!loaders.some((l) => same(l, opts.loader))) loaders.unshift(opts.loader);
+    const dlrm = await fullPath(pool, dataset, { model: { architecture: 'dlrm' }, batchSize: opts.batchSize, fraction: opts.fraction, steps: opts.steps, rounds: opts.rounds, loaders, log });
+    const chosen = dlrm.sweep.find((r) => same(r, opts.loader))!;
+    const best = dlrm.sweep.reduce((a, b) => (b.samplesPerS > a.samplesPerS ? b : a));
+    return {
+      benchmark: 'dataplane',
+      ingest_rows_per_s: ingest.ingestRowsPerS,
+      ingest_ratio: ingest.ingestRatio,
+      dlrm_ratio: chosen.ratio,
+      dlrm_best_ratio: best.ratio,
+      dlrm_ratio_vs_raw_loop: round(chosen.samplesPerS / dlrm.rawLoopSamplesPerS, 3),
+      event_loop_p99_ms: chosen.loopDelay.p99Ms,
+      event_loop_max_ms: chosen.loopDelay.maxMs,
+      ingest,
+      dlrm: { ...dlrm, loader: opts.loader, best: { partitionSize: best.partitionSize, prefetchPartitions: best.prefetchPartitions, parallelRequests: best.parallelRequests } },
+    };
+  } finally {
+    await pool.end();
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await work();
+  return (performance.now() - started) / 1000;
+}
+
+/** The median; with `member`, the lower middle value of an even count, so it is one of the values. */
+function median(values: number[], member = false): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  if (sorted.length % 2) return sorted[mid]!;
+  return member ? sorted[mid - 1]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+function round(value: number, digits: number): number {
+  return Number(value.toFixed(digits));
+}
