@@ -6,7 +6,8 @@
  *   INSERT … SELECT → loader with prefetch → trainer) against the same train-step session fed from
  *   in-memory tensors in a tight loop, for a sweep of partition size × prefetched partitions × parallel
  *   requests, as Modyn's throughput study reports it.
- * `fullPath` takes any registered dataset and model, so other datasets (images) plug in the same way.
+ * - the same full path for the small CNN on 32×32 RGB images stored one PNG per file.
+ * `fullPath` takes any registered dataset and model, so both run through the same code.
  */
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,13 +16,14 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import ort from 'onnxruntime-node';
+import sharp from 'sharp';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Batch } from '../lib/data/batch.js';
-import { categoricalCount, featureCount, FORMAT_PRESETS } from '../lib/data/dataset-config.js';
+import { categoricalCount, featureCount, FORMAT_PRESETS, parseDatasetConfig } from '../lib/data/dataset-config.js';
 import { registerDataset, type Dataset } from '../lib/data/datasets.js';
 import { scanFile } from '../lib/data/formats/index.js';
-import { ingestFiles } from '../lib/data/ingest.js';
+import { findNewFiles, ingestFiles } from '../lib/data/ingest.js';
 import { trainingBatches, type LoaderOptions } from '../lib/data/loader.js';
 import { writeTrainingSet } from '../lib/data/selection.js';
 import { encodeBinaryCopy } from '../lib/db/copy-binary.js';
@@ -116,6 +118,12 @@ export interface DataplaneOptions {
   parallelRequests: number[];
   /** Loader settings whose ratio is reported as dlrm_ratio. */
   loader: Required<LoaderOptions>;
+  /** 32×32 PNG files (one sample each) of the CNN measurement; 0 skips it. */
+  images: number;
+  cnnBatchSize: number;
+  cnnSteps: number;
+  /** Loader settings of the CNN measurement (cnn_ratio). */
+  cnnLoader: Required<LoaderOptions>;
   log?: (line: string) => void;
 }
 
@@ -138,6 +146,27 @@ export async function writeCriteoFiles(dir: string, rows: number, files: number,
     }
     const name = `part-${String(f).padStart(4, '0')}.bin`;
     await writeFile(path.join(dir, name), new Uint8Array(values.buffer));
+    names.push(name);
+  }
+  return names;
+}
+
+const IMAGE_SIDE = 32;
+const IMAGE_CLASSES = 4;
+
+/**
+ * Writes `count` random 32×32 RGB PNGs, one per file, into class folders `0`..`3` (image i in folder i mod 4).
+ * Deterministic; returns the root-relative paths.
+ */
+export async function writeImageFiles(dir: string, count: number, seed = 1): Promise<string[]> {
+  const rng = createRng(seed);
+  const pixels = Buffer.alloc(IMAGE_SIDE * IMAGE_SIDE * 3);
+  const names: string[] = [];
+  for (let c = 0; c < IMAGE_CLASSES; c++) await mkdir(path.join(dir, String(c)), { recursive: true });
+  for (let i = 0; i < count; i++) {
+    for (let v = 0; v < pixels.length; v++) pixels[v] = rng.int(256);
+    const name = `${i % IMAGE_CLASSES}/${String(i).padStart(6, '0')}.png`;
+    await sharp(pixels, { raw: { width: IMAGE_SIDE, height: IMAGE_SIDE, channels: 3 } }).png().toFile(path.join(dir, name));
     names.push(name);
   }
   return names;
@@ -422,6 +451,7 @@ export async function benchDataplane(opts: DataplaneOptions) {
     const dlrm = await fullPath(pool, dataset, { model: { architecture: 'dlrm' }, batchSize: opts.batchSize, fraction: opts.fraction, steps: opts.steps, rounds: opts.rounds, loaders, log });
     const chosen = dlrm.sweep.find((r) => same(r, opts.loader))!;
     const best = dlrm.sweep.reduce((a, b) => (b.samplesPerS > a.samplesPerS ? b : a));
+    const cnn = opts.images > 0 ? await benchImages(pool, path.join(dir, 'images'), opts, log) : undefined;
     return {
       benchmark: 'dataplane',
       ingest_rows_per_s: ingest.ingestRowsPerS,
@@ -432,13 +462,31 @@ export async function benchDataplane(opts: DataplaneOptions) {
       event_loop_p99_ms: chosen.loopDelay.p99Ms,
       event_loop_max_ms: chosen.loopDelay.maxMs,
       ingest,
+      ...(cnn && { cnn_ratio: cnn.sweep[0]!.ratio, cnn_ratio_vs_raw_loop: round(cnn.sweep[0]!.samplesPerS / cnn.rawLoopSamplesPerS, 3) }),
       dlrm: { ...dlrm, loader: opts.loader, best: { partitionSize: best.partitionSize, prefetchPartitions: best.prefetchPartitions, parallelRequests: best.parallelRequests } },
+      ...(cnn && { cnn: { ...cnn, loader: opts.cnnLoader } }),
     };
   } finally {
     await pool.end();
     await server.stop();
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Writes and ingests the PNG dataset, then runs the full path for the small CNN on it. */
+async function benchImages(pool: pg.Pool, root: string, opts: DataplaneOptions, log: (line: string) => void): Promise<FullPathFigures> {
+  log(`writing ${opts.images} 32×32 PNG files, one sample each`);
+  await writeImageFiles(root, opts.images);
+  const dataset = await registerDataset(pool, parseDatasetConfig({
+    name: 'bench-images', root,
+    format: { kind: 'image', channels: 3, height: IMAGE_SIDE, width: IMAGE_SIDE, label: { from: 'folder' }, numClasses: IMAGE_CLASSES },
+  }));
+  const ingestSeconds = await timed(async () => ingestFiles(pool, dataset, await findNewFiles(pool, dataset), { parallel: opts.parallel }));
+  log(`ingested ${opts.images} images in ${ingestSeconds.toFixed(1)} s (${Math.round(opts.images / ingestSeconds)} files/s, decode included)`);
+  return fullPath(pool, dataset, {
+    model: { architecture: 'cnn', numClasses: IMAGE_CLASSES, inputShape: [3, IMAGE_SIDE, IMAGE_SIDE] },
+    batchSize: opts.cnnBatchSize, fraction: opts.fraction, steps: opts.cnnSteps, rounds: opts.rounds, loaders: [opts.cnnLoader], log,
+  });
 }
 
 async function timed(work: () => Promise<unknown>): Promise<number> {

@@ -7,6 +7,7 @@ const USAGE = [
   'usage: tide bench train [--json] [--seconds S] [--steps-per-run K] [--models a,b]',
   '       tide bench dataplane [--json] [--rows N] [--files F] [--parallel N] [--repeats R] [--batch-size B] [--steps S] [--rounds R] [--fraction F]',
   '                            [--partition-sizes a,b] [--prefetch a,b] [--requests a,b] [--loader size,prefetch,requests]',
+  '                            [--images N] [--cnn-batch-size B] [--cnn-steps S] [--cnn-loader size,prefetch,requests]',
 ].join('\n');
 
 const machine = () => ({ cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version });
@@ -56,6 +57,10 @@ async function dataplane(args: string[]): Promise<void> {
       prefetch: { type: 'string', default: '0,2' },
       requests: { type: 'string', default: '1,4' },
       loader: { type: 'string', default: '16384,1,1' },
+      images: { type: 'string', default: '4096' },
+      'cnn-batch-size': { type: 'string', default: '64' },
+      'cnn-steps': { type: 'string', default: '24' },
+      'cnn-loader': { type: 'string', default: '1024,1,8' },
     },
   });
   if (positionals.length > 0) throw new Error(USAGE);
@@ -67,8 +72,11 @@ async function dataplane(args: string[]): Promise<void> {
   const ints = (flag: keyof typeof values, min: number) => String(values[flag]).split(',').map((t) => int(flag, t.trim(), min));
   const fraction = Number(values.fraction);
   if (!(fraction > 0 && fraction <= 1)) throw new Error(`--fraction: "${values.fraction}" is not in (0, 1]`);
-  const loader = ints('loader', 0);
-  if (loader.length !== 3 || loader[0]! < 1 || loader[2]! < 1) throw new Error(`--loader: "${values.loader}" is not partitionSize,prefetchPartitions,parallelRequests`);
+  const loaderSetting = (flag: 'loader' | 'cnn-loader') => {
+    const n = ints(flag, 0);
+    if (n.length !== 3 || n[0]! < 1 || n[2]! < 1) throw new Error(`--${flag}: "${values[flag]}" is not partitionSize,prefetchPartitions,parallelRequests`);
+    return { partitionSize: n[0]!, prefetchPartitions: n[1]!, parallelRequests: n[2]! };
+  };
   const report = await benchDataplane({
     rows: int('rows', values.rows, 1),
     files: int('files', values.files, 1),
@@ -81,7 +89,11 @@ async function dataplane(args: string[]): Promise<void> {
     partitionSizes: ints('partition-sizes', 1),
     prefetchPartitions: ints('prefetch', 0),
     parallelRequests: ints('requests', 1),
-    loader: { partitionSize: loader[0]!, prefetchPartitions: loader[1]!, parallelRequests: loader[2]! },
+    loader: loaderSetting('loader'),
+    images: int('images', values.images, 0),
+    cnnBatchSize: int('cnn-batch-size', values['cnn-batch-size'], 1),
+    cnnSteps: int('cnn-steps', values['cnn-steps'], 1),
+    cnnLoader: loaderSetting('cnn-loader'),
     log: values.json ? undefined : (line) => console.log(line),
   });
   console.log(JSON.stringify({ ...report, machine: machine() }, null, values.json ? 2 : undefined));

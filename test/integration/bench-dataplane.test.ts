@@ -9,6 +9,7 @@ describe('tide bench dataplane', () => {
       rows: 3000, files: 3, parallel: 2, repeats: 2, batchSize: 64, steps: 4, rounds: 2, fraction: 0.5,
       partitionSizes: [256], prefetchPartitions: [0, 2], parallelRequests: [1, 3],
       loader: { partitionSize: 512, prefetchPartitions: 1, parallelRequests: 1 },
+      images: 480, cnnBatchSize: 32, cnnSteps: 2, cnnLoader: { partitionSize: 128, prefetchPartitions: 1, parallelRequests: 4 },
       log: (line) => lines.push(line),
     });
     assert.equal(report.ingest.rows, 3000);
@@ -28,5 +29,10 @@ describe('tide bench dataplane', () => {
     }
     assert.equal(report.dlrm_ratio, report.dlrm.sweep[0]!.ratio);
     assert.ok(lines.some((l) => l.includes('partition 256 prefetch 2 requests 3')));
+    // The CNN runs the same full path on one-PNG-per-file images.
+    assert.ok(report.cnn!.selected > 180 && report.cnn!.selected < 300, `${report.cnn!.selected} of 480 images selected at 50 %`);
+    assert.deepEqual(report.cnn!.sweep.map((r) => [r.partitionSize, r.prefetchPartitions, r.parallelRequests]), [[128, 1, 4]]);
+    assert.ok(report.cnn_ratio! > 0 && report.cnn!.rawLoopSamplesPerS > 0);
+    assert.ok(lines.some((l) => l.includes('ingested 480 images')));
   });
 });
