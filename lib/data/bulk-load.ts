@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { inTransaction } from '../db/transaction.js';
 import type { Dataset } from './datasets.js';
 import { DataError } from './errors.js';
 
@@ -61,17 +62,9 @@ async function primaryKeyOf(client: pg.PoolClient, table: string): Promise<strin
 /** Runs DDL in one transaction holding the dataset row lock, which commits of files also take. */
 async function underDatasetLock(pool: pg.Pool, dataset: Dataset, work: (client: pg.PoolClient, table: string) => Promise<void>): Promise<void> {
   const table = samplesTable(dataset);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     const locked = await client.query('SELECT 1 FROM datasets WHERE dataset_id = $1 FOR UPDATE', [dataset.id]);
     if (locked.rowCount === 0) throw new DataError(`dataset ${dataset.id} (${dataset.name}) does not exist`);
     await work(client, table);
-    await client.query('COMMIT');
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw e;
-  } finally {
-    client.release();
-  }
+  });
 }

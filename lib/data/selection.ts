@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { KeyRange } from '../../policies/batches.js';
 import { DataError } from './errors.js';
+import { inTransaction } from '../db/transaction.js';
 import { heldOutSql, holdoutParams, type Holdout } from './holdout.js';
 
 /** Namespace of the advisory locks that serialize partition creation (with the pipeline id). */
@@ -10,21 +11,13 @@ const PARTITION_LOCK = 7_415_523;
 export async function registerPipelinePartition(pool: pg.Pool, pipelineId: number): Promise<void> {
   const table = partitionName(pipelineId);
   if (await partitionExists(pool, table)) return;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     // Two workers creating the same partition would otherwise race on the catalog.
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [PARTITION_LOCK, pipelineId]);
     if (!(await partitionExists(client, table))) {
       await client.query(`CREATE TABLE ${table} PARTITION OF training_samples FOR VALUES IN (${pipelineId})`);
     }
-    await client.query('COMMIT');
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw e;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /**
@@ -44,9 +37,7 @@ export async function writeTrainingSet(
   const subset = args.subset && subsetParams(args.subset);
   const ranges = mergeRanges(args.ranges);
   await registerPipelinePartition(pool, pipelineId);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     await client.query('DELETE FROM training_samples WHERE pipeline_id = $1 AND trigger_id = $2', [pipelineId, triggerId]);
     const { rowCount } = await client.query(
       `INSERT INTO training_samples (pipeline_id, trigger_id, sample_key, weight)
@@ -57,14 +48,8 @@ export async function writeTrainingSet(
        ORDER BY s.sample_key`,
       [pipelineId, triggerId, datasetId, ranges.map((r) => r.firstKey), ranges.map((r) => r.lastKey), seed, threshold, ...(subset ?? [])],
     );
-    await client.query('COMMIT');
     return rowCount ?? 0;
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw e;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** [seed, threshold] of a uniform subset, for the key-hash condition of heldOutSql. */

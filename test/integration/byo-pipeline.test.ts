@@ -2,7 +2,6 @@
  * Pipelines whose model is a user's own ONNX graph pair, written to files as any exporter would (here by
  * Tideline's own builder: an MLP's train step, and its inference graph with the initial weights inside).
  */
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -25,8 +24,9 @@ import { getPipelineByName } from '../../lib/pipelines/registry.js';
 import { initModelState, readModelState } from '../../lib/train/model-state.js';
 import type { PipelineSpecInput } from '../../policies/spec.js';
 import { createWorkers, runWorkers } from '../../workers/workers.js';
-import { newDataSignal, statusQuery, stopSignal } from '../../workflows/messages.js';
+import { newDataSignal, statusQuery } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
+import { failureMessage, stopAfterTriggers, waitFor } from '../helpers/pipelines.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
@@ -78,30 +78,6 @@ describe('bring-your-own ONNX model pipelines (real Temporal dev server, Postgre
     trigger: { kind: 'dataAmount', every: 400 },
     queues,
   });
-
-  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-
-  async function stopAfterTriggers(handle: WorkflowHandle<typeof pipelineWorkflow>, triggers: number) {
-    await waitFor(`${triggers} triggers`, async () => {
-      const s = await handle.query(statusQuery);
-      return s.triggers === triggers && s.current === 'waiting for data' ? s : undefined;
-    });
-    await handle.signal(stopSignal);
-    return handle.result();
-  }
-
-  function failureMessage(err: unknown): string {
-    assert.ok(err instanceof WorkflowFailedError);
-    return String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message);
-  }
 
   /** The message of the innermost cause: the activity's, when a child workflow's activity failed it. */
   function rootCause(err: unknown): string {

@@ -1,4 +1,3 @@
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,6 +14,7 @@ import type { PipelineSpecInput } from '../../policies/spec.js';
 import { createWorkers, runWorkers } from '../../workers/workers.js';
 import { newDataSignal, statusQuery, stopSignal } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
+import { failureMessage, stopAfterTriggers, waitFor } from '../helpers/pipelines.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat, writeBlobFile, writeCriteoFile } from '../helpers/synthetic.js';
 import { startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
@@ -41,32 +41,6 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
     queues,
     ...overrides,
   });
-
-  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-
-  /** Waits until the pipeline has run `triggers` triggers and is idle, then stops it and returns its summary. */
-  async function stopAfterTriggers(handle: WorkflowHandle<typeof pipelineWorkflow>, triggers: number) {
-    await waitFor(`${triggers} triggers`, async () => {
-      const s = await handle.query(statusQuery);
-      return s.triggers === triggers && s.current === 'waiting for data' ? s : undefined;
-    });
-    await handle.signal(stopSignal);
-    return handle.result();
-  }
-
-  /** The message of the failure that ended a workflow: an activity's, when an activity failed it. */
-  function failureMessage(err: unknown): string {
-    assert.ok(err instanceof WorkflowFailedError);
-    return String((err.cause?.cause as Error | undefined)?.message ?? err.cause?.message);
-  }
 
   before(async () => {
     // A low threshold makes the server suggest continue-as-new every few events, so every pipeline
