@@ -41,6 +41,8 @@ export const BENCH_MODELS: { name: string; spec: ModelSpec; features: number; ca
   // Criteo's layout: 13 dense features, 26 categorical fields. 4096 rows a table stay in the graph (1.7M values in
   // all); 100k rows (1.6M values) a table are held in JS.
   { name: 'dlrm', spec: { architecture: 'dlrm', vocabSize: 4096, embeddingDim: 16, bottom: [64, 16], top: [64] }, features: 13, categorical: 26 },
+  // Hashed bag of words: 64 token ids per sample, no float features.
+  { name: 'textClassifier', spec: { architecture: 'textClassifier', numClasses: 4, vocabSize: 32768, embeddingDim: 32, hidden: [] }, features: 0, categorical: 64 },
   { name: 'dlrm-host-100k', spec: { architecture: 'dlrm', vocabSize: 100_000, embeddingDim: 16, bottom: [64, 16], top: [64] }, features: 13, categorical: 26 },
 ];
 

@@ -24,7 +24,7 @@ export const PADDING_ROW = -1;
 
 /**
  * Table row of each id in `source.columns` of int64 ids [B, width] (row-major), [B, columns]: id mod vocab (the
- * result in [0, vocab), as ONNX Mod with fmod 0), or for padding sources the id itself, -1 being padding.
+ * result in [0, vocab), as ONNX Mod with fmod 0); in padding sources -1 is padding and other negative ids are refused.
  */
 export function tableRows(ids: BigInt64Array, width: number, source: HostIdSource, vocab: number, table: string): Int32Array {
   const { columns, padding } = source;
@@ -38,8 +38,8 @@ export function tableRows(ids: BigInt64Array, width: number, source: HostIdSourc
         const r = id % v;
         rows[b * columns.length + j] = Number(r < 0n ? r + v : r);
       } else if (id === -1n) rows[b * columns.length + j] = PADDING_ROW;
-      else if (id < 0n || id >= v) throw new Error(`host table ${table}: id ${id} (sample ${b}, column ${c}) is outside [0, ${vocab}) and not padding (-1)`);
-      else rows[b * columns.length + j] = Number(id);
+      else if (id < 0n) throw new Error(`host table ${table}: id ${id} (sample ${b}, column ${c}) is negative and not padding (-1)`);
+      else rows[b * columns.length + j] = Number(id % v);
     });
   }
   return rows;

@@ -188,8 +188,9 @@ describe('row-sparse optimizers', () => {
     assert.deepEqual(Array.from(tableRows(ids, 2, { input: 'sparse', columns: [0, 1], padding: false }, 5, 't')), [2, 2, 2, 0]);
     assert.deepEqual(Array.from(tableRows(ids, 2, { input: 'sparse', columns: [1], padding: false }, 5, 't')), [2, 0]);
     assert.deepEqual(Array.from(tableRows(BigInt64Array.from([3n, -1n]), 2, { input: 'tokens', columns: [0, 1], padding: true }, 5, 't')), [3, -1]);
-    assert.throws(() => tableRows(BigInt64Array.from([3n, 5n]), 2, { input: 'tokens', columns: [0, 1], padding: true }, 5, 'bag.weight'),
-      /host table bag\.weight: id 5 \(sample 0, column 1\) is outside \[0, 5\)/);
+    assert.deepEqual(Array.from(tableRows(BigInt64Array.from([3n, 12n]), 2, { input: 'tokens', columns: [0, 1], padding: true }, 5, 't')), [3, 2]);
+    assert.throws(() => tableRows(BigInt64Array.from([3n, -2n]), 2, { input: 'tokens', columns: [0, 1], padding: true }, 5, 'bag.weight'),
+      /host table bag\.weight: id -2 \(sample 0, column 1\) is negative and not padding \(-1\)/);
   });
 });
 

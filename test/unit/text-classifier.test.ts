@@ -9,6 +9,7 @@ import { parseDatasetConfig } from '../../lib/data/dataset-config.js';
 import { hashToken, tokenIds } from '../../lib/data/formats/text.js';
 import { evaluateModel } from '../../lib/eval/evaluate.js';
 import { exportInferenceModel } from '../../lib/models/export.js';
+import { modelParameters } from '../../lib/onnx/models/build.js';
 import { createModel, ModelSpecError } from '../../lib/onnx/models/zoo.js';
 import type { OptimizerConfig } from '../../lib/onnx/optimizers.js';
 import { createRng } from '../../lib/rng.js';
@@ -48,12 +49,24 @@ async function* stream<T>(items: T[]): AsyncGenerator<T> {
 describe('textClassifier', () => {
   const spec = parseSpec({ ...base, model: { architecture: 'textClassifier', numClasses: 3, vocabSize: 4096, embeddingDim: 16 } }).model;
 
-  it('the spec fills defaults within the in-graph table limit and refuses a table beyond it, naming the field', () => {
+  it('the spec fills defaults and refuses a table beyond 2^28 values, naming the field', () => {
     assert.deepEqual(parseSpec({ ...base, model: { architecture: 'textClassifier', numClasses: 4 } }).model, {
       architecture: 'textClassifier', numClasses: 4, vocabSize: 32768, embeddingDim: 32, hidden: [],
     });
-    assert.throws(() => parseSpec({ ...base, model: { architecture: 'textClassifier', numClasses: 4, vocabSize: 1 << 20 } }),
-      /model\.vocabSize: vocabSize 1048576 × embeddingDim 32 exceeds the in-graph table limit/);
+    assert.throws(() => parseSpec({ ...base, model: { architecture: 'textClassifier', numClasses: 4, vocabSize: 1 << 24 } }),
+      /model\.vocabSize: vocabSize 16777216 × embeddingDim 32 exceeds 2\^28 table values/);
+  });
+
+  it('holds a table over 1M values in the training worker: it trains from raw ids and its export evaluates them', async () => {
+    const big = parseSpec({ ...base, model: { architecture: 'textClassifier', numClasses: 3, vocabSize: 1 << 17, embeddingDim: 16 } }).model;
+    const def = createModel(big, 0, MAX_TOKENS);
+    assert.deepEqual(modelParameters(def).hostTables.map((h) => h.param.name), ['embedding.weight']);
+    const losses: number[] = [];
+    const r = await trainModel({ model: def, optimizer: ADAM, checkpointEvery: 0, state: initModelState(def, ADAM, 1), batches: stream(sentences(1, 150)), onProgress: (p) => losses.push(p.loss) });
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    assert.ok(mean(losses.slice(-10)) < 0.3 * mean(losses.slice(0, 5)), `loss ${mean(losses.slice(0, 5))} → ${mean(losses.slice(-10))}`);
+    const ev = await evaluateModel(exportInferenceModel(def, r.state), stream(sentences(99, 10)), { inputs: def.inputs });
+    assert.ok(ev.accuracy > 0.9, `accuracy ${ev.accuracy}`);
   });
 
   it('the zoo builds it for token ids only, and refuses datasets without them or other models on text, naming the field', () => {

@@ -5,13 +5,15 @@
  * hidden layer) → Linear to numClasses, softmax-ce. Layer names: embedding.weight, fc1..fcN. The embedding
  * output is the bag vector [B, dim]. A sample with only padding gets the zero bag vector.
  *
- * The table lives in the graph (dense gradient and optimizer state every step): keep vocab·dim within a few
- * million values (see dlrm.ts, MAX_IN_GRAPH_EMBEDDING_FLOATS).
+ * A table of more than HOST_TABLE_MIN_FLOATS values is held in the training worker's memory with a row-sparse
+ * update (layers/host-embedding.ts), as DLRM's large tables are; smaller ones live in the graph. At most
+ * MAX_EMBEDDING_FLOATS values.
  */
 import { relu } from '../layers/activations.js';
 import { embeddingBag } from '../layers/embedding.js';
+import { hostEmbeddingBag } from '../layers/host-embedding.js';
 import { linear } from '../layers/linear.js';
-import { MAX_IN_GRAPH_EMBEDDING_FLOATS } from './dlrm.js';
+import { HOST_TABLE_MIN_FLOATS, MAX_EMBEDDING_FLOATS } from './dlrm.js';
 import type { ModelDefinition } from './model.js';
 
 export interface TextClassifierConfig {
@@ -25,9 +27,10 @@ export interface TextClassifierConfig {
 
 export function textClassifierModel(cfg: TextClassifierConfig): ModelDefinition {
   const { vocab, dim, maxTokens, numClasses, hidden = [] } = cfg;
-  if (vocab * dim > MAX_IN_GRAPH_EMBEDDING_FLOATS) {
-    throw new Error(`textClassifier: a ${vocab}×${dim} table exceeds the in-graph limit of ${MAX_IN_GRAPH_EMBEDDING_FLOATS} values`);
+  if (vocab * dim > MAX_EMBEDDING_FLOATS) {
+    throw new Error(`textClassifier: a ${vocab}×${dim} table exceeds the limit of ${MAX_EMBEDDING_FLOATS} values`);
   }
+  const hosted = vocab * dim > HOST_TABLE_MIN_FLOATS;
   return {
     architecture: 'text-classifier',
     inputs: [{ name: 'tokens', dtype: 'int64', shape: ['B', maxTokens] }],
@@ -38,7 +41,11 @@ export function textClassifierModel(cfg: TextClassifierConfig): ModelDefinition 
       const { g } = t;
       const valid = g.op('GreaterOrEqual', [tokens!, g.const('int64', [], [0])]);
       const rows = g.op('Where', [valid, g.op('Mod', [tokens!, g.const('int64', [], [vocab])], { fmod: 0 }), g.const('int64', [], [-1])]);
-      const bag = embeddingBag(t, 'embedding', t.setShape(rows, t.shape(tokens!)), { vocab, dim, mode: 'mean' });
+      const ids = t.setShape(rows, t.shape(tokens!));
+      const table = { vocab, dim, mode: 'mean' as const };
+      const bag = hosted
+        ? hostEmbeddingBag(t, 'embedding', ids, { ...table, source: { input: 'tokens', columns: Array.from({ length: maxTokens }, (_, i) => i), padding: true } })
+        : embeddingBag(t, 'embedding', ids, table);
       let h = bag;
       hidden.forEach((width, i) => { h = relu(t, linear(t, `fc${i + 1}`, h, width)); });
       const output = linear(t, `fc${hidden.length + 1}`, h, numClasses);
