@@ -86,9 +86,16 @@ export async function writeStoredPixels(entry: StoreEntry, settings: DecodeSetti
   header.writeUInt32LE(crc32(pixels), 32);
   // Unique across processes and machines sharing the root, so concurrent writers never share a temporary file.
   const temp = `${entry.path}.${randomUUID()}.tmp`;
+  const bytes = Buffer.concat([header, pixels]);
   try {
-    await mkdir(path.dirname(entry.path), { recursive: true });
-    await writeFile(temp, Buffer.concat([header, pixels]));
+    try {
+      await writeFile(temp, bytes);
+    } catch (e) {
+      // The entry's folder is made only when missing: a mkdir per entry would cost about a tenth of a decode.
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      await mkdir(path.dirname(entry.path), { recursive: true });
+      await writeFile(temp, bytes);
+    }
     await rename(temp, entry.path);
   } catch (e) {
     await rm(temp, { force: true }).catch(() => undefined);
