@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -94,6 +94,15 @@ describe('pixel store', () => {
     assert.ok(x[3]! > 0.99 && x[0]! < x[1]!, `grey ${x}`);
     assert.equal((await stored(grey, rewritten))?.length, 4, 'an entry of its own');
     assert.equal((await read(imageFormat({ height: 4, width: 6 }), rewritten)).length, 3 * 4 * 6);
+
+    // The header names the settings too: an entry of 2×4 pixels where one of 4×2 belongs is not served.
+    const wide = imageFormat({ height: 2, width: 4 });
+    const tall = imageFormat({ height: 4, width: 2 });
+    await read(wide, rewritten);
+    const tallEntry = storeEntry(tall, rewritten.absolute, rewritten.relative).path;
+    await mkdir(path.dirname(tallEntry), { recursive: true });
+    await copyFile(storeEntry(wide, rewritten.absolute, rewritten.relative).path, tallEntry);
+    assert.equal(await stored(tall, rewritten), undefined);
   });
 
   it('ignores a truncated, padded or corrupted entry and rewrites it', async () => {
