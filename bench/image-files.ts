@@ -1,8 +1,9 @@
 /**
  * Training throughput of the CNN on 32×32 RGB images stored one per PNG file, read through the loader
- * (trainingBatches: keys from PostgreSQL, files resolved in the root, decoded pixels from the cache or sharp),
- * against the same trainer fed the same batches from memory. Cold: every file touched first, so every image is
- * decoded again (the cache never serves a changed file). Run: node --import tsx bench/image-files.ts [images] [rounds]
+ * (trainingBatches: keys from PostgreSQL, files resolved in the root, decoded pixels from the memory cache, the
+ * pixel store in the root, or sharp), against the same trainer fed the same batches from memory. Store: the
+ * memory cache emptied first, as in a process that did not ingest. Cold: every file touched first, so every image
+ * is decoded again (neither cache serves a changed file). Run: node --import tsx bench/image-files.ts [images] [rounds]
  */
 import { mkdir, mkdtemp, rm, utimes } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,6 +12,7 @@ import sharp from 'sharp';
 import type { Batch } from '../lib/data/batch.js';
 import { parseDatasetConfig } from '../lib/data/dataset-config.js';
 import { registerDataset } from '../lib/data/datasets.js';
+import { clearPixelCache } from '../lib/data/formats/pixel-cache.js';
 import { findNewFiles, ingestFiles } from '../lib/data/ingest.js';
 import { trainingBatches } from '../lib/data/loader.js';
 import { writeTrainingSet } from '../lib/data/selection.js';
@@ -82,6 +84,11 @@ try {
   let cpu = process.cpuUsage();
   for await (const b of epoch(0)) memory.push(b);
   report('warm cache', performance.now() - t, process.cpuUsage(cpu));
+  clearPixelCache();
+  t = performance.now();
+  cpu = process.cpuUsage();
+  for await (const _ of epoch(1)) void _;
+  report('store (memory cache empty)', performance.now() - t, process.cpuUsage(cpu));
   const touchAll = async () => {
     const now = Date.now() / 1000;
     for (let i = 0; i < IMAGES; i++) await utimes(path.join(root, String(i % 4), `${String(i).padStart(6, '0')}.png`), now, now);
@@ -90,17 +97,19 @@ try {
   t = performance.now();
   cpu = process.cpuUsage();
   for await (const _ of epoch(1)) void _;
-  report('cold (every image decoded)', performance.now() - t, process.cpuUsage(cpu));
+  report('cold (every image decoded and stored)', performance.now() - t, process.cpuUsage(cpu));
 
   for (let round = 0; round < ROUNDS; round++) {
     const mem = await trainThroughput(fromMemory(memory));
     const warm = await trainThroughput(epoch(2 + round));
+    clearPixelCache();
+    const stored = await trainThroughput(epoch(2 + round));
     await touchAll();
     const cold = await trainThroughput(epoch(2 + round));
-    const [memCpu, warmCpu, coldCpu] = cpuPerSample.slice(-3).map((c) => c.toFixed(0));
+    const [memCpu, warmCpu, storeCpu, coldCpu] = cpuPerSample.slice(-4).map((c) => c.toFixed(0));
     console.log(
       `round ${round + 1}: samples/s (µs CPU/sample) memory ${mem.toFixed(0)} (${memCpu}), files warm ${warm.toFixed(0)} (${warmCpu}) ratio ${(warm / mem).toFixed(3)}, `
-      + `files cold ${cold.toFixed(0)} (${coldCpu}) ratio ${(cold / mem).toFixed(3)}`,
+      + `store ${stored.toFixed(0)} (${storeCpu}) ratio ${(stored / mem).toFixed(3)}, files cold ${cold.toFixed(0)} (${coldCpu}) ratio ${(cold / mem).toFixed(3)}`,
     );
   }
 } finally {

@@ -58,6 +58,11 @@ export interface ImageFormat {
   /** `<image><suffix>` holds the timestamp (integer seconds); absent → the image file's mtime. */
   timestamp?: { from: 'sidecar'; suffix: string };
   numClasses?: number;
+  /**
+   * false: decoded pixels are not written to `<root>/.tideline-pixels` (see formats/pixel-store.ts), so each
+   * process that did not ingest an image decodes it again. Absent → stored.
+   */
+  pixelStore?: boolean;
 }
 
 /**
@@ -208,6 +213,7 @@ const imageFormat = z
     ]),
     timestamp: z.strictObject({ from: z.literal('sidecar'), suffix }).optional(),
     numClasses: positiveInt.optional(),
+    pixelStore: z.boolean({ error: 'expected true or false' }).optional(),
   })
   .transform((f) => ({
     ...f,

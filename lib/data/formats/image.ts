@@ -1,11 +1,13 @@
+import type { BigIntStats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { ImageFormat } from '../dataset-config.js';
 import { DataError, IngestError } from '../errors.js';
 import type { FeatureSource, FileSamples, StoredFile } from './index.js';
-import { fileIdentity } from './file-identity.js';
+import { fileIdentity, portableIdentity } from './file-identity.js';
 import { cachedPixels, cachePixels } from './pixel-cache.js';
+import { readStoredPixels, storeEntry, writeStoredPixels } from './pixel-store.js';
 import { readSidecarInteger } from './sidecar.js';
 
 const INTEGER_NAME = /^\d+$/;
@@ -29,7 +31,7 @@ export function isImageFile(format: ImageFormat, name: string): boolean {
 export async function scanImage(format: ImageFormat, absolute: string, relative: string, mtimeS: number): Promise<FileSamples> {
   const label = await imageLabel(format, absolute, relative);
   const timestamp = format.timestamp ? await readSidecarInteger(absolute, relative, format.timestamp.suffix, 'timestamp') : Math.floor(mtimeS);
-  // Decoding here rejects a corrupt image at ingestion and leaves its pixels cached for training.
+  // Decoding here rejects a corrupt image at ingestion and leaves its pixels cached and stored for training.
   await loadPixels(format, absolute, relative);
   return { count: 1, labels: Int32Array.of(label), timestamps: Float64Array.of(timestamp) };
 }
@@ -59,29 +61,38 @@ async function imageLabel(format: ImageFormat, absolute: string, relative: strin
 }
 
 /**
- * HWC uint8 pixels at the format's size and channels. A cached entry is served when one stat shows the file
- * unchanged; otherwise the file is read through one handle, so the identity cached with the pixels is that of
- * the bytes decoded.
+ * HWC uint8 pixels at the format's size and channels: from the process's cache when one stat shows the file
+ * unchanged, else from the store in the dataset root (pixel-store.ts), else decoded and stored. A decode reads
+ * the file through one handle, so the identity kept with the pixels is that of the bytes decoded.
  */
 async function loadPixels(format: ImageFormat, absolute: string, relative: string, sizeBytes?: number): Promise<Uint8Array> {
   const key = `${format.channels}x${format.height}x${format.width}:${absolute}`;
-  const checkSize = (size: number) => {
-    if (sizeBytes !== undefined && size !== sizeBytes) throw new DataError(`${relative}: file changed since ingestion (size ${size}, was ${sizeBytes})`);
+  const checkSize = (size: bigint) => {
+    if (sizeBytes !== undefined && size !== BigInt(sizeBytes)) throw new DataError(`${relative}: file changed since ingestion (size ${size}, was ${sizeBytes})`);
   };
-  const current = await stat(absolute);
+  const current = await stat(absolute, { bigint: true });
   checkSize(current.size);
   const cached = cachedPixels(key, fileIdentity(current));
   if (cached) return cached;
+  const entry = format.pixelStore === false ? undefined : storeEntry(format, absolute, relative);
+  const stored = entry && await readStoredPixels(entry, format, portableIdentity(current));
+  if (stored) {
+    cachePixels(key, fileIdentity(current), stored);
+    return stored;
+  }
   const handle = await open(absolute, 'r');
+  let info: BigIntStats;
+  let pixels: Uint8Array;
   try {
-    const info = await handle.stat();
+    info = await handle.stat({ bigint: true });
     checkSize(info.size);
-    const pixels = await decodeImage(format, await handle.readFile(), relative);
-    cachePixels(key, fileIdentity(info), pixels);
-    return pixels;
+    pixels = await decodeImage(format, await handle.readFile(), relative);
   } finally {
     await handle.close();
   }
+  cachePixels(key, fileIdentity(info), pixels);
+  if (entry) await writeStoredPixels(entry, format, portableIdentity(info), pixels);
+  return pixels;
 }
 
 async function decodeImage(format: ImageFormat, bytes: Buffer, relative: string): Promise<Uint8Array> {
@@ -100,7 +111,7 @@ async function decodeImage(format: ImageFormat, bytes: Buffer, relative: string)
   return data;
 }
 
-/** Writes each picked image as normalized float32 CHW; images are cached decoded (see pixel-cache.ts). */
+/** Writes each picked image as normalized float32 CHW; images are cached and stored decoded (pixel-cache.ts, pixel-store.ts). */
 export function imageFeatureSource(format: ImageFormat): FeatureSource {
   const { channels, height, width } = format;
   const plane = height * width;

@@ -3,7 +3,8 @@
  * Decoding a 32×32 PNG with sharp costs about 0.6-1.3 ms on the development machine, as much as a CNN train step
  * spends on the sample, so each image is decoded once (at ingestion or first read) and then served from here.
  * An entry is only served while the file's identity (file-identity.ts) is unchanged, so a rewritten or replaced
- * file is decoded again, never served stale.
+ * file is decoded again, never served stale. Other processes find the pixels in the dataset's store
+ * (pixel-store.ts); this cache still saves them reading it.
  */
 const MAX_BYTES = 512 * 2 ** 20;
 
@@ -43,4 +44,10 @@ export function cachePixels(key: string, identity: string, pixels: Uint8Array): 
 function forget(key: string, entry: Entry): void {
   entries.delete(key);
   bytes -= entry.pixels.byteLength;
+}
+
+/** Empties the cache, as a new process starts: for tests and benchmarks of what other processes read. */
+export function clearPixelCache(): void {
+  entries.clear();
+  bytes = 0;
 }
