@@ -188,8 +188,9 @@ async function withLoopDelay<T>(work: () => Promise<T>): Promise<[T, LoopDelay]>
 /**
  * Ingests the files under `root` three ways into fresh datasets of the same samples table: the raw
  * baseline (the rows Tideline stores, encoded for binary COPY before the clock starts, one COPY and
- * transaction per file), Tideline's ingestion and its bulk backfill; `repeats` rounds, interleaved so
- * that drifting load on a shared machine hits all three alike. Figures are medians over the rounds.
+ * transaction per file), Tideline's ingestion and its bulk backfill; `repeats` rounds, interleaved (and the
+ * first two in alternating order) so that drifting load on a shared machine hits all three alike. Figures are
+ * medians over the rounds.
  */
 export async function benchIngest(
   pool: pg.Pool, root: string, files: string[], args: { parallel: number; repeats: number; prefix?: string },
@@ -205,8 +206,15 @@ export async function benchIngest(
     first ??= tideline;
     const encoded = await encodeForCopy(root, files, raw.id);
     rows = encoded.rows;
-    const copySeconds = await timed(() => copyFiles(pool, raw.id, encoded.files));
-    const [ingestSeconds, loopDelay] = await withLoopDelay(() => timed(() => ingestFiles(pool, tideline, files, { parallel })));
+    // Odd rounds ingest before the baseline copies, so background work the server owes to the earlier load
+    // (WAL, checkpoints) does not always land on the same side.
+    const ingest = () => withLoopDelay(() => timed(() => ingestFiles(pool, tideline, files, { parallel })));
+    const copy = () => timed(() => copyFiles(pool, raw.id, encoded.files));
+    let copySeconds: number;
+    let ingested: [number, LoopDelay];
+    if (round % 2 === 0) [copySeconds, ingested] = [await copy(), await ingest()];
+    else [ingested, copySeconds] = [await ingest(), await copy()];
+    const [ingestSeconds, loopDelay] = ingested;
     const bulkSeconds = await timed(() => ingestFiles(pool, bulk, files, { parallel, bulk: true }));
     const stored = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM samples WHERE dataset_id = ANY($1)', [[tideline.id, bulk.id, raw.id]]);
     if (stored.rows[0]!.n !== 3 * rows) throw new Error(`ingestion stored ${stored.rows[0]!.n} rows, expected ${3 * rows}`);
