@@ -77,19 +77,14 @@ export async function* trainingBatches(
 
   const payloads = new PayloadReader(pool, dataset, requests);
   const batches = new BatchAssembler(batchSize, features, categoricalCount(dataset.format));
-  // The page's keys come first; bounding the samples side by the page's key range lets the server
-  // merge one index range scan per hash partition instead of probing every partition once per key.
+  // A plain join the planner handles well with or without statistics (a freshly ingested dataset has none).
   const page = (after: number) =>
     pool.query<Row>({
-      text: `WITH page AS MATERIALIZED (
-               SELECT sample_key, weight FROM training_samples
-               WHERE pipeline_id = $1 AND trigger_id = $2 AND sample_key > $4
-               ORDER BY sample_key LIMIT $5)
-             SELECT p.sample_key, s.file_id, s.index_in_file, s.label, p.weight
-             FROM page p
-             JOIN samples s ON s.dataset_id = $3 AND s.sample_key = p.sample_key
-               AND s.sample_key > $4 AND s.sample_key <= (SELECT max(sample_key) FROM page)
-             ORDER BY p.sample_key`,
+      text: `SELECT t.sample_key, s.file_id, s.index_in_file, s.label, t.weight
+             FROM training_samples t
+             JOIN samples s ON s.dataset_id = $3 AND s.sample_key = t.sample_key
+             WHERE t.pipeline_id = $1 AND t.trigger_id = $2 AND t.sample_key > $4
+             ORDER BY t.sample_key LIMIT $5`,
       values: [pipelineId, triggerId, dataset.id, after, partitionSize],
       rowMode: 'array',
     }).then((result) => result.rows);
