@@ -15,7 +15,6 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -30,18 +29,14 @@ import { encodeBinaryCopy } from '../lib/db/copy-binary.js';
 import { startEmbeddedPostgres } from '../lib/db/embedded.js';
 import { migrate } from '../lib/db/migrate.js';
 import { createPool } from '../lib/db/pool.js';
-import { buildTrainStep, modelParameters } from '../lib/onnx/models/build.js';
 import type { ModelDefinition } from '../lib/onnx/models/model.js';
 import { createModel } from '../lib/onnx/models/zoo.js';
-import { baseLearningRates, optimizerStateNames, type OptimizerConfig } from '../lib/onnx/optimizers.js';
-import { initialValue, paramSize } from '../lib/onnx/params.js';
 import { createRng } from '../lib/rng.js';
 import { initModelState } from '../lib/train/model-state.js';
-import { rngSeedAt } from '../lib/train/schedules.js';
-import { batchInputs, inputFeeds, trainModel } from '../lib/train/trainer.js';
+import { trainModel } from '../lib/train/trainer.js';
 import { parseSpec, type PipelineSpecInput } from '../policies/spec.js';
+import { OPTIMIZER, rawLoop } from './train.js';
 
-const OPTIMIZER: OptimizerConfig = { name: 'adam', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
 const WARMUP_STEPS = 3;
 const CRITEO = FORMAT_PRESETS.criteo;
 
@@ -290,39 +285,6 @@ export async function selectUniform(pool: pg.Pool, dataset: Dataset, fraction: n
   return { pipelineId, selected };
 }
 
-/** Samples/s of the bare train-step session on the main thread, fed `batch` again and again, after a warm-up. */
-export async function rawThroughput(def: ModelDefinition, batch: Batch, steps: number): Promise<number> {
-  const session = await ort.InferenceSession.create(buildTrainStep(def, OPTIMIZER), { intraOpNumThreads: 1, interOpNumThreads: 1 });
-  try {
-    const { params, buffers } = modelParameters(def);
-    const rng = createRng(1);
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const spec of [...params, ...buffers]) feeds[spec.name] = new ort.Tensor('float32', initialValue(spec, rng), spec.shape);
-    for (const spec of params) {
-      for (const name of optimizerStateNames(spec.name, OPTIMIZER)) feeds[name] = new ort.Tensor('float32', new Float32Array(paramSize(spec)), spec.shape);
-    }
-    for (const [name, input] of Object.entries(inputFeeds(batch, batchInputs(def)))) feeds[name] = new ort.Tensor(input.type, input.data, input.dims);
-    feeds.y = def.loss === 'softmax-ce'
-      ? new ort.Tensor('int64', BigInt64Array.from(batch.y, (v) => BigInt(v)), [batch.size])
-      : new ort.Tensor('float32', Float32Array.from(batch.y), [batch.size]);
-    feeds.w = new ort.Tensor('float32', batch.w, [batch.size]);
-    for (const [name, lr] of Object.entries(baseLearningRates(OPTIMIZER))) feeds[name] = new ort.Tensor('float32', [lr], []);
-    const stateNames = Object.keys(feeds).filter((n) => session.outputNames.includes(`${n}__new`));
-    const run = async (step: number) => {
-      feeds.step = new ort.Tensor('float32', [step], []);
-      if (session.inputNames.includes('rng_seed')) feeds.rng_seed = new ort.Tensor('float32', [rngSeedAt(0, step)], []);
-      const out = await session.run(feeds);
-      for (const name of stateNames) feeds[name] = out[`${name}__new`]!;
-    };
-    for (let step = 1; step <= WARMUP_STEPS; step++) await run(step);
-    const started = performance.now();
-    for (let step = WARMUP_STEPS + 1; step <= WARMUP_STEPS + steps; step++) await run(step);
-    return (steps * batch.size) / ((performance.now() - started) / 1000);
-  } finally {
-    await session.release();
-  }
-}
-
 /** Feeds trainModel `steps` batches after the warm-up and times them; the event-loop delay is sampled over the timed steps. */
 async function timedTraining(def: ModelDefinition, batches: AsyncIterable<Batch>): Promise<{ samplesPerS: number; loopDelay: LoopDelay }> {
   const histogram = monitorEventLoopDelay({ resolution: 1 });
@@ -405,7 +367,7 @@ export async function fullPath(
   const inMemory: Batch[] = [];
   const source = trainingBatches(pool, dataset, { pipelineId, triggerId: 1, batchSize: args.batchSize, seed, epoch: 0, dropLast: true });
   for await (const b of take(source, Math.min(WARMUP_STEPS + steps, 64))) inMemory.push(b);
-  const rawLoopSamplesPerS = await rawThroughput(def, inMemory[0]!, steps);
+  const rawLoopSamplesPerS = await rawLoop(def, inMemory[0]!, steps);
   args.log?.(`${dataset.name}: ${selected} samples selected, ${steps} timed steps of ${args.batchSize}; bare session loop ${Math.round(rawLoopSamplesPerS)} samples/s`);
   const sweep: SweepRow[] = [];
   const memoryRuns: number[] = [];

@@ -30,7 +30,8 @@ export interface TrainBenchRow {
   peakRssMb: number;
 }
 
-const OPTIMIZER: OptimizerConfig = { name: 'adam', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+/** The optimizer every benchmark trains with. */
+export const OPTIMIZER: OptimizerConfig = { name: 'adam', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
 
 /** The zoo as the benchmark runs it: each model with the input its spec needs (and categorical ids per sample, if any). */
 export const BENCH_MODELS: { name: string; spec: ModelSpec; features: number; categorical?: number }[] = [
@@ -56,8 +57,11 @@ function randomBatch(def: ModelDefinition, size: number, features: number, categ
   return { ...batch, categorical: new Int32Array(size * categorical).map(() => rng.int(10_000_000)), categoricalCount: categorical };
 }
 
-/** Samples/s of the bare session, state fed back output to input, for `steps` steps after a warm-up. */
-async function rawLoop(def: ModelDefinition, batch: Batch, steps: number): Promise<number> {
+/**
+ * Samples/s of the bare session on the main thread, fed `batch` again and again with the state fed back output to
+ * input (and the gather and row-sparse update of worker-held tables done here), for `steps` steps after a warm-up.
+ */
+export async function rawLoop(def: ModelDefinition, batch: Batch, steps: number): Promise<number> {
   const session = await ort.InferenceSession.create(buildTrainStep(def, OPTIMIZER), { intraOpNumThreads: 1, interOpNumThreads: 1 });
   const { params, buffers, hostTables } = modelParameters(def);
   const hostNames = hostTensorNames(hostTables, OPTIMIZER);

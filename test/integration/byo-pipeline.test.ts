@@ -2,7 +2,6 @@
  * Pipelines whose model is a user's own ONNX graph pair, written to files as any exporter would (here by
  * Tideline's own builder: an MLP's train step, and its inference graph with the initial weights inside).
  */
-import type { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,13 +22,12 @@ import { listModels } from '../../lib/pipelines/models.js';
 import { getPipelineByName } from '../../lib/pipelines/registry.js';
 import { initModelState, readModelState } from '../../lib/train/model-state.js';
 import type { PipelineSpecInput } from '../../policies/spec.js';
-import { createWorkers, runWorkers } from '../../workers/workers.js';
 import { newDataSignal, statusQuery } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
 import { failureMessage, stopAfterTriggers, waitFor } from '../helpers/pipelines.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
-import { startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+import { runTestWorkers, startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
 
 const DAY = 86_400;
 const FEATURES = 12;
@@ -42,9 +40,7 @@ describe('bring-your-own ONNX model pipelines (real Temporal dev server, Postgre
   let root: string;
   let store: ModelStore;
   let dataset: Dataset;
-  let workers: Worker[];
-  const abort = new AbortController();
-  let running: Promise<void>;
+  let stopWorkers: (() => Promise<void>) | undefined;
   const queues = { cpu: 'byo-cpu', gpu: 'byo-gpu' };
   const user = mlpModel({ inputSize: FEATURES, hidden: [16], numClasses: CLASSES });
   const initial = initModelState(user, SGD, 11);
@@ -99,12 +95,7 @@ describe('bring-your-own ONNX model pipelines (real Temporal dev server, Postgre
     root = await mkdtemp(join(tmpdir(), 'tideline-byo-'));
     store = new ModelStore(join(root, '.store'));
     dataset = await registerDataset(postgres.pool, { name: 'blobs', root, format: syntheticFormat(FEATURES, CLASSES) });
-    workers = await createWorkers({
-      connection: temporal.nativeConnection, namespace: 'default', roles: ['control', 'gpu'],
-      deps: { pool: postgres.pool, storeDir: store.root, executionProvider: 'cpu' }, cpuQueue: queues.cpu, gpuQueue: queues.gpu,
-      workflowBundle: temporal.bundle,
-    });
-    running = runWorkers(workers, abort.signal);
+    stopWorkers = await runTestWorkers(temporal, { pool: postgres.pool, storeDir: store.root, queues, roles: ['control', 'gpu'] });
     await mkdir(join(root, 'user-graphs'));
     trainStepBytes = buildTrainStep(user, SGD);
     for (let day = 0; day < 2; day++) {
@@ -113,8 +104,7 @@ describe('bring-your-own ONNX model pipelines (real Temporal dev server, Postgre
   });
 
   after(async () => {
-    abort.abort();
-    await running;
+    await stopWorkers?.();
     await temporal?.stop();
     await postgres?.stop();
     await rm(root, { recursive: true, force: true });

@@ -1,4 +1,3 @@
-import type { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,11 +13,10 @@ import { listEvaluations } from '../../lib/pipelines/evaluations.js';
 import { listModels } from '../../lib/pipelines/models.js';
 import { createRng, type Rng } from '../../lib/rng.js';
 import type { PipelineSpecInput } from '../../policies/spec.js';
-import { createWorkers, runWorkers } from '../../workers/workers.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
 import { failureMessage, stopAfterTriggers } from '../helpers/pipelines.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+import { runTestWorkers, startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
 
 const DAY = 86_400;
 const SIDE = 8;
@@ -53,9 +51,7 @@ describe('image and text datasets end to end (real Temporal dev server, PostgreS
   let temporal: TestTemporal;
   let postgres: TestPostgres;
   let root: string;
-  let workers: Worker[];
-  const abort = new AbortController();
-  let running: Promise<void>;
+  let stopWorkers: (() => Promise<void>) | undefined;
   const queues = { cpu: 'formats-cpu', gpu: 'formats-gpu' };
 
   const spec = (overrides: Partial<PipelineSpecInput>): PipelineSpecInput => ({
@@ -77,17 +73,11 @@ describe('image and text datasets end to end (real Temporal dev server, PostgreS
   before(async () => {
     [temporal, postgres] = await Promise.all([startTestTemporal(), startTestPostgres()]);
     root = await mkdtemp(join(tmpdir(), 'tideline-formats-e2e-'));
-    workers = await createWorkers({
-      connection: temporal.nativeConnection, namespace: 'default', roles: ['control', 'gpu'],
-      deps: { pool: postgres.pool, storeDir: join(root, '.store'), executionProvider: 'cpu' }, cpuQueue: queues.cpu, gpuQueue: queues.gpu,
-      workflowBundle: temporal.bundle,
-    });
-    running = runWorkers(workers, abort.signal);
+    stopWorkers = await runTestWorkers(temporal, { pool: postgres.pool, storeDir: join(root, '.store'), queues, roles: ['control', 'gpu'] });
   });
 
   after(async () => {
-    abort.abort();
-    await running;
+    await stopWorkers?.();
     await temporal?.stop();
     await postgres?.stop();
     await rm(root, { recursive: true, force: true });

@@ -1,4 +1,3 @@
-import type { Worker } from '@temporalio/worker';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,13 +10,12 @@ import { listEvaluations } from '../../lib/pipelines/evaluations.js';
 import { listModels } from '../../lib/pipelines/models.js';
 import { listTriggers } from '../../lib/pipelines/triggers.js';
 import type { PipelineSpecInput } from '../../policies/spec.js';
-import { createWorkers, runWorkers } from '../../workers/workers.js';
 import { newDataSignal, statusQuery, stopSignal } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
 import { failureMessage, stopAfterTriggers, waitFor } from '../helpers/pipelines.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat, writeBlobFile, writeCriteoFile } from '../helpers/synthetic.js';
-import { startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+import { runTestWorkers, startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
 
 const DAY = 86_400;
 const FEATURES = 12;
@@ -28,9 +26,7 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
   let postgres: TestPostgres;
   let root: string;
   let dataset: Dataset;
-  let workers: Worker[];
-  const abort = new AbortController();
-  let running: Promise<void>;
+  let stopWorkers: (() => Promise<void>) | undefined;
   const queues = { cpu: 'e2e-cpu', gpu: 'e2e-gpu' };
 
   const spec = (overrides: Partial<PipelineSpecInput> = {}): PipelineSpecInput => ({
@@ -51,20 +47,14 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
     ]);
     root = await mkdtemp(join(tmpdir(), 'tideline-e2e-'));
     dataset = await registerDataset(postgres.pool, { name: 'blobs', root, format: syntheticFormat(FEATURES, CLASSES) });
-    workers = await createWorkers({
-      connection: temporal.nativeConnection, namespace: 'default', roles: ['control', 'gpu'],
-      deps: { pool: postgres.pool, storeDir: join(root, '.store'), executionProvider: 'cpu' }, cpuQueue: queues.cpu, gpuQueue: queues.gpu,
-      workflowBundle: temporal.bundle,
-    });
-    running = runWorkers(workers, abort.signal);
+    stopWorkers = await runTestWorkers(temporal, { pool: postgres.pool, storeDir: join(root, '.store'), queues, roles: ['control', 'gpu'] });
     for (let day = 0; day < 4; day++) {
       await writeBlobFile(root, `day-${day}.bin`, { samples: 300, features: FEATURES, numClasses: CLASSES, startTs: day * DAY, spanS: DAY, seed: day + 1 });
     }
   });
 
   after(async () => {
-    abort.abort();
-    await running;
+    await stopWorkers?.();
     await temporal?.stop();
     await postgres?.stop();
     await rm(root, { recursive: true, force: true });

@@ -6,17 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Worker } from '@temporalio/worker';
 import { registerDataset } from '../../lib/data/datasets.js';
 import { ingestFile } from '../../lib/data/ingest.js';
 import { listModels } from '../../lib/pipelines/models.js';
 import type { PipelineSpecInput } from '../../policies/spec.js';
-import { createWorkers, runWorkers } from '../../workers/workers.js';
 import { statusQuery, stopSignal } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
-import { startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+import { runTestWorkers, startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
 
 const TIDE = fileURLToPath(new URL('../../cli/tide.ts', import.meta.url));
 
@@ -24,9 +22,7 @@ describe('a gpu worker killed mid-training', () => {
   let temporal: TestTemporal;
   let postgres: TestPostgres;
   let root: string;
-  let workers: Worker[];
-  const abort = new AbortController();
-  let running: Promise<void>;
+  let stopWorkers: (() => Promise<void>) | undefined;
   const queues = { cpu: 'crash-cpu', gpu: 'crash-gpu' };
   const children: ChildProcess[] = [];
 
@@ -57,18 +53,12 @@ describe('a gpu worker killed mid-training', () => {
     const dataset = await registerDataset(postgres.pool, { name: 'crash', root, format: syntheticFormat(32, 4) });
     await writeBlobFile(root, 'all.bin', { samples: 8000, features: 32, numClasses: 4, startTs: 0, spanS: 8000, seed: 5 });
     assert.equal((await ingestFile(postgres.pool, dataset, 'all.bin')).status, 'ingested');
-    workers = await createWorkers({
-      connection: temporal.nativeConnection, namespace: 'default', roles: ['control'],
-      deps: { pool: postgres.pool, storeDir: join(root, '.store'), executionProvider: 'cpu' }, cpuQueue: queues.cpu, gpuQueue: queues.gpu,
-      workflowBundle: temporal.bundle,
-    });
-    running = runWorkers(workers, abort.signal);
+    stopWorkers = await runTestWorkers(temporal, { pool: postgres.pool, storeDir: join(root, '.store'), queues, roles: ['control'] });
   });
 
   after(async () => {
     for (const child of children) child.kill('SIGKILL');
-    abort.abort();
-    await running;
+    await stopWorkers?.();
     await temporal?.stop();
     await postgres?.stop();
     await rm(root, { recursive: true, force: true });
