@@ -14,7 +14,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import sharp from 'sharp';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
@@ -35,16 +34,11 @@ import { createRng } from '../lib/rng.js';
 import { initModelState } from '../lib/train/model-state.js';
 import { trainModel } from '../lib/train/trainer.js';
 import { parseSpec, type PipelineSpecInput } from '../policies/spec.js';
+import { watchMainThread, worstStalls, type MainThreadStalls } from './main-thread.js';
 import { OPTIMIZER, rawLoop } from './train.js';
 
 const WARMUP_STEPS = 3;
 const CRITEO = FORMAT_PRESETS.criteo;
-
-/** Event-loop delay over a measurement, in ms. */
-export interface LoopDelay {
-  p99Ms: number;
-  maxMs: number;
-}
 
 export interface IngestFigures {
   rows: number;
@@ -62,11 +56,11 @@ export interface IngestFigures {
   bulkRowsPerS: number;
   /** bulkRowsPerS / ingestRowsPerS. */
   bulkGain: number;
-  /** The worst round's. */
-  ingestLoopDelay: LoopDelay;
+  /** The worst of the rounds, field by field. */
+  ingestStalls: MainThreadStalls;
 }
 
-/** One loader setting: the round with the median ratio, and the worst event-loop delay of all rounds. */
+/** One loader setting: the round with the median ratio, and the worst main-thread stalls of all rounds. */
 export interface SweepRow extends Required<LoaderOptions> {
   samplesPerS: number;
   /** The trainer fed from memory, measured just before. */
@@ -75,8 +69,8 @@ export interface SweepRow extends Required<LoaderOptions> {
   ratio: number;
   /** Each round's ratio. */
   ratios: number[];
-  loopDelay: LoopDelay;
-  memoryLoopDelay: LoopDelay;
+  stalls: MainThreadStalls;
+  memoryStalls: MainThreadStalls;
 }
 
 export interface FullPathFigures {
@@ -167,16 +161,14 @@ export async function writeImageFiles(dir: string, count: number, seed = 1): Pro
   return names;
 }
 
-/** Samples the event-loop delay while `work` runs. */
-async function withLoopDelay<T>(work: () => Promise<T>): Promise<[T, LoopDelay]> {
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
-  histogram.enable();
+/** Watches the main thread while `work` runs. */
+async function withStalls<T>(work: () => Promise<T>): Promise<[T, MainThreadStalls]> {
+  const stop = watchMainThread();
   try {
-    const result = await work();
-    histogram.disable();
-    return [result, { p99Ms: round(histogram.percentile(99) / 1e6, 2), maxMs: round(histogram.max / 1e6, 2) }];
-  } finally {
-    histogram.disable();
+    return [await work(), stop()];
+  } catch (error) {
+    stop();
+    throw error;
   }
 }
 
@@ -194,7 +186,7 @@ export async function benchIngest(
   const runs = { copy: [] as number[], ingest: [] as number[], bulk: [] as number[], ratio: [] as number[] };
   let rows = 0;
   let first: Dataset | undefined;
-  let ingestLoopDelay: LoopDelay | undefined;
+  const stalls: MainThreadStalls[] = [];
   for (let round = 0; round < repeats; round++) {
     const register = (name: string) => registerDataset(pool, { name: `${prefix}-${round}-${name}`, root, format: CRITEO });
     const [raw, tideline, bulk] = [await register('copy'), await register('ingest'), await register('bulk')];
@@ -203,13 +195,14 @@ export async function benchIngest(
     rows = encoded.rows;
     // Odd rounds ingest before the baseline copies, so background work the server owes to the earlier load
     // (WAL, checkpoints) does not always land on the same side.
-    const ingest = () => withLoopDelay(() => timed(() => ingestFiles(pool, tideline, files, { parallel })));
+    const ingest = () => withStalls(() => timed(() => ingestFiles(pool, tideline, files, { parallel })));
     const copy = () => timed(() => copyFiles(pool, raw.id, encoded.files));
     let copySeconds: number;
-    let ingested: [number, LoopDelay];
+    let ingested: [number, MainThreadStalls];
     if (round % 2 === 0) [copySeconds, ingested] = [await copy(), await ingest()];
     else [ingested, copySeconds] = [await ingest(), await copy()];
-    const [ingestSeconds, loopDelay] = ingested;
+    const [ingestSeconds, roundStalls] = ingested;
+    stalls.push(roundStalls);
     const bulkSeconds = await timed(() => ingestFiles(pool, bulk, files, { parallel, bulk: true }));
     const stored = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM samples WHERE dataset_id = ANY($1)', [[tideline.id, bulk.id, raw.id]]);
     if (stored.rows[0]!.n !== 3 * rows) throw new Error(`ingestion stored ${stored.rows[0]!.n} rows, expected ${3 * rows}`);
@@ -217,7 +210,6 @@ export async function benchIngest(
     runs.ingest.push(rows / ingestSeconds);
     runs.bulk.push(rows / bulkSeconds);
     runs.ratio.push(copySeconds / ingestSeconds);
-    if (!ingestLoopDelay || loopDelay.maxMs > ingestLoopDelay.maxMs) ingestLoopDelay = loopDelay;
   }
   return {
     dataset: first!,
@@ -229,7 +221,7 @@ export async function benchIngest(
       ingestRatios: runs.ratio.map((r) => round(r, 3)),
       bulkRowsPerS: Math.round(median(runs.bulk)),
       bulkGain: round(median(runs.bulk) / median(runs.ingest), 3),
-      ingestLoopDelay: ingestLoopDelay!,
+      ingestStalls: worstStalls(stalls),
     },
   };
 }
@@ -285,9 +277,9 @@ export async function selectUniform(pool: pg.Pool, dataset: Dataset, fraction: n
   return { pipelineId, selected };
 }
 
-/** Feeds trainModel `steps` batches after the warm-up and times them; the event-loop delay is sampled over the timed steps. */
-async function timedTraining(def: ModelDefinition, batches: AsyncIterable<Batch>): Promise<{ samplesPerS: number; loopDelay: LoopDelay }> {
-  const histogram = monitorEventLoopDelay({ resolution: 1 });
+/** Feeds trainModel `steps` batches after the warm-up and times them; the main thread is watched over the timed steps. */
+async function timedTraining(def: ModelDefinition, batches: AsyncIterable<Batch>): Promise<{ samplesPerS: number; stalls: MainThreadStalls }> {
+  let stop: (() => MainThreadStalls) | undefined;
   let started = 0;
   let samples = 0;
   let counted = 0;
@@ -301,15 +293,15 @@ async function timedTraining(def: ModelDefinition, batches: AsyncIterable<Batch>
       if (p.step === WARMUP_STEPS) {
         started = performance.now();
         counted = p.samples;
-        histogram.enable();
+        stop = watchMainThread();
       }
       if (p.step > WARMUP_STEPS) samples = p.samples - counted;
     },
   });
   const seconds = (performance.now() - started) / 1000;
-  histogram.disable();
-  if (samples === 0) throw new Error(`too few batches: ${WARMUP_STEPS} warm-up steps and none timed`);
-  return { samplesPerS: samples / seconds, loopDelay: { p99Ms: round(histogram.percentile(99) / 1e6, 2), maxMs: round(histogram.max / 1e6, 2) } };
+  const stalls = stop?.();
+  if (samples === 0 || !stalls) throw new Error(`too few batches: ${WARMUP_STEPS} warm-up steps and none timed`);
+  return { samplesPerS: samples / seconds, stalls };
 }
 
 /** The first `count` items of an async iterable; returning early lets the source clean up. */
@@ -326,7 +318,7 @@ async function* take<T>(items: AsyncIterable<T>, count: number): AsyncGenerator<
 export function loaderThroughput(
   pool: pg.Pool, dataset: Dataset, def: ModelDefinition,
   args: { pipelineId: number; batchSize: number; steps: number; loader: LoaderOptions; seed?: number },
-): Promise<{ samplesPerS: number; loopDelay: LoopDelay }> {
+): Promise<{ samplesPerS: number; stalls: MainThreadStalls }> {
   const batches = trainingBatches(pool, dataset, {
     pipelineId: args.pipelineId, triggerId: 1, batchSize: args.batchSize, seed: args.seed ?? 1, epoch: 0, dropLast: true, ...args.loader,
   });
@@ -334,7 +326,7 @@ export function loaderThroughput(
 }
 
 /** Samples/s of trainModel fed `steps` batches after the warm-up from memory: fresh copies of `batches`, round robin, as the loader hands over fresh buffers. */
-export function memoryThroughput(def: ModelDefinition, batches: Batch[], steps: number): Promise<{ samplesPerS: number; loopDelay: LoopDelay }> {
+export function memoryThroughput(def: ModelDefinition, batches: Batch[], steps: number): Promise<{ samplesPerS: number; stalls: MainThreadStalls }> {
   async function* copies(): AsyncGenerator<Batch> {
     for (let i = 0; i < WARMUP_STEPS + steps; i++) {
       const b = batches[i % batches.length]!;
@@ -374,22 +366,20 @@ export async function fullPath(
   for (const loader of args.loaders) {
     // Each round pairs a baseline run with a loader run right after it, so drifting load on a shared
     // machine hits both alike; the row keeps the median round.
-    const rounds: { loader: number; memory: number; loopDelay: LoopDelay; memoryLoopDelay: LoopDelay }[] = [];
+    const rounds: { loader: number; memory: number; stalls: MainThreadStalls; memoryStalls: MainThreadStalls }[] = [];
     for (let round = 0; round < args.rounds; round++) {
       const memory = await memoryThroughput(def, inMemory, steps);
       const loaded = await loaderThroughput(pool, dataset, def, { pipelineId, batchSize: args.batchSize, steps, loader, seed });
-      rounds.push({ loader: loaded.samplesPerS, memory: memory.samplesPerS, loopDelay: loaded.loopDelay, memoryLoopDelay: memory.loopDelay });
+      rounds.push({ loader: loaded.samplesPerS, memory: memory.samplesPerS, stalls: loaded.stalls, memoryStalls: memory.stalls });
       memoryRuns.push(memory.samplesPerS);
     }
     const ratios = rounds.map((r) => r.loader / r.memory);
     const mid = rounds[ratios.indexOf(median(ratios, true))]!;
-    const worst = (pick: (r: (typeof rounds)[number]) => LoopDelay): LoopDelay =>
-      rounds.map(pick).reduce((a, b) => ({ p99Ms: Math.max(a.p99Ms, b.p99Ms), maxMs: Math.max(a.maxMs, b.maxMs) }));
     const row = {
       ...loader, samplesPerS: Math.round(mid.loader), memorySamplesPerS: Math.round(mid.memory), ratio: round(mid.loader / mid.memory, 3),
-      ratios: ratios.map((r) => round(r, 3)), loopDelay: worst((r) => r.loopDelay), memoryLoopDelay: worst((r) => r.memoryLoopDelay),
+      ratios: ratios.map((r) => round(r, 3)), stalls: worstStalls(rounds.map((r) => r.stalls)), memoryStalls: worstStalls(rounds.map((r) => r.memoryStalls)),
     };
-    args.log?.(`  partition ${loader.partitionSize} prefetch ${loader.prefetchPartitions} requests ${loader.parallelRequests}: ${row.samplesPerS} samples/s, from memory ${row.memorySamplesPerS}, ratio ${row.ratio} (rounds ${row.ratios.join(', ')}); event loop p99 ${row.loopDelay.p99Ms} ms max ${row.loopDelay.maxMs} ms (from memory ${row.memoryLoopDelay.p99Ms}/${row.memoryLoopDelay.maxMs})`);
+    args.log?.(`  partition ${loader.partitionSize} prefetch ${loader.prefetchPartitions} requests ${loader.parallelRequests}: ${row.samplesPerS} samples/s, from memory ${row.memorySamplesPerS}, ratio ${row.ratio} (rounds ${row.ratios.join(', ')}); main thread: ${describeStalls(row.stalls)} (from memory: ${describeStalls(row.memoryStalls)})`);
     sweep.push(row);
   }
   return {
@@ -429,8 +419,10 @@ export async function benchDataplane(opts: DataplaneOptions) {
       dlrm_ratio: chosen.ratio,
       dlrm_best_ratio: best.ratio,
       dlrm_ratio_vs_raw_loop: round(chosen.samplesPerS / dlrm.rawLoopSamplesPerS, 3),
-      event_loop_p99_ms: chosen.loopDelay.p99Ms,
-      event_loop_max_ms: chosen.loopDelay.maxMs,
+      event_loop_p99_ms: chosen.stalls.p99Ms,
+      event_loop_max_ms: chosen.stalls.maxMs,
+      ...(chosen.stalls.maxBusyMs !== undefined && { main_thread_max_busy_ms: chosen.stalls.maxBusyMs }),
+      gc_max_pause_ms: chosen.stalls.maxGcMs,
       ingest,
       ...(cnn && { cnn_ratio: cnn.sweep[0]!.ratio, cnn_ratio_vs_raw_loop: round(cnn.sweep[0]!.samplesPerS / cnn.rawLoopSamplesPerS, 3) }),
       dlrm: { ...dlrm, loader: opts.loader, best: { partitionSize: best.partitionSize, prefetchPartitions: best.prefetchPartitions, parallelRequests: best.parallelRequests } },
@@ -457,6 +449,10 @@ async function benchImages(pool: pg.Pool, root: string, opts: DataplaneOptions, 
     model: { architecture: 'cnn', numClasses: IMAGE_CLASSES, inputShape: [3, IMAGE_SIDE, IMAGE_SIDE] },
     batchSize: opts.cnnBatchSize, fraction: opts.fraction, steps: opts.cnnSteps, rounds: opts.rounds, loaders: [opts.cnnLoader], log,
   });
+}
+
+function describeStalls(s: MainThreadStalls): string {
+  return `delay p99 ${s.p99Ms} ms, max ${s.maxMs} ms; longest busy ${s.maxBusyMs ?? '?'} ms, GC pause ${s.maxGcMs} ms`;
 }
 
 async function timed(work: () => Promise<unknown>): Promise<number> {

@@ -1,17 +1,28 @@
 import type pg from 'pg';
 import type { KeyRange } from '../../policies/batches.js';
+import { copyOut } from '../db/copy-out.js';
 import type { Batch } from './batch.js';
 import { categoricalCount, featureCount } from './dataset-config.js';
 import type { Dataset } from './datasets.js';
 import { DataError } from './errors.js';
-import { featureSource, type FeatureSource, type Pick, type StoredFile } from './formats/index.js';
+import { featureSource, picksOf, type FeatureSource, type Picks, type StoredFile } from './formats/index.js';
 import { heldOutSql, holdoutParams, type Holdout } from './holdout.js';
 import { Limiter } from './limiter.js';
 import { resolveInRoot } from './paths.js';
 import { shuffledOrder } from './shuffle.js';
 
-/** Rows of one keyset page, in key order: [sample_key, file_id, index_in_file, label, weight]. */
-type Row = [number, number, number, number, number];
+/** Rows of one keyset page in key order, column by column (read with binary COPY: no object per row). */
+interface KeyPage {
+  length: number;
+  keys: Float64Array;
+  fileIds: Float64Array;
+  indexes: Int32Array;
+  labels: Int32Array;
+  weights: Float32Array;
+}
+
+/** Wire types of a page query's columns: sample_key, file_id, index_in_file, label, weight. */
+const PAGE_COLUMNS = ['int8', 'int8', 'int4', 'int4', 'float4'] as const;
 
 const EVAL_PAGE = 8192;
 /** Default partition: about 32 MiB of decoded features, between 1Ki and 64Ki keys. */
@@ -32,7 +43,7 @@ export interface LoaderOptions {
 
 /** A partition's rows and the chunks of its payloads, decoded in output order. */
 interface LoadedPartition {
-  rows: Row[];
+  page: KeyPage;
   chunks: Chunk[];
 }
 
@@ -63,12 +74,14 @@ export async function* trainingBatches(
 
   let partition = Math.floor(skip / partitionSize);
   let afterKey = 0;
+  const pipeline = sqlInt('pipelineId', pipelineId);
+  const trigger = sqlInt('triggerId', triggerId);
   if (partition > 0) {
     // One index scan finds where the first partition still needed begins.
     const { rows } = await pool.query<{ sample_key: number }>(
       `SELECT sample_key FROM training_samples WHERE pipeline_id = $1 AND trigger_id = $2
        ORDER BY sample_key OFFSET $3 LIMIT 1`,
-      [pipelineId, triggerId, partition * partitionSize - 1],
+      [pipeline, trigger, partition * partitionSize - 1],
     );
     if (!rows[0]) return;
     afterKey = rows[0].sample_key;
@@ -79,20 +92,16 @@ export async function* trainingBatches(
   const batches = new BatchAssembler(batchSize, features, categoricalCount(dataset.format));
   // A plain join the planner handles well with or without statistics (a freshly ingested dataset has none).
   const page = (after: number) =>
-    pool.query<Row>({
-      text: `SELECT t.sample_key, s.file_id, s.index_in_file, s.label, t.weight
-             FROM training_samples t
-             JOIN samples s ON s.dataset_id = $3 AND s.sample_key = t.sample_key
-             WHERE t.pipeline_id = $1 AND t.trigger_id = $2 AND t.sample_key > $4
-             ORDER BY t.sample_key LIMIT $5`,
-      values: [pipelineId, triggerId, dataset.id, after, partitionSize],
-      rowMode: 'array',
-    }).then((result) => result.rows);
-  const load = async (keys: Promise<Row[]>, index: number, skipRows: number): Promise<LoadedPartition | undefined> => {
-    const rows = await keys;
-    if (rows.length === 0) return undefined;
-    const order = shuffledOrder(rows.length, seed, epoch, index).subarray(Math.min(skipRows, rows.length));
-    return { rows, chunks: payloads.chunks(rows, order) };
+    readPage(pool, `SELECT t.sample_key, s.file_id, s.index_in_file, s.label, t.weight
+                    FROM training_samples t
+                    JOIN samples s ON s.dataset_id = ${sqlInt('dataset id', dataset.id)} AND s.sample_key = t.sample_key
+                    WHERE t.pipeline_id = ${pipeline} AND t.trigger_id = ${trigger} AND t.sample_key > ${sqlInt('key', after)}
+                    ORDER BY t.sample_key LIMIT ${partitionSize}`, partitionSize);
+  const load = async (keys: Promise<KeyPage>, index: number, skipRows: number): Promise<LoadedPartition | undefined> => {
+    const page = await keys;
+    if (page.length === 0) return undefined;
+    const order = shuffledOrder(page.length, seed, epoch, index).subarray(Math.min(skipRows, page.length));
+    return { page, chunks: payloads.chunks(page, order) };
   };
 
   // Keyset pages chain (each starts after the previous one's last key); payloads load in parallel.
@@ -101,13 +110,13 @@ export async function* trainingBatches(
   for (;;) {
     while (loading.length <= ahead) {
       const mine = keys;
-      keys = prefetch(mine.then((rows) => (rows.length === partitionSize ? page(rows[rows.length - 1]![0]) : [])));
+      keys = prefetch(mine.then((rows) => (rows.length === partitionSize ? page(rows.keys[rows.length - 1]!) : EMPTY_PAGE)));
       loading.push(prefetch(load(mine, partition++, skip)));
       skip = 0;
     }
     const loaded = await loading.shift()!;
     if (!loaded) break;
-    for (const chunk of loaded.chunks) yield* batches.add(await chunk.decoded, loaded.rows, chunk.order);
+    for (const chunk of loaded.chunks) yield* batches.add(await chunk.decoded, loaded.page, chunk.order);
   }
   yield* batches.finish(args.dropLast ?? false);
 }
@@ -130,21 +139,19 @@ export async function* evaluationBatches(
   checkCount('batchSize', args.batchSize, 1);
   const payloads = new PayloadReader(pool, dataset, 1);
   const batches = new BatchAssembler(args.batchSize, featureCount(dataset.format), categoricalCount(dataset.format));
-  let afterKey = args.range.firstKey - 1;
+  let afterKey = sqlInt('range.firstKey', args.range.firstKey) - 1;
+  const lastKey = sqlInt('range.lastKey', args.range.lastKey);
   for (;;) {
-    const { rows } = await pool.query<Row>({
-      text: `SELECT sample_key, file_id, index_in_file, label, 1
-             FROM samples
-             WHERE dataset_id = $1 AND sample_key > $2 AND sample_key <= $3 AND ${heldOutSql('sample_key', '$4', '$5')}
-             ORDER BY sample_key LIMIT $6`,
-      values: [dataset.id, afterKey, args.range.lastKey, seed, threshold, EVAL_PAGE],
-      rowMode: 'array',
-    });
-    if (rows.length === 0) break;
-    afterKey = rows[rows.length - 1]![0];
-    const order = Uint32Array.from(rows.keys());
-    yield* batches.add(await payloads.decode(rows, order), rows, order);
-    if (rows.length < EVAL_PAGE) break;
+    const page = await readPage(pool, `SELECT sample_key, file_id, index_in_file, label, 1::real
+                                       FROM samples
+                                       WHERE dataset_id = ${sqlInt('dataset id', dataset.id)} AND sample_key > ${afterKey} AND sample_key <= ${lastKey}
+                                         AND ${heldOutSql('sample_key', String(seed), String(threshold))}
+                                       ORDER BY sample_key LIMIT ${EVAL_PAGE}`, EVAL_PAGE);
+    if (page.length === 0) break;
+    afterKey = page.keys[page.length - 1]!;
+    const order = Uint32Array.from({ length: page.length }, (_, i) => i);
+    yield* batches.add(await payloads.decode(page, order), page, order);
+    if (page.length < EVAL_PAGE) break;
   }
   yield* batches.finish(false);
 }
@@ -198,32 +205,21 @@ class PayloadReader {
    * Payloads of rows[order[...]] in chunks of the source's chunkRows (default: all in one). Every chunk starts
    * loading now; the limiter serves their file reads in chunk order, so the first chunk is ready first.
    */
-  chunks(rows: Row[], order: Uint32Array): Chunk[] {
+  chunks(page: KeyPage, order: Uint32Array): Chunk[] {
     const size = this.source.chunkRows ?? Math.max(order.length, 1);
     const chunks: Chunk[] = [];
     for (let at = 0; at < order.length; at += size) {
       const part = order.subarray(at, at + size);
-      chunks.push({ order: part, decoded: prefetch(this.decode(rows, part)) });
+      chunks.push({ order: part, decoded: prefetch(this.decode(page, part)) });
     }
     return chunks;
   }
 
-  /** Payloads of rows[order[0]], rows[order[1]], ... as consecutive output rows. */
-  async decode(rows: Row[], order: Uint32Array): Promise<Decoded> {
+  /** Payloads of page rows order[0], order[1], ... as consecutive output rows. */
+  async decode(page: KeyPage, order: Uint32Array): Promise<Decoded> {
     const out = new Float32Array(order.length * this.features);
     const categorical = this.categories > 0 ? new Int32Array(order.length * this.categories) : undefined;
-    // Picks are grouped by file in key order, which within a file mostly follows the record
-    // index, so the sources' sort by index is close to linear and never stalls the event loop long.
-    const outputRow = new Int32Array(rows.length).fill(-1);
-    order.forEach((r, row) => (outputRow[r] = row));
-    const byFile = new Map<number, Pick[]>();
-    for (let r = 0; r < rows.length; r++) {
-      if (outputRow[r]! < 0) continue;
-      const fileId = rows[r]![1];
-      let picks = byFile.get(fileId);
-      if (!picks) byFile.set(fileId, (picks = []));
-      picks.push({ index: rows[r]![2], row: outputRow[r]! });
-    }
+    const byFile = picksByFile(page, order);
     this.lookUp([...byFile.keys()]);
     await Promise.all(
       [...byFile].map(([fileId, picks]) => this.requests.run(async () => this.source.read(await this.files.get(fileId)!, picks, out, categorical))),
@@ -254,6 +250,50 @@ class PayloadReader {
   }
 }
 
+/**
+ * The picks of page rows order[0], order[1], ... (output rows 0, 1, ...) grouped by file. A file's samples have
+ * consecutive keys in record order, so in the key-ordered page each file's rows form one run, already in record
+ * order: its picks are views of two arrays filled in one pass. A file met again later is merged and sorted.
+ */
+function picksByFile(page: KeyPage, order: Uint32Array): Map<number, Picks> {
+  const outputRow = new Int32Array(page.length).fill(-1);
+  for (let row = 0; row < order.length; row++) outputRow[order[row]!] = row;
+  const indexes = new Int32Array(order.length);
+  const rows = new Int32Array(order.length);
+  const byFile = new Map<number, Picks>();
+  let n = 0;
+  let runStart = 0;
+  let runFile = -1;
+  const endRun = () => {
+    if (n === runStart) return;
+    const run = { indexes: indexes.subarray(runStart, n), rows: rows.subarray(runStart, n) };
+    const earlier = byFile.get(runFile);
+    byFile.set(runFile, earlier || !ascending(run.indexes) ? merged(earlier, run) : run);
+    runStart = n;
+  };
+  for (let r = 0; r < page.length; r++) {
+    if (outputRow[r]! < 0) continue;
+    if (page.fileIds[r] !== runFile) {
+      endRun();
+      runFile = page.fileIds[r]!;
+    }
+    indexes[n] = page.indexes[r]!;
+    rows[n++] = outputRow[r]!;
+  }
+  endRun();
+  return byFile;
+}
+
+function ascending(values: Int32Array): boolean {
+  for (let i = 1; i < values.length; i++) if (values[i]! < values[i - 1]!) return false;
+  return true;
+}
+
+function merged(a: Picks | undefined, b: Picks): Picks {
+  const pairs = [a, b].flatMap((p) => (p ? Array.from(p.indexes, (index, k) => ({ index, row: p.rows[k]! })) : []));
+  return picksOf(pairs);
+}
+
 /** Cuts a stream of decoded rows into batches of exactly `size`, carrying the rest to the next call. */
 class BatchAssembler {
   private filled = 0;
@@ -267,8 +307,8 @@ class BatchAssembler {
     this.current = this.empty();
   }
 
-  /** Adds decoded payloads of rows[order[i]] (labels and weights come from the rows). */
-  *add({ x, c }: Decoded, rows: Row[], order: Uint32Array): Generator<Batch> {
+  /** Adds decoded payloads of page rows order[i] (labels and weights come from the page). */
+  *add({ x, c }: Decoded, page: KeyPage, order: Uint32Array): Generator<Batch> {
     const f = this.features;
     const n = this.categories;
     for (let i = 0; i < order.length; ) {
@@ -276,9 +316,9 @@ class BatchAssembler {
       this.current.x.set(x.subarray(i * f, (i + take) * f), this.filled * f);
       if (n > 0) this.current.categorical!.set(c!.subarray(i * n, (i + take) * n), this.filled * n);
       for (let k = 0; k < take; k++) {
-        const row = rows[order[i + k]!]!;
-        this.current.y[this.filled + k] = row[3];
-        this.current.w[this.filled + k] = row[4];
+        const row = order[i + k]!;
+        this.current.y[this.filled + k] = page.labels[row]!;
+        this.current.w[this.filled + k] = page.weights[row]!;
       }
       this.filled += take;
       i += take;
@@ -324,6 +364,22 @@ class BatchAssembler {
 function prefetch<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => {});
   return promise;
+}
+
+const EMPTY_PAGE: KeyPage = {
+  length: 0, keys: new Float64Array(0), fileIds: new Float64Array(0), indexes: new Int32Array(0), labels: new Int32Array(0), weights: new Float32Array(0),
+};
+
+/** The first `capacity` rows of a page query (columns as PAGE_COLUMNS). */
+async function readPage(pool: pg.Pool, query: string, capacity: number): Promise<KeyPage> {
+  const { length, columns: [keys, fileIds, indexes, labels, weights] } = await copyOut(pool, query, PAGE_COLUMNS, capacity);
+  return { length, keys, fileIds, indexes, labels, weights };
+}
+
+/** A value inlined into a page query (COPY takes no parameters): only a safe integer gets in. */
+function sqlInt(name: string, value: number): number {
+  if (!Number.isSafeInteger(value)) throw new DataError(`${name} must be an integer, got ${value}`);
+  return value;
 }
 
 function checkCount(name: string, value: number, min: number): number {

@@ -9,6 +9,7 @@
  */
 import type { Batch } from '../data/batch.js';
 import { buildTrainStep, modelParameters } from '../onnx/models/build.js';
+import { widenToInt64 } from '../onnx/int64.js';
 import type { ModelDefinition } from '../onnx/models/model.js';
 import { buildMultiStepTrainStep } from '../onnx/models/multi-step.js';
 import { baseLearningRates, checkOptimizer, GRAD_NORM_OUTPUT, optimizerStateNames, type OptimizerConfig } from '../onnx/optimizers.js';
@@ -366,10 +367,7 @@ export function inputFeeds(b: Batch, inputs: BatchInputs): Record<string, Tensor
   const feeds: Record<string, TensorData> = {};
   if (inputs.float) feeds[inputs.float.name] = { type: 'float32', dims: [b.size, ...inputs.float.dims], data: b.x };
   if (inputs.ids) {
-    const c = b.categorical!;
-    const ids = new BigInt64Array(c.length);
-    for (let i = 0; i < c.length; i++) ids[i] = BigInt(c[i]!);
-    feeds[inputs.ids.name] = { type: 'int64', dims: [b.size, inputs.ids.categorical], data: ids };
+    feeds[inputs.ids.name] = { type: 'int64', dims: [b.size, inputs.ids.categorical], data: widenToInt64(b.categorical!) };
   }
   return feeds;
 }
@@ -389,9 +387,7 @@ function checkBatch(b: Batch, def: ModelDefinition, inputs: BatchInputs, step: n
 function batchFeeds(b: Batch, def: ModelDefinition, inputs: BatchInputs): Record<string, TensorData> {
   let y: TensorData;
   if (def.loss === 'softmax-ce') {
-    const labels = new BigInt64Array(b.size);
-    for (let i = 0; i < b.size; i++) labels[i] = BigInt(b.y[i]!);
-    y = { type: 'int64', dims: [b.size], data: labels };
+    y = { type: 'int64', dims: [b.size], data: widenToInt64(b.y) };
   } else {
     y = { type: 'float32', dims: [b.size], data: Float32Array.from(b.y) };
   }

@@ -13,6 +13,7 @@ import { findNewFiles, ingestFile, ingestFiles, type IngestOutcome } from '../..
 import { countHoldout, countTrainingSet, evaluationBatches, trainingBatches } from '../../lib/data/loader.js';
 import { writeTrainingSet } from '../../lib/data/selection.js';
 import { watchDataset } from '../../lib/data/watcher.js';
+import { copyOut } from '../../lib/db/copy-out.js';
 import { migrate } from '../../lib/db/migrate.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 
@@ -113,6 +114,24 @@ describe('data plane', () => {
   const batches: BatchDescriptor[] = [];
   /** sample_key → "file number/index in file" for the binary dataset. */
   const byKey = new Map<number, string>();
+
+  it('reads query results through binary COPY into typed columns', async () => {
+    const n = 100_003;
+    const { length, columns: [keys, ints, reals] } = await copyOut(
+      db.pool, `SELECT g::bigint * 4294967311, g::int, (g / 4.0)::real FROM generate_series(-2, ${n - 3}) g ORDER BY g`, ['int8', 'int4', 'float4'], n + 5,
+    );
+    assert.equal(length, n);
+    for (const i of [0, 1, 2, 77_777, n - 1]) {
+      const g = i - 2;
+      assert.equal(keys[i], g * 4294967311);
+      assert.equal(ints[i], g);
+      assert.equal(reals[i], g / 4);
+    }
+    await assert.rejects(copyOut(db.pool, 'SELECT 1::numeric', ['int4'], 1), /COPY column 1: expected int4/);
+    await assert.rejects(copyOut(db.pool, 'SELECT no_such_column', ['int4'], 1), /no_such_column/);
+    // The connection goes back to the pool usable after a failed COPY.
+    assert.equal((await db.pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]!.one, 1);
+  });
 
   it('migrations are idempotent and safe to run concurrently', async () => {
     assert.deepEqual(await Promise.all([migrate(db.pool), migrate(db.pool)]), [[], []]);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { categoricalCount, FORMAT_PRESETS, featureCount, parseDatasetConfig, type DatasetFormat } from '../../lib/data/dataset-config.js';
 import { DataError, IngestError } from '../../lib/data/errors.js';
-import { featureSource, scanFile, type StoredFile } from '../../lib/data/formats/index.js';
+import { featureSource, picksOf, scanFile, type StoredFile } from '../../lib/data/formats/index.js';
 import { parseCsv } from '../../lib/data/formats/csv.js';
 
 type BinaryFormat = Extract<DatasetFormat, { kind: 'binary' }>;
@@ -74,7 +74,7 @@ describe('binary format', () => {
       assert.deepEqual([...scanned.timestamps], records.map((r) => r.ts));
 
       const out = new Float32Array(3 * 3);
-      await featureSource(format).read(file, [{ index: 40, row: 0 }, { index: 3, row: 2 }, { index: 17, row: 1 }], out);
+      await featureSource(format).read(file, picksOf([{ index: 40, row: 0 }, { index: 3, row: 2 }, { index: 17, row: 1 }]), out);
       assert.deepEqual([...out], [40, 40.5, -40, 17, 17.5, -17, 3, 3.5, -3]);
     });
   }
@@ -154,12 +154,12 @@ describe('binary format', () => {
           assert.deepEqual([...(await scanFile(format, file.absolute, file.relative, 0)).labels], [1, 0, 1]);
           const x = new Float32Array(2 * 3);
           const c = new Int32Array(3 * 3);
-          await featureSource(format).read(file, [{ index: 2, row: 0 }, { index: 0, row: 2 }, { index: 1, row: 1 }], x, c);
+          await featureSource(format).read(file, picksOf([{ index: 2, row: 0 }, { index: 0, row: 2 }, { index: 1, row: 1 }]), x, c);
           const order = [2, 1, 0];
           // Negative dense values clamp to 0 before log1p.
           assert.deepEqual([...x], order.flatMap((r) => rows[r]!.dense.map((v) => Math.fround(Math.log1p(Math.max(0, v))))));
           assert.deepEqual([...c], order.flatMap((r) => rows[r]!.cats));
-          await assert.rejects(featureSource(format).read(file, [{ index: 0, row: 0 }], new Float32Array(2)), DataError);
+          await assert.rejects(featureSource(format).read(file, picksOf([{ index: 0, row: 0 }]), new Float32Array(2)), DataError);
         });
       }
     }
@@ -180,7 +180,7 @@ describe('binary format', () => {
         const file = await fileOf(`aligned-${type}-${transform}.bin`, buf);
         const x = new Float32Array(2 * 3);
         const c = new Int32Array(3 * 3);
-        await featureSource(format).read(file, [{ index: 2, row: 0 }, { index: 0, row: 2 }, { index: 1, row: 1 }], x, c);
+        await featureSource(format).read(file, picksOf([{ index: 2, row: 0 }, { index: 0, row: 2 }, { index: 1, row: 1 }]), x, c);
         const order = [2, 1, 0];
         const stored = (v: number) => (type === 'int32' ? v : v + 0.5);
         const decoded = (v: number) => Math.fround(transform ? Math.log1p(Math.max(0, stored(v))) : stored(v));
@@ -193,7 +193,7 @@ describe('binary format', () => {
       const format: BinaryFormat = { ...withCategorical('int32', 'little'), features: { offset: 1, count: 2, type: 'int32' } };
       const file = await fileOf('cat-raw.bin', encodeCategorical(format, rows));
       const x = new Float32Array(2);
-      await featureSource(format).read(file, [{ index: 1, row: 0 }], x, new Int32Array(3));
+      await featureSource(format).read(file, picksOf([{ index: 1, row: 0 }]), x, new Int32Array(3));
       assert.deepEqual([...x], [-3, 1000]);
     });
 
@@ -212,7 +212,7 @@ describe('binary format', () => {
 
   it('refuses to read features from a file that changed size since ingestion', async () => {
     const file = await fileOf('changed.bin', encode(binary, records));
-    await assert.rejects(featureSource(binary).read({ ...file, sizeBytes: 24 }, [{ index: 0, row: 0 }], new Float32Array(3)), DataError);
+    await assert.rejects(featureSource(binary).read({ ...file, sizeBytes: 24 }, picksOf([{ index: 0, row: 0 }]), new Float32Array(3)), DataError);
   });
 });
 

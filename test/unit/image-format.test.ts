@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { featureCount, parseDatasetConfig, type ImageFormat } from '../../lib/data/dataset-config.js';
 import { DataError, IngestError } from '../../lib/data/errors.js';
-import { featureSource, isSampleFile, scanFile, type StoredFile } from '../../lib/data/formats/index.js';
+import { featureSource, isSampleFile, picksOf, scanFile, type StoredFile } from '../../lib/data/formats/index.js';
 
 let dir: string;
 before(async () => {
@@ -36,7 +36,7 @@ const PIXELS: [number, number, number][] = [[255, 0, 0], [0, 255, 0], [0, 0, 255
 
 async function read(format: ImageFormat, file: StoredFile): Promise<number[]> {
   const out = new Float32Array(featureCount(format) * 2);
-  await featureSource(format).read(file, [{ index: 0, row: 1 }], out);
+  await featureSource(format).read(file, picksOf([{ index: 0, row: 1 }]), out);
   return Array.from(out.subarray(featureCount(format)));
 }
 

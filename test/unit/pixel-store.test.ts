@@ -6,7 +6,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { featureCount, parseDatasetConfig, type ImageFormat } from '../../lib/data/dataset-config.js';
 import { portableIdentity } from '../../lib/data/formats/file-identity.js';
-import { featureSource, scanFile, type StoredFile } from '../../lib/data/formats/index.js';
+import { featureSource, picksOf, scanFile, type StoredFile } from '../../lib/data/formats/index.js';
 import { clearPixelCache } from '../../lib/data/formats/pixel-cache.js';
 import { readStoredPixels, storeEntry, writeStoredPixels } from '../../lib/data/formats/pixel-store.js';
 
@@ -44,7 +44,7 @@ async function ingest(format: ImageFormat, file: StoredFile): Promise<void> {
 
 async function read(format: ImageFormat, file: StoredFile): Promise<number[]> {
   const out = new Float32Array(featureCount(format));
-  await featureSource(format).read(file, [{ index: 0, row: 0 }], out);
+  await featureSource(format).read(file, picksOf([{ index: 0, row: 0 }]), out);
   return Array.from(out);
 }
 

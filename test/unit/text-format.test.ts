@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { categoricalCount, featureCount, parseDatasetConfig, type TextFormat } from '../../lib/data/dataset-config.js';
 import { DataError, IngestError } from '../../lib/data/errors.js';
-import { featureSource, isSampleFile, scanFile, type StoredFile } from '../../lib/data/formats/index.js';
+import { featureSource, isSampleFile, picksOf, scanFile, type StoredFile } from '../../lib/data/formats/index.js';
 import { hashToken, tokenIds } from '../../lib/data/formats/text.js';
 
 let dir: string;
@@ -88,7 +88,7 @@ describe('text format', () => {
       count: 3, labels: Int32Array.of(2, 0, 1), timestamps: Float64Array.of(1_700_000_002, 1_700_000_001, 1_700_000_000),
     });
     const categorical = new Int32Array(3 * 3);
-    await featureSource(f).read(file, [{ index: 2, row: 0 }, { index: 0, row: 2 }, { index: 1, row: 1 }], new Float32Array(0), categorical);
+    await featureSource(f).read(file, picksOf([{ index: 2, row: 0 }, { index: 0, row: 2 }, { index: 1, row: 1 }]), new Float32Array(0), categorical);
     assert.deepEqual(Array.from(categorical), [
       hashToken('café'), hashToken('opens'), -1,
       hashToken('rain'), hashToken('then'), hashToken('sun'),
@@ -102,7 +102,7 @@ describe('text format', () => {
     assert.deepEqual(Array.from((await scanFile(f, file.absolute, file.relative, 1_650_000_000.5)).timestamps), [1_650_000_000, 1_650_000_000]);
     const rewritten = await fileOf('pipe.txt', '1|dd\n0|ee ff\n');
     const categorical = new Int32Array(2);
-    await featureSource(f).read(rewritten, [{ index: 1, row: 0 }], new Float32Array(0), categorical);
+    await featureSource(f).read(rewritten, picksOf([{ index: 1, row: 0 }]), new Float32Array(0), categorical);
     assert.deepEqual(Array.from(categorical), [hashToken('ee'), hashToken('ff')]);
   });
 
@@ -112,7 +112,7 @@ describe('text format', () => {
     const file = await fileOf('big.tsv', `${lines.join('\n')}\n`);
     const picks = [39_999, 0, 20_000, 123].map((index, row) => ({ index, row }));
     const categorical = new Int32Array(4);
-    await featureSource(f).read(file, picks, new Float32Array(0), categorical);
+    await featureSource(f).read(file, picksOf(picks), new Float32Array(0), categorical);
     assert.deepEqual(Array.from(categorical), ['word39999', 'word0', 'word20000', 'word123'].map(hashToken));
   });
 
@@ -141,6 +141,6 @@ describe('text format', () => {
   it('refuses to read a file whose size changed since ingestion', async () => {
     const f = textFormat();
     const file = await fileOf('moved.tsv', '1\ta\n');
-    await assert.rejects(featureSource(f).read({ ...file, sizeBytes: 99 }, [{ index: 0, row: 0 }], new Float32Array(0), new Int32Array(64)), DataError);
+    await assert.rejects(featureSource(f).read({ ...file, sizeBytes: 99 }, picksOf([{ index: 0, row: 0 }]), new Float32Array(0), new Int32Array(64)), DataError);
   });
 });

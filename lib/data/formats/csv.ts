@@ -166,7 +166,9 @@ export function csvFeatureSource(format: CsvFormat): FeatureSource {
         cache.set(file.fileId, table);
       }
       const { features, count } = await table;
-      for (const { index, row } of picks) {
+      for (let k = 0; k < picks.indexes.length; k++) {
+        const index = picks.indexes[k]!;
+        const row = picks.rows[k]!;
         if (index >= count) throw new DataError(`${file.relative}: row ${index} missing; file changed since ingestion`);
         out.set(features.subarray(index * width, (index + 1) * width), row * width);
       }

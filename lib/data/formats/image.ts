@@ -130,7 +130,9 @@ export function imageFeatureSource(format: ImageFormat): FeatureSource {
         if (e instanceof IngestError) throw new DataError(`${e.message} (changed since ingestion)`);
         throw e;
       }
-      for (const { index, row } of picks) {
+      for (let k = 0; k < picks.indexes.length; k++) {
+        const index = picks.indexes[k]!;
+        const row = picks.rows[k]!;
         if (index !== 0) throw new DataError(`${file.relative}: sample ${index} requested, but an image file holds one`);
         const base = row * features;
         for (let c = 0; c < channels; c++) {

@@ -20,10 +20,20 @@ export interface StoredFile {
   sizeBytes: number;
 }
 
-/** One requested record: its index in the file and the output row its features go to. */
-export interface Pick {
-  index: number;
-  row: number;
+/**
+ * The records requested from one file, in ascending record index: record `indexes[i]` goes to output row
+ * `rows[i]`. Typed arrays rather than an object per record, so a partition of tens of thousands of samples
+ * leaves nothing long-lived for the garbage collector.
+ */
+export interface Picks {
+  indexes: Int32Array;
+  rows: Int32Array;
+}
+
+/** Picks from (record index, output row) pairs in any order. */
+export function picksOf(pairs: { index: number; row: number }[]): Picks {
+  const sorted = [...pairs].sort((a, b) => a.index - b.index);
+  return { indexes: Int32Array.from(sorted, (p) => p.index), rows: Int32Array.from(sorted, (p) => p.row) };
 }
 
 /**
@@ -39,7 +49,7 @@ export interface FeatureSource {
    * whole partition at once (best for formats whose reads of one file coalesce).
    */
   chunkRows?: number;
-  read(file: StoredFile, picks: Pick[], out: Float32Array, categorical?: Int32Array): Promise<void>;
+  read(file: StoredFile, picks: Picks, out: Float32Array, categorical?: Int32Array): Promise<void>;
 }
 
 /**

@@ -166,32 +166,34 @@ async function lineIndex(handle: FileHandle, file: StoredFile, identity: string)
  * index (built at ingestion or on the first read); picked lines are read sorted, in coalesced ranges.
  */
 export function textFeatureSource(format: TextFormat): FeatureSource {
-  const buffer = Buffer.allocUnsafe(MAX_RANGE_BYTES);
+  // Range buffers of finished reads, reused; each read needs its own, as the loader reads several files at once.
+  const spare: Buffer[] = [];
   return {
     chunkRows: TEXT_CHUNK_ROWS,
     async read(file: StoredFile, picks, _out, categorical) {
       if (!categorical) throw new DataError(`${file.relative}: text samples need an output for their token ids`);
+      const buffer = spare.pop() ?? Buffer.allocUnsafe(MAX_RANGE_BYTES);
       const handle = await open(file.absolute, 'r');
       try {
         const info = await handle.stat();
         if (info.size !== file.sizeBytes) throw new DataError(`${file.relative}: file changed since ingestion (size ${info.size}, was ${file.sizeBytes})`);
         const { starts, ends } = await lineIndex(handle, file, fileIdentity(info));
-        for (const { index } of picks) {
-          if (index >= starts.length) throw new DataError(`${file.relative}: line ${index} missing; file changed since ingestion`);
-        }
-        const sorted = [...picks].sort((a, b) => a.index - b.index);
+        const { indexes, rows } = picks;
+        const last = indexes[indexes.length - 1];
+        if (last !== undefined && last >= starts.length) throw new DataError(`${file.relative}: line ${last} missing; file changed since ingestion`);
         let i = 0;
-        while (i < sorted.length) {
-          const start = starts[sorted[i]!.index]!;
+        while (i < indexes.length) {
+          const start = starts[indexes[i]!]!;
           let j = i + 1;
-          while (j < sorted.length && starts[sorted[j]!.index]! - ends[sorted[j - 1]!.index]! <= MAX_GAP_BYTES && ends[sorted[j]!.index]! - start <= MAX_RANGE_BYTES) j++;
-          const range = ends[sorted[j - 1]!.index]! - start;
+          while (j < indexes.length && starts[indexes[j]!]! - ends[indexes[j - 1]!]! <= MAX_GAP_BYTES && ends[indexes[j]!]! - start <= MAX_RANGE_BYTES) j++;
+          const range = ends[indexes[j - 1]!]! - start;
           // A single line longer than the buffer gets its own.
           const into = range <= buffer.length ? buffer : Buffer.allocUnsafe(range);
           const { bytesRead } = await handle.read(into, 0, range, start);
           if (bytesRead !== range) throw new DataError(`${file.relative}: file changed since ingestion`);
           for (let k = i; k < j; k++) {
-            const { index, row } = sorted[k]!;
+            const index = indexes[k]!;
+            const row = rows[k]!;
             const line = into.toString('utf8', starts[index]! - start, ends[index]! - start);
             let text;
             try {
@@ -204,6 +206,7 @@ export function textFeatureSource(format: TextFormat): FeatureSource {
           i = j;
         }
       } finally {
+        spare.push(buffer);
         await handle.close();
       }
     },
