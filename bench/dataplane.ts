@@ -195,14 +195,23 @@ export async function benchIngest(
     rows = encoded.rows;
     // Odd rounds ingest before the baseline copies, so background work the server owes to the earlier load
     // (WAL, checkpoints) does not always land on the same side.
-    const ingest = () => withStalls(() => timed(() => ingestFiles(pool, tideline, files, { parallel })));
-    const copy = () => timed(() => copyFiles(pool, raw.id, encoded.files));
+    // Each side starts from a checkpoint, so the WAL the server still owes for earlier loads is not written
+    // during the next measurement.
+    const ingest = async () => {
+      await pool.query('CHECKPOINT');
+      return withStalls(() => timed(() => ingestFiles(pool, tideline, files, { parallel })));
+    };
+    const copy = async () => {
+      await pool.query('CHECKPOINT');
+      return timed(() => copyFiles(pool, raw.id, encoded.files));
+    };
     let copySeconds: number;
     let ingested: [number, MainThreadStalls];
     if (round % 2 === 0) [copySeconds, ingested] = [await copy(), await ingest()];
     else [ingested, copySeconds] = [await ingest(), await copy()];
     const [ingestSeconds, roundStalls] = ingested;
     stalls.push(roundStalls);
+    await pool.query('CHECKPOINT');
     const bulkSeconds = await timed(() => ingestFiles(pool, bulk, files, { parallel, bulk: true }));
     const stored = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM samples WHERE dataset_id = ANY($1)', [[tideline.id, bulk.id, raw.id]]);
     if (stored.rows[0]!.n !== 3 * rows) throw new Error(`ingestion stored ${stored.rows[0]!.n} rows, expected ${3 * rows}`);
@@ -234,12 +243,12 @@ async function encodeForCopy(root: string, files: string[], datasetId: number): 
     const { count, labels, timestamps } = await scanFile(CRITEO, path.join(root, file), file, 0);
     const firstKey = rows + 1;
     encoded.push([...encodeBinaryCopy([
-      { type: 'int4', value: () => datasetId },
-      { type: 'int8', value: (i) => firstKey + i },
-      { type: 'int8', value: () => f + 1 },
-      { type: 'int4', value: (i) => i },
-      { type: 'int4', value: (i) => labels[i]! },
-      { type: 'int8', value: (i) => timestamps[i]! },
+      { type: 'int4', constant: datasetId },
+      { type: 'int8', sequenceFrom: firstKey },
+      { type: 'int8', constant: f + 1 },
+      { type: 'int4', sequenceFrom: 0 },
+      { type: 'int4', values: labels },
+      { type: 'int8', values: timestamps },
     ], count)]);
     rows += count;
   }
@@ -394,7 +403,8 @@ export async function benchDataplane(opts: DataplaneOptions) {
   // As root, the server runs as `postgres` and must be able to enter the dir.
   await chmod(dir, 0o755);
   const log = opts.log ?? (() => {});
-  const server = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg') });
+  // No autovacuum: its passes over the freshly loaded tables would land on whichever measurement runs next.
+  const server = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), settings: { autovacuum: 'off' } });
   const pool = createPool(server.url);
   try {
     await migrate(pool);

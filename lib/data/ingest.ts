@@ -91,12 +91,12 @@ async function commitFile(pool: pg.Pool, dataset: Dataset, scanned: ScannedFile)
     const fileId = rows[0]!.file_id;
     const encoded = encodeBinaryCopy(
       [
-        { type: 'int4', value: () => dataset.id },
-        { type: 'int8', value: (i) => firstKey + i },
-        { type: 'int8', value: () => fileId },
-        { type: 'int4', value: (i) => order[i]! },
-        { type: 'int4', value: (i) => labels[order[i]!]! },
-        { type: 'int8', value: (i) => timestamps[order[i]!]! },
+        { type: 'int4', constant: dataset.id },
+        { type: 'int8', sequenceFrom: firstKey },
+        { type: 'int8', constant: fileId },
+        { type: 'int4', values: new Int32Array(order.buffer, order.byteOffset, count) },
+        { type: 'int4', values: labels.map((_, i) => labels[order[i]!]!) },
+        { type: 'int8', values: timestamps.map((_, i) => timestamps[order[i]!]!) },
       ],
       count,
     );

@@ -6,8 +6,8 @@ import { BinaryCopyDecoder } from '../../lib/db/copy-out.js';
 /** A binary COPY stream of rows (int8 key, int4 value): what the server sends for such a query. */
 function stream(rows: [number, number][]): Buffer {
   return Buffer.concat([...encodeBinaryCopy([
-    { type: 'int8', value: (i) => rows[i]![0] },
-    { type: 'int4', value: (i) => rows[i]![1] },
+    { type: 'int8', values: Float64Array.from(rows, (r) => r[0]) },
+    { type: 'int4', values: Int32Array.from(rows, (r) => r[1]) },
   ], rows.length, 2)]);
 }
 

@@ -6,7 +6,9 @@ import type { FeatureSource, FileSamples, StoredFile } from './index.js';
 
 type BinaryFormat = Extract<DatasetFormat, { kind: 'binary' }>;
 
-const SCAN_CHUNK_BYTES = 8 << 20;
+// Scans read 1 MiB at a time (less for a smaller file): a few of them run at once, and buffers this size
+// stay cheap to allocate.
+const SCAN_CHUNK_BYTES = 1 << 20;
 // Coalescing limits for payload reads: a gap of up to 64 KiB is cheaper to read through than to
 // seek over, and a range of 256 KiB (1,600 Criteo records) is decoded in about a millisecond, so the
 // event loop is never held long between reads.
@@ -38,7 +40,7 @@ export async function scanBinary(format: BinaryFormat, absolute: string, relativ
     const labels = new Int32Array(count);
     const timestamps = new Float64Array(count).fill(Math.floor(mtimeS));
     const little = format.byteOrder === 'little';
-    const chunkRecords = Math.max(1, Math.floor(SCAN_CHUNK_BYTES / recordSize));
+    const chunkRecords = Math.min(count, Math.max(1, Math.floor(SCAN_CHUNK_BYTES / recordSize)));
     const buffer = Buffer.allocUnsafe(chunkRecords * recordSize);
     const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
     for (let first = 0; first < count; first += chunkRecords) {
