@@ -370,6 +370,10 @@ export async function fullPath(
   for await (const b of take(source, Math.min(WARMUP_STEPS + steps, 64))) inMemory.push(b);
   const rawLoopSamplesPerS = await rawLoop(def, inMemory[0]!, steps);
   args.log?.(`${dataset.name}: ${selected} samples selected, ${steps} timed steps of ${args.batchSize}; bare session loop ${Math.round(rawLoopSamplesPerS)} samples/s`);
+  // One untimed pair first, so that the first setting of the sweep does not also pay for compiling the code
+  // paths and warming the page cache.
+  await memoryThroughput(def, inMemory, steps);
+  await loaderThroughput(pool, dataset, def, { pipelineId, batchSize: args.batchSize, steps, loader: args.loaders[0]!, seed });
   const sweep: SweepRow[] = [];
   const memoryRuns: number[] = [];
   for (const loader of args.loaders) {

@@ -59,7 +59,7 @@ async function dataplane(args: string[]): Promise<void> {
       loader: { type: 'string', default: '16384,1,1' },
       images: { type: 'string', default: '4096' },
       'cnn-batch-size': { type: 'string', default: '64' },
-      'cnn-steps': { type: 'string', default: '40' },
+      'cnn-steps': { type: 'string', default: '80' },
       'cnn-loader': { type: 'string', default: '1024,1,8' },
     },
   });
