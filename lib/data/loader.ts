@@ -110,7 +110,7 @@ export async function* trainingBatches(
   for (;;) {
     while (loading.length <= ahead) {
       const mine = keys;
-      keys = prefetch(mine.then((rows) => (rows.length === partitionSize ? page(rows.keys[rows.length - 1]!) : EMPTY_PAGE)));
+      keys = prefetch(mine.then((last) => (last.length === partitionSize ? page(last.keys[last.length - 1]!) : EMPTY_PAGE)));
       loading.push(prefetch(load(mine, partition++, skip)));
       skip = 0;
     }
@@ -202,7 +202,7 @@ class PayloadReader {
   }
 
   /**
-   * Payloads of rows[order[...]] in chunks of the source's chunkRows (default: all in one). Every chunk starts
+   * Payloads of page rows order[...] in chunks of the source's chunkRows (default: all in one). Every chunk starts
    * loading now; the limiter serves their file reads in chunk order, so the first chunk is ready first.
    */
   chunks(page: KeyPage, order: Uint32Array): Chunk[] {
