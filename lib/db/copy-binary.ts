@@ -13,9 +13,11 @@ export type CopyColumn =
   | { type: 'int8'; values: Float64Array };
 
 const WIDTH = { int4: 4, int8: 8 } as const;
-const TWO_32 = 4294967296;
-// Signature "PGCOPY\n\377\r\n\0", then a zero flags field and a zero-length header extension.
-const HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
+export const TWO_32 = 4294967296;
+/** The first bytes of every binary COPY stream: "PGCOPY\n\377\r\n\0". */
+export const COPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+// The signature, then a zero flags field and a zero-length header extension.
+const HEADER = Buffer.concat([COPY_SIGNATURE, Buffer.alloc(8)]);
 const TRAILER = Buffer.from([0xff, 0xff]);
 
 /**

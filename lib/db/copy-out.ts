@@ -6,6 +6,7 @@
  */
 import type pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { COPY_SIGNATURE, TWO_32 } from './copy-binary.js';
 
 /** Wire types read, each into its own typed array (int8 as a double: exact up to 2^53). */
 export type CopyOutType = 'int4' | 'int8' | 'float4';
@@ -13,8 +14,6 @@ export type CopyOutColumn = Int32Array | Float64Array | Float32Array;
 export type CopyOutColumns<T extends readonly CopyOutType[]> = { [K in keyof T]: T[K] extends 'int4' ? Int32Array : T[K] extends 'int8' ? Float64Array : Float32Array };
 
 const WIDTH: Record<CopyOutType, number> = { int4: 4, int8: 8, float4: 4 };
-const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
-const TWO_32 = 4294967296;
 
 /**
  * Runs `query` (a SELECT with its values inlined: COPY takes no parameters) and returns its first `capacity`
@@ -37,12 +36,15 @@ export async function copyOut<const T extends readonly CopyOutType[]>(
 /** Streaming decoder of the binary COPY format for fixed-width, non-null columns. */
 export class BinaryCopyDecoder {
   readonly columns: CopyOutColumn[];
+  /** Bytes of one row: its field count, then each field's length and value. */
+  private readonly tupleBytes: number;
   private rows = 0;
   private pending: Buffer = Buffer.alloc(0);
   private headerRead = false;
   private ended = false;
 
   constructor(private readonly types: readonly CopyOutType[], private readonly capacity: number) {
+    this.tupleBytes = 2 + types.reduce((n, t) => n + 4 + WIDTH[t], 0);
     this.columns = types.map((type) => (type === 'int4' ? new Int32Array(capacity) : type === 'int8' ? new Float64Array(capacity) : new Float32Array(capacity)));
   }
 
@@ -51,13 +53,12 @@ export class BinaryCopyDecoder {
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     let at = 0;
     if (!this.headerRead) {
-      if (data.length < SIGNATURE.length + 8) return void (this.pending = data);
-      if (!data.subarray(0, SIGNATURE.length).equals(SIGNATURE)) throw new Error('COPY output is not in binary format');
-      at = SIGNATURE.length + 8 + view.getUint32(SIGNATURE.length + 4);
+      if (data.length < COPY_SIGNATURE.length + 8) return void (this.pending = data);
+      if (!data.subarray(0, COPY_SIGNATURE.length).equals(COPY_SIGNATURE)) throw new Error('COPY output is not in binary format');
+      at = COPY_SIGNATURE.length + 8 + view.getUint32(COPY_SIGNATURE.length + 4);
       this.headerRead = true;
     }
     const fields = this.types.length;
-    const tupleBytes = 2 + this.types.reduce((n, t) => n + 4 + WIDTH[t], 0);
     while (!this.ended && at + 2 <= data.length) {
       const count = view.getInt16(at);
       if (count === -1) {
@@ -66,7 +67,7 @@ export class BinaryCopyDecoder {
         break;
       }
       if (count !== fields) throw new Error(`COPY row has ${count} columns, expected ${fields}`);
-      if (at + tupleBytes > data.length) break;
+      if (at + this.tupleBytes > data.length) break;
       if (this.rows === this.capacity) throw new Error(`COPY returned more than ${this.capacity} rows`);
       let field = at + 2;
       for (let c = 0; c < fields; c++) {
@@ -80,7 +81,7 @@ export class BinaryCopyDecoder {
         field += 4 + length;
       }
       this.rows++;
-      at += tupleBytes;
+      at += this.tupleBytes;
     }
     this.pending = data.subarray(at);
   }
