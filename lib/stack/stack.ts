@@ -67,6 +67,7 @@ export async function startStack(config: TidelineConfig, log: (line: string) => 
   let databaseUrl = config.databaseUrl ?? running?.databaseUrl;
   if (!databaseUrl) {
     const pg = await startEmbeddedPostgres({ dataDir: join(config.home, 'postgres') });
+    if (pg.notice) log(pg.notice);
     databaseUrl = started.databaseUrl = pg.url;
     stops.push(() => pg.stop());
   }

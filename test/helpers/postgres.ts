@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
@@ -9,18 +9,22 @@ import { createPool } from '../../lib/db/pool.js';
 export interface TestPostgres {
   pool: pg.Pool;
   url: string;
-  /** Closes the pool, stops the server and removes its temp dir. */
+  /** Closes the pool, stops the server and removes its temp dir and data. */
   stop(): Promise<void>;
 }
 
 /** A migrated throwaway cluster in a fresh temp dir on a free port. Durability is off: tests only. */
 export async function startTestPostgres(): Promise<TestPostgres> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tideline-pg-'));
-  // mkdtemp makes the dir 0700; as root the server runs as `postgres` and must be able to enter it.
-  await chmod(dir, 0o755);
+  const dataDir = path.join(dir, 'data');
+  // As root the data lands outside the mode-700 mkdtemp folder, linked from dataDir: removed where it really is.
+  const removeFiles = async () => {
+    await rm(await realpath(dataDir).catch(() => dataDir), { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
+  };
   try {
     const server = await startEmbeddedPostgres({
-      dataDir: path.join(dir, 'data'),
+      dataDir,
       settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
     });
     const pool = createPool(server.url);
@@ -37,11 +41,11 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       stop: async () => {
         await pool.end();
         await server.stop();
-        await rm(dir, { recursive: true, force: true });
+        await removeFiles();
       },
     };
   } catch (e) {
-    await rm(dir, { recursive: true, force: true });
+    await removeFiles();
     throw e;
   }
 }
