@@ -8,7 +8,10 @@ import { ModelStore } from '../lib/models/store.js';
 import type { UserModelSpec } from '../lib/models/user-graphs.js';
 import { buildTrainStep } from '../lib/onnx/models/build.js';
 import type { ModelDefinition } from '../lib/onnx/models/model.js';
+import { recordPolicyEvaluations } from '../lib/pipelines/policy-evaluations.js';
 import { upsertPipeline } from '../lib/pipelines/registry.js';
+import type { PolicyEvaluation } from '../policies/triggers/protocol.js';
+import { eachTrigger } from '../policies/triggers/schema.js';
 import type { ActivityDeps } from './deps.js';
 import { configurationError } from './failures.js';
 import { modelFor } from './model-for.js';
@@ -47,6 +50,7 @@ export function pipelineActivities({ pool, storeDir }: ActivityDeps) {
       }
       const def = await modelFor(model, featureCount(format), categoricalCount(format), store);
       if (model.architecture === 'onnx') checkUserModel(def, model, args.spec.training, dataset);
+      checkTriggerNeeds(args.spec, def, dataset);
       const row = await upsertPipeline(pool, args.name, dataset.id, args.spec);
       await registerPipelinePartition(pool, row.pipelineId);
       return { pipelineId: row.pipelineId, datasetId: dataset.id, features: featureCount(format) };
@@ -55,6 +59,11 @@ export function pipelineActivities({ pool, storeDir }: ActivityDeps) {
     /** Batches committed after `afterKey`: how a pipeline that starts late, or missed a signal, catches up. */
     async listNewBatches(args: { datasetId: number; afterKey: number; limit: number }): Promise<BatchDescriptor[]> {
       return listBatches(pool, args.datasetId, args.afterKey, args.limit);
+    },
+
+    /** Stores evaluations of the trigger policy (idempotent: keyed by policy and interval). */
+    async recordPolicyEvaluations(args: { pipelineId: number; evaluations: PolicyEvaluation[] }): Promise<void> {
+      await recordPolicyEvaluations(pool, args.pipelineId, args.evaluations);
     },
 
     /** Splits a batch at sample-time boundaries a trigger policy asked for. */
@@ -85,5 +94,18 @@ function checkUserModel(def: ModelDefinition, model: UserModelSpec, training: Pi
   }
   if (def.loss === 'bce-logits' && classes !== 2) {
     throw configurationError('ModelMismatch', `model.loss: bce-logits is a binary loss, but dataset "${dataset.name}" has ${classes} classes`);
+  }
+}
+
+/** Triggers that judge predictions need a classifier's labels: a regression model has no accuracy to watch. */
+function checkTriggerNeeds(spec: PipelineSpec, def: ModelDefinition, dataset: Dataset): void {
+  for (const [path, trigger] of eachTrigger(spec.trigger)) {
+    const judgesPredictions = trigger.kind === 'performance' || (trigger.kind === 'cost' && trigger.regret.kind === 'misclassifications');
+    if (judgesPredictions && def.loss === 'mse') {
+      throw configurationError(
+        'InvalidSpec',
+        `${path}.kind: ${trigger.kind} watches accuracy, but the model is a regression (mse) model of dataset "${dataset.name}", which has no classes`,
+      );
+    }
   }
 }

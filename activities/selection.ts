@@ -12,13 +12,15 @@ export interface SelectionArgs {
   /** Ranges the training set is drawn from (see policies/selection). */
   ranges: KeyRange[];
   holdout: { fraction: number; seed: number };
+  /** Why the trigger policy fired (absent in histories recorded before reasons existed). */
+  reason?: string;
 }
 
 /** Writes a trigger's training set in the database; runs on the cpu task queue. */
 export function selectionActivities({ pool }: ActivityDeps) {
   return {
     async selectTrainingSet(args: SelectionArgs): Promise<{ numNew: number; numSelected: number }> {
-      const trigger = await recordTrigger(pool, args.pipelineId, args.datasetId, args.triggerId, args.trigger);
+      const trigger = await recordTrigger(pool, args.pipelineId, args.datasetId, args.triggerId, args.trigger, args.reason ?? null);
       const numSelected = await writeTrainingSet(pool, {
         pipelineId: args.pipelineId,
         triggerId: args.triggerId,

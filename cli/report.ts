@@ -1,23 +1,36 @@
 import type pg from 'pg';
 import { listEvaluations } from '../lib/pipelines/evaluations.js';
 import { listModels } from '../lib/pipelines/models.js';
+import { latestPolicyEvaluations } from '../lib/pipelines/policy-evaluations.js';
 import { listTriggers } from '../lib/pipelines/triggers.js';
 
-function table(header: string[], rows: string[][]): string {
+/** A text table: numbers right-aligned, the columns in `text` (by index) left-aligned. */
+function table(header: string[], rows: string[][], text: number[] = [0]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const line = (cells: string[]) => cells.map((c, i) => (text.includes(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].map((l) => `  ${l}`).join('\n');
 }
 
 const pct = (value: number | undefined) => (value === undefined || Number.isNaN(value) ? '–' : `${(100 * value).toFixed(1)}%`);
 
+/** Policy evaluations shown: the latest ones, newest last. */
+const RECENT_EVALUATIONS = 8;
+
+const scoreText = (scores: Record<string, number>, thresholds: Record<string, number>) =>
+  Object.entries(scores)
+    .map(([name, v]) => `${name} ${fmt(v)}${name in thresholds ? ` (thr. ${fmt(thresholds[name]!)})` : ''}`)
+    .join(', ');
+const fmt = (v: number) => (Math.abs(v) >= 1000 || Number.isInteger(v) ? v.toFixed(0) : v.toPrecision(3));
+
 /**
- * The pipeline's results from the database: one row per trigger (data, training, accuracy on the
- * next period) and the evaluation matrix (model × interval accuracy on held-out samples).
+ * The pipeline's results from the database: one row per trigger (data, training, accuracy on the next
+ * period, why it fired), the latest evaluations of its trigger policy, and the evaluation matrix
+ * (model × interval accuracy on held-out samples).
  */
 export async function pipelineReport(pool: pg.Pool, pipelineId: number): Promise<string> {
-  const [triggers, models, evaluations] = await Promise.all([
+  const [triggers, models, evaluations, policyEvaluations] = await Promise.all([
     listTriggers(pool, pipelineId), listModels(pool, pipelineId), listEvaluations(pool, pipelineId),
+    latestPolicyEvaluations(pool, pipelineId, RECENT_EVALUATIONS),
   ]);
   const accuracy = new Map(evaluations.map((e) => [`${e.modelTrigger}/${e.intervalId}`, e.accuracy]));
   const modelOf = new Map(models.map((m) => [m.triggerId, m]));
@@ -33,13 +46,21 @@ export async function pipelineReport(pool: pg.Pool, pipelineId: number): Promise
       model?.finalLoss != null ? model.finalLoss.toFixed(3) : '–',
       pct(accuracy.get(`${t.triggerId}/${t.triggerId}`)),
       pct(accuracy.get(`${t.triggerId}/${t.triggerId + 1}`)),
+      t.reason ?? '–',
     ];
   });
+  const policyRows = policyEvaluations.reverse().map((e) => [
+    e.policy, `${e.interval.firstKey}–${e.interval.lastKey}`, e.modelId === null ? '–' : String(e.modelId),
+    e.triggered ? 'yes' : 'no', scoreText(e.scores, e.thresholds) || '–', e.reason,
+  ]);
   const matrixRows = models.map((m) => [`model ${m.triggerId}`, ...intervals.map((i) => pct(accuracy.get(`${m.triggerId}/${i}`)))]);
   return [
     'Triggers',
-    table(['trigger', 'new samples', 'trained on', 'training time', 'final loss', 'acc. own period', 'acc. next period'], triggerRows),
+    table(['trigger', 'new samples', 'trained on', 'training time', 'final loss', 'acc. own period', 'acc. next period', 'reason'], triggerRows, [0, 7]),
     '',
+    ...(policyRows.length > 0
+      ? ['Latest trigger-policy evaluations', table(['policy', 'keys', 'model', 'fired', 'scores', 'decision'], policyRows, [0, 4, 5]), '']
+      : []),
     'Evaluation matrix (accuracy on each interval\'s held-out samples; rows: models, columns: intervals)',
     table(['', ...intervals.map((i) => `int. ${i}`)], matrixRows),
   ].join('\n');

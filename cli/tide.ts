@@ -16,9 +16,11 @@ Usage:
   tide ingest <dataset> [files…]         ingest files (default: every new file) and signal pipelines
   tide ingest <dataset> --watch          keep ingesting new files as they appear
   tide run <spec.yaml> [--id NAME] [--wait]   start a pipeline
-  tide status <pipeline>                 live status, triggers and evaluation matrix
+  tide status <pipeline>                 live status, triggers (and why they fired), policy evaluations, evaluation matrix
   tide stop <pipeline>                   finish the current trigger, then complete
   tide bench train [--json] [--steps-per-run K]   training throughput of the zoo: raw session vs trainer
+  tide bench dataplane [--json]          ingestion and the training data path vs raw baselines
+  tide bench triggers [--json]           a drift check and embedding extraction vs raw baselines
 
 Settings come from the environment: TIDELINE_HOME (state folder, default .tideline), TEMPORAL_ADDRESS,
 TEMPORAL_NAMESPACE, DATABASE_URL, TIDELINE_STORE, TIDELINE_CPU_QUEUE, TIDELINE_GPU_QUEUE, TEMPORAL_CLI.

@@ -1,7 +1,7 @@
 /**
  * Error types that no retry can fix: a bad spec, a missing dataset, corrupt data, a model that does not
- * fit, a diverged model. Activities raise them; workflows list them as non-retryable, so a pipeline
- * fails fast with the message that names the culprit.
+ * fit, a diverged model, a measurement whose model or samples cannot serve it. Activities raise them;
+ * workflows list them as non-retryable, so a pipeline fails fast with the message that names the culprit.
  */
-export const NON_RETRYABLE = ['InvalidSpec', 'DatasetNotFound', 'InvalidData', 'NonFiniteLoss', 'ModelMismatch'] as const;
+export const NON_RETRYABLE = ['InvalidSpec', 'DatasetNotFound', 'InvalidData', 'NonFiniteLoss', 'ModelMismatch', 'MeasurementFailed'] as const;
 export type NonRetryableType = (typeof NON_RETRYABLE)[number];

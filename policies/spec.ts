@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { triggerSchema } from './triggers/schema.js';
 
 /**
  * The pipeline spec: what a user writes (YAML or JSON) and exactly what `pipelineWorkflow` takes as input,
@@ -8,14 +8,6 @@ import { parseDuration } from './duration.js';
 
 const positiveInt = z.number().int().positive();
 const fraction = z.number().min(0).max(1);
-const duration = z.string().refine((text) => {
-  try {
-    parseDuration(text);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'expected a duration such as "30s", "15m", "1d" or "2w"');
 
 /** A parameter group: parameters whose name starts with `match` get their own learning rate / weight decay. */
 const paramGroupSchema = z.strictObject({
@@ -153,16 +145,6 @@ const modelSchema = z.discriminatedUnion('architecture', [
   }),
 ]);
 
-const triggerSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('dataAmount'), every: positiveInt }),
-  z.strictObject({
-    kind: z.literal('time'),
-    every: duration,
-    /** First period starts here (sample time, seconds); default: the first sample's timestamp. */
-    start: z.number().int().optional(),
-  }),
-]);
-
 const selectionSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('newData') }),
   z.strictObject({ kind: z.literal('allData') }),
@@ -219,7 +201,7 @@ export type PipelineSpec = z.output<typeof pipelineSpecSchema>;
 export type OptimizerSpec = PipelineSpec['training']['optimizer'];
 export type ScheduleSpec = NonNullable<PipelineSpec['training']['schedule']>;
 export type ModelSpec = PipelineSpec['model'];
-export type TriggerSpec = PipelineSpec['trigger'];
+export type { TriggerSpec } from './triggers/schema.js';
 export type SelectionSpec = PipelineSpec['selection'];
 
 /** A spec that failed validation; `issues` lists each bad field as "path: message". */

@@ -7,6 +7,8 @@ import type { BatchDescriptor } from '../policies/batches.js';
 import { cellsForTrailingInterval } from '../policies/evaluation/matrix.js';
 import { parseSpec, SpecError, type PipelineSpec, type PipelineSpecInput } from '../policies/spec.js';
 import { createTriggerPolicy } from '../policies/triggers/index.js';
+import type { PolicyEvaluation, TriggerCommand, TriggerEvent } from '../policies/triggers/protocol.js';
+import { policyPath } from '../policies/triggers/members.js';
 import { cpuActivities, gpuActivities } from './activity-options.js';
 import { newDataSignal, statusQuery, stopSignal, triggerStageSignal, type PipelineStatus } from './messages.js';
 import { datasetKey, pipelineKey } from './search-attributes.js';
@@ -21,8 +23,10 @@ export interface PipelineState {
   /** Last key covered by a completed trigger. */
   lastCut: number;
   triggerState: unknown;
-  /** Cuts the policy made whose triggers have not run yet. */
-  pendingCuts: number[];
+  /** Commands of the trigger policy not run yet, in order; the first may be running. */
+  commands: TriggerCommand[];
+  /** Policy evaluations not yet stored. */
+  evaluationLog: PolicyEvaluation[];
   nextTrigger: number;
   /** Triggers that trained a model, in order. */
   trained: number[];
@@ -33,6 +37,15 @@ export interface PipelineState {
   /** Signalled batches not yet processed. */
   inbox: BatchDescriptor[];
   stopRequested: boolean;
+}
+
+/** State carried by runs of earlier code: cuts were a list of keys, and no evaluations were logged. */
+type CarriedState = PipelineState | (Omit<PipelineState, 'commands' | 'evaluationLog'> & { pendingCuts: number[] });
+
+function upgrade(carried: CarriedState | undefined): PipelineState | undefined {
+  if (!carried || !('pendingCuts' in carried)) return carried;
+  const { pendingCuts, ...rest } = carried;
+  return { ...rest, commands: pendingCuts.map((lastKey) => ({ kind: 'cut', lastKey, reason: 'the trigger policy fired' })), evaluationLog: [] };
 }
 
 export interface PipelineSummary {
@@ -49,16 +62,20 @@ export interface PipelineSummary {
 const CATCH_UP_EVERY = '5 minutes';
 const CATCH_UP_PAGE = 500;
 
+/** Policy evaluations are stored in pages of at most this many, before each trigger and before waiting. */
+const EVALUATIONS_PAGE = 100;
+
 /**
- * A continual-training pipeline: a long-running entity workflow, one per pipeline. It takes the
- * pipeline spec as its input, waits for `newData` signals, feeds batch descriptors to the trigger
- * policy, and runs one `triggerWorkflow` child per trigger, one at a time.
+ * A continual-training pipeline: a long-running entity workflow, one per pipeline. It takes the pipeline
+ * spec as its input, waits for `newData` signals, feeds each batch to the trigger policy as an event, and
+ * runs the policy's commands in order (splits and measurements as activities, cuts as one `triggerWorkflow`
+ * child per trigger), feeding each result back to the policy before the next batch.
  */
-export async function pipelineWorkflow(input: PipelineSpecInput, carried?: PipelineState): Promise<PipelineSummary> {
+export async function pipelineWorkflow(input: PipelineSpecInput, carried?: CarriedState): Promise<PipelineSummary> {
   const inbox: BatchDescriptor[] = carried?.inbox ?? [];
   let stopRequested = carried?.stopRequested ?? false;
   let current = 'starting';
-  let state: PipelineState | undefined = carried;
+  let state: PipelineState | undefined = upgrade(carried);
   setHandler(newDataSignal, ({ datasetId, batches }) => {
     if (!state || state.registered.datasetId === datasetId) inbox.push(...batches);
   });
@@ -74,7 +91,7 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Pipel
     current,
     lastAccuracy: state?.lastAccuracy,
     lastNextPeriodAccuracy: state?.lastNextPeriodAccuracy,
-    pendingTriggers: state?.pendingCuts.length ?? 0,
+    pendingTriggers: state?.commands.filter((c) => c.kind === 'cut').length ?? 0,
     stopRequested,
   }));
 
@@ -87,7 +104,7 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Pipel
   }
   const cpu = cpuActivities(spec);
   const gpu = gpuActivities(spec);
-  const policy = createTriggerPolicy(spec.trigger);
+  const policy = createTriggerPolicy(spec.trigger, spec.training.seed);
   const { workflowId } = workflowInfo();
 
   if (!state) {
@@ -98,7 +115,7 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Pipel
       { key: datasetKey, value: spec.dataset.name },
     ]);
     state = {
-      registered, firstKey: null, lastKey: 0, lastCut: 0, triggerState: policy.initialState(), pendingCuts: [],
+      registered, firstKey: null, lastKey: 0, lastCut: 0, triggerState: policy.initialState(), commands: [], evaluationLog: [],
       nextTrigger: 0, trained: [], lastModelId: null, samplesSeen: 0, inbox, stopRequested,
     };
   }
@@ -113,15 +130,81 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Pipel
     await continueAsNew<typeof pipelineWorkflow>(input, { ...s, inbox, stopRequested });
   }
 
+  /** Hands an event to the trigger policy and queues what it asks for. */
+  function inform(event: TriggerEvent) {
+    const out = policy.step(s.triggerState, event);
+    s.triggerState = out.state;
+    s.commands.push(...out.commands);
+    s.evaluationLog.push(...out.evaluations.map((e) => ({ ...e, policy: e.policy === '' ? 'trigger' : `trigger.${e.policy}` })));
+  }
+
+  async function storeEvaluations() {
+    while (s.evaluationLog.length > 0) {
+      const page = s.evaluationLog.slice(0, EVALUATIONS_PAGE);
+      await cpu.recordPolicyEvaluations({ pipelineId: s.registered.pipelineId, evaluations: page });
+      s.evaluationLog.splice(0, page.length);
+    }
+  }
+
+  /** Runs one trigger: the new data since the last cut, up to and including `lastKey`. */
+  async function runTrigger(lastKey: number, reason: string): Promise<TriggerEvent> {
+    const triggerId = s.nextTrigger;
+    const range = { firstKey: s.lastCut + 1, lastKey };
+    const finetune = spec.training.initialization === 'finetune';
+    current = `trigger ${triggerId}: starting`;
+    const result: TriggerResult = await executeChild(triggerWorkflow, {
+      workflowId: `${workflowId}/trigger-${triggerId}`,
+      args: [{
+        spec, pipelineId: s.registered.pipelineId, datasetId: s.registered.datasetId, features: s.registered.features,
+        triggerId, range, firstKey: s.firstKey ?? 1, parentModelId: finetune ? s.lastModelId : null, trainedBefore: s.trained, reason,
+      }],
+    });
+    s.lastCut = range.lastKey;
+    s.nextTrigger++;
+    if (result.modelId === undefined) return { kind: 'triggered', lastKey, model: null };
+    const previous = s.trained.at(-1);
+    s.trained.push(triggerId);
+    s.lastModelId = result.modelId;
+    s.lastAccuracy = result.evaluations.find((e) => e.modelTrigger === triggerId && e.intervalId === triggerId)?.accuracy;
+    const next = result.evaluations.find((e) => e.modelTrigger === previous && e.intervalId === triggerId);
+    if (next) s.lastNextPeriodAccuracy = next.accuracy;
+    return { kind: 'triggered', lastKey, model: { modelId: result.modelId, samples: result.numSelected, trainingMs: result.trainingMs ?? 0 } };
+  }
+
+  async function run(command: TriggerCommand): Promise<TriggerEvent> {
+    switch (command.kind) {
+      case 'split':
+        return { kind: 'split', tag: command.tag, segments: await cpu.splitBatch({ batch: command.batch, boundaries: command.at }) };
+      case 'measure': {
+        current = `measuring (${command.request.kind})`;
+        const args = { pipelineId: s.registered.pipelineId, datasetId: s.registered.datasetId, policy: policyPath(spec.trigger, command.tag), request: command.request };
+        const result = command.request.kind === 'dataTime' ? await cpu.measureData(args) : await gpu.measureModel(args);
+        return { kind: 'measured', tag: command.tag, result };
+      }
+      case 'cut':
+        if (s.evaluationLog.length > 0) await storeEvaluations();
+        return runTrigger(command.lastKey, command.reason);
+    }
+  }
+
+  /** Runs the policy's commands until it asks for nothing more, or the pipeline is finished. */
+  async function runCommands() {
+    while (s.commands.length > 0 && !finished()) {
+      const command = s.commands[0]!;
+      const event = await run(command);
+      s.commands.shift();
+      inform(event);
+      if (s.evaluationLog.length >= EVALUATIONS_PAGE) await storeEvaluations();
+      if (command.kind === 'cut') await continueAsNewIfSuggested();
+    }
+  }
+
   async function feed(batch: BatchDescriptor) {
-    const points = policy.splitPoints(s.triggerState, batch);
-    const segments = points.length > 0 ? await cpu.splitBatch({ batch, boundaries: points }) : [batch];
-    const { state: triggerState, cuts } = policy.inform(s.triggerState, segments);
-    s.triggerState = triggerState;
     s.firstKey ??= batch.firstKey;
     s.lastKey = batch.lastKey;
     s.samplesSeen += batch.count;
-    s.pendingCuts.push(...cuts);
+    inform({ kind: 'data', batch });
+    await runCommands();
   }
 
   /** Reads committed batches after the last key from the database, for a late start or a missed signal. */
@@ -132,39 +215,10 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Pipel
       for (const batch of page) {
         if (batch.firstKey !== s.lastKey + 1) break;
         await feed(batch);
-        await runPendingTriggers();
         if (finished()) return;
         await continueAsNewIfSuggested();
       }
       if (page.length < CATCH_UP_PAGE) return;
-    }
-  }
-
-  async function runPendingTriggers() {
-    while (s.pendingCuts.length > 0 && !finished()) {
-      const triggerId = s.nextTrigger;
-      const range = { firstKey: s.lastCut + 1, lastKey: s.pendingCuts[0] };
-      const finetune = spec.training.initialization === 'finetune';
-      current = `trigger ${triggerId}: starting`;
-      const result: TriggerResult = await executeChild(triggerWorkflow, {
-        workflowId: `${workflowId}/trigger-${triggerId}`,
-        args: [{
-          spec, pipelineId: s.registered.pipelineId, datasetId: s.registered.datasetId, features: s.registered.features,
-          triggerId, range, firstKey: s.firstKey ?? 1, parentModelId: finetune ? s.lastModelId : null, trainedBefore: s.trained,
-        }],
-      });
-      s.pendingCuts.shift();
-      s.lastCut = range.lastKey;
-      s.nextTrigger++;
-      if (result.modelId !== undefined) {
-        const previous = s.trained.at(-1);
-        s.trained.push(triggerId);
-        s.lastModelId = result.modelId;
-        s.lastAccuracy = result.evaluations.find((e) => e.modelTrigger === triggerId && e.intervalId === triggerId)?.accuracy;
-        const next = result.evaluations.find((e) => e.modelTrigger === previous && e.intervalId === triggerId);
-        if (next) s.lastNextPeriodAccuracy = next.accuracy;
-      }
-      await continueAsNewIfSuggested();
     }
   }
 
@@ -178,23 +232,26 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Pipel
         continue;
       }
       await feed(batch);
-      await runPendingTriggers();
       await continueAsNewIfSuggested();
     }
   }
 
-  // Every run starts from the database: a late start, or a continue-as-new in the middle of a catch-up.
+  // Commands carried through continue-as-new are answered before new data reaches the policy; then every
+  // run starts from the database: a late start, or a continue-as-new in the middle of a catch-up.
+  await runCommands();
   await catchUp();
   for (;;) {
-    await runPendingTriggers();
+    await runCommands();
     await processInbox();
     if (finished()) break;
+    await storeEvaluations();
     await continueAsNewIfSuggested();
     current = 'waiting for data';
     const woke = await condition(() => inbox.length > 0 || stopRequested, CATCH_UP_EVERY);
     if (!woke) await catchUp();
   }
 
+  await storeEvaluations();
   if (s.trained.length > 0 && s.lastKey > s.lastCut) {
     current = 'evaluating the data after the last trigger';
     const intervalId = s.nextTrigger;

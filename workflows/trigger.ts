@@ -21,6 +21,8 @@ export interface TriggerInput {
   parentModelId: number | null;
   /** Triggers that trained a model before this one, for the evaluation matrix. */
   trainedBefore: number[];
+  /** Why the trigger policy fired. */
+  reason?: string;
 }
 
 export interface TriggerResult {
@@ -49,7 +51,7 @@ export async function triggerWorkflow(input: TriggerInput): Promise<TriggerResul
   const selection = await cpu.selectTrainingSet({
     pipelineId, datasetId, triggerId, trigger: input.range,
     ranges: selectionRanges(spec.selection, { triggerId, ...input.range }, input.firstKey),
-    holdout,
+    holdout, reason: input.reason,
   });
   if (selection.numSelected === 0) return { triggerId, ...selection, evaluations: [] };
 

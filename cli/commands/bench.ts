@@ -2,19 +2,25 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchDataplane } from '../../bench/dataplane.js';
 import { benchTrain } from '../../bench/train.js';
+import { benchTriggers } from '../../bench/triggers.js';
 
 const USAGE = [
   'usage: tide bench train [--json] [--seconds S] [--steps-per-run K] [--models a,b]',
   '       tide bench dataplane [--json] [--rows N] [--files F] [--parallel N] [--repeats R] [--batch-size B] [--steps S] [--rounds R] [--fraction F]',
   '                            [--partition-sizes a,b] [--prefetch a,b] [--requests a,b] [--loader size,prefetch,requests]',
   '                            [--images N] [--cnn-batch-size B] [--cnn-steps S] [--cnn-loader size,prefetch,requests]',
+  '       tide bench triggers [--json] [--samples N] [--width W] [--features F] [--embed-samples N] [--batch-size B] [--rounds R]',
 ].join('\n');
 
 const machine = () => ({ cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version });
 
-/** `tide bench train`: training throughput of the zoo, raw session vs trainer. `tide bench dataplane`: ingestion and loading vs raw baselines. */
+/**
+ * `tide bench train`: training throughput of the zoo, raw session vs trainer. `tide bench dataplane`: ingestion and
+ * loading vs raw baselines. `tide bench triggers`: the cost of a model-aware trigger check.
+ */
 export async function bench(args: string[]): Promise<void> {
   if (args[0] === 'dataplane') return dataplane(args.slice(1));
+  if (args[0] === 'triggers') return triggers(args.slice(1));
   const { values, positionals } = parseArgs({
     args, allowPositionals: true,
     options: {
@@ -94,6 +100,37 @@ async function dataplane(args: string[]): Promise<void> {
     cnnBatchSize: int('cnn-batch-size', values['cnn-batch-size'], 1),
     cnnSteps: int('cnn-steps', values['cnn-steps'], 1),
     cnnLoader: loaderSetting('cnn-loader'),
+    log: values.json ? undefined : (line) => console.log(line),
+  });
+  console.log(JSON.stringify({ ...report, machine: machine() }, null, values.json ? 2 : undefined));
+}
+
+async function triggers(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: false,
+    options: {
+      json: { type: 'boolean', default: false },
+      samples: { type: 'string', default: '5000' },
+      width: { type: 'string', default: '64' },
+      features: { type: 'string', default: '784' },
+      'embed-samples': { type: 'string', default: '100000' },
+      'batch-size': { type: 'string' },
+      rounds: { type: 'string', default: '9' },
+    },
+  });
+  if (positionals.length > 0) throw new Error(USAGE);
+  const int = (flag: keyof typeof values, min: number): number => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${flag}: "${values[flag]}" is not an integer >= ${min}`);
+    return n;
+  };
+  const report = await benchTriggers({
+    samples: int('samples', 2),
+    width: int('width', 1),
+    features: int('features', 1),
+    embedSamples: int('embed-samples', 1),
+    batchSize: values['batch-size'] === undefined ? undefined : int('batch-size', 1),
+    rounds: int('rounds', 1),
     log: values.json ? undefined : (line) => console.log(line),
   });
   console.log(JSON.stringify({ ...report, machine: machine() }, null, values.json ? 2 : undefined));

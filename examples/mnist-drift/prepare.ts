@@ -21,6 +21,8 @@ export interface DriftOptions {
   periods: number;
   /** Extra rotation per period, in degrees. */
   degreesPerPeriod: number;
+  /** Each period's rotation in degrees, for abrupt changes at known periods; replaces degreesPerPeriod. */
+  rotations?: number[];
   seed: number;
 }
 
@@ -95,7 +97,7 @@ export async function prepareDriftingDigits(dir: string, opts: DriftOptions): Pr
       const at = i * RECORD_SIZE;
       buffer.writeInt32LE(digit.label, at);
       buffer.writeBigInt64LE(BigInt(START_TS + p * DAY + Math.floor((i * DAY) / part.length)), at + 4);
-      const rotated = rotate(digit.pixels, p * opts.degreesPerPeriod);
+      const rotated = rotate(digit.pixels, opts.rotations?.[p] ?? p * opts.degreesPerPeriod);
       Buffer.from(rotated.buffer, rotated.byteOffset, rotated.byteLength).copy(buffer, at + 12);
     });
     const path = join(dir, name);

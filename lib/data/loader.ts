@@ -166,6 +166,42 @@ export async function countHoldout(pool: pg.Pool, datasetId: number, range: KeyR
   return rows[0]!.n;
 }
 
+/**
+ * The samples with the given keys (ascending, no repeats), in key order, batches of batchSize, weight 1: a
+ * measurement's window or subsample. Keys are read in pages of EVAL_PAGE, inlined into the page query; a key the
+ * dataset does not hold is a DataError naming it.
+ */
+export async function* keyedBatches(
+  pool: pg.Pool,
+  dataset: Dataset,
+  args: { keys: ArrayLike<number>; batchSize: number },
+): AsyncGenerator<Batch> {
+  const { keys } = args;
+  checkCount('batchSize', args.batchSize, 1);
+  const payloads = new PayloadReader(pool, dataset, 1);
+  const batches = new BatchAssembler(args.batchSize, featureCount(dataset.format), categoricalCount(dataset.format));
+  const datasetId = sqlInt('dataset id', dataset.id);
+  for (let at = 0; at < keys.length; at += EVAL_PAGE) {
+    const wanted = Array.from({ length: Math.min(EVAL_PAGE, keys.length - at) }, (_, i) => sqlInt('key', keys[at + i]!));
+    for (let i = 1; i < wanted.length; i++) {
+      if (wanted[i]! <= wanted[i - 1]!) throw new DataError(`keys must ascend without repeats: ${wanted[i]} follows ${wanted[i - 1]}`);
+    }
+    // The key bounds let the planner use the primary key's range before matching the list.
+    const page = await readPage(pool, `SELECT sample_key, file_id, index_in_file, label, 1::real
+                                       FROM samples
+                                       WHERE dataset_id = ${datasetId} AND sample_key BETWEEN ${wanted[0]} AND ${wanted.at(-1)}
+                                         AND sample_key = ANY('{${wanted.join(',')}}'::bigint[])
+                                       ORDER BY sample_key`, wanted.length);
+    if (page.length < wanted.length) {
+      const missing = wanted.find((key, i) => page.keys[i] !== key);
+      throw new DataError(`dataset ${dataset.name} holds no sample with key ${missing} (${wanted.length - page.length} of ${wanted.length} keys missing)`);
+    }
+    const order = Uint32Array.from({ length: page.length }, (_, i) => i);
+    yield* batches.add(await payloads.decode(page, order), page, order);
+  }
+  yield* batches.finish(false);
+}
+
 /** Decoded payloads of consecutive rows: features, and categorical ids when the format has them. */
 interface Decoded {
   x: Float32Array;

@@ -7,19 +7,23 @@ export interface TriggerRow extends KeyRange {
   minTs: number;
   maxTs: number;
   numSelected: number | null;
+  /** Why the trigger policy fired. */
+  reason: string | null;
 }
 
-/** Records a trigger with the exact count and time span of its new data, read from the samples. */
-export async function recordTrigger(pool: pg.Pool, pipelineId: number, datasetId: number, triggerId: number, range: KeyRange): Promise<TriggerRow> {
+/** Records a trigger with the exact count and time span of its new data, read from the samples, and why it fired. */
+export async function recordTrigger(
+  pool: pg.Pool, pipelineId: number, datasetId: number, triggerId: number, range: KeyRange, reason: string | null,
+): Promise<TriggerRow> {
   const { rows } = await pool.query(
-    `INSERT INTO triggers (pipeline_id, trigger_id, first_key, last_key, num_new, min_ts, max_ts)
-     SELECT $1, $2, $4, $5, count(*), coalesce(min(ts), 0), coalesce(max(ts), 0)
+    `INSERT INTO triggers (pipeline_id, trigger_id, first_key, last_key, num_new, min_ts, max_ts, reason)
+     SELECT $1, $2, $4, $5, count(*), coalesce(min(ts), 0), coalesce(max(ts), 0), $6
        FROM samples WHERE dataset_id = $3 AND sample_key BETWEEN $4 AND $5
      ON CONFLICT (pipeline_id, trigger_id) DO UPDATE
        SET first_key = EXCLUDED.first_key, last_key = EXCLUDED.last_key, num_new = EXCLUDED.num_new,
-           min_ts = EXCLUDED.min_ts, max_ts = EXCLUDED.max_ts
-     RETURNING trigger_id, first_key, last_key, num_new, min_ts, max_ts, num_selected`,
-    [pipelineId, triggerId, datasetId, range.firstKey, range.lastKey],
+           min_ts = EXCLUDED.min_ts, max_ts = EXCLUDED.max_ts, reason = EXCLUDED.reason
+     RETURNING trigger_id, first_key, last_key, num_new, min_ts, max_ts, num_selected, reason`,
+    [pipelineId, triggerId, datasetId, range.firstKey, range.lastKey, reason],
   );
   return toTriggerRow(rows[0]);
 }
@@ -30,14 +34,14 @@ export async function setSelectedCount(pool: pg.Pool, pipelineId: number, trigge
 
 export async function listTriggers(pool: pg.Pool, pipelineId: number): Promise<TriggerRow[]> {
   const { rows } = await pool.query(
-    `SELECT trigger_id, first_key, last_key, num_new, min_ts, max_ts, num_selected
+    `SELECT trigger_id, first_key, last_key, num_new, min_ts, max_ts, num_selected, reason
        FROM triggers WHERE pipeline_id = $1 ORDER BY trigger_id`,
     [pipelineId],
   );
   return rows.map(toTriggerRow);
 }
 
-function toTriggerRow(row: Record<string, number | null>): TriggerRow {
+function toTriggerRow(row: Record<string, number | string | null>): TriggerRow {
   return {
     triggerId: row.trigger_id as number,
     firstKey: row.first_key as number,
@@ -45,6 +49,7 @@ function toTriggerRow(row: Record<string, number | null>): TriggerRow {
     numNew: row.num_new as number,
     minTs: row.min_ts as number,
     maxTs: row.max_ts as number,
-    numSelected: row.num_selected,
+    numSelected: row.num_selected as number | null,
+    reason: row.reason as string | null,
   };
 }

@@ -1,29 +1,30 @@
-import type { BatchDescriptor } from '../batches.js';
-import type { TriggerPolicy } from './policy.js';
+import { idle, type TriggerPolicy } from './protocol.js';
 
 export interface DataAmountState {
   /** Samples seen since the last trigger. */
   pending: number;
+  /** Last key seen. */
+  lastKey?: number;
 }
 
 /** Triggers after every `every` samples; keys are dense, so each cut is found by counting alone. */
 export function dataAmountTrigger(every: number): TriggerPolicy<DataAmountState> {
   return {
-    initialState: () => ({ pending: 0 }),
-    splitPoints: () => [],
-    inform(state, segments: BatchDescriptor[]) {
+    initialState: () => ({ pending: 0, lastKey: 0 }),
+    decidedThrough: (state) => state.lastKey ?? 0,
+    step(state, event) {
+      if (event.kind !== 'data') return idle(state);
+      const { batch } = event;
       let pending = state.pending;
-      const cuts: number[] = [];
-      for (const segment of segments) {
-        let consumed = 0;
-        while (segment.count - consumed >= every - pending) {
-          consumed += every - pending;
-          cuts.push(segment.firstKey + consumed - 1);
-          pending = 0;
-        }
-        pending += segment.count - consumed;
+      let consumed = 0;
+      const commands = [];
+      while (batch.count - consumed >= every - pending) {
+        consumed += every - pending;
+        commands.push({ kind: 'cut' as const, lastKey: batch.firstKey + consumed - 1, reason: `${every} samples since the last trigger` });
+        pending = 0;
       }
-      return { state: { pending }, cuts };
+      pending += batch.count - consumed;
+      return { state: { pending, lastKey: batch.lastKey }, commands, evaluations: [] };
     },
   };
 }

@@ -37,7 +37,37 @@ const pipelines: Record<string, PipelineSpecInput> = {
     selection: { kind: 'allData' },
     queues: { cpu: 'replay-cpu', gpu: 'replay-gpu' },
   },
+  drift: {
+    dataset: { name: 'replay' },
+    model: { architecture: 'mlp', hidden: [8], numClasses: 3 },
+    training: { epochs: 1, batchSize: 32, optimizer: { name: 'sgd', lr: 0.05 }, seed: 3 },
+    trigger: {
+      kind: 'dataDrift', every: 100, window: { samples: 100 },
+      metrics: [{ kind: 'mmd', criterion: { kind: 'quantile', window: 3, quantile: 0.2 } }, { kind: 'ks' }, { kind: 'meanDistance', criterion: { kind: 'threshold', value: 0.5 } }],
+      aggregation: { kind: 'atLeast', n: 1 },
+      warmup: { evaluations: 2, policy: { kind: 'time', every: '12h' } },
+    },
+    queues: { cpu: 'replay-cpu', gpu: 'replay-gpu' },
+  },
+  ensemble: {
+    dataset: { name: 'replay' },
+    model: { architecture: 'mlp', hidden: [8], numClasses: 3 },
+    training: { epochs: 1, batchSize: 32, optimizer: { name: 'adam', lr: 0.01 }, seed: 4 },
+    trigger: {
+      kind: 'ensemble', vote: { kind: 'any' },
+      members: {
+        drift: { kind: 'dataDrift', every: 150, window: { samples: 150 }, metrics: [{ kind: 'mmd', criterion: { kind: 'threshold', value: 0.05 } }] },
+        performance: { kind: 'performance', every: 200, criteria: [{ kind: 'threshold', value: 0.9 }, { kind: 'misclassifications', threshold: 30 }] },
+        cost: { kind: 'cost', every: 100, regret: { kind: 'latency', perTrainingSecond: 5_000_000 } },
+      },
+    },
+    queues: { cpu: 'replay-cpu', gpu: 'replay-gpu' },
+  },
 };
+
+/** `npm run record-histories -- drift ensemble` records only those; no names records them all. */
+const chosen = process.argv.slice(2);
+for (const name of chosen) if (!(name in pipelines)) throw new Error(`no pipeline "${name}" to record (have ${Object.keys(pipelines).join(', ')})`);
 
 const [temporal, postgres] = await Promise.all([
   startTestTemporal({ 'limit.historyCount.suggestContinueAsNew': 40 }),
@@ -59,7 +89,9 @@ try {
   }
   await ingestFile(postgres.pool, dataset, files[0]);
 
-  for (const [name, spec] of Object.entries(pipelines)) {
+  for (const [name, spec] of Object.entries(pipelines).filter(([n]) => chosen.length === 0 || chosen.includes(n))) {
+    // Pipelines other than data-amount catch up on all three files from the database.
+    if (name !== 'data-amount') for (const file of files.slice(1)) await ingestFile(postgres.pool, dataset, file);
     const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
       taskQueue: 'replay-cpu', workflowId: name, args: [spec],
     });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseDuration } from '../../policies/duration.js';
 import { parseSpec, SpecError } from '../../policies/spec.js';
+import { triggerSpec } from '../helpers/trigger-spec.js';
 
 const minimal = {
   dataset: { name: 'digits' },
@@ -67,5 +68,37 @@ describe('pipeline spec', () => {
     assert.equal(parseDuration('2w'), 1_209_600);
     assert.throws(() => parseDuration('1 fortnight'), /not a duration/);
     assert.throws(() => parseDuration('0d'), /longer than zero/);
+  });
+});
+
+describe('trigger spec', () => {
+  const drift = { kind: 'dataDrift', every: 100, metrics: [{ kind: 'mmd', criterion: { kind: 'threshold', value: 0.1 } }] };
+  const issues = (trigger: unknown): string => {
+    try {
+      triggerSpec(trigger);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return '';
+  };
+
+  it('fills in the model-aware triggers\' defaults', () => {
+    const t = triggerSpec(drift);
+    assert.ok(t.kind === 'dataDrift');
+    assert.deepEqual([t.window, t.allowOverlap, t.aggregation], [{ samples: 1000 }, false, { kind: 'majority' }]);
+    const ks = triggerSpec({ ...drift, metrics: [{ kind: 'ks' }] });
+    assert.ok(ks.kind === 'dataDrift' && ks.metrics[0]!.kind === 'ks' && ks.metrics[0]!.correction === 'bonferroni' && ks.metrics[0]!.pValue === 0.05);
+  });
+
+  it('names the field of every bad setting', () => {
+    assert.match(issues({ ...drift, window: { samples: 50 } }), /trigger\.window\.samples: window of 50 samples is smaller than every \(100\)/);
+    assert.match(issues({ ...drift, metrics: [{ kind: 'mmd', criterion: { kind: 'quantile' } }] }), /trigger\.metrics\.0\.criterion\.kind: a dynamic criterion/);
+    assert.match(issues({ ...drift, metrics: [{ kind: 'wasserstein' }] }), /trigger\.metrics\.0\.kind/);
+    assert.match(issues({ ...drift, metrics: [{ kind: 'hellinger', criterion: { kind: 'threshold', value: 1.5 } }] }), /trigger\.metrics\.0\.criterion\.value: threshold 1\.5 is outside \[0, 1\]/);
+    assert.match(issues({ ...drift, metrics: [{ kind: 'ks', pValue: 1.5 }] }), /trigger\.metrics\.0\.pValue/);
+    assert.match(issues({ kind: 'performance', every: 10, criteria: [{ kind: 'threshold', value: 80 }] }), /trigger\.criteria\.0\.value: threshold 80 is outside \[0, 1\]/);
+    assert.match(issues({ kind: 'cost', every: 10, regret: { kind: 'latency', perTrainingSecond: 0 } }), /trigger\.regret\.perTrainingSecond/);
+    assert.match(issues({ kind: 'ensemble', members: { a: { kind: 'dataDrift', every: 0, metrics: [] } } }), /trigger\.members\.a\.every/);
+    assert.match(issues({ ...drift, warmup: { evaluations: 2, policy: { kind: 'dataDrift' } } }), /trigger\.warmup\.policy\.kind/);
   });
 });
