@@ -1,19 +1,25 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { BatchDescriptor } from '../policies/batches.js';
+import { z } from 'zod';
 
-/** New data committed for a dataset: key ranges and counts only, never samples. */
-export interface NewDataSignal {
-  datasetId: number;
-  batches: BatchDescriptor[];
-}
+/**
+ * A wake-up: "dataset D has new data". It carries no data facts: the pipeline reads the batches after the
+ * last one it saw from the database, so a lost, repeated, forged or malformed signal costs nothing.
+ * Extra fields (earlier senders also sent the batches) are ignored.
+ */
+export const newDataSchema = z.object({ datasetId: z.number().int().positive() });
+export type NewDataSignal = z.input<typeof newDataSchema>;
 export const newDataSignal = defineSignal<[NewDataSignal]>('newData');
 
 /** Finish the trigger in progress, then complete the pipeline. */
 export const stopSignal = defineSignal('stop');
 
-export type TriggerStage = 'selecting' | 'training' | 'storing' | 'evaluating';
+export const triggerStageSchema = z.object({
+  triggerId: z.number().int().min(0),
+  stage: z.enum(['selecting', 'training', 'storing', 'evaluating']),
+});
+export type TriggerStage = z.infer<typeof triggerStageSchema>['stage'];
 /** Sent by a trigger's child workflow to its pipeline as it moves through its stages. */
-export const triggerStageSignal = defineSignal<[{ triggerId: number; stage: TriggerStage }]>('triggerStage');
+export const triggerStageSignal = defineSignal<[z.infer<typeof triggerStageSchema>]>('triggerStage');
 
 export interface PipelineStatus {
   pipelineId?: number;

@@ -1,5 +1,5 @@
 import {
-  allHandlersFinished, ApplicationFailure, condition, continueAsNew, executeChild, setHandler, upsertSearchAttributes,
+  allHandlersFinished, ApplicationFailure, condition, continueAsNew, executeChild, log, setHandler, upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { RegisteredPipeline } from '../activities/pipeline.js';
@@ -10,7 +10,7 @@ import { createTriggerPolicy } from '../policies/triggers/index.js';
 import type { PolicyEvaluation, TriggerCommand, TriggerEvent } from '../policies/triggers/protocol.js';
 import { policyPath } from '../policies/triggers/members.js';
 import { cpuActivities, gpuActivities } from './activity-options.js';
-import { newDataSignal, statusQuery, stopSignal, triggerStageSignal, type PipelineStatus } from './messages.js';
+import { newDataSchema, newDataSignal, statusQuery, stopSignal, triggerStageSchema, triggerStageSignal, type PipelineStatus } from './messages.js';
 import { datasetKey, pipelineKey } from './search-attributes.js';
 import { triggerWorkflow, type TriggerResult } from './trigger.js';
 
@@ -34,18 +34,19 @@ export interface PipelineState {
   samplesSeen: number;
   lastAccuracy?: number;
   lastNextPeriodAccuracy?: number;
-  /** Signalled batches not yet processed. */
-  inbox: BatchDescriptor[];
+  /** A newData signal arrived that no read of the database has answered yet. */
+  newData: boolean;
   stopRequested: boolean;
 }
 
-/** State carried by runs of earlier code: cuts were a list of keys, and no evaluations were logged. */
-type CarriedState = PipelineState | (Omit<PipelineState, 'commands' | 'evaluationLog'> & { pendingCuts: number[] });
+/** State carried by runs of earlier code: cuts were a list of keys, signals carried batches, no evaluations were logged. */
+type CarriedState = PipelineState | (Omit<PipelineState, 'commands' | 'evaluationLog' | 'newData'> & { pendingCuts: number[]; inbox: unknown[] });
 
 function upgrade(carried: CarriedState | undefined): PipelineState | undefined {
   if (!carried || !('pendingCuts' in carried)) return carried;
-  const { pendingCuts, ...rest } = carried;
-  return { ...rest, commands: pendingCuts.map((lastKey) => ({ kind: 'cut', lastKey, reason: 'the trigger policy fired' })), evaluationLog: [] };
+  const { pendingCuts, inbox, ...rest } = carried;
+  const commands = pendingCuts.map((lastKey): TriggerCommand => ({ kind: 'cut', lastKey, reason: 'the trigger policy fired' }));
+  return { ...rest, commands, evaluationLog: [], newData: inbox.length > 0 };
 }
 
 export interface PipelineSummary {
@@ -72,15 +73,28 @@ const EVALUATIONS_PAGE = 100;
  * child per trigger), feeding each result back to the policy before the next batch.
  */
 export async function pipelineWorkflow(input: PipelineSpecInput, carried?: CarriedState): Promise<PipelineSummary> {
-  const inbox: BatchDescriptor[] = carried?.inbox ?? [];
+  let state: PipelineState | undefined = upgrade(carried);
+  let newData = state?.newData ?? false;
   let stopRequested = carried?.stopRequested ?? false;
   let current = 'starting';
-  let state: PipelineState | undefined = upgrade(carried);
-  setHandler(newDataSignal, ({ datasetId, batches }) => {
-    if (!state || state.registered.datasetId === datasetId) inbox.push(...batches);
+  setHandler(newDataSignal, (payload: unknown) => {
+    const parsed = newDataSchema.safeParse(payload);
+    if (!parsed.success) {
+      log.warn('newData signal dropped: its payload is not { datasetId: positive integer }', { payload, issues: parsed.error.issues.map((i) => i.message) });
+      return;
+    }
+    if (state && state.registered.datasetId !== parsed.data.datasetId) {
+      log.warn(`newData signal for dataset ${parsed.data.datasetId} dropped: this pipeline reads dataset ${state.registered.datasetId}`);
+      return;
+    }
+    newData = true;
   });
   setHandler(stopSignal, () => void (stopRequested = true));
-  setHandler(triggerStageSignal, ({ triggerId, stage }) => void (current = `trigger ${triggerId}: ${stage}`));
+  setHandler(triggerStageSignal, (payload: unknown) => {
+    const parsed = triggerStageSchema.safeParse(payload);
+    if (parsed.success) current = `trigger ${parsed.data.triggerId}: ${parsed.data.stage}`;
+    else log.warn('triggerStage signal dropped: its payload is not { triggerId, stage }', { payload });
+  });
   setHandler(statusQuery, (): PipelineStatus => ({
     pipelineId: state?.registered.pipelineId,
     datasetId: state?.registered.datasetId,
@@ -116,18 +130,17 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Carri
     ]);
     state = {
       registered, firstKey: null, lastKey: 0, lastCut: 0, triggerState: policy.initialState(), commands: [], evaluationLog: [],
-      nextTrigger: 0, trained: [], lastModelId: null, samplesSeen: 0, inbox, stopRequested,
+      nextTrigger: 0, trained: [], lastModelId: null, samplesSeen: 0, newData, stopRequested,
     };
   }
   const s = state;
-  s.inbox = inbox;
   const finished = () => stopRequested || (spec.maxTriggers !== undefined && s.nextTrigger >= spec.maxTriggers);
 
   /** Continues as new when the server suggests it; called wherever the state is whole (between batches and triggers). */
   async function continueAsNewIfSuggested() {
     if (!workflowInfo().continueAsNewSuggested || finished()) return;
     await condition(allHandlersFinished);
-    await continueAsNew<typeof pipelineWorkflow>(input, { ...s, inbox, stopRequested });
+    await continueAsNew<typeof pipelineWorkflow>(input, { ...s, newData, stopRequested });
   }
 
   /** Hands an event to the trigger policy and queues what it asks for. */
@@ -222,17 +235,11 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Carri
     }
   }
 
-  async function processInbox() {
-    while (inbox.length > 0 && !finished()) {
-      const batch = inbox.shift()!;
-      if (batch.lastKey <= s.lastKey) continue;
-      if (batch.firstKey !== s.lastKey + 1) {
-        // A gap or an overlap: the database has the exact batches.
-        await catchUp();
-        continue;
-      }
-      await feed(batch);
-      await continueAsNewIfSuggested();
+  /** Answers newData signals: each asks for one read of the database, however many arrived meanwhile. */
+  async function readSignalledData() {
+    while (newData && !finished()) {
+      newData = false;
+      await catchUp();
     }
   }
 
@@ -242,12 +249,12 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Carri
   await catchUp();
   for (;;) {
     await runCommands();
-    await processInbox();
+    await readSignalledData();
     if (finished()) break;
     await storeEvaluations();
     await continueAsNewIfSuggested();
     current = 'waiting for data';
-    const woke = await condition(() => inbox.length > 0 || stopRequested, CATCH_UP_EVERY);
+    const woke = await condition(() => newData || stopRequested, CATCH_UP_EVERY);
     if (!woke) await catchUp();
   }
 

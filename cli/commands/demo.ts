@@ -62,7 +62,7 @@ export async function demo(): Promise<void> {
         if (outcome.status === 'rejected') throw outcome.error;
         if (outcome.status === 'ingested') {
           total += outcome.batch.count;
-          await handle.signal(newDataSignal, { datasetId: dataset.id, batches: [outcome.batch] });
+          await handle.signal(newDataSignal, { datasetId: dataset.id });
         }
         bar.update(i + 1, `${total} samples`);
       }

@@ -120,7 +120,7 @@ describe('bring-your-own ONNX model pipelines (real Temporal dev server, Postgre
     for (const file of ['day-0.bin', 'day-1.bin']) {
       const outcome = await ingestFile(postgres.pool, dataset, file);
       assert.equal(outcome.status, 'ingested');
-      if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: dataset.id, batches: [outcome.batch] });
+      if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: dataset.id });
     }
     const summary = await stopAfterTriggers(handle, 2);
     assert.equal(summary.models, 2);
@@ -165,7 +165,7 @@ describe('bring-your-own ONNX model pipelines (real Temporal dev server, Postgre
       await writeBlobFile(lateRoot, `day-${day}.bin`, { samples: 400, features: FEATURES, numClasses: CLASSES, startTs: day * DAY, spanS: DAY, seed: day + 5 });
       const outcome = await ingestFile(postgres.pool, late, `day-${day}.bin`);
       assert.equal(outcome.status, 'ingested');
-      if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: late.id, batches: [outcome.batch] });
+      if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: late.id });
     };
     await ingest(0);
     await waitFor('the first model', async () => {

@@ -127,7 +127,7 @@ describe('model-aware triggers on rotating digits (real Temporal dev server, Pos
     await rm(join(root, '.store', rows[0].onnx_path), { force: true });
     const outcome = await ingestFile(postgres.pool, second, 'period-02.bin');
     assert.equal(outcome.status, 'ingested');
-    if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: second.id, batches: [outcome.batch] });
+    if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: second.id });
     const err = await handle.result().then(() => undefined, (e: unknown) => e);
     assert.ok(err, 'the pipeline failed');
     const message = failureMessage(err);

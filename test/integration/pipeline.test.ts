@@ -68,7 +68,7 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
     for (const file of ['day-2.bin', 'day-3.bin']) {
       const outcome = await ingestFile(postgres.pool, dataset, file);
       assert.equal(outcome.status, 'ingested');
-      if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: dataset.id, batches: [outcome.batch] });
+      if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: dataset.id });
     }
     const status = await waitFor('three triggers', async () => {
       const s = await handle.query(statusQuery);

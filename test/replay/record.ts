@@ -3,6 +3,7 @@
  * Run after a deliberate change to workflow code (`npm run record-histories`) and commit the files:
  * the replay test then proves that later changes still replay what earlier code recorded.
  */
+import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -49,6 +50,14 @@ const pipelines: Record<string, PipelineSpecInput> = {
     },
     queues: { cpu: 'replay-cpu', gpu: 'replay-gpu' },
   },
+  // On a dataset of its own, fed by signals, some of them malformed or forged.
+  signals: {
+    dataset: { name: 'replay-signals' },
+    model: { architecture: 'logisticRegression', numClasses: 3 },
+    training: { epochs: 1, batchSize: 32, optimizer: { name: 'sgd', lr: 0.05 }, seed: 5 },
+    trigger: { kind: 'dataAmount', every: 150 },
+    queues: { cpu: 'replay-cpu', gpu: 'replay-gpu' },
+  },
   ensemble: {
     dataset: { name: 'replay' },
     model: { architecture: 'mlp', hidden: [8], numClasses: 3 },
@@ -88,24 +97,34 @@ try {
     files.push(await writeBlobFile(root, `day-${day}.bin`, { samples: 200, features: 6, numClasses: 3, startTs: day * DAY, spanS: DAY, seed: day + 1 }));
   }
   await ingestFile(postgres.pool, dataset, files[0]);
+  const signalled = await registerDataset(postgres.pool, { name: 'replay-signals', root, format: syntheticFormat(6, 3) });
+  await ingestFile(postgres.pool, signalled, files[0]);
 
   for (const [name, spec] of Object.entries(pipelines).filter(([n]) => chosen.length === 0 || chosen.includes(n))) {
-    // Pipelines other than data-amount catch up on all three files from the database.
-    if (name !== 'data-amount') for (const file of files.slice(1)) await ingestFile(postgres.pool, dataset, file);
+    // Pipelines other than those fed by signals catch up on all three files from the database.
+    if (name !== 'data-amount' && name !== 'signals') for (const file of files.slice(1)) await ingestFile(postgres.pool, dataset, file);
     const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
       taskQueue: 'replay-cpu', workflowId: name, args: [spec],
     });
     if (name === 'data-amount') {
       for (const file of files.slice(1)) {
         const outcome = await ingestFile(postgres.pool, dataset, file);
-        if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: dataset.id, batches: [outcome.batch] });
+        if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: dataset.id });
       }
     }
-    for (;;) {
-      const status = await handle.query(statusQuery);
-      if (status.samplesSeen === 600 && status.pendingTriggers === 0 && status.current === 'waiting for data') break;
-      await new Promise((r) => setTimeout(r, 200));
+    if (name === 'signals') {
+      await waitUntilIdle(handle, 200);
+      // Malformed payloads, another dataset's, and forged batches that do not exist: none may wedge or mislead it.
+      for (const payload of [{}, { datasetId: 'one' }, { datasetId: dataset.id }, { datasetId: signalled.id, batches: [{ firstKey: 201, lastKey: 90_000, count: 89_800 }] }]) {
+        await handle.signal(newDataSignal, payload as never);
+      }
+      await waitUntilIdle(handle, 200);
+      for (const file of files.slice(1)) {
+        const outcome = await ingestFile(postgres.pool, signalled, file);
+        if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: signalled.id });
+      }
     }
+    await waitUntilIdle(handle, 600);
     await handle.signal(stopSignal);
     await handle.result();
 
@@ -125,4 +144,13 @@ try {
   await temporal.stop();
   await postgres.stop();
   await rm(root, { recursive: true, force: true });
+}
+
+/** Waits until the pipeline has seen `samples` samples and waits for more. */
+async function waitUntilIdle(handle: WorkflowHandle<typeof pipelineWorkflow>, samples: number): Promise<void> {
+  for (;;) {
+    const status = await handle.query(statusQuery);
+    if (status.samplesSeen === samples && status.pendingTriggers === 0 && status.current === 'waiting for data') return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
