@@ -17,6 +17,7 @@ import { pipeline } from 'node:stream/promises';
 import sharp from 'sharp';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { exitOnSignal, shutdownSignal } from '../cli/signals.js';
 import type { Batch } from '../lib/data/batch.js';
 import { categoricalCount, featureCount, FORMAT_PRESETS, parseDatasetConfig } from '../lib/data/dataset-config.js';
 import { registerDataset, type Dataset } from '../lib/data/datasets.js';
@@ -407,8 +408,15 @@ export async function benchDataplane(opts: DataplaneOptions) {
   // As root, the server runs as `postgres` and must be able to enter the dir.
   await chmod(dir, 0o755);
   const log = opts.log ?? (() => {});
+  // Signals are caught from here on: one while the server starts stops it once it is up, instead of orphaning it.
+  shutdownSignal();
   // No autovacuum: its passes over the freshly loaded tables would land on whichever measurement runs next.
   const server = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), settings: { autovacuum: 'off' } });
+  let removing: Promise<void> | undefined;
+  // Retries: after a signal the measurement goes on writing files into the folder while it is removed.
+  const removeServer = () => (removing ??= server.stop().then(() => rm(dir, { recursive: true, force: true, maxRetries: 5 })));
+  // The measurements do not watch for signals: one stops the server and exits.
+  const cancelStopOnSignal = exitOnSignal(removeServer);
   const pool = createPool(server.url);
   try {
     await migrate(pool);
@@ -443,9 +451,9 @@ export async function benchDataplane(opts: DataplaneOptions) {
       ...(cnn && { cnn: { ...cnn, loader: opts.cnnLoader } }),
     };
   } finally {
+    cancelStopOnSignal();
     await pool.end();
-    await server.stop();
-    await rm(dir, { recursive: true, force: true });
+    await removeServer();
   }
 }
 

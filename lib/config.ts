@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 
 /**
@@ -9,12 +10,18 @@ export interface TidelineConfig {
   home: string;
   /** Model store and checkpoints; shared by every worker in a distributed deployment. */
   storeDir: string;
-  temporalAddress: string;
+  /** TEMPORAL_ADDRESS: a server to attach to; absent, the state folder's own dev server is used (started if need be). */
+  temporalAddress?: string;
   /** True when TEMPORAL_ADDRESS was given: Tideline then never starts a dev server of its own. */
   temporalAddressGiven: boolean;
   namespace: string;
   /** External PostgreSQL; absent means the embedded one in `home`. */
   databaseUrl?: string;
+  /**
+   * Task queues. Those of an embedded stack end in the state folder's tag (`tideline-cpu-3f9a1c`), so two
+   * stacks never take each other's work; explicit TIDELINE_*_QUEUE names, and the defaults when
+   * TEMPORAL_ADDRESS names a shared server (workers of other machines meet there), are used as given.
+   */
   cpuQueue: string;
   gpuQueue: string;
   /** Execution provider of the models a gpu worker runs. */
@@ -27,15 +34,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TidelineConfig
   if (executionProvider !== 'cpu' && executionProvider !== 'cuda') {
     throw new Error(`TIDELINE_EXECUTION_PROVIDER: "${executionProvider}" is not one of cpu, cuda`);
   }
+  const temporalAddressGiven = Boolean(env.TEMPORAL_ADDRESS);
+  // Workers of a shared server (on other machines, with other state folders) must meet on the same names.
+  const queueSuffix = temporalAddressGiven ? '' : `-${stateFolderTag(home)}`;
   return {
     home,
     storeDir: resolve(env.TIDELINE_STORE ?? resolve(home, 'store')),
-    temporalAddress: env.TEMPORAL_ADDRESS ?? 'localhost:7233',
-    temporalAddressGiven: Boolean(env.TEMPORAL_ADDRESS),
+    temporalAddress: env.TEMPORAL_ADDRESS || undefined,
+    temporalAddressGiven,
     namespace: env.TEMPORAL_NAMESPACE ?? 'default',
     databaseUrl: env.DATABASE_URL || undefined,
-    cpuQueue: env.TIDELINE_CPU_QUEUE ?? 'tideline-cpu',
-    gpuQueue: env.TIDELINE_GPU_QUEUE ?? 'tideline-gpu',
+    cpuQueue: env.TIDELINE_CPU_QUEUE || `tideline-cpu${queueSuffix}`,
+    gpuQueue: env.TIDELINE_GPU_QUEUE || `tideline-gpu${queueSuffix}`,
     executionProvider,
   };
+}
+
+/** Six hex digits of the resolved state folder's path: the same folder always gets the same tag. */
+export function stateFolderTag(home: string): string {
+  return createHash('sha256').update(resolve(home)).digest('hex').slice(0, 6);
 }

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util';
 import type { WorkerRole } from '../../workers/plugin.js';
-import { createWorkers, runWorkers } from '../../workers/workers.js';
+import { createWorkers } from '../../workers/workers.js';
 import { openContext } from '../context.js';
 import { step } from '../progress.js';
+import { runWorkersUntil } from '../run-workers.js';
 import { shutdownSignal } from '../signals.js';
 
 const ROLES: Record<string, WorkerRole[]> = { control: ['control'], gpu: ['gpu'], all: ['control', 'gpu'] };
@@ -16,8 +17,8 @@ export async function worker(args: string[], banner = false): Promise<void> {
   const { values } = parseArgs({ args, options: { role: { type: 'string', default: 'all' } } });
   const roles = ROLES[values.role!];
   if (!roles) throw new Error(`--role: "${values.role}" is not one of ${Object.keys(ROLES).join(', ')}`);
-  const ctx = await openContext();
   const stopping = shutdownSignal();
+  const ctx = await openContext({ windsDownOnSignal: true });
   try {
     const { config } = ctx;
     const workers = await step(`Starting ${values.role} worker${roles.length > 1 ? 's' : ''}`, async () =>
@@ -26,7 +27,7 @@ export async function worker(args: string[], banner = false): Promise<void> {
         deps: { pool: ctx.pool, storeDir: config.storeDir, executionProvider: config.executionProvider }, cpuQueue: config.cpuQueue, gpuQueue: config.gpuQueue,
       }),
     );
-    if (banner) {
+    if (banner && !stopping.aborted) {
       console.log(`\nTideline is up.`);
       console.log(`  Temporal:    ${ctx.stack.temporalAddress} (namespace ${config.namespace})`);
       if (ctx.stack.uiUrl) console.log(`  Web UI:      ${ctx.stack.uiUrl}`);
@@ -35,7 +36,7 @@ export async function worker(args: string[], banner = false): Promise<void> {
       console.log(`  Model store: ${config.storeDir}`);
       console.log('Press Ctrl-C to stop.');
     }
-    await runWorkers(workers, stopping);
+    await runWorkersUntil(workers, stopping);
   } finally {
     await ctx.close();
   }

@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TidelineConfig } from '../config.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
-import { isListening, splitAddress } from '../ports.js';
+import { alive, readStackFile, removeStackFile, type StackFile, writeStackFile } from './stack-file.js';
 import { ensureTemporalCli } from './temporal-cli.js';
 import { startTemporalDevServer } from './temporal-dev-server.js';
 
@@ -11,36 +11,149 @@ export interface Stack {
   temporalAddress: string;
   uiUrl?: string;
   databaseUrl: string;
-  /** Stops what this process started; leaves alone what it found running. */
+  /** One line per service: whether this process started it or attached to it, and why. */
+  summary: string[];
+  /** Stops what this process started (once, however often called); leaves alone what it found running. */
   stop(): Promise<void>;
 }
 
-/** What a process that started embedded services records, so other `tide` commands can reach them. */
-interface StackFile {
-  pid: number;
-  temporalAddress?: string;
-  temporalPid?: number;
-  uiUrl?: string;
-  databaseUrl?: string;
+/** What startStack will attach to and start for a state folder, decided before anything starts. */
+export interface StackPlan {
+  /** The live `tide` process that runs the folder's stack, as it recorded it in stack.json. */
+  owner?: StackFile;
+  /** A dev server whose owner died without stopping it: it holds the folder's SQLite file, so it is stopped first. */
+  orphanDevServer?: number;
+  startsTemporal: boolean;
+  startsPostgres: boolean;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
+/**
+ * TEMPORAL_ADDRESS / DATABASE_URL when set, else what the live owner of the state folder's stack runs;
+ * whatever is still missing this process starts and owns. A folder has one owner at a time, so a
+ * service its owner attached to elsewhere is an error here rather than a second server of the folder.
+ */
+export function planStack(config: TidelineConfig): StackPlan {
+  const recorded = readStackFile(config.home);
+  const owner = recorded && alive(recorded.pid) ? recorded : undefined;
+  const startsTemporal = !config.temporalAddress && !owner?.temporalAddress;
+  const startsPostgres = !config.databaseUrl && !owner?.databaseUrl;
+  if (owner && (startsTemporal || startsPostgres)) {
+    const [service, variable] = startsTemporal ? ['Temporal server', 'TEMPORAL_ADDRESS'] : ['PostgreSQL', 'DATABASE_URL'];
+    throw new Error(
+      `tide process ${owner.pid} runs the stack of ${config.home} with a ${service} it did not start; set ${variable} as it does`,
+    );
   }
+  const orphan = recorded?.temporalPid;
+  return { owner, orphanDevServer: !owner && orphan && alive(orphan) ? orphan : undefined, startsTemporal, startsPostgres };
 }
 
-function readStackFile(home: string): StackFile | undefined {
-  const path = join(home, 'stack.json');
-  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as StackFile) : undefined;
+export interface StackOptions {
+  /** Notes while starting (building the Temporal CLI, a relocated data folder). */
+  log?: (line: string) => void;
+  /** Aborting stops what was started so far and rejects, once the piece being started is up. */
+  signal?: AbortSignal;
+  /** planStack's answer, when the caller needed it first. */
+  plan?: StackPlan;
 }
 
-/** Stops a dev server whose owner died without stopping it, so this process can own it. */
+/**
+ * Brings up the stack of `config.home` as planStack decides: the Temporal dev server (SQLite file, log
+ * and Web UI of the state folder, on free ports) and the embedded PostgreSQL (data in the state folder),
+ * recorded in stack.json for the folder's other `tide` commands.
+ */
+export async function startStack(config: TidelineConfig, options: StackOptions = {}): Promise<Stack> {
+  const { log = () => {}, signal } = options;
+  const plan = options.plan ?? planStack(config);
+  const { home } = config;
+  mkdirSync(home, { recursive: true });
+  const stops: (() => Promise<void>)[] = [];
+  const stopStarted = async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
+  const started: StackFile = { pid: process.pid };
+  const summary: string[] = [];
+  const ownerNote = plan.owner && `tide process ${plan.owner.pid} runs it for ${home}`;
+
+  let databaseUrl: string;
+  let temporalAddress: string;
+  let uiUrl = plan.owner?.uiUrl;
+  try {
+    signal?.throwIfAborted();
+    if (plan.orphanDevServer) await stopOrphan(plan.orphanDevServer);
+
+    if (config.databaseUrl) {
+      databaseUrl = config.databaseUrl;
+      summary.push(`PostgreSQL: attached to ${redacted(databaseUrl)} (DATABASE_URL)`);
+    } else if (plan.owner?.databaseUrl) {
+      databaseUrl = plan.owner.databaseUrl;
+      summary.push(`PostgreSQL: attached to ${redacted(databaseUrl)}; ${ownerNote}`);
+    } else {
+      const dataDir = join(home, 'postgres');
+      const pg = await startEmbeddedPostgres({ dataDir });
+      stops.push(() => pg.stop());
+      if (pg.notice) log(pg.notice);
+      databaseUrl = started.databaseUrl = pg.url;
+      summary.push(`PostgreSQL: started the embedded server for ${home} on 127.0.0.1:${pg.port}`);
+      signal?.throwIfAborted();
+    }
+
+    if (config.temporalAddress) {
+      temporalAddress = config.temporalAddress;
+      uiUrl = undefined;
+      summary.push(`Temporal: attached to ${temporalAddress} (TEMPORAL_ADDRESS)`);
+    } else if (plan.owner?.temporalAddress) {
+      temporalAddress = plan.owner.temporalAddress;
+      summary.push(`Temporal: attached to ${temporalAddress}; ${ownerNote}`);
+    } else {
+      const cli = await ensureTemporalCli(log);
+      const server = await startTemporalDevServer({
+        cli,
+        dbFile: join(home, 'temporal.sqlite'),
+        namespace: config.namespace,
+        logFile: join(home, 'temporal.log'),
+      });
+      stops.push(() => server.stop());
+      temporalAddress = started.temporalAddress = server.address;
+      started.temporalPid = server.pid;
+      uiUrl = started.uiUrl = server.uiUrl;
+      summary.push(`Temporal: started a dev server for ${home} on ${temporalAddress} (Web UI ${uiUrl})`);
+      signal?.throwIfAborted();
+    }
+  } catch (err) {
+    await stopStarted();
+    throw err;
+  }
+
+  if (stops.length > 0) writeStackFile(home, started);
+  let stopping: Promise<void> | undefined;
+  return {
+    temporalAddress,
+    uiUrl,
+    databaseUrl,
+    summary,
+    stop() {
+      stopping ??= (async () => {
+        if (stops.length > 0) removeStackFile(home);
+        await stopStarted();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** A PostgreSQL URL without its credentials, fit to print. */
+function redacted(url: string): string {
+  return url.replace(/\/\/[^@]*@/, '//…@');
+}
+
+/** Stops a dev server whose owner died without stopping it, so this process can own the folder's SQLite file. */
 function stopOrphan(pid: number): Promise<void> {
-  process.kill(pid, 'SIGTERM');
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // Not ours to signal (EPERM): the pid was reused by another user's process after the dev server ended.
+    return Promise.resolve();
+  }
   return new Promise((resolveStop) => {
     const poll = setInterval(() => {
       if (!alive(pid)) {
@@ -49,61 +162,4 @@ function stopOrphan(pid: number): Promise<void> {
       }
     }, 100);
   });
-}
-
-/**
- * Brings up what is missing: uses TEMPORAL_ADDRESS / DATABASE_URL when set, else services another
- * `tide` process already runs from the same state folder, else starts the Temporal dev server
- * (SQLite file and Web UI in the state folder) and the embedded PostgreSQL itself.
- */
-export async function startStack(config: TidelineConfig, log: (line: string) => void): Promise<Stack> {
-  mkdirSync(config.home, { recursive: true });
-  const recorded = readStackFile(config.home);
-  const running = recorded && alive(recorded.pid) ? recorded : undefined;
-  if (!running && recorded?.temporalPid && alive(recorded.temporalPid)) await stopOrphan(recorded.temporalPid);
-  const stops: (() => Promise<void>)[] = [];
-  const started: StackFile = { pid: process.pid };
-
-  let databaseUrl = config.databaseUrl ?? running?.databaseUrl;
-  if (!databaseUrl) {
-    const pg = await startEmbeddedPostgres({ dataDir: join(config.home, 'postgres') });
-    if (pg.notice) log(pg.notice);
-    databaseUrl = started.databaseUrl = pg.url;
-    stops.push(() => pg.stop());
-  }
-
-  let temporalAddress = config.temporalAddressGiven ? config.temporalAddress : running?.temporalAddress;
-  let uiUrl = running?.uiUrl;
-  if (!temporalAddress) {
-    const { host, port } = splitAddress(config.temporalAddress);
-    if (await isListening(host, port)) {
-      temporalAddress = config.temporalAddress;
-    } else {
-      const cli = await ensureTemporalCli(log);
-      const server = await startTemporalDevServer({
-        cli,
-        dbFile: join(config.home, 'temporal.sqlite'),
-        port,
-        uiPort: port + 1000,
-        namespace: config.namespace,
-        logFile: join(config.home, 'temporal.log'),
-      });
-      temporalAddress = started.temporalAddress = server.address;
-      started.temporalPid = server.pid;
-      uiUrl = started.uiUrl = server.uiUrl;
-      stops.push(() => server.stop());
-    }
-  }
-
-  const stackFile = join(config.home, 'stack.json');
-  if (stops.length > 0) writeFileSync(stackFile, JSON.stringify(started, null, 2));
-  return {
-    temporalAddress,
-    uiUrl,
-    databaseUrl,
-    async stop() {
-      if (stops.length > 0) rmSync(stackFile, { force: true });
-      for (const stop of stops.reverse()) await stop();
-    },
-  };
 }
