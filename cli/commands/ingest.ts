@@ -14,10 +14,13 @@ const USAGE = 'usage: tide ingest <dataset> [files…] [--parallel N] [--bulk] |
 
 /**
  * `tide ingest <dataset> [files…]` registers the given files (or every new file under the dataset's
- * root), then signals the dataset's running pipelines. Rejected files are listed at the end and make
- * the exit code non-zero; the other files are still ingested. `--parallel N` scans N files at once
- * (default: the dataset config's ingest.parallel, else 1); `--bulk` loads a backlog first and builds
- * the samples index afterwards (the dataset's samples are not readable meanwhile).
+ * root), then signals the dataset's running pipelines. Files that cannot be decoded are quarantined
+ * (`tide dataset show`), files that cannot be read are left for the next ingest; both are listed at the
+ * end and make the exit code non-zero, and the other files are still ingested (with the dataset's
+ * ingest.strict, the first bad file fails the whole call and nothing is committed). `--parallel N`
+ * scans N files at once (default: the dataset config's ingest.parallel, else 1); `--bulk` loads a
+ * backlog first and builds the samples index afterwards (the dataset's samples are not readable
+ * meanwhile).
  * `tide ingest <dataset> --watch [--interval seconds]` keeps polling the root for new files (default
  * interval: the dataset config's ingest.pollSeconds, else 2).
  */
@@ -38,7 +41,7 @@ export async function ingest(args: string[]): Promise<void> {
   if (parallelFlag !== undefined && !(Number.isInteger(parallelFlag) && parallelFlag >= 1)) {
     throw new Error(`--parallel: "${values.parallel}" is not a positive integer`);
   }
-  const ctx = await openContext();
+  const ctx = await openContext({ windsDownOnSignal: values.watch });
   try {
     const dataset = await getDataset(ctx.pool, name);
     if (!dataset) throw new Error(`no dataset named "${name}" (register it with \`tide dataset add\`)`);
@@ -47,8 +50,15 @@ export async function ingest(args: string[]): Promise<void> {
     const report = (o: IngestOutcome) => {
       if (o.status === 'rejected') {
         rejected.push(o);
-        console.error(`  rejected ${o.error.message}`);
+        console.error(`  quarantined ${o.error.message}`);
       }
+    };
+    // A file that cannot be read (or is not in the root) is named and left out; the others go on.
+    const failed: string[] = [];
+    const reportFailure = (file: string, err: unknown) => {
+      const message = err instanceof Error ? err.message : String(err);
+      failed.push(message.includes(file) ? message : `${file}: ${message}`);
+      console.error(`  not ingested: ${failed.at(-1)}`);
     };
 
     if (values.watch) {
@@ -89,17 +99,27 @@ export async function ingest(args: string[]): Promise<void> {
           bar.update(++done, `${rows}${expectedRows === undefined ? '' : `/${expectedRows}`} rows, ${rate()} rows/s`);
           report(o);
         },
+        onError: (file, err) => {
+          bar.update(++done, `${rows} rows`);
+          reportFailure(file, err);
+        },
       });
       bar.finish(`${rows} rows, ${rate()} rows/s`);
       const notified = await notifyPipelines(ctx.client, dataset, batches);
       const samples = batches.reduce((n, b) => n + b.count, 0);
-      console.log(`Ingested ${batches.length} file(s) (${samples} samples), ${duplicates} already known, ${rejected.length} rejected; signalled ${notified} pipeline(s).`);
+      console.log(
+        `Ingested ${batches.length} file(s) (${samples} samples), ${duplicates} already known, ${rejected.length} quarantined, ${failed.length} failed; signalled ${notified} pipeline(s).`,
+      );
     }
     if (rejected.length > 0) {
-      console.error(`\n${rejected.length} file(s) rejected:`);
+      console.error(`\n${rejected.length} file(s) quarantined (tried again once changed; \`tide dataset show ${name}\` lists them):`);
       for (const o of rejected) if (o.status === 'rejected') console.error(`  ${o.error.message}`);
-      process.exitCode = 1;
     }
+    if (failed.length > 0) {
+      console.error(`\n${failed.length} file(s) not ingested (not quarantined: the next ingest tries them again):`);
+      for (const message of failed) console.error(`  ${message}`);
+    }
+    if (rejected.length > 0 || failed.length > 0) process.exitCode = 1;
   } finally {
     await ctx.close();
   }

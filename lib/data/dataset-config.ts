@@ -86,6 +86,11 @@ export interface IngestSettings {
   parallel?: number;
   /** Seconds between two polls of the watcher (default 2). */
   pollSeconds?: number;
+  /**
+   * true: each ingest call is all or nothing, failing on its first bad file with nothing of it committed.
+   * Absent or false: a bad file is quarantined (quarantine.ts) and the others are ingested.
+   */
+  strict?: boolean;
 }
 
 export interface DatasetConfig {
@@ -271,6 +276,7 @@ const datasetConfig = z.strictObject({
     .strictObject({
       parallel: z.int({ error: 'expected an integer in 1..64' }).min(1).max(64, { error: 'expected an integer in 1..64' }).optional(),
       pollSeconds: z.number({ error: 'expected a positive number of seconds' }).positive({ error: 'expected a positive number of seconds' }).optional(),
+      strict: z.boolean({ error: 'expected true or false' }).optional(),
     })
     .optional(),
 });

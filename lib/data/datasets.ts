@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
 import { parseDatasetConfig, type DatasetConfig, type DatasetFormat, type IngestSettings } from './dataset-config.js';
@@ -18,12 +19,13 @@ const COLUMNS = 'dataset_id AS id, name, root, format, ingest';
  * Registers a dataset and creates its samples partition (`samples_d<id>`, hash-partitioned by key
  * into `hashPartitions` leaves) in one transaction. Registering the same name again with the same
  * config returns the existing dataset, with its ingest settings updated from the config; with a
- * different root, format or hashPartitions it is an error. The root is stored
- * absolute (resolved against the current directory).
+ * different root, format or hashPartitions it is an error. The root must be an existing folder; it is
+ * stored absolute (resolved against the current directory).
  */
 export async function registerDataset(pool: pg.Pool, config: DatasetConfig): Promise<Dataset> {
   const { name, format, hashPartitions = DEFAULT_HASH_PARTITIONS, ingest = {} } = parseDatasetConfig(config);
   const root = path.resolve(config.root);
+  await checkRoot(name, root);
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -66,4 +68,14 @@ export async function getDataset(pool: pg.Pool, name: string): Promise<Dataset |
 
 export async function getDatasetById(pool: pg.Pool, id: number): Promise<Dataset | undefined> {
   return (await pool.query<Dataset>(`SELECT ${COLUMNS} FROM datasets WHERE dataset_id = $1`, [id])).rows[0];
+}
+
+/** Refuses a root that is not an existing folder, naming it: a typo would otherwise only show at the first ingest. */
+async function checkRoot(name: string, root: string): Promise<void> {
+  const info = await stat(root).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
+    throw new DataError(`dataset "${name}": root ${root} cannot be read: ${e.message}`);
+  });
+  if (!info) throw new DataError(`dataset "${name}": root folder ${root} does not exist`);
+  if (!info.isDirectory()) throw new DataError(`dataset "${name}": root ${root} is not a folder`);
 }

@@ -5,12 +5,14 @@ export class DataError extends Error {
 
 /**
  * A file that cannot be ingested, rejected whole. `file` is the path relative to the dataset root;
- * `offset` (binary, bytes) or `line` (CSV, 1-based) locates the problem.
+ * `offset` (binary, bytes) or `line` (CSV and text, 1-based) locates the problem.
  */
 export class IngestError extends Error {
   override name = 'IngestError';
   readonly file: string;
   readonly reason: string;
+  /** The message without the file: where in it, then the reason. */
+  readonly detail: string;
   readonly offset?: number;
   readonly line?: number;
 
@@ -19,6 +21,7 @@ export class IngestError extends Error {
     super(`${file}: ${at}${reason}`);
     this.file = file;
     this.reason = reason;
+    this.detail = `${at}${reason}`;
     if (where.offset !== undefined) this.offset = where.offset;
     if (where.line !== undefined) this.line = where.line;
   }

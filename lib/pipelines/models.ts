@@ -11,31 +11,34 @@ export interface ModelRow {
   numSamples: number;
   trainingMs: number;
   finalLoss: number | null;
+  /** Why the model is suspect though it trained (e.g. its loss diverged: lib/train/divergence.ts); null when nothing is. */
+  warning: string | null;
 }
 
-export type NewModel = Omit<ModelRow, 'modelId'>;
+export type NewModel = Omit<ModelRow, 'modelId' | 'warning'> & { warning?: string | null };
 
 /** Records a model; a retried store of the same (pipeline, trigger) updates the one row. */
 export async function upsertModel(pool: pg.Pool, pipelineId: number, model: NewModel): Promise<number> {
   const { rows } = await pool.query(
     `INSERT INTO models (pipeline_id, trigger_id, parent_model_id, architecture, onnx_path, state_path, sha256,
-                         num_samples, training_ms, final_loss)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                         num_samples, training_ms, final_loss, warning)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
      ON CONFLICT (pipeline_id, trigger_id) DO UPDATE SET
        parent_model_id = EXCLUDED.parent_model_id, architecture = EXCLUDED.architecture,
        onnx_path = EXCLUDED.onnx_path, state_path = EXCLUDED.state_path, sha256 = EXCLUDED.sha256,
-       num_samples = EXCLUDED.num_samples, training_ms = EXCLUDED.training_ms, final_loss = EXCLUDED.final_loss
+       num_samples = EXCLUDED.num_samples, training_ms = EXCLUDED.training_ms, final_loss = EXCLUDED.final_loss,
+       warning = EXCLUDED.warning
      RETURNING model_id`,
     [
       pipelineId, model.triggerId, model.parentModelId, JSON.stringify(model.architecture), model.onnxPath,
-      model.statePath, model.sha256, model.numSamples, Math.round(model.trainingMs), model.finalLoss,
+      model.statePath, model.sha256, model.numSamples, Math.round(model.trainingMs), model.finalLoss, model.warning ?? null,
     ],
   );
   return rows[0].model_id;
 }
 
 const COLUMNS = `model_id, trigger_id, parent_model_id, architecture, onnx_path, state_path, sha256, num_samples,
-                 training_ms, final_loss`;
+                 training_ms, final_loss, warning`;
 
 export async function getModel(pool: pg.Pool, modelId: number): Promise<ModelRow | undefined> {
   const { rows } = await pool.query(`SELECT ${COLUMNS} FROM models WHERE model_id = $1`, [modelId]);
@@ -59,5 +62,6 @@ function toModelRow(row: Record<string, unknown>): ModelRow {
     numSamples: row.num_samples as number,
     trainingMs: row.training_ms as number,
     finalLoss: row.final_loss as number | null,
+    warning: row.warning as string | null,
   };
 }

@@ -147,6 +147,26 @@ function dataOffset(jsonLength: number): number {
   return Math.ceil((MAGIC.length + 4 + jsonLength) / 4) * 4;
 }
 
+/** The `extra` of a file written by writeModelState, reading only its header. */
+export async function readModelStateExtra(path: string): Promise<Record<string, unknown>> {
+  const corrupt = (why: string): Error => new Error(`model state file ${path} is corrupt or truncated: ${why}`);
+  const fh = await open(path, 'r');
+  try {
+    const prefix = Buffer.alloc(MAGIC.length + 4);
+    const { bytesRead } = await fh.read(prefix, 0, prefix.length, 0);
+    if (bytesRead !== prefix.length || !prefix.subarray(0, MAGIC.length).equals(MAGIC)) throw corrupt('bad magic');
+    const json = Buffer.alloc(prefix.readUInt32LE(MAGIC.length));
+    if ((await fh.read(json, 0, json.length, prefix.length)).bytesRead !== json.length) throw corrupt('header extends past end of file');
+    try {
+      return (JSON.parse(json.toString('utf8')) as Header).extra ?? {};
+    } catch (e) {
+      throw corrupt(`unreadable header (${(e as Error).message})`);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
 /**
  * Reads a file written by writeModelState. Files without buffers (version 1, as all files written before
  * buffers existed) read with `buffers: {}`: right for every model without buffers, and a model with buffers

@@ -10,6 +10,7 @@ import { FORMAT_PRESETS, parseDatasetConfig, type DatasetFormat } from '../../li
 import { getDataset, getDatasetById, registerDataset, type Dataset } from '../../lib/data/datasets.js';
 import { DataError } from '../../lib/data/errors.js';
 import { findNewFiles, ingestFile, ingestFiles, type IngestOutcome } from '../../lib/data/ingest.js';
+import { listQuarantined } from '../../lib/data/quarantine.js';
 import { countHoldout, countTrainingSet, evaluationBatches, trainingBatches } from '../../lib/data/loader.js';
 import { writeTrainingSet } from '../../lib/data/selection.js';
 import { watchDataset } from '../../lib/data/watcher.js';
@@ -139,6 +140,7 @@ describe('data plane', () => {
 
   it('registers a dataset with its hash-partitioned samples partition', async () => {
     const config = { name: 'bin', root: path.join(dir, 'bin'), format: binaryFormat, hashPartitions: 3 };
+    await mkdir(config.root);
     bin = await registerDataset(db.pool, config);
     const { rows } = await db.pool.query(
       `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::regclass ORDER BY 1`,
@@ -227,6 +229,7 @@ describe('data plane', () => {
 
   it('keeps keys dense when files are ingested concurrently', async () => {
     const root = path.join(dir, 'conc');
+    await mkdir(root);
     const conc = await registerDataset(db.pool, { name: 'conc', root, format: binaryFormat });
     await Promise.all([writeBinaryFile(root, 'a.bin', 11, 120), writeBinaryFile(root, 'b.bin', 12, 80), writeBinaryFile(root, 'c.bin', 13, 50)]);
     const outcomes = await Promise.all(['a.bin', 'b.bin', 'c.bin'].map((f) => ingestFile(db.pool, conc, f)));
@@ -429,6 +432,7 @@ describe('data plane', () => {
 
     before(async () => {
       const root = path.join(dir, 'criteo');
+      await mkdir(root);
       criteo = await registerDataset(db.pool, parseDatasetConfig({ name: 'criteo', root, format: { preset: 'criteo' } }));
       assert.deepEqual(criteo.format, FORMAT_PRESETS.criteo);
       await writeCriteo(root, 'day0.bin', 1, 500);
@@ -479,6 +483,7 @@ describe('data plane', () => {
         root,
         format: { ...FORMAT_PRESETS.criteo, recordSize: 264, categorical: { offset: 56, count: 26, type: 'int64' } },
       }).format;
+      await mkdir(root);
       const wide = await registerDataset(db.pool, { name: 'criteo64', root, format });
       await writeCriteo(root, 'good.bin', 3, 40, 'int64');
       const records = Array.from({ length: 40 }, (_, i) => criteoRecord(4, i));
@@ -499,6 +504,7 @@ describe('data plane', () => {
 
   it('finds new files and watches the root for files dropped later', async () => {
     const root = path.join(dir, 'watched');
+    await mkdir(root);
     const watched = await registerDataset(db.pool, { name: 'watched', root, format: binaryFormat });
     await writeBinaryFile(root, 'w01.bin', 21, 40);
     await writeBinaryFile(root, 'sub/w00.bin', 20, 10);
@@ -533,6 +539,8 @@ describe('data plane', () => {
     controller.abort();
     await watching;
     assert.deepEqual(errors, []);
-    assert.deepEqual(await findNewFiles(db.pool, watched), ['bad.bin']);
+    // Quarantined, so no later scan tries the unchanged file again.
+    assert.deepEqual(await findNewFiles(db.pool, watched), []);
+    assert.deepEqual((await listQuarantined(db.pool, watched.id)).map((q) => q.path), ['bad.bin']);
   });
 });

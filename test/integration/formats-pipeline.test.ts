@@ -85,6 +85,7 @@ describe('image and text datasets end to end (real Temporal dev server, PostgreS
 
   it('trains the CNN on one-image-per-file PNG and JPEG samples labelled by class folder, and evaluates every model', async () => {
     const imageRoot = join(root, 'quadrants');
+    await mkdir(imageRoot, { recursive: true });
     const dataset = await registerDataset(postgres.pool, parseDatasetConfig({
       name: 'quadrants', root: imageRoot,
       format: { kind: 'image', height: SIDE, width: SIDE, mean: [0.5], std: [0.25], label: { from: 'folder', classes: CLASSES }, timestamp: { from: 'sidecar', suffix: '.ts' } },
@@ -111,7 +112,7 @@ describe('image and text datasets end to end (real Temporal dev server, PostgreS
     assert.ok(models.every((m) => (m.architecture as { architecture: string }).architecture === 'cnn'));
     const evaluations = await listEvaluations(postgres.pool, summary.pipelineId);
     assert.equal(evaluations.length, 4, 'a full 2×2 evaluation matrix');
-    assert.ok(evaluations.every((e) => e.numSamples > 0 && e.accuracy > 0.7), evaluations.map((e) => e.accuracy).join(', '));
+    assert.ok(evaluations.every((e) => e.numSamples > 0 && e.accuracy! > 0.7), evaluations.map((e) => e.accuracy).join(', '));
   });
 
   it('streams every image once per epoch, decoded ahead in chunks, each with the pixels of its own label', async () => {
@@ -133,11 +134,11 @@ describe('image and text datasets end to end (real Temporal dev server, PostgreS
 
   it('trains the textClassifier on hashed tokens of text lines, and refuses a model that needs float features', async () => {
     const textRoot = join(root, 'news');
+    await mkdir(textRoot, { recursive: true });
     const dataset = await registerDataset(postgres.pool, parseDatasetConfig({
       name: 'news', root: textRoot, format: { kind: 'text', timestamp: true, maxTokens: 12, numClasses: 3 },
     }));
     const rng = createRng(8);
-    await mkdir(textRoot, { recursive: true });
     await writeFile(join(textRoot, 'day-0.tsv'), newsLines(rng, 500, 0));
     await writeFile(join(textRoot, 'day-1.tsv'), `${newsLines(rng, 500, DAY)}\n`);
     assert.equal(await ingestAll(dataset), 2);
@@ -154,7 +155,7 @@ describe('image and text datasets end to end (real Temporal dev server, PostgreS
     assert.deepEqual([summary.models, summary.samplesSeen], [2, 1000]);
     const evaluations = await listEvaluations(postgres.pool, summary.pipelineId);
     assert.equal(evaluations.length, 4, 'a full 2×2 evaluation matrix');
-    assert.ok(evaluations.every((e) => e.numSamples > 0 && e.accuracy > 0.8), evaluations.map((e) => e.accuracy).join(', '));
+    assert.ok(evaluations.every((e) => e.numSamples > 0 && e.accuracy! > 0.8), evaluations.map((e) => e.accuracy).join(', '));
 
     const refused = temporal.client.workflow.execute('pipelineWorkflow', {
       taskQueue: queues.cpu, workflowId: 'mlp-on-text', args: [{ ...textSpec, model: { architecture: 'mlp', numClasses: 3 } }],
@@ -167,11 +168,11 @@ describe('image and text datasets end to end (real Temporal dev server, PostgreS
 
   it('rejects a corrupt image and an image without its label file, with reasons, and ingests the others', async () => {
     const sideRoot = join(root, 'sidecars');
+    await mkdir(join(sideRoot, 'shots'), { recursive: true });
     const dataset = await registerDataset(postgres.pool, parseDatasetConfig({
       name: 'sidecars', root: sideRoot, format: { kind: 'image', channels: 1, height: SIDE, width: SIDE, label: { from: 'sidecar' }, numClasses: 4 },
     }));
     const rng = createRng(9);
-    await mkdir(join(sideRoot, 'shots'), { recursive: true });
     for (let i = 0; i < 5; i++) {
       await writeQuadrantImage(join(sideRoot, 'shots', `ok-${i}.png`), i % 4, rng, 'png');
       await writeFile(join(sideRoot, 'shots', `ok-${i}.png.label`), String(i % 4));

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -85,6 +85,7 @@ describe('ingestion at scale', () => {
 
   it('keeps ingest settings with the dataset and updates them on re-registration', async () => {
     const config = { name: 'settings', root: path.join(dir, 'settings'), format: FORMAT };
+    await mkdir(config.root);
     assert.deepEqual((await registerDataset(db.pool, config)).ingest, {});
     const updated = await registerDataset(db.pool, { ...config, ingest: { parallel: 6, pollSeconds: 0.5 } });
     assert.deepEqual(updated.ingest, { parallel: 6, pollSeconds: 0.5 });

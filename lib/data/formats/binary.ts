@@ -22,8 +22,9 @@ const INT32_MIN_BIG = -(2n ** 31n);
 const INT32_MAX_BIG = 2n ** 31n - 1n;
 
 /**
- * Reads labels and timestamps of every record, validating size and label range. The file is read
- * in chunks, so a file of any size only needs its label and timestamp columns in memory.
+ * Reads labels and timestamps of every record, validating size, label range, that float32 features are
+ * finite and that int64 categorical ids fit in int32. The file is read in chunks, so a file of any size
+ * only needs its label and timestamp columns in memory.
  */
 export async function scanBinary(format: BinaryFormat, absolute: string, relative: string, mtimeS: number): Promise<FileSamples> {
   const { recordSize } = format;
@@ -40,6 +41,7 @@ export async function scanBinary(format: BinaryFormat, absolute: string, relativ
     const labels = new Int32Array(count);
     const timestamps = new Float64Array(count).fill(Math.floor(mtimeS));
     const little = format.byteOrder === 'little';
+    const floatFeatures = (format.features.type ?? 'float32') === 'float32';
     const chunkRecords = Math.min(count, Math.max(1, Math.floor(SCAN_CHUNK_BYTES / recordSize)));
     const buffer = Buffer.allocUnsafe(chunkRecords * recordSize);
     const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
@@ -53,6 +55,7 @@ export async function scanBinary(format: BinaryFormat, absolute: string, relativ
         const fileOffset = (first + r) * recordSize;
         labels[first + r] = checkLabel(format, readLabel(format, view, at, little), relative, fileOffset);
         if (format.timestamp) timestamps[first + r] = readTimestamp(format.timestamp, view, at, little, relative, fileOffset);
+        if (floatFeatures) checkFiniteFeatures(format, view, at, little, relative, fileOffset);
         if (format.categorical?.type === 'int64') checkCategorical64(format, view, at, little, relative, fileOffset);
       }
     }
@@ -101,6 +104,19 @@ function readTimestamp(
     throw new IngestError(relative, `timestamp ${ts} is not a representable number of seconds`, { offset: recordOffset });
   }
   return ts;
+}
+
+/** Float32 features must be finite, as CSV features must be numbers: a NaN or ±Inf would only show as a NaN loss. */
+function checkFiniteFeatures(format: BinaryFormat, view: DataView, record: number, little: boolean, relative: string, recordOffset: number): void {
+  const { offset, count } = format.features;
+  for (let f = 0; f < count; f++) {
+    const value = view.getFloat32(record + offset + 4 * f, little);
+    if (!Number.isFinite(value)) {
+      throw new IngestError(relative, `feature[${f}] is ${value} in record ${recordOffset / format.recordSize}`, {
+        offset: recordOffset + offset + 4 * f,
+      });
+    }
+  }
 }
 
 /** int64 categorical ids must fit in int32 (Batch.categorical is an Int32Array). */

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { readFile, stat } from 'node:fs/promises';
 import type { DatasetFormat } from '../dataset-config.js';
 import { DataError, IngestError } from '../errors.js';
@@ -20,8 +21,23 @@ const LF = 10;
 const CR = 13;
 
 export async function readCsv(format: CsvFormat, absolute: string, relative: string): Promise<CsvTable> {
-  const text = (await readFile(absolute)).toString('utf8');
+  const bytes = await readFile(absolute);
+  // Decoding would replace invalid bytes with U+FFFD, silently changing a field.
+  if (!isUtf8(bytes)) throw new IngestError(relative, 'invalid UTF-8', { line: firstInvalidUtf8Line(bytes) });
+  const text = bytes.toString('utf8');
   return parseCsv(format, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, relative);
+}
+
+/** The 1-based line of the first invalid UTF-8 sequence; a multi-byte sequence never holds a line feed. */
+function firstInvalidUtf8Line(bytes: Buffer): number {
+  let line = 1;
+  for (let from = 0; from < bytes.length; line++) {
+    const lf = bytes.indexOf(LF, from);
+    const end = lf < 0 ? bytes.length : lf;
+    if (!isUtf8(bytes.subarray(from, end))) return line;
+    from = end + 1;
+  }
+  return line;
 }
 
 /** Parses and validates every row; any bad row rejects the file with its line number. */

@@ -97,10 +97,12 @@ async function loadPixels(format: ImageFormat, absolute: string, relative: strin
 
 async function decodeImage(format: ImageFormat, bytes: Buffer, relative: string): Promise<Uint8Array> {
   const { channels, height, width } = format;
-  let image = sharp(bytes, { failOn: 'warning' }).resize(width, height, { fit: 'fill' });
-  image = channels === 1 ? image.grayscale().removeAlpha() : image.removeAlpha().toColourspace('srgb');
+  if (bytes.length === 0) throw new IngestError(relative, 'empty file, not an image');
   let data: Buffer;
+  // sharp refuses some inputs as it is constructed, others as it decodes: both are this file's fault.
   try {
+    let image = sharp(bytes, { failOn: 'warning' }).resize(width, height, { fit: 'fill' });
+    image = channels === 1 ? image.grayscale().removeAlpha() : image.removeAlpha().toColourspace('srgb');
     ({ data } = await image.raw().toBuffer({ resolveWithObject: true }));
   } catch (e) {
     throw new IngestError(relative, `image does not decode: ${(e as Error).message}`);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { TextFormat } from '../dataset-config.js';
 import { DataError, IngestError } from '../errors.js';
@@ -68,10 +69,10 @@ function splitLine(format: TextFormat, line: string): { label: string; timestamp
 }
 
 /**
- * Every non-blank line of the file, read in chunks (any file size): its text without the line break, its byte
- * range and its 1-based line number.
+ * Every non-blank line of the file, read in chunks (any file size): its text without the line break, its bytes
+ * (a view, valid until the next line), its byte range and its 1-based line number.
  */
-async function* fileLines(handle: FileHandle): AsyncGenerator<{ text: string; start: number; end: number; line: number }> {
+async function* fileLines(handle: FileHandle): AsyncGenerator<{ text: string; bytes: Buffer; start: number; end: number; line: number }> {
   const chunk = Buffer.allocUnsafe(CHUNK_BYTES);
   let carry = Buffer.alloc(0);
   let carryStart = 0;
@@ -91,7 +92,7 @@ async function* fileLines(handle: FileHandle): AsyncGenerator<{ text: string; st
       line++;
       const end = lf > from && data[lf - 1] === CR ? lf - 1 : lf;
       const text = data.toString('utf8', from, end);
-      if (text.trim() !== '') yield { text, start: carryStart + from, end: carryStart + end, line };
+      if (text.trim() !== '') yield { text, bytes: data.subarray(from, end), start: carryStart + from, end: carryStart + end, line };
       from = lf + 1;
     }
     if (bytesRead === 0) return;
@@ -100,7 +101,7 @@ async function* fileLines(handle: FileHandle): AsyncGenerator<{ text: string; st
   }
 }
 
-/** Labels and timestamps of every line; any malformed line rejects the file with its line number. */
+/** Labels and timestamps of every line; any malformed line (invalid UTF-8 too) rejects the file with its line number. */
 export async function scanText(format: TextFormat, absolute: string, relative: string, mtimeS: number): Promise<FileSamples> {
   const handle = await open(absolute, 'r');
   try {
@@ -110,7 +111,9 @@ export async function scanText(format: TextFormat, absolute: string, relative: s
     const starts: number[] = [];
     const ends: number[] = [];
     const limit = format.numClasses ?? 2 ** 31;
-    for await (const { text, start, end, line } of fileLines(handle)) {
+    for await (const { text, bytes, start, end, line } of fileLines(handle)) {
+      // Decoding would replace invalid bytes with U+FFFD, silently changing the tokens.
+      if (!isUtf8(bytes)) throw new IngestError(relative, 'invalid UTF-8', { line });
       let parts;
       try {
         parts = splitLine(format, text);
