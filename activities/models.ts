@@ -3,8 +3,11 @@ import { categoricalCount } from '../lib/data/dataset-config.js';
 import { getDatasetById } from '../lib/data/datasets.js';
 import { ModelStore } from '../lib/models/store.js';
 import { upsertModel } from '../lib/pipelines/models.js';
+import { warningOf } from '../lib/train/divergence.js';
+import { readModelStateExtra } from '../lib/train/model-state.js';
 import { getPipeline } from '../lib/pipelines/registry.js';
 import type { ActivityDeps } from './deps.js';
+import { asActivityFailure } from './deterministic-errors.js';
 import { configurationError } from './failures.js';
 import { modelFor } from './model-for.js';
 
@@ -24,26 +27,36 @@ export interface StoreModelArgs {
 /** Publishes trained models into the model store with their lineage; runs on the cpu task queue. */
 export function modelActivities({ pool, storeDir }: ActivityDeps) {
   const store = new ModelStore(storeDir);
+
+  async function publish(args: StoreModelArgs): Promise<{ modelId: number }> {
+    // The pipeline's dataset gives the categorical width (the workflow's arguments carry only `features`).
+    const pipeline = await getPipeline(pool, args.pipelineId);
+    const dataset = pipeline && (await getDatasetById(pool, pipeline.datasetId));
+    if (!dataset) throw configurationError('DatasetNotFound', `the dataset of pipeline ${args.pipelineId} no longer exists`);
+    const def = await modelFor(args.model, args.features, categoricalCount(dataset.format), store);
+    const files = await store.publish(args.pipelineId, args.triggerId, def, args.trainedState);
+    const modelId = await upsertModel(pool, args.pipelineId, {
+      triggerId: args.triggerId,
+      parentModelId: args.parentModelId,
+      architecture: { ...args.model, features: args.features },
+      onnxPath: files.onnxPath,
+      statePath: files.statePath,
+      sha256: files.sha256,
+      numSamples: args.numSamples,
+      trainingMs: args.trainingMs,
+      finalLoss: Number.isFinite(args.finalLoss) ? args.finalLoss : null,
+      warning: warningOf(await readModelStateExtra(store.resolve(args.trainedState))) ?? null,
+    });
+    return { modelId };
+  }
+
   return {
     async storeModel(args: StoreModelArgs): Promise<{ modelId: number }> {
-      // The pipeline's dataset gives the categorical width (the workflow's arguments carry only `features`).
-      const pipeline = await getPipeline(pool, args.pipelineId);
-      const dataset = pipeline && (await getDatasetById(pool, pipeline.datasetId));
-      if (!dataset) throw configurationError('DatasetNotFound', `the dataset of pipeline ${args.pipelineId} no longer exists`);
-      const def = await modelFor(args.model, args.features, categoricalCount(dataset.format), store);
-      const files = await store.publish(args.pipelineId, args.triggerId, def, args.trainedState);
-      const modelId = await upsertModel(pool, args.pipelineId, {
-        triggerId: args.triggerId,
-        parentModelId: args.parentModelId,
-        architecture: { ...args.model, features: args.features },
-        onnxPath: files.onnxPath,
-        statePath: files.statePath,
-        sha256: files.sha256,
-        numSamples: args.numSamples,
-        trainingMs: args.trainingMs,
-        finalLoss: Number.isFinite(args.finalLoss) ? args.finalLoss : null,
-      });
-      return { modelId };
+      try {
+        return await publish(args);
+      } catch (err) {
+        throw asActivityFailure(err, 'StorageFailed', `trigger ${args.triggerId}: storing the model`);
+      }
     },
   };
 }

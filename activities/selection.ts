@@ -2,6 +2,7 @@ import type { KeyRange } from '../policies/batches.js';
 import { writeTrainingSet } from '../lib/data/selection.js';
 import { recordTrigger, setSelectedCount } from '../lib/pipelines/triggers.js';
 import type { ActivityDeps } from './deps.js';
+import { asActivityFailure } from './deterministic-errors.js';
 
 export interface SelectionArgs {
   pipelineId: number;
@@ -20,16 +21,20 @@ export interface SelectionArgs {
 export function selectionActivities({ pool }: ActivityDeps) {
   return {
     async selectTrainingSet(args: SelectionArgs): Promise<{ numNew: number; numSelected: number }> {
-      const trigger = await recordTrigger(pool, args.pipelineId, args.datasetId, args.triggerId, args.trigger, args.reason ?? null);
-      const numSelected = await writeTrainingSet(pool, {
-        pipelineId: args.pipelineId,
-        triggerId: args.triggerId,
-        datasetId: args.datasetId,
-        ranges: args.ranges,
-        holdout: args.holdout,
-      });
-      await setSelectedCount(pool, args.pipelineId, args.triggerId, numSelected);
-      return { numNew: trigger.numNew, numSelected };
+      try {
+        const trigger = await recordTrigger(pool, args.pipelineId, args.datasetId, args.triggerId, args.trigger, args.reason ?? null);
+        const numSelected = await writeTrainingSet(pool, {
+          pipelineId: args.pipelineId,
+          triggerId: args.triggerId,
+          datasetId: args.datasetId,
+          ranges: args.ranges,
+          holdout: args.holdout,
+        });
+        await setSelectedCount(pool, args.pipelineId, args.triggerId, numSelected);
+        return { numNew: trigger.numNew, numSelected };
+      } catch (err) {
+        throw asActivityFailure(err, 'SelectionFailed', `trigger ${args.triggerId}: selecting the training set`);
+      }
     },
   };
 }

@@ -102,3 +102,38 @@ describe('trigger spec', () => {
     assert.match(issues({ ...drift, warmup: { evaluations: 2, policy: { kind: 'dataDrift' } } }), /trigger\.warmup\.policy\.kind/);
   });
 });
+
+describe('pipeline spec size bounds', () => {
+  it('refuses sizes that would fail every training attempt, naming the field and the bound', () => {
+    const cases: [unknown, RegExp][] = [
+      [{ ...minimal, model: { architecture: 'mlp', hidden: [2147483647], numClasses: 10 } }, /^model\.hidden\.0: must be at most 65,536$/],
+      [{ ...minimal, training: { ...minimal.training, batchSize: 1e9 } }, /^training\.batchSize: must be at most 1,048,576$/],
+      [{ ...minimal, training: { ...minimal.training, epochs: 1e6 } }, /^training\.epochs: must be at most 100,000$/],
+      [{ ...minimal, training: { ...minimal.training, checkpointEvery: 2 ** 53 } }, /^training\.checkpointEvery: must be at most 1,000,000,000$/],
+      [{ ...minimal, training: { ...minimal.training, stepsPerRun: 1e5 } }, /^training\.stepsPerRun: must be at most 1,024$/],
+      [{ ...minimal, training: { ...minimal.training, loader: { partitionSize: 1e12 } } }, /^training\.loader\.partitionSize: must be at most/],
+      [{ ...minimal, training: { ...minimal.training, schedule: { kind: 'cosine', totalSteps: 1e15 } } }, /^training\.schedule\.totalSteps: must be at most/],
+      [{ ...minimal, model: { architecture: 'cnn', numClasses: 10, inputShape: [1, 28, 28], filters: [1e6] } }, /^model\.filters\.0: must be at most 65,536$/],
+      [{ ...minimal, model: { architecture: 'resnet', numClasses: 10, inputShape: [3, 32, 32], blocksPerStage: 1e6 } }, /^model\.blocksPerStage: must be at most 1,024$/],
+      [{ ...minimal, model: { architecture: 'textClassifier', numClasses: 2, embeddingDim: 1e6 } }, /^model\.embeddingDim: must be at most 65,536$/],
+      [{ ...minimal, model: { architecture: 'mlp', numClasses: 1e9 } }, /^model\.numClasses: must be at most 1,048,576$/],
+      [{ ...minimal, model: { architecture: 'mlp', numClasses: 10, hidden: new Array(2000).fill(8) } }, /^model\.hidden: at most 1024 layers$/],
+      [{ ...minimal, evaluation: { batchSize: 1e9 } }, /^evaluation\.batchSize: must be at most 1,048,576$/],
+      [{ ...minimal, maxTriggers: 1e12 }, /^maxTriggers: must be at most 1,000,000$/],
+    ];
+    for (const [input, issue] of cases) {
+      const issues = issuesOf(input);
+      assert.ok(issues.some((i) => issue.test(i)), `${issue}: got ${issues.join('; ')}`);
+    }
+  });
+
+  it('accepts the largest sizes it allows', () => {
+    const spec = parseSpec({
+      ...minimal,
+      model: { architecture: 'mlp', hidden: [65_536], numClasses: 1_048_576 },
+      training: { ...minimal.training, batchSize: 1_048_576, epochs: 100_000, checkpointEvery: 1e9, stepsPerRun: 1_024 },
+      evaluation: { batchSize: 1_048_576 },
+    });
+    assert.equal(spec.training.batchSize, 1_048_576);
+  });
+});
