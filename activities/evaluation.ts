@@ -1,104 +1,151 @@
-import { heartbeat, log } from '@temporalio/activity';
+import { activityInfo, heartbeat } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
-import type { EvalCell, EvalInterval } from '../policies/evaluation/matrix.js';
+import { cellsAfterTrigger, cellsForTrailingInterval, type EvalCell, type EvalInterval } from '../policies/evaluation/matrix.js';
 import type { ModelSpec } from '../policies/spec.js';
-import type { Batch } from '../lib/data/batch.js';
 import { categoricalCount } from '../lib/data/dataset-config.js';
-import { getDatasetById } from '../lib/data/datasets.js';
+import { getDatasetById, type Dataset } from '../lib/data/datasets.js';
 import { evaluationBatches } from '../lib/data/loader.js';
-import { evaluateModel } from '../lib/eval/evaluate.js';
+import type { MetricSpec } from '../lib/eval/metrics/index.js';
+import type { ModelSession, ModelSessions } from '../lib/eval/model-sessions.js';
+import { scoreModels } from '../lib/eval/score-models.js';
 import { ModelStore } from '../lib/models/store.js';
-import type { ModelDefinition } from '../lib/onnx/models/model.js';
-import { upsertEvaluation } from '../lib/pipelines/evaluations.js';
+import { evaluationAccuracy, upsertEvaluation } from '../lib/pipelines/evaluations.js';
 import { listModels, type ModelRow } from '../lib/pipelines/models.js';
 import { listTriggers } from '../lib/pipelines/triggers.js';
 import type { ActivityDeps } from './deps.js';
+import { asActivityFailure } from './deterministic-errors.js';
 import { configurationError } from './failures.js';
 import { modelFor } from './model-for.js';
 
 export interface EvaluateArgs {
   pipelineId: number;
   datasetId: number;
-  cells: EvalCell[];
-  /** The data after the last trigger, which has no trigger row to read its range from. */
-  trailing?: EvalInterval;
+  /**
+   * The cells to evaluate: those trigger `afterTrigger` made computable (its model on every interval so far,
+   * earlier models on the intervals since the last trained one), or every model on the data after the last
+   * trigger, which has no trigger row to read its range from. The activity reads the models from the database,
+   * so its input stays the same size however many triggers the pipeline has had.
+   */
+  scope: { afterTrigger: number } | { trailing: EvalInterval };
   holdout: { fraction: number; seed: number };
   batchSize: number;
+  metrics: MetricSpec[];
 }
 
-export interface EvalOutcome extends EvalCell {
-  numSamples: number;
-  accuracy: number;
-  loss: number;
+/** Accuracies the pipeline shows in its status; every cell's metrics are in the database. */
+export interface EvaluationSummary {
+  cells: number;
+  /** The newest model on its own interval (afterTrigger), or on the trailing interval. */
+  newestAccuracy?: number;
+  /** The model before the newest on the newest's interval: how the deployed model did on data it had not seen. */
+  previousAccuracy?: number;
 }
 
-/** A fresh copy of held-out batches: evaluation hands batch buffers to its worker thread, which detaches them. */
-function copyOf(batches: Batch[]): AsyncIterable<Batch> {
-  return (async function* () {
-    for (const b of batches) yield { ...b, x: b.x.slice(), y: b.y.slice(), w: b.w.slice(), ...(b.categorical && { categorical: b.categorical.slice() }) };
-  })();
+/** What a retried attempt skips: cells already stored, as "modelTrigger/intervalId". */
+interface EvaluationProgress {
+  done: string[];
 }
+
+/** Models scored together on one read of an interval's held-out samples: their sessions are live at once. */
+export const MODELS_PER_PASS = 4;
+
+const cellKey = (c: EvalCell) => `${c.modelTrigger}/${c.intervalId}`;
 
 /**
- * Evaluates models on intervals' held-out samples and stores the results; runs on the gpu task queue.
- * Each interval's samples are read once and every model of its cells runs on them.
+ * Evaluates models on intervals' held-out samples with every metric of the spec and stores the results; runs on
+ * the gpu task queue. Sessions stay alive in `sessions` between calls (one host per worker). Each interval's samples
+ * are streamed once per group of MODELS_PER_PASS models, every batch heartbeats, and a retried attempt resumes
+ * after the last stored cell.
  */
-export function evaluationActivities({ pool, storeDir, executionProvider }: ActivityDeps) {
+export function evaluationActivities({ pool, storeDir }: ActivityDeps, sessions: ModelSessions) {
   const store = new ModelStore(storeDir);
-  return {
-    async evaluateModels(args: EvaluateArgs): Promise<EvalOutcome[]> {
-      const dataset = await getDatasetById(pool, args.datasetId);
-      if (!dataset) throw configurationError('DatasetNotFound', `dataset ${args.datasetId} no longer exists`);
-      const models = new Map((await listModels(pool, args.pipelineId)).map((m) => [m.triggerId, m]));
-      const intervals = new Map<number, EvalInterval>(
-        (await listTriggers(pool, args.pipelineId)).map((t) => [t.triggerId, { intervalId: t.triggerId, firstKey: t.firstKey, lastKey: t.lastKey }]),
-      );
-      if (args.trailing) intervals.set(args.trailing.intervalId, args.trailing);
 
-      const cellsByInterval = new Map<number, EvalCell[]>();
-      for (const cell of args.cells) {
-        if (!cellsByInterval.has(cell.intervalId)) cellsByInterval.set(cell.intervalId, []);
-        cellsByInterval.get(cell.intervalId)!.push(cell);
-      }
-      // Each model's graph and definition are loaded once per call, whatever the number of intervals.
-      const loaded = new Map<number, { bytes: Uint8Array; def: ModelDefinition }>();
-      const load = async (model: ModelRow) => {
-        let entry = loaded.get(model.modelId);
-        if (!entry) {
-          const { features, ...spec } = model.architecture as ModelSpec & { features: number };
-          entry = { bytes: await readFile(store.resolve(model.onnxPath)), def: await modelFor(spec as ModelSpec, features, categoricalCount(dataset.format), store) };
-          loaded.set(model.modelId, entry);
-        }
-        return entry;
-      };
+  /** A model's graph and definition for the session cache, and its output width for the metrics. */
+  const outputSizes = new Map<number, number>();
+  const loader = (model: ModelRow, dataset: Dataset) => async () => {
+    const { features, ...spec } = model.architecture as ModelSpec & { features: number };
+    const def = await modelFor(spec as ModelSpec, features, categoricalCount(dataset.format), store);
+    outputSizes.set(model.modelId, def.outputSize);
+    return { bytes: await readFile(store.resolve(model.onnxPath)), def };
+  };
 
-      const outcomes: EvalOutcome[] = [];
-      for (const [intervalId, cells] of cellsByInterval) {
-        const interval = intervals.get(intervalId);
-        if (!interval) throw new Error(`no interval ${intervalId} for evaluation`);
-        const held: Batch[] = [];
-        for await (const batch of evaluationBatches(pool, dataset, { range: interval, holdout: args.holdout, batchSize: args.batchSize })) {
-          held.push(batch);
-        }
-        for (const cell of cells) {
+  /** Runs `work` with live sessions of every model in `models`. */
+  function withSessions<T>(models: ModelRow[], dataset: Dataset, work: (live: ModelSession[]) => Promise<T>, live: ModelSession[] = []): Promise<T> {
+    if (live.length === models.length) return work(live);
+    const model = models[live.length]!;
+    return sessions.use(model.modelId, loader(model, dataset), (session) => withSessions(models, dataset, work, [...live, session]));
+  }
+
+  async function evaluate(args: EvaluateArgs): Promise<EvaluationSummary> {
+    const dataset = await getDatasetById(pool, args.datasetId);
+    if (!dataset) throw configurationError('DatasetNotFound', `dataset ${args.datasetId} no longer exists`);
+    const models = new Map((await listModels(pool, args.pipelineId)).map((m) => [m.triggerId, m]));
+    const intervals = new Map<number, EvalInterval>(
+      (await listTriggers(pool, args.pipelineId)).map((t) => [t.triggerId, { intervalId: t.triggerId, firstKey: t.firstKey, lastKey: t.lastKey }]),
+    );
+    const trained = [...models.keys()].sort((a, b) => a - b);
+    let cells: EvalCell[];
+    if ('afterTrigger' in args.scope) {
+      const t = args.scope.afterTrigger;
+      cells = cellsAfterTrigger(t, trained.filter((m) => m < t));
+    } else {
+      intervals.set(args.scope.trailing.intervalId, args.scope.trailing);
+      cells = cellsForTrailingInterval(args.scope.trailing.intervalId, trained);
+    }
+
+    const done = new Set((activityInfo().heartbeatDetails as EvaluationProgress | undefined)?.done ?? []);
+    const byInterval = new Map<number, EvalCell[]>();
+    for (const cell of cells.filter((c) => !done.has(cellKey(c)))) {
+      byInterval.set(cell.intervalId, [...(byInterval.get(cell.intervalId) ?? []), cell]);
+    }
+    for (const [intervalId, intervalCells] of byInterval) {
+      const interval = intervals.get(intervalId);
+      if (!interval) throw new Error(`no interval ${intervalId} for evaluation`);
+      for (let at = 0; at < intervalCells.length; at += MODELS_PER_PASS) {
+        const group = intervalCells.slice(at, at + MODELS_PER_PASS);
+        const rows = group.map((cell) => {
           const model = models.get(cell.modelTrigger);
           if (!model) throw new Error(`no model of trigger ${cell.modelTrigger} for evaluation`);
-          const { bytes, def } = await load(model);
-          const result = await evaluateModel(bytes, copyOf(held), {
-            inputs: def.inputs,
-            loss: def.loss,
-            executionProvider,
-            onWarning: (message) => log.warn(message),
-          });
+          return model;
+        });
+        const scores = await withSessions(rows, dataset, (live) => scoreModels(
+          live.map((session) => ({ session, outputSize: outputSizes.get(session.modelId)! })),
+          evaluationBatches(pool, dataset, { range: interval, holdout: args.holdout, batchSize: args.batchSize }),
+          args.metrics,
+          () => heartbeat({ done: [...done] } satisfies EvaluationProgress),
+        ));
+        for (const [i, cell] of group.entries()) {
+          const { numSamples, metrics } = scores[i]!;
           await upsertEvaluation(pool, args.pipelineId, {
-            modelId: model.modelId, intervalId, firstKey: interval.firstKey, lastKey: interval.lastKey,
-            numSamples: result.count, accuracy: result.accuracy, loss: result.loss,
+            modelId: rows[i]!.modelId, intervalId, firstKey: interval.firstKey, lastKey: interval.lastKey, numSamples, metrics,
           });
-          outcomes.push({ ...cell, numSamples: result.count, accuracy: result.accuracy, loss: result.loss });
-          heartbeat(outcomes.length);
+          done.add(cellKey(cell));
         }
+        heartbeat({ done: [...done] } satisfies EvaluationProgress);
       }
-      return outcomes;
+    }
+    return summarize(args, cells, trained);
+  }
+
+  async function summarize(args: EvaluateArgs, cells: EvalCell[], trained: number[]): Promise<EvaluationSummary> {
+    const accuracy = (modelTrigger: number | undefined, intervalId: number) =>
+      modelTrigger === undefined ? Promise.resolve(undefined) : evaluationAccuracy(pool, args.pipelineId, modelTrigger, intervalId);
+    if ('trailing' in args.scope) {
+      return { cells: cells.length, newestAccuracy: await accuracy(trained.at(-1), args.scope.trailing.intervalId) };
+    }
+    const t = args.scope.afterTrigger;
+    const previous = trained.filter((m) => m < t).at(-1);
+    return { cells: cells.length, newestAccuracy: await accuracy(t, t), previousAccuracy: await accuracy(previous, t) };
+  }
+
+  return {
+    async evaluateModels(args: EvaluateArgs): Promise<EvaluationSummary> {
+      try {
+        return await evaluate(args);
+      } catch (err) {
+        const scope = 'afterTrigger' in args.scope ? `the cells of trigger ${args.scope.afterTrigger}` : `the data after trigger ${args.scope.trailing.intervalId - 1}`;
+        throw asActivityFailure(err, 'EvaluationFailed', `pipeline ${args.pipelineId}: evaluating ${scope}`);
+      }
     },
   };
 }

@@ -1,5 +1,7 @@
+import { log } from '@temporalio/activity';
+import { ModelSessions } from '../lib/eval/model-sessions.js';
 import type { ActivityDeps } from './deps.js';
-import { evaluationActivities } from './evaluation.js';
+import { evaluationActivities, MODELS_PER_PASS } from './evaluation.js';
 import { measurementActivities } from './measurement.js';
 import { modelActivities } from './models.js';
 import { pipelineActivities } from './pipeline.js';
@@ -14,10 +16,15 @@ export function createCpuActivities(deps: ActivityDeps) {
   return { ...pipelineActivities(deps), ...selectionActivities(deps), ...modelActivities(deps), measureData };
 }
 
-/** Activities of the gpu task queue: training, evaluation and model measurements, the ones that run models. */
+/**
+ * Activities of the gpu task queue: training, evaluation and model measurements, the ones that run models.
+ * Evaluation and measurements share one cache of inference sessions (one host thread for the worker).
+ */
 export function createGpuActivities(deps: ActivityDeps) {
-  const { measureModel } = measurementActivities(deps);
-  return { ...trainingActivities(deps), ...evaluationActivities(deps), measureModel };
+  // Room for the models of one evaluation pass and the current model of the measurements.
+  const sessions = new ModelSessions({ capacity: MODELS_PER_PASS + 2, executionProvider: deps.executionProvider, onWarning: (message) => log.warn(message) });
+  const { measureModel } = measurementActivities(deps, sessions);
+  return { ...trainingActivities(deps), ...evaluationActivities(deps, sessions), measureModel };
 }
 
 export type CpuActivities = ReturnType<typeof createCpuActivities>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { metricSpecListSchema } from '../lib/eval/metrics/index.js';
 import { triggerSchema } from './triggers/schema.js';
 
 /**
@@ -8,6 +9,40 @@ import { triggerSchema } from './triggers/schema.js';
 
 const positiveInt = z.number().int().positive();
 const fraction = z.number().min(0).max(1);
+
+/**
+ * Upper bounds of the size fields: generous for any real model (the widest published layers are far below them),
+ * yet low enough that a typo such as 2147483647 is refused here, naming the field, instead of failing every
+ * training attempt with a RangeError. Whether the whole model fits a worker is checked at registration
+ * (activities/model-footprint.ts), where the dataset's feature count is known.
+ */
+export const SPEC_LIMITS = {
+  /** Units of a layer: hidden widths, conv filters, ResNet widths, embedding dimensions. */
+  width: 65_536,
+  /** Layers in a list of widths. */
+  layers: 1_024,
+  /** Residual blocks per ResNet stage. */
+  blocksPerStage: 1_024,
+  /** One image dimension (channels, height, width). */
+  imageDim: 65_536,
+  numClasses: 1_048_576,
+  batchSize: 1_048_576,
+  epochs: 100_000,
+  /** Any count of optimizer steps: a checkpoint interval, warmup, schedule period. */
+  steps: 1_000_000_000,
+  /** Optimizer steps stacked in one session run. */
+  stepsPerRun: 1_024,
+  partitionSize: 16_777_216,
+  prefetchPartitions: 64,
+  parallelRequests: 256,
+  maxTriggers: 1_000_000,
+} as const;
+
+/** A positive integer at most `max`; the message names the bound (zod adds the field's path). */
+const boundedInt = (max: number, min = 1) => z.number().int().min(min).max(max, `must be at most ${max.toLocaleString('en-US')}`);
+const width = boundedInt(SPEC_LIMITS.width);
+const widths = z.array(width).max(SPEC_LIMITS.layers, `at most ${SPEC_LIMITS.layers} layers`);
+const steps = (min: number) => boundedInt(SPEC_LIMITS.steps, min);
 
 /** A parameter group: parameters whose name starts with `match` get their own learning rate / weight decay. */
 const paramGroupSchema = z.strictObject({
@@ -41,16 +76,17 @@ const optimizerSchema = z.discriminatedUnion('name', [
 ]);
 
 /** Learning-rate schedule over the steps of one trigger's training, computed outside the graph. */
-const warmupSteps = z.number().int().min(0).optional();
+const warmupSteps = steps(0).optional();
 const scheduleSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('constant'), warmupSteps }),
-  z.strictObject({ kind: z.literal('step'), every: positiveInt, gamma: z.number().positive(), warmupSteps }),
-  z.strictObject({ kind: z.literal('cosine'), totalSteps: positiveInt, minLr: z.number().min(0).optional(), warmupSteps }),
+  z.strictObject({ kind: z.literal('step'), every: steps(1), gamma: z.number().positive(), warmupSteps }),
+  z.strictObject({ kind: z.literal('cosine'), totalSteps: steps(1), minLr: z.number().min(0).optional(), warmupSteps }),
 ]);
 
-const numClasses = z.number().int().min(2);
+const numClasses = boundedInt(SPEC_LIMITS.numClasses, 2);
 /** Image models read each sample's float32 features as [channels, height, width]. */
-const inputShape = z.tuple([positiveInt, positiveInt, positiveInt]);
+const imageDim = boundedInt(SPEC_LIMITS.imageDim);
+const inputShape = z.tuple([imageDim, imageDim, imageDim]);
 
 /** A user graph file: an absolute path or `store:<path>` (see the 'onnx' model entry). */
 const graphPath = z.string().min(1);
@@ -61,7 +97,7 @@ const modelSchema = z.discriminatedUnion('architecture', [
   z.strictObject({ architecture: z.literal('logisticRegression'), numClasses }),
   z.strictObject({
     architecture: z.literal('mlp'),
-    hidden: z.array(positiveInt).default([128]),
+    hidden: widths.default([128]),
     numClasses,
     dropout: z.number().min(0).lt(1).optional(),
   }),
@@ -70,14 +106,14 @@ const modelSchema = z.discriminatedUnion('architecture', [
     numClasses,
     inputShape,
     /** Output channels of each conv block (each halves the image). */
-    filters: z.array(positiveInt).min(1).default([32, 32]),
+    filters: widths.min(1).default([32, 32]),
   }),
   z.strictObject({
     architecture: z.literal('resnet'),
     numClasses,
     inputShape,
-    widths: z.array(positiveInt).min(1).default([16, 32, 64]),
-    blocksPerStage: positiveInt.default(1),
+    widths: widths.min(1).default([16, 32, 64]),
+    blocksPerStage: boundedInt(SPEC_LIMITS.blocksPerStage).default(1),
   }),
   /**
    * Bag-of-words text classifier over a text dataset's hashed token ids: ids mod vocabSize pick rows of an
@@ -91,8 +127,8 @@ const modelSchema = z.discriminatedUnion('architecture', [
       numClasses,
       /** Hash buckets: rows of the embedding table. */
       vocabSize: positiveInt.default(32768),
-      embeddingDim: positiveInt.default(32),
-      hidden: z.array(positiveInt).default([]),
+      embeddingDim: width.default(32),
+      hidden: widths.default([]),
     })
     .superRefine((m, ctx) => {
       if (m.vocabSize * m.embeddingDim > 2 ** 28) {
@@ -112,11 +148,11 @@ const modelSchema = z.discriminatedUnion('architecture', [
       architecture: z.literal('dlrm'),
       /** Rows of each categorical feature's table. */
       vocabSize: positiveInt.default(4096),
-      embeddingDim: positiveInt.default(16),
+      embeddingDim: width.default(16),
       /** Bottom MLP widths; the last must equal embeddingDim. */
-      bottom: z.array(positiveInt).min(1).default([64, 16]),
+      bottom: widths.min(1).default([64, 16]),
       /** Top MLP hidden widths; a Linear to the single logit follows. */
-      top: z.array(positiveInt).default([64]),
+      top: widths.default([64]),
     })
     .superRefine((m, ctx) => {
       if (m.bottom.at(-1) !== m.embeddingDim) {
@@ -155,8 +191,8 @@ export const pipelineSpecSchema = z.strictObject({
   model: modelSchema,
   training: z
     .strictObject({
-      epochs: positiveInt.default(1),
-      batchSize: positiveInt.default(64),
+      epochs: boundedInt(SPEC_LIMITS.epochs).default(1),
+      batchSize: boundedInt(SPEC_LIMITS.batchSize).default(64),
       optimizer: optimizerSchema,
       schedule: scheduleSchema.optional(),
       /** Fine-tune from the previous trigger's model, or train each trigger's model from scratch. */
@@ -164,9 +200,14 @@ export const pipelineSpecSchema = z.strictObject({
       /** When fine-tuning, continue the previous model's optimizer state instead of starting it afresh. */
       keepOptimizerState: z.boolean().default(false),
       seed: z.number().int().min(0).default(0),
-      checkpointEvery: z.number().int().min(0).default(100),
+      checkpointEvery: steps(0).default(100),
       /** Optimizer steps per session run (an ONNX Loop over stacked batches): fewer round trips for small models. */
-      stepsPerRun: positiveInt.default(1),
+      stepsPerRun: boundedInt(SPEC_LIMITS.stepsPerRun).default(1),
+      /**
+       * Fail the trigger (non-retryable 'Diverged') when its final loss is far above its first step's
+       * (lib/train/divergence.ts); absent or false: keep the model, with a warning on its row.
+       */
+      failOnDivergence: z.boolean().optional(),
       /**
        * How the loader reads ahead (Modyn's num_prefetched_partitions and parallel_prefetch_requests). Only
        * partitionSize changes the batches (samples are shuffled within a partition); absent keys take the
@@ -174,9 +215,9 @@ export const pipelineSpecSchema = z.strictObject({
        */
       loader: z
         .strictObject({
-          partitionSize: positiveInt.optional(),
-          prefetchPartitions: z.number().int().min(0).optional(),
-          parallelRequests: positiveInt.optional(),
+          partitionSize: boundedInt(SPEC_LIMITS.partitionSize).optional(),
+          prefetchPartitions: boundedInt(SPEC_LIMITS.prefetchPartitions, 0).optional(),
+          parallelRequests: boundedInt(SPEC_LIMITS.parallelRequests).optional(),
         })
         .optional(),
     }),
@@ -186,14 +227,16 @@ export const pipelineSpecSchema = z.strictObject({
     .strictObject({
       /** Share of every interval's samples held out from training and used for evaluation. */
       holdoutFraction: fraction.default(0.1),
-      batchSize: positiveInt.default(512),
+      batchSize: boundedInt(SPEC_LIMITS.batchSize).default(512),
+      /** What every evaluation cell measures (lib/eval/metrics/): accuracy, loss and macro F1 by default. */
+      metrics: metricSpecListSchema,
     })
-    .default({ holdoutFraction: 0.1, batchSize: 512 }),
+    .prefault({}),
   queues: z
     .strictObject({ cpu: z.string().min(1).default('tideline-cpu'), gpu: z.string().min(1).default('tideline-gpu') })
     .default({ cpu: 'tideline-cpu', gpu: 'tideline-gpu' }),
   /** Stop after this many triggers (useful for bounded experiments); unbounded if absent. */
-  maxTriggers: positiveInt.optional(),
+  maxTriggers: boundedInt(SPEC_LIMITS.maxTriggers).optional(),
 });
 
 export type PipelineSpecInput = z.input<typeof pipelineSpecSchema>;

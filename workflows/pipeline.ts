@@ -4,7 +4,6 @@ import {
 } from '@temporalio/workflow';
 import type { RegisteredPipeline } from '../activities/pipeline.js';
 import type { BatchDescriptor } from '../policies/batches.js';
-import { cellsForTrailingInterval } from '../policies/evaluation/matrix.js';
 import { parseSpec, SpecError, type PipelineSpec, type PipelineSpecInput } from '../policies/spec.js';
 import { createTriggerPolicy } from '../policies/triggers/index.js';
 import type { PolicyEvaluation, TriggerCommand, TriggerEvent } from '../policies/triggers/protocol.js';
@@ -169,18 +168,16 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Carri
       workflowId: `${workflowId}/trigger-${triggerId}`,
       args: [{
         spec, pipelineId: s.registered.pipelineId, datasetId: s.registered.datasetId, features: s.registered.features,
-        triggerId, range, firstKey: s.firstKey ?? 1, parentModelId: finetune ? s.lastModelId : null, trainedBefore: s.trained, reason,
+        triggerId, range, firstKey: s.firstKey ?? 1, parentModelId: finetune ? s.lastModelId : null, reason,
       }],
     });
     s.lastCut = range.lastKey;
     s.nextTrigger++;
     if (result.modelId === undefined) return { kind: 'triggered', lastKey, model: null };
-    const previous = s.trained.at(-1);
     s.trained.push(triggerId);
     s.lastModelId = result.modelId;
-    s.lastAccuracy = result.evaluations.find((e) => e.modelTrigger === triggerId && e.intervalId === triggerId)?.accuracy;
-    const next = result.evaluations.find((e) => e.modelTrigger === previous && e.intervalId === triggerId);
-    if (next) s.lastNextPeriodAccuracy = next.accuracy;
+    s.lastAccuracy = result.accuracy;
+    if (result.previousAccuracy !== undefined) s.lastNextPeriodAccuracy = result.previousAccuracy;
     return { kind: 'triggered', lastKey, model: { modelId: result.modelId, samples: result.numSelected, trainingMs: result.trainingMs ?? 0 } };
   }
 
@@ -262,16 +259,15 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Carri
   if (s.trained.length > 0 && s.lastKey > s.lastCut) {
     current = 'evaluating the data after the last trigger';
     const intervalId = s.nextTrigger;
-    const evaluations = await gpu.evaluateModels({
+    const evaluated = await gpu.evaluateModels({
       pipelineId: s.registered.pipelineId,
       datasetId: s.registered.datasetId,
-      cells: cellsForTrailingInterval(intervalId, s.trained),
-      trailing: { intervalId, firstKey: s.lastCut + 1, lastKey: s.lastKey },
+      scope: { trailing: { intervalId, firstKey: s.lastCut + 1, lastKey: s.lastKey } },
       holdout: { fraction: spec.evaluation.holdoutFraction, seed: spec.training.seed },
       batchSize: spec.evaluation.batchSize,
+      metrics: spec.evaluation.metrics,
     });
-    const latest = evaluations.find((e) => e.modelTrigger === s.trained.at(-1));
-    if (latest) s.lastNextPeriodAccuracy = latest.accuracy;
+    if (evaluated.newestAccuracy !== undefined) s.lastNextPeriodAccuracy = evaluated.newestAccuracy;
   }
   current = 'done';
   return {

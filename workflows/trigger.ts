@@ -1,9 +1,7 @@
 import { getExternalWorkflowHandle, workflowInfo } from '@temporalio/workflow';
 import type { KeyRange } from '../policies/batches.js';
-import { cellsAfterTrigger } from '../policies/evaluation/matrix.js';
 import { selectionRanges } from '../policies/selection/plan.js';
 import type { PipelineSpec } from '../policies/spec.js';
-import type { EvalOutcome } from '../activities/evaluation.js';
 import { cpuActivities, gpuActivities } from './activity-options.js';
 import { triggerStageSignal, type TriggerStage } from './messages.js';
 
@@ -19,8 +17,6 @@ export interface TriggerInput {
   firstKey: number;
   /** Model to fine-tune from, if any. */
   parentModelId: number | null;
-  /** Triggers that trained a model before this one, for the evaluation matrix. */
-  trainedBefore: number[];
   /** Why the trigger policy fired. */
   reason?: string;
 }
@@ -33,7 +29,10 @@ export interface TriggerResult {
   modelId?: number;
   trainingMs?: number;
   finalLoss?: number;
-  evaluations: EvalOutcome[];
+  /** Accuracy of this trigger's model on its own interval's held-out samples. */
+  accuracy?: number;
+  /** Accuracy of the model before it on this interval: how the deployed model did on data it had not seen. */
+  previousAccuracy?: number;
 }
 
 /** One trigger: select → train → store → evaluate. A child of the pipeline workflow. */
@@ -53,7 +52,7 @@ export async function triggerWorkflow(input: TriggerInput): Promise<TriggerResul
     ranges: selectionRanges(spec.selection, { triggerId, ...input.range }, input.firstKey),
     holdout, reason: input.reason,
   });
-  if (selection.numSelected === 0) return { triggerId, ...selection, evaluations: [] };
+  if (selection.numSelected === 0) return { triggerId, ...selection };
 
   await report('training');
   const trained = await gpu.trainModel({
@@ -68,8 +67,11 @@ export async function triggerWorkflow(input: TriggerInput): Promise<TriggerResul
   });
 
   await report('evaluating');
-  const evaluations = await gpu.evaluateModels({
-    pipelineId, datasetId, cells: cellsAfterTrigger(triggerId, input.trainedBefore), holdout, batchSize: spec.evaluation.batchSize,
+  const evaluated = await gpu.evaluateModels({
+    pipelineId, datasetId, scope: { afterTrigger: triggerId }, holdout, batchSize: spec.evaluation.batchSize, metrics: spec.evaluation.metrics,
   });
-  return { triggerId, ...selection, modelId, trainingMs: trained.trainingMs, finalLoss: trained.finalLoss, evaluations };
+  return {
+    triggerId, ...selection, modelId, trainingMs: trained.trainingMs, finalLoss: trained.finalLoss,
+    accuracy: evaluated.newestAccuracy, previousAccuracy: evaluated.previousAccuracy,
+  };
 }

@@ -1,23 +1,31 @@
 import type pg from 'pg';
 import type { KeyRange } from '../../policies/batches.js';
+import type { MetricResult } from '../eval/metrics/index.js';
 
 export interface EvaluationRow extends KeyRange {
   modelId: number;
   modelTrigger: number;
   intervalId: number;
   numSamples: number;
-  accuracy: number;
-  loss: number;
+  /** Every metric by name; `accuracy` and `loss` are also columns (null when not measured). */
+  metrics: Record<string, MetricResult>;
+  accuracy: number | null;
+  loss: number | null;
 }
 
-export async function upsertEvaluation(pool: pg.Pool, pipelineId: number, row: Omit<EvaluationRow, 'modelTrigger'>): Promise<void> {
+const numberOrNull = (value: MetricResult | undefined) => (typeof value === 'number' ? value : null);
+
+export async function upsertEvaluation(
+  pool: pg.Pool, pipelineId: number, row: Omit<EvaluationRow, 'modelTrigger' | 'accuracy' | 'loss'>,
+): Promise<void> {
   await pool.query(
-    `INSERT INTO evaluations (pipeline_id, model_id, interval_id, first_key, last_key, num_samples, accuracy, loss)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    `INSERT INTO evaluations (pipeline_id, model_id, interval_id, first_key, last_key, num_samples, accuracy, loss, metrics)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
      ON CONFLICT (pipeline_id, model_id, interval_id) DO UPDATE SET
        first_key = EXCLUDED.first_key, last_key = EXCLUDED.last_key, num_samples = EXCLUDED.num_samples,
-       accuracy = EXCLUDED.accuracy, loss = EXCLUDED.loss, created_at = now()`,
-    [pipelineId, row.modelId, row.intervalId, row.firstKey, row.lastKey, row.numSamples, row.accuracy, row.loss],
+       accuracy = EXCLUDED.accuracy, loss = EXCLUDED.loss, metrics = EXCLUDED.metrics, created_at = now()`,
+    [pipelineId, row.modelId, row.intervalId, row.firstKey, row.lastKey, row.numSamples,
+      numberOrNull(row.metrics.accuracy), numberOrNull(row.metrics.loss), JSON.stringify(row.metrics)],
   );
 }
 
@@ -25,7 +33,7 @@ export async function upsertEvaluation(pool: pg.Pool, pipelineId: number, row: O
 export async function listEvaluations(pool: pg.Pool, pipelineId: number): Promise<EvaluationRow[]> {
   const { rows } = await pool.query(
     `SELECT e.model_id, m.trigger_id AS model_trigger, e.interval_id, e.first_key, e.last_key, e.num_samples,
-            e.accuracy, e.loss
+            e.accuracy, e.loss, e.metrics
        FROM evaluations e JOIN models m USING (model_id)
       WHERE e.pipeline_id = $1 ORDER BY m.trigger_id, e.interval_id`,
     [pipelineId],
@@ -37,7 +45,18 @@ export async function listEvaluations(pool: pg.Pool, pipelineId: number): Promis
     firstKey: row.first_key,
     lastKey: row.last_key,
     numSamples: row.num_samples,
+    metrics: row.metrics,
     accuracy: row.accuracy,
     loss: row.loss,
   }));
+}
+
+/** The accuracy of the model of trigger `modelTrigger` on interval `intervalId`, if evaluated and measured. */
+export async function evaluationAccuracy(pool: pg.Pool, pipelineId: number, modelTrigger: number, intervalId: number): Promise<number | undefined> {
+  const { rows } = await pool.query(
+    `SELECT e.accuracy FROM evaluations e JOIN models m USING (model_id)
+      WHERE e.pipeline_id = $1 AND m.trigger_id = $2 AND e.interval_id = $3`,
+    [pipelineId, modelTrigger, intervalId],
+  );
+  return rows[0]?.accuracy ?? undefined;
 }

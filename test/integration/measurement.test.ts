@@ -120,7 +120,7 @@ before(async () => {
   for (const file of ['a.bin', 'b.bin', 'c.bin']) await ingestFiles(db.pool, dataset, [file]);
   await writeBlobs(root, 'd.bin', { startTs: T0, seed: 4, shift: 0, samples: 100 });
   await ingestFiles(db.pool, dataset, await findNewFiles(db.pool, dataset));
-  pipelineId = (await upsertPipeline(db.pool, 'measured', dataset.id, {})).pipelineId;
+  pipelineId = (await upsertPipeline(db.pool, 'measured', 'run-1', dataset.id, {})).pipelineId;
 
   store = new ModelStore(path.join(dir, 'store'));
   const def = createModel(SPEC, FEATURES);

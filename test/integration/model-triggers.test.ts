@@ -111,7 +111,7 @@ describe('model-aware triggers on rotating digits (real Temporal dev server, Pos
     assert.ok(triggers.every((t) => /members fired/.test(t.reason!)));
   });
 
-  it('fails a pipeline whose measurement cannot run, naming the trigger, the interval and the cause', async () => {
+  it('fails a pipeline whose measurement cannot run, naming the trigger, the interval and the cause', { timeout: 180_000 }, async () => {
     // A dataset of its own over the same files: two periods first, so the pipeline trains once, then waits for data.
     const second = await registerDataset(postgres.pool, { name: 'digits-broken', root, format: dataset.format });
     for (const file of ['period-00.bin', 'period-01.bin']) assert.equal((await ingestFile(postgres.pool, second, file)).status, 'ingested');
@@ -125,6 +125,9 @@ describe('model-aware triggers on rotating digits (real Temporal dev server, Pos
     });
     const { rows } = await postgres.pool.query(`SELECT onnx_path FROM models m JOIN pipelines p USING (pipeline_id) WHERE p.name = 'broken-measurement'`);
     await rm(join(root, '.store', rows[0].onnx_path), { force: true });
+    // The gpu worker keeps the sessions of models it used alive until it has been idle for 10 s: past that, the
+    // next drift check must read the removed file.
+    await new Promise((r) => setTimeout(r, 11_000));
     const outcome = await ingestFile(postgres.pool, second, 'period-02.bin');
     assert.equal(outcome.status, 'ingested');
     if (outcome.status === 'ingested') await handle.signal(newDataSignal, { datasetId: second.id });
