@@ -1,16 +1,23 @@
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { basename, dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseSpec, SpecError } from '../../policies/spec.js';
 import { loadConfig } from '../../lib/config.js';
 import { ModelStore } from '../../lib/models/store.js';
 import { pinUserModel } from '../../lib/models/user-graphs.js';
+import { listEvaluations } from '../../lib/pipelines/evaluations.js';
+import { listModels } from '../../lib/pipelines/models.js';
+import { latestPolicyEvaluations } from '../../lib/pipelines/policy-evaluations.js';
 import { getPipelineByName } from '../../lib/pipelines/registry.js';
+import { listTriggers } from '../../lib/pipelines/triggers.js';
+import { checkPipelineSpec } from '../../activities/pipeline-checks.js';
 import { statusQuery, stopSignal } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
-import { openContext } from '../context.js';
+import { openContext, type Context } from '../context.js';
+import { describeFailure, pipelineFailure, type PipelineFailure } from '../failure.js';
 import { pipelineReport } from '../report.js';
 import { readSpecFile } from '../spec-file.js';
+import { withStackQueues } from '../spec-queues.js';
 
 /**
  * `tide run <spec.yaml> [--id NAME] [--wait]`: validates the spec here, pins a user model's graph files into
@@ -22,7 +29,8 @@ export async function run(args: string[]): Promise<void> {
   });
   const [file] = positionals;
   if (!file) throw new Error('usage: tide run <spec.yaml> [--id NAME] [--wait]');
-  const input = await readSpecFile(file);
+  const config = loadConfig();
+  const input = withStackQueues(await readSpecFile(file), config);
   let spec;
   try {
     spec = parseSpec(input);
@@ -30,7 +38,7 @@ export async function run(args: string[]): Promise<void> {
     throw err instanceof SpecError ? new Error(`${file}: ${err.message}`) : err;
   }
   if (spec.model.architecture === 'onnx') {
-    const model = await pinUserModel(new ModelStore(loadConfig().storeDir), spec.model, dirname(file)).catch((err: Error) => {
+    const model = await pinUserModel(new ModelStore(config.storeDir), spec.model, dirname(file)).catch((err: Error) => {
       throw new Error(`${file}: ${err.message}`);
     });
     spec = { ...spec, model };
@@ -38,33 +46,76 @@ export async function run(args: string[]): Promise<void> {
   const workflowId = values.id ?? basename(file).replace(/\.(ya?ml|json)$/, '');
   const ctx = await openContext();
   try {
+    // What can be checked before anything starts: the name is free, the dataset exists, the model fits.
+    if (await getPipelineByName(ctx.pool, workflowId)) {
+      throw new Error(`a pipeline named "${workflowId}" already exists (see \`tide status ${workflowId}\`): choose another name with --id`);
+    }
+    await checkPipelineSpec(ctx.pool, new ModelStore(config.storeDir), spec).catch((err: Error) => {
+      throw new Error(`${file}: ${err.message}`);
+    });
     const handle = await ctx.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
       taskQueue: spec.queues.cpu, workflowId, args: [spec],
+    }).catch((err: unknown) => {
+      throw err instanceof WorkflowExecutionAlreadyStartedError ? new Error(`pipeline ${workflowId} is already running: choose another name with --id`) : err;
     });
     console.log(`Started pipeline ${workflowId} (run ${handle.firstExecutionRunId}) on task queue ${spec.queues.cpu}`);
     if (values.wait) {
-      const summary = await handle.result().catch((err) => {
-        throw err instanceof WorkflowFailedError ? new Error(`pipeline ${workflowId} failed: ${err.cause?.message ?? err.message}`) : err;
+      const failure = await handle.result().then(() => undefined, (err: unknown) => {
+        const described = pipelineFailure(err);
+        if (!described) throw err;
+        return described;
       });
-      console.log(JSON.stringify(summary, null, 2));
+      console.log(`\n${await statusReport(ctx, workflowId, failure)}`);
+      if (failure) process.exitCode = 1;
     }
   } finally {
     await ctx.close();
   }
 }
 
-/** `tide status <pipeline>`: the workflow's live status and, from the database, its results so far. */
+/** The pipeline's state in words: what it is doing or why it failed, then its results from the database. */
+async function statusReport(ctx: Context, name: string, failure?: PipelineFailure): Promise<string> {
+  const handle = ctx.client.workflow.getHandle(name);
+  const description = await handle.describe();
+  const lines = [`Pipeline ${name}: ${description.status.name}`];
+  if (description.status.name === 'RUNNING') {
+    const live = await handle.query(statusQuery);
+    lines.push(`  ${live.current}; ${live.triggers} triggers, ${live.models} models, ${live.samplesSeen} samples seen${live.stopRequested ? '; stopping' : ''}`);
+  }
+  const failed = failure ?? (description.status.name === 'FAILED' ? pipelineFailure(await handle.result().catch((e: unknown) => e)) : undefined);
+  if (failed) lines.push(describeFailure(failed).replace(/^/gm, '  '));
+  const row = await getPipelineByName(ctx.pool, name);
+  if (row) lines.push('', await pipelineReport(ctx.pool, row.pipelineId));
+  return lines.join('\n');
+}
+
+/** `tide status <pipeline> [--json]`: the workflow's live status or failure and, from the database, its results so far. */
 export async function status(args: string[]): Promise<void> {
-  const [name] = args;
-  if (!name) throw new Error('usage: tide status <pipeline>');
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { json: { type: 'boolean', default: false } } });
+  const [name] = positionals;
+  if (!name || positionals.length > 1) throw new Error('usage: tide status <pipeline> [--json]');
   const ctx = await openContext();
   try {
+    if (!values.json) {
+      console.log(await statusReport(ctx, name));
+      return;
+    }
     const handle = ctx.client.workflow.getHandle(name);
     const description = await handle.describe();
-    console.log(`Pipeline ${name}: ${description.status.name}`);
-    if (description.status.name === 'RUNNING') console.log(JSON.stringify(await handle.query(statusQuery), null, 2));
+    const running = description.status.name === 'RUNNING';
     const row = await getPipelineByName(ctx.pool, name);
-    if (row) console.log(`\n${await pipelineReport(ctx.pool, row.pipelineId)}`);
+    console.log(JSON.stringify({
+      pipeline: name,
+      status: description.status.name,
+      live: running ? await handle.query(statusQuery) : undefined,
+      failure: description.status.name === 'FAILED' ? pipelineFailure(await handle.result().catch((e: unknown) => e)) : undefined,
+      ...(row && {
+        triggers: await listTriggers(ctx.pool, row.pipelineId),
+        models: await listModels(ctx.pool, row.pipelineId),
+        evaluations: await listEvaluations(ctx.pool, row.pipelineId),
+        policyEvaluations: await latestPolicyEvaluations(ctx.pool, row.pipelineId, 20),
+      }),
+    }, null, 2));
   } finally {
     await ctx.close();
   }

@@ -6,14 +6,27 @@ export interface PipelineRow {
   datasetId: number;
 }
 
-/** Creates the pipeline's row, or returns the existing one: a retried registration changes nothing. */
-export async function upsertPipeline(pool: pg.Pool, name: string, datasetId: number, spec: unknown): Promise<PipelineRow> {
+/** A pipeline name already taken by another workflow run: its rows are that run's, never to be mixed. */
+export class PipelineNameTaken extends Error {
+  constructor(readonly name: string) {
+    super(`a pipeline named "${name}" already exists from an earlier run: its triggers, models and evaluations stay its own; start this one under another id`);
+    this.name = 'PipelineNameTaken';
+  }
+}
+
+/**
+ * Creates the pipeline's row for the workflow run `runId`, or returns the row that run created: a retried
+ * registration changes nothing. A row of another run under the same name is refused (PipelineNameTaken).
+ */
+export async function upsertPipeline(pool: pg.Pool, name: string, runId: string, datasetId: number, spec: unknown): Promise<PipelineRow> {
   const { rows } = await pool.query(
-    `INSERT INTO pipelines (name, dataset_id, spec) VALUES ($1, $2, $3)
+    `INSERT INTO pipelines (name, run_id, dataset_id, spec) VALUES ($1, $2, $3, $4)
      ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, dataset_id = EXCLUDED.dataset_id
+       WHERE pipelines.run_id = EXCLUDED.run_id
      RETURNING pipeline_id, name, dataset_id`,
-    [name, datasetId, JSON.stringify(spec)],
+    [name, runId, datasetId, JSON.stringify(spec)],
   );
+  if (rows.length === 0) throw new PipelineNameTaken(name);
   return toPipelineRow(rows[0]);
 }
 

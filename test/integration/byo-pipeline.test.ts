@@ -138,7 +138,7 @@ describe('bring-your-own ONNX model pipelines (real Temporal dev server, Postgre
     }
     const evaluations = await listEvaluations(postgres.pool, summary.pipelineId);
     assert.equal(evaluations.length, 4, 'a 2×2 evaluation matrix');
-    assert.ok(evaluations.every((e) => e.numSamples > 0 && e.accuracy > 0.6), evaluations.map((e) => e.accuracy).join(', '));
+    assert.ok(evaluations.every((e) => e.numSamples > 0 && e.accuracy! > 0.6), evaluations.map((e) => e.accuracy).join(', '));
 
     // As `tide run` starts it: the graphs pinned into the model store; the user's files may then change freely.
     const model = await pinUserModel(store, { architecture: 'onnx', trainStep: 'train-step.onnx', inference: 'inference.onnx', loss: 'softmax-ce' }, join(root, 'user-graphs'));
@@ -155,6 +155,7 @@ describe('bring-your-own ONNX model pipelines (real Temporal dev server, Postgre
 
   it('fails the next trigger, naming the file, when a graph file is edited under a running pipeline', async () => {
     const lateRoot = join(root, 'late');
+    await mkdir(lateRoot, { recursive: true });
     const late = await registerDataset(postgres.pool, { name: 'late', root: lateRoot, format: syntheticFormat(FEATURES, CLASSES) });
     const trainStep = await userFile('edited-train-step.onnx', trainStepBytes);
     const inference = await userFile('edited-inference.onnx', exportInferenceModel(user, initial));

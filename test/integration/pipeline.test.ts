@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +8,7 @@ import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
 import { ingestFile } from '../../lib/data/ingest.js';
 import { listEvaluations } from '../../lib/pipelines/evaluations.js';
 import { listModels } from '../../lib/pipelines/models.js';
+import { getPipelineByName } from '../../lib/pipelines/registry.js';
 import { listTriggers } from '../../lib/pipelines/triggers.js';
 import type { PipelineSpecInput } from '../../policies/spec.js';
 import { newDataSignal, statusQuery, stopSignal } from '../../workflows/messages.js';
@@ -89,7 +90,18 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
     for (const t of triggers) assert.ok(t.numSelected! > 300 && t.numSelected! < 400, `selected ${t.numSelected}: holdout removed`);
     const evaluations = await listEvaluations(postgres.pool, summary.pipelineId);
     assert.equal(evaluations.length, 9, 'a full 3×3 evaluation matrix');
-    assert.ok(evaluations.every((e) => e.numSamples > 0 && e.accuracy > 0.5));
+    assert.ok(evaluations.every((e) => e.numSamples > 0 && e.accuracy! > 0.5));
+  });
+
+  it('refuses to start again under the name of a finished pipeline, leaving its rows alone', async () => {
+    const before = await listTriggers(postgres.pool, (await getPipelineByName(postgres.pool, 'amount-pipeline'))!.pipelineId);
+    const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
+      taskQueue: queues.cpu, workflowId: 'amount-pipeline', args: [spec({ trigger: { kind: 'dataAmount', every: 100 } })],
+    });
+    const err = await handle.result().then(() => undefined, (e: unknown) => e);
+    assert.match(failureMessage(err), /a pipeline named "amount-pipeline" already exists from an earlier run/);
+    const after = await listTriggers(postgres.pool, (await getPipelineByName(postgres.pool, 'amount-pipeline'))!.pipelineId);
+    assert.deepEqual(after, before);
   });
 
   it('splits files at time boundaries and draws on all data so far (late start, after continue-as-new)', async () => {
@@ -125,11 +137,12 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
     assert.ok(models.every((m) => (m.architecture as { architecture: string }).architecture === 'resnet'));
     const evaluations = await listEvaluations(postgres.pool, summary.pipelineId);
     assert.equal(evaluations.length, 4);
-    assert.ok(evaluations.every((e) => e.accuracy > 0.6), evaluations.map((e) => e.accuracy).join(', '));
+    assert.ok(evaluations.every((e) => e.accuracy! > 0.6), evaluations.map((e) => e.accuracy).join(', '));
   });
 
   it('trains a DLRM on Criteo-layout records, hashing raw categorical ids into its tables', async () => {
     const criteoRoot = join(root, 'criteo');
+    await mkdir(criteoRoot, { recursive: true });
     const criteo = await registerDataset(postgres.pool, parseDatasetConfig({ name: 'criteo', root: criteoRoot, format: { preset: 'criteo' } }));
     for (const [i, file] of ['a.bin', 'b.bin'].entries()) {
       await writeCriteoFile(criteoRoot, file, { samples: 800, seed: i + 7 });
@@ -150,7 +163,7 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
     assert.equal(evaluations.length, 4);
     // Clicks follow the first id's parity or a large first count: about 60% of samples are clicks, so a
     // model that learned the parity through its hashed table scores well above that.
-    assert.ok(evaluations.every((e) => e.accuracy > 0.72), evaluations.map((e) => e.accuracy).join(', '));
+    assert.ok(evaluations.every((e) => e.accuracy! > 0.72), evaluations.map((e) => e.accuracy).join(', '));
   });
 
   it('refuses a DLRM on a dataset that is not binary or has no categorical ids, naming model.architecture', async () => {
