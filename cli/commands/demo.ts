@@ -5,15 +5,18 @@ import { parseDatasetConfig } from '../../lib/data/dataset-config.js';
 import { registerDataset } from '../../lib/data/datasets.js';
 import { ingestFile } from '../../lib/data/ingest.js';
 import { parseSpec } from '../../policies/spec.js';
-import { createWorkers, runWorkers } from '../../workers/workers.js';
+import { createWorkers } from '../../workers/workers.js';
 import { newDataSignal, statusQuery, stopSignal } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
 import { prepareDriftingDigits } from '../../examples/mnist-drift/prepare.js';
 import { openContext } from '../context.js';
 import { step } from '../progress.js';
+import { runWorkersUntil } from '../run-workers.js';
 import { shutdownSignal } from '../signals.js';
 import { pipelineReport } from '../report.js';
+import { writeReport } from './report.js';
 import { readSpecFile } from '../spec-file.js';
+import { withStackQueues } from '../spec-queues.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/mnist-drift/', import.meta.url));
 const PERIODS = 8;
@@ -26,7 +29,7 @@ const PERIODS = 8;
 export async function demo(): Promise<void> {
   console.log('Tideline demo: continual learning on a drifting stream of handwritten digits\n');
   const interrupted = shutdownSignal();
-  const ctx = await openContext('ERROR');
+  const ctx = await openContext({ sdkLogLevel: 'ERROR', windsDownOnSignal: true });
   const abort = new AbortController();
   interrupted.addEventListener('abort', () => abort.abort(), { once: true });
   let running: Promise<void> | undefined;
@@ -40,7 +43,7 @@ export async function demo(): Promise<void> {
     );
     const datasetConfig = (await readSpecFile(join(EXAMPLE, 'dataset.yaml'))) as Record<string, unknown>;
     const dataset = await registerDataset(pool, parseDatasetConfig({ ...datasetConfig, name, root }));
-    const spec = parseSpec({ ...((await readSpecFile(join(EXAMPLE, 'pipeline.yaml'))) as object), dataset: { name } });
+    const spec = parseSpec(withStackQueues({ ...((await readSpecFile(join(EXAMPLE, 'pipeline.yaml'))) as object), dataset: { name } }, config));
 
     const workers = await step('Starting workers (bundling workflows)', async () =>
       createWorkers({
@@ -48,7 +51,8 @@ export async function demo(): Promise<void> {
         deps: { pool, storeDir: config.storeDir, executionProvider: config.executionProvider }, cpuQueue: spec.queues.cpu, gpuQueue: spec.queues.gpu,
       }),
     );
-    running = runWorkers(workers, abort.signal);
+    running = runWorkersUntil(workers, abort.signal);
+    interrupted.throwIfAborted();
 
     const handle = await client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
       taskQueue: spec.queues.cpu, workflowId: name, args: [spec],
@@ -84,6 +88,8 @@ export async function demo(): Promise<void> {
     console.log(`\n${await pipelineReport(pool, summary.pipelineId)}\n`);
     console.log(`${summary.triggers} triggers, ${summary.models} models, ${summary.samplesSeen} samples seen.`);
     console.log(`Models and checkpoints: ${config.storeDir}`);
+    const report = await writeReport(pool, config.home, name);
+    console.log(`Report with charts (open in a browser): ${report.page}`);
     if (ctx.stack.uiUrl) {
       console.log(`Temporal Web UI (while the stack runs): ${ctx.stack.uiUrl}/namespaces/${config.namespace}/workflows/${name}`);
       console.log(`The history stays in ${config.home}/temporal.sqlite: \`npx tide up\` serves the Web UI again to browse it.`);
