@@ -11,12 +11,11 @@
  * The model is a zoo MLP with a `width`-wide embedding. Figures are medians over the rounds, with min and max.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { driftMetrics, measurementActivities } from '../activities/measurement.js';
-import type { Batch } from '../lib/data/batch.js';
 import { parseDatasetConfig } from '../lib/data/dataset-config.js';
 import { registerDataset } from '../lib/data/datasets.js';
 import { ingestFiles } from '../lib/data/ingest.js';
@@ -36,6 +35,8 @@ import { createRng } from '../lib/rng.js';
 import { initModelState, writeModelState } from '../lib/train/model-state.js';
 import type { ModelSpec } from '../policies/spec.js';
 import type { DriftMetricRequest, MeasureRequest } from '../policies/triggers/protocol.js';
+import { round, spread, timedMs } from './rounds.js';
+import { bareLoop, fresh, randomBatches, recordFormat, writeSamples } from './synthetic-samples.js';
 import { OPTIMIZER } from './train.js';
 
 export interface TriggersBenchOptions {
@@ -51,12 +52,6 @@ export interface TriggersBenchOptions {
   batchSize?: number;
   rounds: number;
   log?: (line: string) => void;
-}
-
-export interface Spread {
-  median: number;
-  min: number;
-  max: number;
 }
 
 const CLASSES = 10;
@@ -92,11 +87,12 @@ export async function benchTriggers(opts: TriggersBenchOptions) {
     const root = path.join(dir, 'data');
     await mkdir(root, { recursive: true });
     log(`writing and ingesting 2 × ${opts.samples} samples of ${opts.features} features`);
-    await writeSamples(root, 'reference.bin', opts, 0, 1);
-    await writeSamples(root, 'current.bin', opts, 0.5, 2);
-    const dataset = await registerDataset(pool, parseDatasetConfig({ name: 'bench-triggers', root, format: recordFormat(opts.features) }));
+    const samples = { samples: opts.samples, features: opts.features, numClasses: CLASSES };
+    await writeSamples(root, 'reference.bin', { ...samples, shift: 0, seed: 1 });
+    await writeSamples(root, 'current.bin', { ...samples, shift: 0.5, seed: 2 });
+    const dataset = await registerDataset(pool, parseDatasetConfig({ name: 'bench-triggers', root, format: recordFormat(opts.features, CLASSES) }));
     await ingestFiles(pool, dataset, ['reference.bin', 'current.bin']);
-    const { pipelineId } = await upsertPipeline(pool, 'bench-triggers', dataset.id, {});
+    const { pipelineId } = await upsertPipeline(pool, 'bench-triggers', 'bench', dataset.id, {});
     const store = new ModelStore(path.join(dir, 'store'));
     const trained = path.join(store.runDir(pipelineId, 1), 'final.state');
     await writeModelState(store.resolve(trained), state);
@@ -115,14 +111,14 @@ export async function benchTriggers(opts: TriggersBenchOptions) {
     log(`first (cold) check ${checkColdMs.toFixed(0)} ms`);
 
     const [ref, cur] = [randomEmbeddings(opts.samples, opts.width, 0, 3), randomEmbeddings(opts.samples, opts.width, 0.1, 4)];
-    const batches = randomBatches(opts.embedSamples, opts.features, batchSize, 5);
+    const batches = randomBatches(opts.embedSamples, opts.features, batchSize, CLASSES, 5);
     const load = async () => ({ bytes: onnx, def });
     const runs = { drift: [] as number[], check: [] as number[], bare: [] as number[], ours: [] as number[], ratio: [] as number[] };
     // One unmeasured pass each warms both sessions.
-    await bareLoop(bare, batches, opts.features);
+    await bareLoop(bare, batches, 'embedding');
     await sessions.use(0, load, (model) => embeddingMatrix(model, fresh(batches)));
     for (let round = 0; round < opts.rounds; round++) {
-      const bareS = await timedMs(() => bareLoop(bare, batches, opts.features)) / 1000;
+      const bareS = await timedMs(() => bareLoop(bare, batches, 'embedding')) / 1000;
       const copies = fresh(batches);
       const oursS = await timedMs(() => sessions.use(0, load, (model) => embeddingMatrix(model, copies))) / 1000;
       runs.bare.push(opts.embedSamples / bareS);
@@ -159,71 +155,7 @@ export async function benchTriggers(opts: TriggersBenchOptions) {
   }
 }
 
-/** Records: label int32, timestamp int64 (seconds), float32 features. */
-function recordFormat(features: number) {
-  return {
-    kind: 'binary' as const, recordSize: 12 + 4 * features, byteOrder: 'little' as const,
-    label: { offset: 0, type: 'int32' as const }, timestamp: { offset: 4, type: 'int64' as const },
-    features: { offset: 12, count: features }, numClasses: CLASSES,
-  };
-}
-
-async function writeSamples(dir: string, name: string, opts: TriggersBenchOptions, shift: number, seed: number): Promise<void> {
-  const rng = createRng(seed);
-  const recordSize = 12 + 4 * opts.features;
-  const buffer = Buffer.alloc(opts.samples * recordSize);
-  for (let i = 0; i < opts.samples; i++) {
-    const at = i * recordSize;
-    buffer.writeInt32LE(i % CLASSES, at);
-    buffer.writeBigInt64LE(BigInt(1_700_000_000 + seed * opts.samples + i), at + 4);
-    for (let f = 0; f < opts.features; f++) buffer.writeFloatLE(rng.normal() + shift, at + 12 + 4 * f);
-  }
-  await writeFile(path.join(dir, name), buffer);
-}
-
 function randomEmbeddings(rows: number, cols: number, shift: number, seed: number): Matrix {
   const rng = createRng(seed);
   return matrix(Float32Array.from({ length: rows * cols }, () => rng.normal() + shift), rows, cols);
-}
-
-function randomBatches(samples: number, features: number, batchSize: number, seed: number): Batch[] {
-  const rng = createRng(seed);
-  const batches: Batch[] = [];
-  for (let at = 0; at < samples; at += batchSize) {
-    const size = Math.min(batchSize, samples - at);
-    batches.push({
-      x: Float32Array.from({ length: size * features }, () => rng.normal()), y: new Int32Array(size), w: new Float32Array(size).fill(1), size, features,
-    });
-  }
-  return batches;
-}
-
-/** Copies with buffers of their own, made before the clock starts: the measured path transfers (detaches) them. */
-function fresh(batches: Batch[]): AsyncIterable<Batch> {
-  const copies = batches.map((b) => ({ ...b, x: b.x.slice() }));
-  return (async function* () {
-    yield* copies;
-  })();
-}
-
-/** The baseline: each batch through the session on the main thread, one run after another, fetching `embedding`. */
-async function bareLoop(session: ort.InferenceSession, batches: Batch[], features: number): Promise<void> {
-  for (const b of batches) await session.run({ x: new ort.Tensor('float32', b.x, [b.size, features]) }, ['embedding']);
-}
-
-async function timedMs(work: () => Promise<unknown>): Promise<number> {
-  const started = performance.now();
-  await work();
-  return performance.now() - started;
-}
-
-function spread(values: number[], digits: number): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const median = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  return { median: round(median, digits), min: round(sorted[0]!, digits), max: round(sorted.at(-1)!, digits) };
-}
-
-function round(value: number, digits: number): number {
-  return Number(value.toFixed(digits));
 }

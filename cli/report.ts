@@ -11,7 +11,10 @@ function table(header: string[], rows: string[][], text: number[] = [0]): string
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].map((l) => `  ${l}`).join('\n');
 }
 
-const pct = (value: number | undefined) => (value === undefined || Number.isNaN(value) ? '–' : `${(100 * value).toFixed(1)}%`);
+/** Next to a final loss whose model carries a warning (e.g. diverged); the warnings follow the table. */
+const WARNING_MARK = '⚠';
+
+const pct = (value: number | null | undefined) => (value === undefined || value === null || Number.isNaN(value) ? '–' : `${(100 * value).toFixed(1)}%`);
 
 /** Policy evaluations shown: the latest ones, newest last. */
 const RECENT_EVALUATIONS = 8;
@@ -43,7 +46,7 @@ export async function pipelineReport(pool: pg.Pool, pipelineId: number): Promise
       String(t.numNew),
       String(t.numSelected ?? '–'),
       model ? `${(model.trainingMs / 1000).toFixed(2)}s` : '–',
-      model?.finalLoss != null ? model.finalLoss.toFixed(3) : '–',
+      (model?.finalLoss != null ? model.finalLoss.toFixed(3) : '–') + (model?.warning ? ` ${WARNING_MARK}` : ''),
       pct(accuracy.get(`${t.triggerId}/${t.triggerId}`)),
       pct(accuracy.get(`${t.triggerId}/${t.triggerId + 1}`)),
       t.reason ?? '–',
@@ -57,6 +60,7 @@ export async function pipelineReport(pool: pg.Pool, pipelineId: number): Promise
   return [
     'Triggers',
     table(['trigger', 'new samples', 'trained on', 'training time', 'final loss', 'acc. own period', 'acc. next period', 'reason'], triggerRows, [0, 7]),
+    ...models.filter((m) => m.warning).map((m) => `  ${WARNING_MARK} trigger ${m.triggerId}: ${m.warning}`),
     '',
     ...(policyRows.length > 0
       ? ['Latest trigger-policy evaluations', table(['policy', 'keys', 'model', 'fired', 'scores', 'decision'], policyRows, [0, 4, 5]), '']

@@ -3,6 +3,7 @@ import { dataset } from './commands/dataset.js';
 import { demo } from './commands/demo.js';
 import { ingest } from './commands/ingest.js';
 import { run, status, stop } from './commands/pipeline.js';
+import { compare, report } from './commands/report.js';
 import { worker } from './commands/worker.js';
 
 const USAGE = `tide — continual-training pipelines on Temporal
@@ -18,9 +19,12 @@ Usage:
   tide run <spec.yaml> [--id NAME] [--wait]   start a pipeline
   tide status <pipeline>                 live status, triggers (and why they fired), policy evaluations, evaluation matrix
   tide stop <pipeline>                   finish the current trigger, then complete
+  tide report <pipeline> [--out DIR] [--json]   an HTML report with charts (and PNGs) in TIDELINE_HOME/reports
+  tide compare <pipeline>… [--out DIR] [--json] several pipelines side by side in one HTML report
   tide bench train [--json] [--steps-per-run K]   training throughput of the zoo: raw session vs trainer
   tide bench dataplane [--json]          ingestion and the training data path vs raw baselines
   tide bench triggers [--json]           a drift check and embedding extraction vs raw baselines
+  tide bench evaluation [--json]         scoring held-out samples vs a bare session loop; a 50-trigger evaluation matrix
 
 Settings come from the environment: TIDELINE_HOME (state folder, default .tideline), TEMPORAL_ADDRESS,
 TEMPORAL_NAMESPACE, DATABASE_URL, TIDELINE_STORE, TIDELINE_CPU_QUEUE, TIDELINE_GPU_QUEUE, TEMPORAL_CLI.
@@ -35,6 +39,8 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   run,
   status,
   stop,
+  report,
+  compare,
   bench,
 };
 

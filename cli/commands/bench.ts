@@ -1,6 +1,7 @@
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchDataplane } from '../../bench/dataplane.js';
+import { benchEvaluation } from '../../bench/evaluation.js';
 import { benchTrain } from '../../bench/train.js';
 import { benchTriggers } from '../../bench/triggers.js';
 
@@ -10,17 +11,20 @@ const USAGE = [
   '                            [--partition-sizes a,b] [--prefetch a,b] [--requests a,b] [--loader size,prefetch,requests]',
   '                            [--images N] [--cnn-batch-size B] [--cnn-steps S] [--cnn-loader size,prefetch,requests]',
   '       tide bench triggers [--json] [--samples N] [--width W] [--features F] [--embed-samples N] [--batch-size B] [--rounds R]',
+  '       tide bench evaluation [--json] [--samples N] [--batch-size B] [--rounds R] [--triggers T] [--held-out N]',
 ].join('\n');
 
 const machine = () => ({ cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version });
 
 /**
  * `tide bench train`: training throughput of the zoo, raw session vs trainer. `tide bench dataplane`: ingestion and
- * loading vs raw baselines. `tide bench triggers`: the cost of a model-aware trigger check.
+ * loading vs raw baselines. `tide bench triggers`: the cost of a model-aware trigger check. `tide bench evaluation`:
+ * scoring held-out samples vs a bare session loop, and a pipeline's whole evaluation matrix.
  */
 export async function bench(args: string[]): Promise<void> {
   if (args[0] === 'dataplane') return dataplane(args.slice(1));
   if (args[0] === 'triggers') return triggers(args.slice(1));
+  if (args[0] === 'evaluation') return evaluation(args.slice(1));
   const { values, positionals } = parseArgs({
     args, allowPositionals: true,
     options: {
@@ -131,6 +135,35 @@ async function triggers(args: string[]): Promise<void> {
     embedSamples: int('embed-samples', 1),
     batchSize: values['batch-size'] === undefined ? undefined : int('batch-size', 1),
     rounds: int('rounds', 1),
+    log: values.json ? undefined : (line) => console.log(line),
+  });
+  console.log(JSON.stringify({ ...report, machine: machine() }, null, values.json ? 2 : undefined));
+}
+
+async function evaluation(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: false,
+    options: {
+      json: { type: 'boolean', default: false },
+      samples: { type: 'string', default: '50000' },
+      'batch-size': { type: 'string', default: '512' },
+      rounds: { type: 'string', default: '7' },
+      triggers: { type: 'string', default: '50' },
+      'held-out': { type: 'string', default: '200' },
+    },
+  });
+  if (positionals.length > 0) throw new Error(USAGE);
+  const int = (flag: keyof typeof values, min: number): number => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${flag}: "${values[flag]}" is not an integer >= ${min}`);
+    return n;
+  };
+  const report = await benchEvaluation({
+    samples: int('samples', 1),
+    batchSize: int('batch-size', 1),
+    rounds: int('rounds', 1),
+    triggers: int('triggers', 1),
+    heldOut: int('held-out', 1),
     log: values.json ? undefined : (line) => console.log(line),
   });
   console.log(JSON.stringify({ ...report, machine: machine() }, null, values.json ? 2 : undefined));
