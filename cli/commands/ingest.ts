@@ -9,6 +9,7 @@ import { openContext } from '../context.js';
 import { notifyPipelines } from '../notify.js';
 import { progress } from '../progress.js';
 import { shutdownSignal } from '../signals.js';
+import { followStack } from '../stack-follower.js';
 
 const USAGE = 'usage: tide ingest <dataset> [files…] [--parallel N] [--bulk] | tide ingest <dataset> --watch [--interval seconds] [--parallel N]';
 
@@ -22,7 +23,9 @@ const USAGE = 'usage: tide ingest <dataset> [files…] [--parallel N] [--bulk] |
  * backlog first and builds the samples index afterwards (the dataset's samples are not readable
  * meanwhile).
  * `tide ingest <dataset> --watch [--interval seconds]` keeps polling the root for new files (default
- * interval: the dataset config's ingest.pollSeconds, else 2).
+ * interval: the dataset config's ingest.pollSeconds, else 2); when the database stops answering it follows the
+ * state folder's restarted stack (stack.json), and exits non-zero after a bounded number of failed polls.
+ * Samples older than the dataset's latest timestamp are ingested as new data, with a warning per file.
  */
 export async function ingest(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -65,18 +68,25 @@ export async function ingest(args: string[]): Promise<void> {
       const seconds = values.interval === undefined ? (dataset.ingest.pollSeconds ?? 2) : Number(values.interval);
       if (!(seconds > 0)) throw new Error(`--interval: "${values.interval}" is not a positive number of seconds`);
       console.log(`Watching ${dataset.root} every ${seconds}s (Ctrl-C to stop)`);
-      await watchDataset(ctx.pool, dataset, {
-        intervalMs: seconds * 1000,
-        parallel,
-        signal: shutdownSignal(),
-        onBatches: async (batches) => {
-          const notified = await notifyPipelines(ctx.client, dataset, batches);
-          const samples = batches.reduce((n, b) => n + b.count, 0);
-          console.log(`  ingested ${batches.length} file(s), ${samples} samples; signalled ${notified} pipeline(s)`);
-        },
-        onRejected: report,
-        onError: (err) => console.error(`  ${err instanceof Error ? err.message : String(err)}`),
-      });
+      const stack = followStack(ctx);
+      try {
+        await watchDataset(ctx.pool, dataset, {
+          intervalMs: seconds * 1000,
+          parallel,
+          signal: shutdownSignal(),
+          onBatches: async (batches) => {
+            const notified = await notifyPipelines(stack.client(), dataset, batches);
+            const samples = batches.reduce((n, b) => n + b.count, 0);
+            console.log(`  ingested ${batches.length} file(s), ${samples} samples; signalled ${notified} pipeline(s)`);
+          },
+          onIngested: warnBackdated,
+          onRejected: report,
+          onError: (err) => console.error(`  ${err instanceof Error ? err.message : String(err)}`),
+          reconnect: stack.reconnect,
+        });
+      } finally {
+        await stack.close();
+      }
     } else {
       const paths = files.length > 0 ? files : await findNewFiles(ctx.pool, dataset);
       const expectedRows = await expectedRowCount(dataset, paths);
@@ -94,6 +104,7 @@ export async function ingest(args: string[]): Promise<void> {
           if (o.status === 'ingested') {
             batches.push(o.batch);
             rows += o.batch.count;
+            warnBackdated(o);
           }
           if (o.status === 'duplicate') duplicates++;
           bar.update(++done, `${rows}${expectedRows === undefined ? '' : `/${expectedRows}`} rows, ${rate()} rows/s`);
@@ -123,6 +134,17 @@ export async function ingest(args: string[]): Promise<void> {
   } finally {
     await ctx.close();
   }
+}
+
+/** Backdated samples are ingested as new data (ingestion order is the stream), but a user should know. */
+function warnBackdated(o: Extract<IngestOutcome, { status: 'ingested' }>): void {
+  const b = o.backdated;
+  if (!b) return;
+  const range = b.minTs === b.maxTs ? `${b.minTs}` : `${b.minTs}..${b.maxTs}`;
+  console.error(
+    `  warning: ${o.path}: ${b.count} sample(s) with timestamps ${range}, older than the dataset's latest ${b.latestTs}; ` +
+      'keyed after the data ingested before them (ingestion order is the stream)',
+  );
 }
 
 /** Rows the files will give at most, known up front for fixed-size binary records only. */

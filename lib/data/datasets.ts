@@ -3,6 +3,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { parseDatasetConfig, type DatasetConfig, type DatasetFormat, type IngestSettings } from './dataset-config.js';
 import { DataError } from './errors.js';
+import { checkCsvColumns } from './formats/csv-columns.js';
 
 export interface Dataset {
   id: number;
@@ -12,7 +13,7 @@ export interface Dataset {
   ingest: IngestSettings;
 }
 
-const DEFAULT_HASH_PARTITIONS = 4;
+export const DEFAULT_HASH_PARTITIONS = 4;
 const COLUMNS = 'dataset_id AS id, name, root, format, ingest';
 
 /**
@@ -20,12 +21,14 @@ const COLUMNS = 'dataset_id AS id, name, root, format, ingest';
  * into `hashPartitions` leaves) in one transaction. Registering the same name again with the same
  * config returns the existing dataset, with its ingest settings updated from the config; with a
  * different root, format or hashPartitions it is an error. The root must be an existing folder; it is
- * stored absolute (resolved against the current directory).
+ * stored absolute (resolved against the current directory). A CSV format's columns are checked against the
+ * root's first CSV file, when there is one (checkCsvColumns).
  */
 export async function registerDataset(pool: pg.Pool, config: DatasetConfig): Promise<Dataset> {
   const { name, format, hashPartitions = DEFAULT_HASH_PARTITIONS, ingest = {} } = parseDatasetConfig(config);
   const root = path.resolve(config.root);
   await checkRoot(name, root);
+  if (format.kind === 'csv') await checkCsvColumns(name, root, format);
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -71,7 +74,7 @@ export async function getDatasetById(pool: pg.Pool, id: number): Promise<Dataset
 }
 
 /** Refuses a root that is not an existing folder, naming it: a typo would otherwise only show at the first ingest. */
-async function checkRoot(name: string, root: string): Promise<void> {
+export async function checkRoot(name: string, root: string): Promise<void> {
   const info = await stat(root).catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return undefined;
     throw new DataError(`dataset "${name}": root ${root} cannot be read: ${e.message}`);

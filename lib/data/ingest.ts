@@ -1,6 +1,4 @@
-import type { Dirent } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
@@ -9,19 +7,35 @@ import type { BatchDescriptor } from '../../policies/batches.js';
 import { encodeBinaryCopy } from '../db/copy-binary.js';
 import type { Dataset } from './datasets.js';
 import { DataError, IngestError } from './errors.js';
-import { isSampleFile, scanFile, type FileSamples } from './formats/index.js';
+import { scanFile, type FileSamples } from './formats/index.js';
 import { beginBulkLoad, finishBulkLoad } from './bulk-load.js';
 import { resolveInRoot } from './paths.js';
+import { sampleFilesUnder } from './sample-files.js';
 import { quarantineFile, releaseFromQuarantine, unchangedQuarantined } from './quarantine.js';
 
 /**
  * What ingestion did with one file. A rejected file (empty, corrupt, undecodable) is quarantined (quarantine.ts)
- * and uses no keys; a dataset with `ingest.strict` throws its IngestError instead.
+ * and uses no keys; a dataset with `ingest.strict` throws its IngestError instead. An ingested file's samples
+ * older than the dataset's latest timestamp before it are `backdated`.
  */
 export type IngestOutcome =
-  | { status: 'ingested'; path: string; batch: BatchDescriptor }
+  | { status: 'ingested'; path: string; batch: BatchDescriptor; backdated?: Backdated }
   | { status: 'duplicate'; path: string }
   | { status: 'rejected'; path: string; error: IngestError };
+
+/**
+ * Samples of a file dated before the latest timestamp the dataset held when it came. Ingestion order is the
+ * stream: they still get keys after everything ingested earlier, so a pipeline sees them as new data, and a
+ * window over timestamps may then hold samples of an earlier trigger's time.
+ */
+export interface Backdated {
+  count: number;
+  /** Their timestamps' range. */
+  minTs: number;
+  maxTs: number;
+  /** The dataset's latest timestamp before the file. */
+  latestTs: number;
+}
 
 /** A file read and validated, ready to be committed. */
 interface ScannedFile {
@@ -107,7 +121,10 @@ async function storeFile(client: pg.PoolClient, dataset: Dataset, scanned: Scann
   const { relative, order } = scanned;
   const { count, labels, timestamps } = scanned.samples;
   if (await isIngested(client, dataset.id, relative)) return { status: 'duplicate', path: relative };
-  const { rows: [next] } = await client.query<{ next_key: number }>('SELECT next_key FROM datasets WHERE dataset_id = $1', [dataset.id]);
+  const { rows: [next] } = await client.query<{ next_key: number; latest_ts: string | null }>(
+    'SELECT next_key, (SELECT max(max_ts) FROM files WHERE dataset_id = $1) AS latest_ts FROM datasets WHERE dataset_id = $1',
+    [dataset.id],
+  );
   const firstKey = next!.next_key;
   const batch: BatchDescriptor = {
     datasetId: dataset.id,
@@ -140,7 +157,16 @@ async function storeFile(client: pg.PoolClient, dataset: Dataset, scanned: Scann
   );
   await client.query('UPDATE datasets SET next_key = $2 WHERE dataset_id = $1', [dataset.id, batch.lastKey + 1]);
   await releaseFromQuarantine(client, dataset.id, relative);
-  return { status: 'ingested', path: relative, batch };
+  const backdated = next!.latest_ts === null ? undefined : backdatedSamples(timestamps, order, Number(next!.latest_ts));
+  return backdated ? { status: 'ingested', path: relative, batch, backdated } : { status: 'ingested', path: relative, batch };
+}
+
+/** The samples dated before latestTs: a prefix of the file's samples in key (timestamp) order. */
+function backdatedSamples(timestamps: Float64Array, order: Uint32Array, latestTs: number): Backdated | undefined {
+  let count = 0;
+  while (count < order.length && timestamps[order[count]!]! < latestTs) count++;
+  if (count === 0) return undefined;
+  return { count, minTs: timestamps[order[0]!]!, maxTs: timestamps[order[count - 1]!]!, latestTs };
 }
 
 export interface IngestFilesOptions {
@@ -234,27 +260,11 @@ async function quarantine(pool: pg.Pool, dataset: Dataset, rejected: RejectedFil
 }
 
 /**
- * Regular sample files (see isSampleFile) under the dataset root (recursive) neither ingested nor
- * quarantined unchanged (quarantine.ts), as root-relative paths sorted by code unit. Skips dotfiles and
- * dot-directories, names ending in .tmp or .partial (files still being written), and symlinks.
+ * Sample files under the dataset root (see sampleFilesUnder) neither ingested nor quarantined unchanged
+ * (quarantine.ts), as root-relative paths sorted by code unit.
  */
 export async function findNewFiles(pool: pg.Pool, dataset: Dataset): Promise<string[]> {
-  const found: string[] = [];
-  const walk = async (dir: string, prefix: string): Promise<void> => {
-    let entries: Dirent[];
-    try {
-      entries = await readdir(dir, { withFileTypes: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' && prefix === '') throw new DataError(`dataset root ${dataset.root} does not exist`);
-      throw e;
-    }
-    for (const entry of entries) {
-      if (entry.name.startsWith('.') || /\.(tmp|partial)$/.test(entry.name)) continue;
-      if (entry.isDirectory()) await walk(path.join(dir, entry.name), `${prefix}${entry.name}/`);
-      else if (entry.isFile() && isSampleFile(dataset.format, entry.name)) found.push(prefix + entry.name);
-    }
-  };
-  await walk(dataset.root, '');
+  const found = await sampleFilesUnder(dataset.root, dataset.format);
   const quarantined = await unchangedQuarantined(pool, dataset.id, dataset.root, found);
   const { rows } = await pool.query<{ path: string }>(
     `SELECT p AS path FROM unnest($2::text[]) AS p

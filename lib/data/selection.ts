@@ -9,7 +9,7 @@ const PARTITION_LOCK = 7_415_523;
 
 /** Creates the pipeline's training_samples partition (`training_samples_p<id>`) if missing. */
 export async function registerPipelinePartition(pool: pg.Pool, pipelineId: number): Promise<void> {
-  const table = partitionName(pipelineId);
+  const table = trainingSamplesTable(pipelineId);
   if (await partitionExists(pool, table)) return;
   await inTransaction(pool, async (client) => {
     // Two workers creating the same partition would otherwise race on the catalog.
@@ -72,7 +72,8 @@ function mergeRanges(ranges: KeyRange[]): KeyRange[] {
   return merged;
 }
 
-function partitionName(pipelineId: number): string {
+/** The pipeline's training_samples partition. */
+export function trainingSamplesTable(pipelineId: number): string {
   if (!Number.isSafeInteger(pipelineId) || pipelineId <= 0) throw new DataError(`bad pipeline id ${pipelineId}`);
   return `training_samples_p${pipelineId}`;
 }

@@ -239,11 +239,11 @@ describe('CSV format', () => {
 
   const cases: [string, string, number, RegExp][] = [
     ['wrong number of columns', 'ts,a,b,label\n1,2,3,0\n2,3,4\n', 3, /expected 4 columns, found 3/],
-    ['non-integer label', 'ts,a,b,label\n1,2,3,0\n2,3,4,1.5\n', 3, /label "1\.5" is not an integer/],
+    ['non-integer label', 'ts,a,b,label\n1,2,3,0\n2,3,4,1.5\n', 3, /label "1\.5" in column "label" \(3\) is not an integer/],
     ['label out of range', 'ts,a,b,label\n1,2,3,3\n', 2, /label 3 out of range \[0, 3\)/],
-    ['non-numeric feature', 'ts,a,b,label\n1,2,3,0\n\n2,abc,4,1\n', 4, /feature "abc" in column 1 is not a number/],
-    ['empty feature', 'ts,a,b,label\n1,,3,0\n', 2, /feature "" in column 1 is not a number/],
-    ['non-integer timestamp', 'ts,a,b,label\n1,2,3,0\n2.5,3,4,1\n', 3, /timestamp "2\.5" is not an integer/],
+    ['non-numeric feature', 'ts,a,b,label\n1,2,3,0\n\n2,abc,4,1\n', 4, /feature "abc" in column "a" \(1\) is not a number/],
+    ['empty feature', 'ts,a,b,label\n1,,3,0\n', 2, /feature "" in column "a" \(1\) is not a number/],
+    ['non-integer timestamp', 'ts,a,b,label\n1,2,3,0\n2.5,3,4,1\n', 3, /timestamp "2\.5" in column "ts" \(0\) is not an integer/],
     ['unterminated quote', 'ts,a,b,label\n1,2,3,0\n2,"3,4,1\n', 3, /unterminated quoted field/],
     ['unknown column name', 'ts,a,c,label\n1,2,3,0\n', 1, /no column named "b"/],
     ['no data rows', 'ts,a,b,label\n', 2, /no data rows/],
@@ -329,4 +329,30 @@ describe('dataset config', () => {
       assert.throws(() => parseDatasetConfig(input), (e: unknown) => e instanceof DataError && message.test(e.message));
     });
   }
+});
+
+describe('CSV column naming in errors', () => {
+  const trips: CsvFormat = { kind: 'csv', separator: ',', header: true, quote: '"', labelColumn: 'label', featureColumns: ['speed', 'distance'], timestampColumn: 'time' };
+
+  it('names a column by its header name and index', () => {
+    assert.throws(
+      () => parseCsv(trips, 'time,speed,distance,label\n1,2,NA,0\n', 'trips.csv'),
+      /^IngestError: trips\.csv: line 2: feature "NA" in column "distance" \(2\) is not a number$/,
+    );
+    assert.throws(() => parseCsv(trips, 'time,speed,distance,label\n1,2,3,yes\n', 'trips.csv'), /label "yes" in column "label" \(3\) is not an integer$/);
+    assert.throws(() => parseCsv(trips, 'time,speed,distance,label\nnoon,2,3,0\n', 'trips.csv'), /timestamp "noon" in column "time" \(0\) is not an integer/);
+  });
+
+  it('names a column by index alone without a header', () => {
+    const byIndex: CsvFormat = { kind: 'csv', separator: ',', header: false, quote: '"', labelColumn: 2, featureColumns: [0, 1] };
+    assert.throws(() => parseCsv(byIndex, '1,x,0\n', 'n.csv'), /feature "x" in column 1 is not a number$/);
+    assert.throws(() => parseCsv(byIndex, '1,2,z\n', 'n.csv'), /label "z" in column 2 is not an integer$/);
+  });
+
+  it('lists the header when a named column is missing', () => {
+    assert.throws(
+      () => parseCsv(trips, 'time,speed,dist,label\n1,2,3,0\n', 'trips.csv'),
+      /^IngestError: trips\.csv: line 1: no column named "distance" in the header \("time", "speed", "dist", "label"\)$/,
+    );
+  });
 });

@@ -52,9 +52,10 @@ export function parseCsv(format: CsvFormat, text: string, relative: string): Csv
   const column = (c: string | number): number => {
     if (typeof c === 'number') return c;
     const index = header!.indexOf(c);
-    if (index < 0) throw new IngestError(relative, `no column named ${JSON.stringify(c)} in the header`, { line: 1 });
+    if (index < 0) throw new IngestError(relative, `no column named ${JSON.stringify(c)} in the header (${quotedList(header!)})`, { line: 1 });
     return index;
   };
+  const named = (index: number) => columnName(header, index);
   const labelColumn = column(format.labelColumn);
   const featureColumns = format.featureColumns.map(column);
   const timestampColumn = format.timestampColumn === undefined ? undefined : column(format.timestampColumn);
@@ -75,7 +76,7 @@ export function parseCsv(format: CsvFormat, text: string, relative: string): Csv
     if (fields.length !== columns) throw new IngestError(relative, `expected ${columns} columns, found ${fields.length}`, { line });
 
     const label = fields[labelColumn]!;
-    if (!INTEGER.test(label)) throw new IngestError(relative, `label ${JSON.stringify(label)} is not an integer`, { line });
+    if (!INTEGER.test(label)) throw new IngestError(relative, `label ${JSON.stringify(label)} in ${named(labelColumn)} is not an integer`, { line });
     const value = Number(label);
     const limit = format.numClasses ?? 2 ** 31;
     if (value < 0 || value >= limit) {
@@ -87,7 +88,7 @@ export function parseCsv(format: CsvFormat, text: string, relative: string): Csv
     if (timestampColumn !== undefined) {
       const ts = fields[timestampColumn]!;
       if (!INTEGER.test(ts) || !Number.isSafeInteger(Number(ts))) {
-        throw new IngestError(relative, `timestamp ${JSON.stringify(ts)} is not an integer number of seconds`, { line });
+        throw new IngestError(relative, `timestamp ${JSON.stringify(ts)} in ${named(timestampColumn)} is not an integer number of seconds`, { line });
       }
       timestamps.push(Number(ts));
     }
@@ -102,7 +103,7 @@ export function parseCsv(format: CsvFormat, text: string, relative: string): Csv
       const text = fields[featureColumns[f]!]!;
       const x = Number(text);
       if (text.trim() === '' || !Number.isFinite(x)) {
-        throw new IngestError(relative, `feature ${JSON.stringify(text)} in column ${featureColumns[f]} is not a number`, { line });
+        throw new IngestError(relative, `feature ${JSON.stringify(text)} in ${named(featureColumns[f]!)} is not a number`, { line });
       }
       features[row * width + f] = x;
     }
@@ -116,12 +117,23 @@ export function parseCsv(format: CsvFormat, text: string, relative: string): Csv
   };
 }
 
+/** How messages name a column: `column "distance" (2)` when the file has a header, else `column 2`. */
+function columnName(header: string[] | undefined, index: number): string {
+  const name = header?.[index];
+  return name === undefined ? `column ${index}` : `column ${JSON.stringify(name)} (${index})`;
+}
+
+/** `"ts", "a", "label"`: a header as messages list it. */
+export function quotedList(header: string[]): string {
+  return header.map((h) => JSON.stringify(h)).join(', ');
+}
+
 /**
  * Splits CSV text into records with their starting line: fields may be quoted (a doubled quote
  * inside stands for one, line breaks inside are kept); LF, CRLF and CR end records; blank lines are
  * skipped.
  */
-function* csvRecords(text: string, separator: string, quote: string, relative: string): Generator<{ fields: string[]; line: number }> {
+export function* csvRecords(text: string, separator: string, quote: string, relative: string): Generator<{ fields: string[]; line: number }> {
   const sep = separator.charCodeAt(0);
   const q = quote.charCodeAt(0);
   const n = text.length;
