@@ -79,11 +79,13 @@ export function evaluationActivities({ pool, storeDir }: ActivityDeps, sessions:
   async function evaluate(args: EvaluateArgs): Promise<EvaluationSummary> {
     const dataset = await getDatasetById(pool, args.datasetId);
     if (!dataset) throw configurationError('DatasetNotFound', `dataset ${args.datasetId} no longer exists`);
-    const models = new Map((await listModels(pool, args.pipelineId)).map((m) => [m.triggerId, m]));
+    const stored = await listModels(pool, args.pipelineId);
+    // Models whose files `tide gc` deleted still shape the matrix, but have no cells left to evaluate.
+    const models = new Map(stored.filter((m) => m.deletedAt === null).map((m) => [m.triggerId, m]));
     const intervals = new Map<number, EvalInterval>(
       (await listTriggers(pool, args.pipelineId)).map((t) => [t.triggerId, { intervalId: t.triggerId, firstKey: t.firstKey, lastKey: t.lastKey }]),
     );
-    const trained = [...models.keys()].sort((a, b) => a - b);
+    const trained = stored.map((m) => m.triggerId).sort((a, b) => a - b);
     let cells: EvalCell[];
     if ('afterTrigger' in args.scope) {
       const t = args.scope.afterTrigger;
@@ -95,7 +97,7 @@ export function evaluationActivities({ pool, storeDir }: ActivityDeps, sessions:
 
     const done = new Set((activityInfo().heartbeatDetails as EvaluationProgress | undefined)?.done ?? []);
     const byInterval = new Map<number, EvalCell[]>();
-    for (const cell of cells.filter((c) => !done.has(cellKey(c)))) {
+    for (const cell of cells.filter((c) => models.has(c.modelTrigger) && !done.has(cellKey(c)))) {
       byInterval.set(cell.intervalId, [...(byInterval.get(cell.intervalId) ?? []), cell]);
     }
     for (const [intervalId, intervalCells] of byInterval) {

@@ -4,7 +4,6 @@ import { getDatasetById } from '../lib/data/datasets.js';
 import { ModelStore } from '../lib/models/store.js';
 import { upsertModel } from '../lib/pipelines/models.js';
 import { warningOf } from '../lib/train/divergence.js';
-import { readModelStateExtra } from '../lib/train/model-state.js';
 import { getPipeline } from '../lib/pipelines/registry.js';
 import type { ActivityDeps } from './deps.js';
 import { asActivityFailure } from './deterministic-errors.js';
@@ -45,8 +44,10 @@ export function modelActivities({ pool, storeDir }: ActivityDeps) {
       numSamples: args.numSamples,
       trainingMs: args.trainingMs,
       finalLoss: Number.isFinite(args.finalLoss) ? args.finalLoss : null,
-      warning: warningOf(await readModelStateExtra(store.resolve(args.trainedState))) ?? null,
+      warning: warningOf(files.extra) ?? null,
     });
+    // The run's checkpoints are of no use once its model is stored; a retry finds the folder gone, which is fine.
+    await store.removeRun(args.pipelineId, args.triggerId);
     return { modelId };
   }
 

@@ -37,15 +37,28 @@ export interface TrainedModel {
   finalLoss: number;
 }
 
-/** What a training attempt heartbeats: its progress, and the checkpoint the next attempt resumes from. */
-interface TrainHeartbeat {
+/**
+ * What a training attempt heartbeats: its progress (also shown live by `tide status`, cli/training-progress.ts),
+ * and the checkpoint the next attempt resumes from.
+ */
+export interface TrainHeartbeat {
   stepsDone: number;
   samplesDone: number;
+  /** Epoch of the latest step, 1-based, of `epochs`. */
+  epoch?: number;
+  epochs?: number;
+  totalSteps?: number;
+  /** Mean loss of the last LOSS_WINDOW steps: one step's loss is too noisy to read. */
   loss?: number;
+  /** Samples per second of this attempt since its first step (session start-up left out). */
+  samplesPerS?: number;
   /** Loss of the trigger's first step, the reference for divergence (lib/train/divergence.ts); kept by resumed attempts. */
   firstLoss?: number;
   checkpoint?: Checkpoint;
 }
+
+/** Steps the heartbeated loss averages over. */
+const LOSS_WINDOW = 20;
 
 /** Mixes the pipeline seed with the trigger, so each trigger shuffles differently but reproducibly. */
 function triggerSeed(seed: number, triggerId: number): number {
@@ -109,7 +122,10 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
 
     const started = Date.now();
     const elapsed = () => base.elapsedMs + (Date.now() - started);
-    let latest: TrainHeartbeat = { stepsDone: base.stepsDone, samplesDone: base.samplesDone, checkpoint: resume };
+    const totalSteps = batchesPerEpoch * epochs;
+    let latest: TrainHeartbeat = { stepsDone: base.stepsDone, samplesDone: base.samplesDone, epochs, totalSteps, checkpoint: resume };
+    const recentLosses: number[] = [];
+    let firstStep: { at: number; samples: number } | undefined;
     if (resume) latest.firstLoss = (activityInfo().heartbeatDetails as TrainHeartbeat).firstLoss;
     const report = () => heartbeat(latest);
     try {
@@ -128,7 +144,19 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
         stepsPerRun: args.training.stepsPerRun,
         signal: cancellationSignal(),
         onProgress: (p) => {
-          latest = { ...latest, stepsDone: base.stepsDone + p.step, samplesDone: base.samplesDone + p.samples, loss: p.loss };
+          recentLosses.push(p.loss);
+          if (recentLosses.length > LOSS_WINDOW) recentLosses.shift();
+          firstStep ??= { at: Date.now(), samples: p.samples };
+          const seconds = (Date.now() - firstStep.at) / 1000;
+          const stepsDone = base.stepsDone + p.step;
+          latest = {
+            ...latest,
+            stepsDone,
+            samplesDone: base.samplesDone + p.samples,
+            epoch: Math.min(Math.ceil(stepsDone / batchesPerEpoch), epochs),
+            loss: recentLosses.reduce((a, b) => a + b, 0) / recentLosses.length,
+            ...(seconds > 0 && { samplesPerS: (p.samples - firstStep.samples) / seconds }),
+          };
           if (latest.stepsDone === 1) latest.firstLoss = p.loss;
           report();
         },

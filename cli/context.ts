@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Runtime, makeTelemetryFilterString, DefaultLogger } from '@temporalio/worker';
+import { NativeConnection, Runtime, makeTelemetryFilterString, DefaultLogger, type LogLevel as SdkLogLevel, type LogMetadata } from '@temporalio/worker';
 import type pg from 'pg';
 import { loadConfig, type TidelineConfig } from '../lib/config.js';
 import { migrate } from '../lib/db/migrate.js';
@@ -22,13 +22,23 @@ export interface Context {
 
 type LogLevel = 'WARN' | 'ERROR';
 
+/** What every activity-only (gpu) worker warns at start: by design, not a problem, so it is dropped. */
+const NO_WORKFLOWS_WARNING = 'No workflows registered, not polling for workflow tasks';
+
+/** The SDK's default logger without NO_WORKFLOWS_WARNING; every other message passes. */
+class CommandLogger extends DefaultLogger {
+  override log(level: SdkLogLevel, message: string, meta?: LogMetadata): void {
+    if (message !== NO_WORKFLOWS_WARNING) super.log(level, message, meta);
+  }
+}
+
 let runtimeInstalled = false;
 /** Keeps the SDK's own logs to warnings or errors, so a command's output is what it prints itself. */
 function quietRuntime(level: LogLevel) {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({
-    logger: new DefaultLogger(level),
+    logger: new CommandLogger(level),
     telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: level }), forward: {} } },
   });
 }

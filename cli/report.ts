@@ -1,8 +1,10 @@
 import type pg from 'pg';
+import type { ModelStore } from '../lib/models/store.js';
 import { listEvaluations } from '../lib/pipelines/evaluations.js';
-import { listModels } from '../lib/pipelines/models.js';
+import { listModels, type ModelRow } from '../lib/pipelines/models.js';
 import { latestPolicyEvaluations } from '../lib/pipelines/policy-evaluations.js';
 import { listTriggers } from '../lib/pipelines/triggers.js';
+import { formatBytes } from './bytes.js';
 
 /** A text table: numbers right-aligned, the columns in `text` (by index) left-aligned. */
 function table(header: string[], rows: string[][], text: number[] = [0]): string {
@@ -28,9 +30,9 @@ const fmt = (v: number) => (Math.abs(v) >= 1000 || Number.isInteger(v) ? v.toFix
 /**
  * The pipeline's results from the database: one row per trigger (data, training, accuracy on the next
  * period, why it fired), the latest evaluations of its trigger policy, and the evaluation matrix
- * (model × interval accuracy on held-out samples).
+ * (model × interval accuracy on held-out samples). Given the model store, also the size of the pipeline's model files.
  */
-export async function pipelineReport(pool: pg.Pool, pipelineId: number): Promise<string> {
+export async function pipelineReport(pool: pg.Pool, pipelineId: number, store?: ModelStore): Promise<string> {
   const [triggers, models, evaluations, policyEvaluations] = await Promise.all([
     listTriggers(pool, pipelineId), listModels(pool, pipelineId), listEvaluations(pool, pipelineId),
     latestPolicyEvaluations(pool, pipelineId, RECENT_EVALUATIONS),
@@ -61,6 +63,7 @@ export async function pipelineReport(pool: pg.Pool, pipelineId: number): Promise
     'Triggers',
     table(['trigger', 'new samples', 'trained on', 'training time', 'final loss', 'acc. own period', 'acc. next period', 'reason'], triggerRows, [0, 7]),
     ...models.filter((m) => m.warning).map((m) => `  ${WARNING_MARK} trigger ${m.triggerId}: ${m.warning}`),
+    ...(store ? [await storeSizeLine(store, models)] : []),
     '',
     ...(policyRows.length > 0
       ? ['Latest trigger-policy evaluations', table(['policy', 'keys', 'model', 'fired', 'scores', 'decision'], policyRows, [0, 4, 5]), '']
@@ -68,4 +71,13 @@ export async function pipelineReport(pool: pg.Pool, pipelineId: number): Promise
     'Evaluation matrix (accuracy on each interval\'s held-out samples; rows: models, columns: intervals)',
     table(['', ...intervals.map((i) => `int. ${i}`)], matrixRows),
   ].join('\n');
+}
+
+/** The disk the pipeline's model files take (inference graphs and states), and how many models `tide gc` deleted. */
+async function storeSizeLine(store: ModelStore, models: ModelRow[]): Promise<string> {
+  const sizes = await Promise.all(models.flatMap((m) => [store.fileSize(m.onnxPath), store.fileSize(m.statePath)]));
+  const deleted = models.filter((m) => m.deletedAt !== null).length;
+  const stored = models.length - deleted;
+  return `  Model store: ${formatBytes(sizes.reduce((a, b) => a + b, 0))} on disk for ${stored} models` +
+    (deleted > 0 ? `; files of ${deleted} older models deleted by \`tide gc\`` : '');
 }

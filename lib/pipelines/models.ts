@@ -13,9 +13,11 @@ export interface ModelRow {
   finalLoss: number | null;
   /** Why the model is suspect though it trained (e.g. its loss diverged: lib/train/divergence.ts); null when nothing is. */
   warning: string | null;
+  /** When `tide gc` deleted the model's files; null while they are on disk. */
+  deletedAt: Date | null;
 }
 
-export type NewModel = Omit<ModelRow, 'modelId' | 'warning'> & { warning?: string | null };
+export type NewModel = Omit<ModelRow, 'modelId' | 'warning' | 'deletedAt'> & { warning?: string | null };
 
 /** Records a model; a retried store of the same (pipeline, trigger) updates the one row. */
 export async function upsertModel(pool: pg.Pool, pipelineId: number, model: NewModel): Promise<number> {
@@ -27,7 +29,7 @@ export async function upsertModel(pool: pg.Pool, pipelineId: number, model: NewM
        parent_model_id = EXCLUDED.parent_model_id, architecture = EXCLUDED.architecture,
        onnx_path = EXCLUDED.onnx_path, state_path = EXCLUDED.state_path, sha256 = EXCLUDED.sha256,
        num_samples = EXCLUDED.num_samples, training_ms = EXCLUDED.training_ms, final_loss = EXCLUDED.final_loss,
-       warning = EXCLUDED.warning
+       warning = EXCLUDED.warning, deleted_at = NULL
      RETURNING model_id`,
     [
       pipelineId, model.triggerId, model.parentModelId, JSON.stringify(model.architecture), model.onnxPath,
@@ -38,7 +40,7 @@ export async function upsertModel(pool: pg.Pool, pipelineId: number, model: NewM
 }
 
 const COLUMNS = `model_id, trigger_id, parent_model_id, architecture, onnx_path, state_path, sha256, num_samples,
-                 training_ms, final_loss, warning`;
+                 training_ms, final_loss, warning, deleted_at`;
 
 export async function getModel(pool: pg.Pool, modelId: number): Promise<ModelRow | undefined> {
   const { rows } = await pool.query(`SELECT ${COLUMNS} FROM models WHERE model_id = $1`, [modelId]);
@@ -48,6 +50,17 @@ export async function getModel(pool: pg.Pool, modelId: number): Promise<ModelRow
 export async function listModels(pool: pg.Pool, pipelineId: number): Promise<ModelRow[]> {
   const { rows } = await pool.query(`SELECT ${COLUMNS} FROM models WHERE pipeline_id = $1 ORDER BY trigger_id`, [pipelineId]);
   return rows.map(toModelRow);
+}
+
+/** Models of every pipeline, with their pipeline: what retention chooses among. */
+export async function listAllModels(pool: pg.Pool): Promise<(ModelRow & { pipelineId: number })[]> {
+  const { rows } = await pool.query(`SELECT pipeline_id, ${COLUMNS} FROM models ORDER BY pipeline_id, trigger_id`);
+  return rows.map((row) => ({ ...toModelRow(row), pipelineId: row.pipeline_id as number }));
+}
+
+/** Records that the files of these models were deleted; a model already marked keeps its first date. */
+export async function markModelsDeleted(pool: pg.Pool, modelIds: number[]): Promise<void> {
+  await pool.query('UPDATE models SET deleted_at = now() WHERE model_id = ANY($1) AND deleted_at IS NULL', [modelIds]);
 }
 
 function toModelRow(row: Record<string, unknown>): ModelRow {
@@ -63,5 +76,6 @@ function toModelRow(row: Record<string, unknown>): ModelRow {
     trainingMs: row.training_ms as number,
     finalLoss: row.final_loss as number | null,
     warning: row.warning as string | null,
+    deletedAt: row.deleted_at as Date | null,
   };
 }

@@ -102,7 +102,7 @@ describe('a diverged trigger is flagged, or failed with training.failOnDivergenc
     const { trained, model } = await trainAndStore(args);
     assert.ok(Number.isFinite(trained.finalLoss) && trained.finalLoss > 1e3, `final loss ${trained.finalLoss}`);
     assert.match(model.warning ?? '', /^loss diverged: final loss .* is over 10× the first step's /);
-    assert.equal((await readModelStateExtra(join(deps.storeDir, trained.trainedState))).warning, model.warning);
+    assert.equal((await readModelStateExtra(join(deps.storeDir, model.statePath))).warning, model.warning);
     const report = await pipelineReport(postgres.pool, args.pipelineId);
     assert.ok(report.includes(`${model.finalLoss!.toFixed(3)} ⚠`), report);
     assert.ok(report.includes(`⚠ trigger 0: ${model.warning}`), report);
