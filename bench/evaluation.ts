@@ -226,11 +226,13 @@ async function matrixPipeline(pool: pg.Pool, dir: string, opts: EvaluationBenchO
   const { pipelineId } = await upsertPipeline(pool, 'bench-evaluation', 'bench', dataset.id, {});
   const store = new ModelStore(path.join(dir, 'store'));
   const def = createModel(MATRIX_SPEC, MATRIX_FEATURES);
-  const trained = path.join(store.runDir(pipelineId, 0), 'final.state');
-  await writeModelState(store.resolve(trained), initModelState(def, OPTIMIZER, 1));
+  const state = initModelState(def, OPTIMIZER, 1);
   for (let t = 0; t < opts.triggers; t++) {
     const range = { firstKey: firstKey + t * intervalSamples, lastKey: firstKey + (t + 1) * intervalSamples - 1 };
     await recordTrigger(pool, pipelineId, dataset.id, t, range, 'bench');
+    // Each trigger's run leaves its own final state, which publishing moves into the model's folder.
+    const trained = path.join(store.runDir(pipelineId, t), 'final.state');
+    await writeModelState(store.resolve(trained), state);
     const files = await store.publish(pipelineId, t, def, trained);
     await upsertModel(pool, pipelineId, {
       triggerId: t, parentModelId: null, architecture: { ...MATRIX_SPEC, features: MATRIX_FEATURES }, ...files, numSamples: 0, trainingMs: 0, finalLoss: null,

@@ -1,6 +1,7 @@
 import { bench } from './commands/bench.js';
 import { dataset } from './commands/dataset.js';
 import { demo } from './commands/demo.js';
+import { gc } from './commands/gc.js';
 import { ingest } from './commands/ingest.js';
 import { run, status, stop } from './commands/pipeline.js';
 import { compare, report } from './commands/report.js';
@@ -13,14 +14,18 @@ Usage:
   tide up                                start Temporal, PostgreSQL and all workers; stay in the foreground
   tide worker [--role control|gpu|all]   run workers against TEMPORAL_ADDRESS / DATABASE_URL
   tide dataset add <config.yaml>         register a dataset
-  tide dataset list                      list datasets with their files and samples
+  tide dataset list [--json]             list datasets with their files, samples and quarantined files
+  tide dataset show <name> [--json]      a dataset's settings and quarantined files
+  tide dataset update <config.yaml>      change what can safely change (ingest settings; columns before any sample)
+  tide dataset remove <name> [--force]   remove a dataset and its samples (--force: and its pipelines' rows)
   tide ingest <dataset> [files…]         ingest files (default: every new file) and signal pipelines
   tide ingest <dataset> --watch          keep ingesting new files as they appear
   tide run <spec.yaml> [--id NAME] [--wait]   start a pipeline
-  tide status <pipeline>                 live status, triggers (and why they fired), policy evaluations, evaluation matrix
+  tide status <pipeline> [--json]        live status or failure, triggers (and why they fired), policy evaluations, evaluation matrix
   tide stop <pipeline>                   finish the current trigger, then complete
   tide report <pipeline> [--out DIR] [--json]   an HTML report with charts (and PNGs) in TIDELINE_HOME/reports
   tide compare <pipeline>… [--out DIR] [--json] several pipelines side by side in one HTML report
+  tide gc [--keep N] [--dry-run]         delete model files beyond each pipeline's last N (default 5) models
   tide bench train [--json] [--steps-per-run K]   training throughput of the zoo: raw session vs trainer
   tide bench dataplane [--json]          ingestion and the training data path vs raw baselines
   tide bench triggers [--json]           a drift check and embedding extraction vs raw baselines
@@ -41,6 +46,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   stop,
   report,
   compare,
+  gc,
   bench,
 };
 

@@ -17,6 +17,7 @@ import { openContext, type Context } from '../context.js';
 import { describeFailure, pipelineFailure, type PipelineFailure } from '../failure.js';
 import { pipelineReport } from '../report.js';
 import { readSpecFile } from '../spec-file.js';
+import { formatTrainingProgress, readTrainingProgress } from '../training-progress.js';
 import { withStackQueues } from '../spec-queues.js';
 
 /**
@@ -60,17 +61,39 @@ export async function run(args: string[]): Promise<void> {
     });
     console.log(`Started pipeline ${workflowId} (run ${handle.firstExecutionRunId}) on task queue ${spec.queues.cpu}`);
     if (values.wait) {
-      const failure = await handle.result().then(() => undefined, (err: unknown) => {
+      const result = handle.result().then(() => undefined, (err: unknown) => {
         const described = pipelineFailure(err);
         if (!described) throw err;
         return described;
       });
+      const failure = await withProgress(ctx, workflowId, result);
       console.log(`\n${await statusReport(ctx, workflowId, failure)}`);
       if (failure) process.exitCode = 1;
     }
   } finally {
     await ctx.close();
   }
+}
+
+/** How often `tide run --wait` looks at the pipeline while it waits. */
+const PROGRESS_EVERY_MS = 5000;
+
+/** Prints what the pipeline is doing, when it changes, until `done` settles; returns what `done` gives. */
+async function withProgress<T>(ctx: Context, name: string, done: Promise<T>): Promise<T> {
+  let settled = false;
+  void done.finally(() => (settled = true)).catch(() => {});
+  let last = '';
+  while (!settled) {
+    await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, PROGRESS_EVERY_MS))]);
+    if (settled) break;
+    const live = await ctx.client.workflow.getHandle(name).query(statusQuery).catch(() => undefined);
+    if (!live) continue;
+    const training = await readTrainingProgress(ctx.client, name, live.current).catch(() => undefined);
+    const line = training ? formatTrainingProgress(training) : `${live.current}; ${live.triggers} triggers, ${live.samplesSeen} samples seen`;
+    if (line !== last) console.log(`  ${line}`);
+    last = line;
+  }
+  return done;
 }
 
 /** The pipeline's state in words: what it is doing or why it failed, then its results from the database. */
@@ -81,11 +104,13 @@ async function statusReport(ctx: Context, name: string, failure?: PipelineFailur
   if (description.status.name === 'RUNNING') {
     const live = await handle.query(statusQuery);
     lines.push(`  ${live.current}; ${live.triggers} triggers, ${live.models} models, ${live.samplesSeen} samples seen${live.stopRequested ? '; stopping' : ''}`);
+    const training = await readTrainingProgress(ctx.client, name, live.current);
+    if (training) lines.push(`  ${formatTrainingProgress(training)}`);
   }
   const failed = failure ?? (description.status.name === 'FAILED' ? pipelineFailure(await handle.result().catch((e: unknown) => e)) : undefined);
   if (failed) lines.push(describeFailure(failed).replace(/^/gm, '  '));
   const row = await getPipelineByName(ctx.pool, name);
-  if (row) lines.push('', await pipelineReport(ctx.pool, row.pipelineId));
+  if (row) lines.push('', await pipelineReport(ctx.pool, row.pipelineId, new ModelStore(ctx.config.storeDir)));
   return lines.join('\n');
 }
 
@@ -104,10 +129,12 @@ export async function status(args: string[]): Promise<void> {
     const description = await handle.describe();
     const running = description.status.name === 'RUNNING';
     const row = await getPipelineByName(ctx.pool, name);
+    const live = running ? await handle.query(statusQuery) : undefined;
     console.log(JSON.stringify({
       pipeline: name,
       status: description.status.name,
-      live: running ? await handle.query(statusQuery) : undefined,
+      live,
+      training: live && await readTrainingProgress(ctx.client, name, live.current),
       failure: description.status.name === 'FAILED' ? pipelineFailure(await handle.result().catch((e: unknown) => e)) : undefined,
       ...(row && {
         triggers: await listTriggers(ctx.pool, row.pipelineId),
