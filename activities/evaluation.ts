@@ -2,7 +2,8 @@ import { activityInfo, heartbeat } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
 import { cellsAfterTrigger, cellsForTrailingInterval, type EvalCell, type EvalInterval } from '../policies/evaluation/matrix.js';
 import type { ModelSpec } from '../policies/spec.js';
-import { categoricalCount } from '../lib/data/dataset-config.js';
+import { categoricalCount, featureCount } from '../lib/data/dataset-config.js';
+import { inferenceBatchSize } from '../lib/eval/model-outputs.js';
 import { getDatasetById, type Dataset } from '../lib/data/datasets.js';
 import { evaluationBatches } from '../lib/data/loader.js';
 import type { MetricSpec } from '../lib/eval/metrics/index.js';
@@ -28,7 +29,8 @@ export interface EvaluateArgs {
    */
   scope: { afterTrigger: number } | { trailing: EvalInterval };
   holdout: { fraction: number; seed: number };
-  batchSize: number;
+  /** Samples per inference run; absent: sized by the samples' width (inferenceBatchSize). */
+  batchSize?: number;
   metrics: MetricSpec[];
 }
 
@@ -95,6 +97,7 @@ export function evaluationActivities({ pool, storeDir }: ActivityDeps, sessions:
       cells = cellsForTrailingInterval(args.scope.trailing.intervalId, trained);
     }
 
+    const batchSize = args.batchSize ?? inferenceBatchSize(featureCount(dataset.format) + categoricalCount(dataset.format));
     const done = new Set((activityInfo().heartbeatDetails as EvaluationProgress | undefined)?.done ?? []);
     const byInterval = new Map<number, EvalCell[]>();
     for (const cell of cells.filter((c) => models.has(c.modelTrigger) && !done.has(cellKey(c)))) {
@@ -112,7 +115,7 @@ export function evaluationActivities({ pool, storeDir }: ActivityDeps, sessions:
         });
         const scores = await withSessions(rows, dataset, (live) => scoreModels(
           live.map((session) => ({ session, outputSize: outputSizes.get(session.modelId)! })),
-          evaluationBatches(pool, dataset, { range: interval, holdout: args.holdout, batchSize: args.batchSize }),
+          evaluationBatches(pool, dataset, { range: interval, holdout: args.holdout, batchSize }),
           args.metrics,
           () => heartbeat({ done: [...done] } satisfies EvaluationProgress),
         ));

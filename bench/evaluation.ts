@@ -27,6 +27,7 @@ import { startEmbeddedPostgres } from '../lib/db/embedded.js';
 import { migrate } from '../lib/db/migrate.js';
 import { createPool } from '../lib/db/pool.js';
 import { createMetrics, defaultMetricSpecs, type MetricSpec } from '../lib/eval/metrics/index.js';
+import { inferenceBatchSize } from '../lib/eval/model-outputs.js';
 import { ModelSessions, type LoadedModel } from '../lib/eval/model-sessions.js';
 import { scoreModels } from '../lib/eval/score-models.js';
 import { exportInferenceModel } from '../lib/models/export.js';
@@ -47,8 +48,8 @@ import { OPTIMIZER } from './train.js';
 export interface EvaluationBenchOptions {
   /** Samples of each throughput pass. */
   samples: number;
-  /** Samples per batch, of the throughput passes and the matrix; the spec's default `evaluation.batchSize` is 512. */
-  batchSize: number;
+  /** Samples per inference run, of the throughput passes and the matrix; absent: what evaluation picks by default. */
+  batchSize?: number;
   rounds: number;
   /** Triggers (intervals and models) of the pipeline whose matrix is evaluated. */
   triggers: number;
@@ -98,7 +99,7 @@ async function benchThroughput(opts: EvaluationBenchOptions, log: (line: string)
   const sessions = new ModelSessions({ idleMs: 0 });
   const bare = await ort.InferenceSession.create(onnx, DEFAULT_SESSION_OPTIONS);
   try {
-    const batches = randomBatches(opts.samples, THROUGHPUT_FEATURES, opts.batchSize, CLASSES, 5);
+    const batches = randomBatches(opts.samples, THROUGHPUT_FEATURES, opts.batchSize ?? inferenceBatchSize(THROUGHPUT_FEATURES), CLASSES, 5);
     const score = (copies: AsyncIterable<Batch>, specs: readonly MetricSpec[]) =>
       sessions.use(0, load, (model) => scoreModels([{ session: model, outputSize: def.outputSize }], copies, specs));
     // The hosted session's bare loop: feeds as scoreModels builds them, one run after another, nothing else.
@@ -150,7 +151,7 @@ async function benchThroughput(opts: EvaluationBenchOptions, log: (line: string)
       metrics: metricNames(pass === 'allMetrics' ? ALL_METRIC_SPECS : defaultMetricSpecs),
     });
     return {
-      model: `mlp ${THROUGHPUT_FEATURES}-256-${CLASSES}`, batchSize: opts.batchSize, samples: opts.samples, rounds: opts.rounds,
+      model: `mlp ${THROUGHPUT_FEATURES}-256-${CLASSES}`, batchSize: opts.batchSize ?? inferenceBatchSize(THROUGHPUT_FEATURES), samples: opts.samples, rounds: opts.rounds,
       bareSamplesPerS: perS('bare'),
       /** The hosted session in a bare loop ÷ the main-thread one: the worker thread's and the batch copies' share. */
       hostedLoop: { ratio: ratios('hosted', 'bare'), samplesPerS: perS('hosted') },

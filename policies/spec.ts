@@ -227,7 +227,8 @@ export const pipelineSpecSchema = z.strictObject({
     .strictObject({
       /** Share of every interval's samples held out from training and used for evaluation. */
       holdoutFraction: fraction.default(0.1),
-      batchSize: boundedInt(SPEC_LIMITS.batchSize).default(512),
+      /** Samples per inference run; absent: sized to about 8 MB of input (lib/eval/model-outputs.ts). */
+      batchSize: boundedInt(SPEC_LIMITS.batchSize).optional(),
       /** What every evaluation cell measures (lib/eval/metrics/): accuracy, loss and macro F1 by default. */
       metrics: metricSpecListSchema,
     })

@@ -146,7 +146,7 @@ async function evaluation(args: string[]): Promise<void> {
     options: {
       json: { type: 'boolean', default: false },
       samples: { type: 'string', default: '50000' },
-      'batch-size': { type: 'string', default: '512' },
+      'batch-size': { type: 'string' },
       rounds: { type: 'string', default: '7' },
       triggers: { type: 'string', default: '50' },
       'held-out': { type: 'string', default: '200' },
@@ -160,7 +160,7 @@ async function evaluation(args: string[]): Promise<void> {
   };
   const report = await benchEvaluation({
     samples: int('samples', 1),
-    batchSize: int('batch-size', 1),
+    batchSize: values['batch-size'] === undefined ? undefined : int('batch-size', 1),
     rounds: int('rounds', 1),
     triggers: int('triggers', 1),
     heldOut: int('held-out', 1),
