@@ -6,7 +6,7 @@ import { categoricalCount, featureCount } from '../lib/data/dataset-config.js';
 import { inferenceBatchSize } from '../lib/eval/model-outputs.js';
 import { getDatasetById, type Dataset } from '../lib/data/datasets.js';
 import { evaluationBatches } from '../lib/data/loader.js';
-import type { MetricSpec } from '../lib/eval/metrics/index.js';
+import type { MetricSpec } from '../policies/evaluation/metric-specs.js';
 import type { ModelSession, ModelSessions } from '../lib/eval/model-sessions.js';
 import { scoreModels } from '../lib/eval/score-models.js';
 import { ModelStore } from '../lib/models/store.js';
@@ -31,7 +31,7 @@ export interface EvaluateArgs {
   holdout: { fraction: number; seed: number };
   /** Samples per inference run; absent: sized by the samples' width (inferenceBatchSize). */
   batchSize?: number;
-  metrics: MetricSpec[];
+  metrics: readonly MetricSpec[];
 }
 
 /** Accuracies the pipeline shows in its status; every cell's metrics are in the database. */

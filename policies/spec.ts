@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { metricSpecListSchema } from '../lib/eval/metrics/index.js';
+import { metricSpecListSchema } from './evaluation/metric-specs.js';
 import { triggerSchema } from './triggers/schema.js';
 
 /**

@@ -5,7 +5,8 @@
  */
 import type { Batch } from '../data/batch.js';
 import { inputFeeds } from '../train/trainer.js';
-import { createMetrics, type MetricResult, type MetricSpec } from './metrics/index.js';
+import type { MetricSpec } from '../../policies/evaluation/metric-specs.js';
+import { createMetrics, type MetricResult } from './metrics/index.js';
 import type { ModelSession } from './model-sessions.js';
 
 /** What one model's scoring produced: the sample count and every metric by name. */

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import {
-  createMetrics, defaultMetricSpecs, metricSpecListSchema, metricSpecSchema, type MetricResult, type MetricSpec,
-} from '../../lib/eval/metrics/index.js';
+import { createMetrics, type MetricResult } from '../../lib/eval/metrics/index.js';
+import { defaultMetricSpecs, metricSpecListSchema, metricSpecSchema, type MetricSpec } from '../../policies/evaluation/metric-specs.js';
 import { createRng } from '../../lib/rng.js';
 
 type Averages = Record<'macro' | 'micro' | 'weighted', number> & { binary?: number };

@@ -8,17 +8,11 @@
  * avoid ties. For a 'bce-logits' model, top-1 compares logit > 0 with the label and k ≥ 2 counts every sample (two
  * classes), as scikit-learn does; likewise k ≥ numClasses always gives 1.
  */
-import { z } from 'zod';
+import type { MetricSpecOf } from '../../../policies/evaluation/metric-specs.js';
 import type { Metric, MetricModel } from './metric.js';
 import { predictedClass } from './predictions.js';
 
-export const accuracySpec = z.strictObject({
-  kind: z.literal('accuracy'),
-  /** Counts a sample as correct when its label is among the k best classes. */
-  topK: z.int().min(1).default(1),
-});
-
-export function createAccuracy(spec: z.output<typeof accuracySpec>, model: MetricModel): Metric {
+export function createAccuracy(spec: MetricSpecOf<'accuracy'>, model: MetricModel): Metric {
   const { topK } = spec;
   let count = 0;
   let hits = 0;

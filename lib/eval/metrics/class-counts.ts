@@ -9,18 +9,15 @@
  * - 'binary' scores class 1 alone and needs numClasses 2; 'micro' pools the counts of all classes (equal to
  *   accuracy, since every prediction is one of the classes); 'weighted' weights each class by its support.
  */
-import { z } from 'zod';
+import type { Average } from '../../../policies/evaluation/metric-specs.js';
 import type { Metric, MetricModel } from './metric.js';
 import { predictedClass } from './predictions.js';
 
-const averageSchema = z.enum(['macro', 'micro', 'weighted', 'binary']);
-export type Average = z.output<typeof averageSchema>;
-
-/** The spec of a per-class score (precision, recall, f1): the kind and how to average over classes. */
-export function classScoreSpec<K extends string>(kind: K) {
-  return z.strictObject({ kind: z.literal(kind), average: averageSchema.default('macro') });
+/** The spec of a per-class score (precision, recall, f1): its kind and how to average over classes. */
+interface ClassScoreSpec {
+  kind: 'precision' | 'recall' | 'f1';
+  average: Average;
 }
-type ClassScoreSpec = z.output<ReturnType<typeof classScoreSpec>>;
 
 /** Score of one class (or of pooled counts) from its true positives, predictions and actual members. */
 type ClassScore = (truePositives: number, predicted: number, actual: number) => number;

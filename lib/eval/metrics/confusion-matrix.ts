@@ -3,13 +3,11 @@
  * (rows = true labels, columns = predictions, scikit-learn's `confusion_matrix` with labels 0..C−1). All zeros
  * before any sample.
  */
-import { z } from 'zod';
+import type { MetricSpecOf } from '../../../policies/evaluation/metric-specs.js';
 import type { Metric, MetricModel } from './metric.js';
 import { predictedClass } from './predictions.js';
 
-export const confusionMatrixSpec = z.strictObject({ kind: z.literal('confusionMatrix') });
-
-export function createConfusionMatrix(_spec: z.output<typeof confusionMatrixSpec>, model: MetricModel): Metric {
+export function createConfusionMatrix(_spec: MetricSpecOf<'confusionMatrix'>, model: MetricModel): Metric {
   const classes = model.numClasses;
   const counts = new Float64Array(classes * classes);
   return {

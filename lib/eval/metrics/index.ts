@@ -1,40 +1,22 @@
 /**
- * The registry of evaluation metrics: the spec schema (for the pipeline spec), the default set, and createMetrics,
- * which builds a MetricSet that checks each batch once and feeds it to every metric.
+ * The registry of evaluation metrics: createMetrics builds a MetricSet that checks each batch once and feeds it to
+ * every metric. The specs' schema and the default set are policies/evaluation/metric-specs.ts.
  *
- * Adding a metric: one file exporting its spec schema (a strict object with a literal `kind`) and its factory,
- * then its schema in `metricSpecSchema` and its factory in `factories` below (the compiler asks for the latter).
+ * Adding a metric: its schema entry in policies/evaluation/metric-specs.ts, one file here with its factory, and
+ * the factory in `factories` below (the compiler asks for it).
  */
-import { z } from 'zod';
+import type { MetricKind, MetricSpec } from '../../../policies/evaluation/metric-specs.js';
 import type { LossKind } from '../../onnx/losses.js';
-import { accuracySpec, createAccuracy } from './accuracy.js';
-import { confusionMatrixSpec, createConfusionMatrix } from './confusion-matrix.js';
-import { createF1, f1Spec } from './f1.js';
-import { createLoss, lossSpec } from './loss.js';
+import { createAccuracy } from './accuracy.js';
+import { createConfusionMatrix } from './confusion-matrix.js';
+import { createF1 } from './f1.js';
+import { createLoss } from './loss.js';
 import type { Metric, MetricModel, MetricResult } from './metric.js';
-import { createPrecision, precisionSpec } from './precision.js';
-import { createRecall, recallSpec } from './recall.js';
-import { createRocAuc, rocAucSpec } from './roc-auc.js';
+import { createPrecision } from './precision.js';
+import { createRecall } from './recall.js';
+import { createRocAuc } from './roc-auc.js';
 
 export type { ClassifierLoss, Metric, MetricModel, MetricResult } from './metric.js';
-export type { Average } from './class-counts.js';
-
-/** One metric to compute, e.g. `{ kind: 'accuracy', topK: 5 }` or `{ kind: 'f1', average: 'weighted' }`. */
-export const metricSpecSchema = z.discriminatedUnion('kind', [
-  accuracySpec, lossSpec, precisionSpec, recallSpec, f1Spec, rocAucSpec, confusionMatrixSpec,
-]);
-export type MetricSpec = z.output<typeof metricSpecSchema>;
-export type MetricKind = MetricSpec['kind'];
-
-/**
- * Metrics computed when a pipeline names none: accuracy and mean loss (what evaluation always reported) and macro
- * F1, which, unlike accuracy, shows a model that ignores rare classes.
- */
-export const defaultMetricSpecs: MetricSpec[] = [{ kind: 'accuracy', topK: 1 }, { kind: 'loss' }, { kind: 'f1', average: 'macro' }];
-
-/** A list of metric specs; absent → defaultMetricSpecs. */
-// A fresh copy per parse; structuredClone is not available in the workflow sandbox, which parses specs too.
-export const metricSpecListSchema = z.array(metricSpecSchema).default(() => defaultMetricSpecs.map((spec) => ({ ...spec })));
 
 type Factories = { [K in MetricKind]: (spec: Extract<MetricSpec, { kind: K }>, model: MetricModel) => Metric };
 

@@ -5,12 +5,10 @@
  * probabilities to [ε, 1−ε] there instead). Each sample is added to one running float64 sum, so the result does not
  * depend on how the samples are split into batches.
  */
-import { z } from 'zod';
+import type { MetricSpecOf } from '../../../policies/evaluation/metric-specs.js';
 import type { Metric, MetricModel } from './metric.js';
 
-export const lossSpec = z.strictObject({ kind: z.literal('loss') });
-
-export function createLoss(_spec: z.output<typeof lossSpec>, model: MetricModel): Metric {
+export function createLoss(_spec: MetricSpecOf<'loss'>, model: MetricModel): Metric {
   const sampleLoss = model.loss === 'bce-logits' ? binaryCrossEntropy : crossEntropy;
   let count = 0;
   let sum = 0;

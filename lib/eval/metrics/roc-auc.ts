@@ -12,13 +12,11 @@
  * rejects non-finite scores).
  * Keeps every output row and label: O(samples × width) float32 and int32 values, as exactness needs.
  */
-import { z } from 'zod';
+import type { MetricSpecOf } from '../../../policies/evaluation/metric-specs.js';
 import { GrowableArray } from './growable-array.js';
 import type { Metric, MetricModel } from './metric.js';
 
-export const rocAucSpec = z.strictObject({ kind: z.literal('rocAuc') });
-
-export function createRocAuc(_spec: z.output<typeof rocAucSpec>, model: MetricModel): Metric {
+export function createRocAuc(_spec: MetricSpecOf<'rocAuc'>, model: MetricModel): Metric {
   const outputs = new GrowableArray((n) => new Float32Array(n));
   const labels = new GrowableArray((n) => new Int32Array(n));
   let finite = true;
