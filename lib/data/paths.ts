@@ -28,6 +28,7 @@ export async function resolveInRoot(root: string, file: string): Promise<Resolve
   return { absolute, relative: relative.split(path.sep).join('/') };
 }
 
-function isInside(relative: string): boolean {
+/** True when `relative` (a path.relative answer) names something below its base, not the base itself nor outside it. */
+export function isInside(relative: string): boolean {
   return relative !== '' && relative !== '..' && !relative.startsWith(`..${path.sep}`) && !path.isAbsolute(relative);
 }

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { freePort } from '../ports.js';
 import { packageNativeDir, postgresBinaries } from './postgres-binaries.js';
 import { placeDataDir } from './postgres-data-dir.js';
+import { existingPassword, newClusterPassword } from './postgres-password.js';
 import { initCluster, shutDown, startPostmaster } from './postgres-process.js';
 import { ensurePostgresUser, type PostgresUser, runningAsRoot } from './postgres-user.js';
 
@@ -21,8 +22,6 @@ export interface EmbeddedPostgres {
 }
 
 const USER = 'postgres';
-// The server listens on loopback only; the password just has to be stable across restarts of a data dir.
-const PASSWORD = 'tideline';
 const DATABASE = 'tideline';
 const START_ATTEMPTS = 3;
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -32,7 +31,8 @@ const CONNECT_TIMEOUT_MS = 10_000;
  * first use, reused after), on `port` or a free port if taken/omitted, and creates database
  * `tideline`. A server still running on `dataDir` is adopted. As root the server runs as the
  * `postgres` system user (created if missing); binaries or data it cannot reach where they are are
- * relocated (see postgresBinaries, placeDataDir). Quiet unless `log` is given. `settings` are extra
+ * relocated (see postgresBinaries, placeDataDir). The superuser password is random per data dir, kept in a
+ * file only its owner can read next to `dataDir` (see postgres-password.ts). Quiet unless `log` is given. `settings` are extra
  * server settings (`-c name=value`), e.g. `{ fsync: 'off' }` for throwaway test clusters. `nativeDir`
  * replaces the platform package's folder of binaries (bin/, lib/, share/); tests use it.
  */
@@ -52,8 +52,12 @@ export async function startEmbeddedPostgres(opts: {
   const binaries = await postgresBinaries(opts.nativeDir ?? (await packageNativeDir()), user);
   const { dataDir, notice } = await placeDataDir(requested, user);
   if (notice) log(notice);
-  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    await withPasswordFile(dataDir, user, (pwfile) => initCluster({ initdb: binaries.initdb, dataDir, pwfile, user, log }));
+  let password: string;
+  if (existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    password = await existingPassword(requested);
+  } else {
+    password = await newClusterPassword(requested);
+    await withPasswordFile(dataDir, password, user, (pwfile) => initCluster({ initdb: binaries.initdb, dataDir, pwfile, user, log }));
   }
 
   const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...opts.settings };
@@ -66,12 +70,12 @@ export async function startEmbeddedPostgres(opts: {
     });
     if (!server) continue;
     try {
-      await ensureDatabase(port);
+      await ensureDatabase(port, password);
     } catch (e) {
       await server.stop();
       throw e;
     }
-    return { url: urlFor(port), port, notice, stop: () => server.stop() };
+    return { url: urlFor(port, password), port, notice, stop: () => server.stop() };
   }
 }
 
@@ -79,9 +83,14 @@ export async function startEmbeddedPostgres(opts: {
  * initdb reads the superuser's password from a file: one only its owner can read, next to the data
  * dir (a folder the server's user can reach, unlike perhaps the temp dir), removed right after.
  */
-async function withPasswordFile(dataDir: string, user: PostgresUser | undefined, use: (file: string) => Promise<void>): Promise<void> {
+async function withPasswordFile(
+  dataDir: string,
+  password: string,
+  user: PostgresUser | undefined,
+  use: (file: string) => Promise<void>,
+): Promise<void> {
   const file = path.join(path.dirname(dataDir), `.${path.basename(dataDir)}-pwfile-${randomBytes(6).toString('hex')}`);
-  await writeFile(file, `${PASSWORD}\n`, { mode: 0o600, flag: 'wx' });
+  await writeFile(file, `${password}\n`, { mode: 0o600, flag: 'wx' });
   try {
     if (user) await chown(file, user.uid, user.gid);
     await use(file);
@@ -90,8 +99,8 @@ async function withPasswordFile(dataDir: string, user: PostgresUser | undefined,
   }
 }
 
-function urlFor(port: number): string {
-  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${DATABASE}`;
+function urlFor(port: number, password: string): string {
+  return `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
 }
 
 /**
@@ -108,9 +117,10 @@ async function adoptRunning(dataDir: string): Promise<EmbeddedPostgres | undefin
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
   if (!alive(pid)) return undefined;
-  await ensureDatabase(port);
+  const password = await existingPassword(dataDir);
+  await ensureDatabase(port, password);
   return {
-    url: urlFor(port),
+    url: urlFor(port, password),
     port,
     stop: () => shutDown((name) => signal(pid, name), (ms) => goneWithin(pid, ms)),
   };
@@ -138,12 +148,12 @@ async function goneWithin(pid: number, ms: number): Promise<boolean> {
   return !alive(pid);
 }
 
-async function ensureDatabase(port: number): Promise<void> {
+async function ensureDatabase(port: number, password: string): Promise<void> {
   const client = new pg.Client({
     host: '127.0.0.1',
     port,
     user: USER,
-    password: PASSWORD,
+    password,
     database: 'postgres',
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
   });

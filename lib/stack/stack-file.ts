@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -28,8 +28,12 @@ export function readStackFile(home: string): StackFile | undefined {
   }
 }
 
+/** Readable by its owner only: the database URL in it carries PostgreSQL's password. */
 export function writeStackFile(home: string, stack: StackFile): void {
-  writeFileSync(stackFilePath(home), JSON.stringify(stack, null, 2));
+  const path = stackFilePath(home);
+  writeFileSync(path, JSON.stringify(stack, null, 2), { mode: 0o600 });
+  // The mode above applies only to a new file; one a crashed owner left keeps its own.
+  chmodSync(path, 0o600);
 }
 
 export function removeStackFile(home: string): void {

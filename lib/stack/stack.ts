@@ -65,7 +65,9 @@ export async function startStack(config: TidelineConfig, options: StackOptions =
   const { log = () => {}, signal } = options;
   const plan = options.plan ?? planStack(config);
   const { home } = config;
-  mkdirSync(home, { recursive: true });
+  // Private to its user: it holds the database password and the stack's record. Only a new folder is
+  // made so; an existing one keeps its mode, since as root its PostgreSQL data may be in place inside it.
+  mkdirSync(home, { recursive: true, mode: 0o700 });
   const stops: (() => Promise<void>)[] = [];
   const stopStarted = async () => {
     for (const stop of stops.reverse()) await stop();

@@ -27,6 +27,8 @@ export interface DevServerOptions {
   /** Extra dynamic config, e.g. a low continue-as-new threshold in tests. */
   dynamicConfig?: Record<string, string | number | boolean>;
   readyTimeoutMs?: number;
+  /** False starts the server without SEARCH_ATTRIBUTES, like a server Tideline did not start; tests use it. */
+  searchAttributes?: boolean;
 }
 
 /** Starts `temporal server start-dev` and waits until the cluster reports healthy. */
@@ -39,7 +41,7 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   if (opts.dbFile) args.push('--db-filename', opts.dbFile);
   if (uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
-  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  if (opts.searchAttributes !== false) for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   const dynamic = { 'frontend.enableServerVersionCheck': false, ...opts.dynamicConfig };
   for (const [key, value] of Object.entries(dynamic)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
 

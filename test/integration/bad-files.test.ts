@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -173,5 +173,41 @@ describe('bad files: quarantined, named, and never stopping the stream (real Pos
     );
     const { rowCount } = await db.pool.query(`SELECT 1 FROM datasets WHERE name IN ('missing', 'file-root')`);
     assert.equal(rowCount, 0);
+  });
+
+  it('skips symlinks out of the dataset root with a warning naming them, and refuses them by name', async () => {
+    const linked = await register('linked', binaryFormat);
+    const outside = path.join(dir, 'outside-linked');
+    await mkdir(outside, { recursive: true });
+    await writeFile(path.join(outside, 'secret.bin'), binaryFile([[1, 2, 3]]));
+    await writeFile(path.join(linked.root, 'a.bin'), binaryFile([[4, 5, 6]]));
+    await symlink(path.join(outside, 'secret.bin'), path.join(linked.root, 'file-link.bin'));
+    await symlink(outside, path.join(linked.root, 'folder-link'));
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => {
+      if (w.code === 'TIDELINE_SYMLINK_OUTSIDE_ROOT') warnings.push(w.message);
+    };
+    process.on('warning', onWarning);
+    try {
+      assert.deepEqual(await findNewFiles(db.pool, linked), ['a.bin']);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.equal(warnings.length, 2, warnings.join('\n'));
+    for (const name of ['file-link.bin', 'folder-link']) {
+      assert.ok(warnings.some((w) => w.startsWith(`${path.join(linked.root, name)}: a symlink to `) && w.includes('outside the dataset root')), name);
+    }
+
+    const errors: string[] = [];
+    const outcomes = await ingestFiles(db.pool, linked, ['file-link.bin', 'folder-link/secret.bin', 'a.bin'], {
+      onError: (_file, e) => errors.push((e as Error).message),
+    });
+    assert.deepEqual(statuses(outcomes), ['a.bin ingested']);
+    assert.deepEqual(errors, [
+      'file-link.bin: resolves outside the dataset root ' + linked.root,
+      'folder-link/secret.bin: resolves outside the dataset root ' + linked.root,
+    ]);
+    assert.deepEqual(await stored(linked), { files: 1, samples: 1, nextKey: 2 });
   });
 });

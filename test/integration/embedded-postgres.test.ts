@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../lib/db/embedded.js';
 import { packageNativeDir } from '../../lib/db/postgres-binaries.js';
+import { passwordFilePath } from '../../lib/db/postgres-password.js';
 import { ensurePostgresUser, runningAsRoot } from '../../lib/db/postgres-user.js';
 
 // Throwaway clusters: durability off.
@@ -40,6 +41,10 @@ async function query(url: string, sql: string): Promise<pg.QueryResult> {
   }
 }
 
+function passwordOf(url: string): string {
+  return decodeURIComponent(new URL(url).password);
+}
+
 async function postmasterPid(dataDir: string): Promise<number> {
   return Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
 }
@@ -58,9 +63,16 @@ describe('embedded PostgreSQL', () => {
     }
     assert.deepEqual((await query(first.url, 'SELECT 1 AS one')).rows, [{ one: 1 }]);
     await query(first.url, 'CREATE TABLE kept (note text); INSERT INTO kept VALUES ($$still here$$)');
+    const password = passwordOf(first.url);
+    assert.notEqual(password, 'tideline', 'a fresh cluster gets a random password');
+    assert.ok(password.length >= 24);
+    const passwordFile = await stat(passwordFilePath(dataDir));
+    assert.equal(passwordFile.mode & 0o777, 0o600);
+    assert.equal(passwordFile.uid, process.getuid!());
 
     const adopted = await startEmbeddedPostgres({ dataDir, settings: SETTINGS });
     assert.equal(adopted.port, first.port);
+    assert.equal(passwordOf(adopted.url), password, 'adoption reads the password file');
     const pid = await postmasterPid(dataDir);
     await adopted.stop();
     assert.throws(() => process.kill(pid, 0), 'the adopted server is stopped');
@@ -69,10 +81,28 @@ describe('embedded PostgreSQL', () => {
     const second = await startEmbeddedPostgres({ dataDir, settings: SETTINGS });
     try {
       assert.deepEqual((await query(second.url, 'SELECT note FROM kept')).rows, [{ note: 'still here' }]);
+      assert.equal(passwordOf(second.url), password, 'a restart reads the password file');
     } finally {
       await second.stop();
     }
     await assert.rejects(query(second.url, 'SELECT 1'), 'stopped servers refuse connections');
+  });
+
+  it('starts a cluster made before per-cluster passwords with the fixed password it was made with', async () => {
+    const dataDir = path.join(await privateDir(), 'data');
+    const made = await startEmbeddedPostgres({ dataDir, settings: SETTINGS });
+    await forgetDataAfterwards(dataDir);
+    await query(made.url, `ALTER USER postgres PASSWORD 'tideline'`);
+    await made.stop();
+    await rm(passwordFilePath(dataDir));
+
+    const legacy = await startEmbeddedPostgres({ dataDir, settings: SETTINGS });
+    try {
+      assert.equal(passwordOf(legacy.url), 'tideline');
+      assert.deepEqual((await query(legacy.url, 'SELECT 1 AS one')).rows, [{ one: 1 }]);
+    } finally {
+      await legacy.stop();
+    }
   });
 
   it('copies the binaries to a folder the postgres user can reach when it cannot reach them', async (t) => {
