@@ -28,7 +28,6 @@ export interface EvaluateArgs {
    * so its input stays the same size however many triggers the pipeline has had.
    */
   scope: { afterTrigger: number } | { trailing: EvalInterval };
-  holdout: { fraction: number; seed: number };
   /** Samples per inference run; absent: sized by the samples' width (inferenceBatchSize). */
   batchSize?: number;
   metrics: readonly MetricSpec[];
@@ -115,7 +114,7 @@ export function evaluationActivities({ pool, storeDir }: ActivityDeps, sessions:
         });
         const scores = await withSessions(rows, dataset, (live) => scoreModels(
           live.map((session) => ({ session, outputSize: outputSizes.get(session.modelId)! })),
-          evaluationBatches(pool, dataset, { range: interval, holdout: args.holdout, batchSize }),
+          evaluationBatches(pool, dataset, { range: interval, holdout: dataset.holdout, batchSize }),
           args.metrics,
           () => heartbeat({ done: [...done] } satisfies EvaluationProgress),
         ));

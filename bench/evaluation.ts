@@ -187,7 +187,7 @@ async function benchMatrix(opts: EvaluationBenchOptions, log: (line: string) => 
       let summary: EvaluationSummary | undefined;
       callMs.push(await timedMs(async () => {
         summary = await env.run(evaluateModels, {
-          pipelineId, datasetId, scope: { afterTrigger: t }, holdout: HOLDOUT, batchSize: opts.batchSize, metrics: defaultMetricSpecs,
+          pipelineId, datasetId, scope: { afterTrigger: t }, batchSize: opts.batchSize, metrics: defaultMetricSpecs,
         });
       }));
       cells += summary!.cells;
@@ -219,7 +219,7 @@ async function matrixPipeline(pool: pg.Pool, dir: string, opts: EvaluationBenchO
   await mkdir(root, { recursive: true });
   log(`writing and ingesting ${opts.triggers} intervals × ${intervalSamples} samples of ${MATRIX_FEATURES} features`);
   await writeSamples(root, 'samples.bin', { samples: opts.triggers * intervalSamples, features: MATRIX_FEATURES, numClasses: CLASSES, shift: 0, seed: 1 });
-  const dataset = await registerDataset(pool, parseDatasetConfig({ name: 'bench-evaluation', root, format: recordFormat(MATRIX_FEATURES, CLASSES) }));
+  const dataset = await registerDataset(pool, parseDatasetConfig({ name: 'bench-evaluation', root, format: recordFormat(MATRIX_FEATURES, CLASSES), holdout: HOLDOUT }));
   await ingestFiles(pool, dataset, ['samples.bin']);
   // One file, one transaction: its keys are consecutive.
   const { rows } = await pool.query<{ first: string }>('SELECT min(sample_key) AS first FROM samples WHERE dataset_id = $1', [dataset.id]);

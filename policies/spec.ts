@@ -8,7 +8,6 @@ import { triggerSchema } from './triggers/schema.js';
  */
 
 const positiveInt = z.number().int().positive();
-const fraction = z.number().min(0).max(1);
 
 /**
  * Upper bounds of the size fields: generous for any real model (the widest published layers are far below them),
@@ -225,8 +224,10 @@ export const pipelineSpecSchema = z.strictObject({
   selection: selectionSchema.default({ kind: 'newData' }),
   evaluation: z
     .strictObject({
-      /** Share of every interval's samples held out from training and used for evaluation. */
-      holdoutFraction: fraction.default(0.1),
+      /** Moved: the holdout is the dataset's (its config's `holdout`), so pipelines over it compare fairly. */
+      holdoutFraction: z
+        .never({ error: 'the holdout is the dataset\'s now: set `holdout: { fraction, seed }` in the dataset config' })
+        .optional(),
       /** Samples per inference run; absent: sized to about 8 MB of input (lib/eval/model-outputs.ts). */
       batchSize: boundedInt(SPEC_LIMITS.batchSize).optional(),
       /** What every evaluation cell measures (lib/eval/metrics/): accuracy, loss and macro F1 by default. */

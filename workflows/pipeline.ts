@@ -263,7 +263,6 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Carri
       pipelineId: s.registered.pipelineId,
       datasetId: s.registered.datasetId,
       scope: { trailing: { intervalId, firstKey: s.lastCut + 1, lastKey: s.lastKey } },
-      holdout: { fraction: spec.evaluation.holdoutFraction, seed: spec.training.seed },
       batchSize: spec.evaluation.batchSize,
       metrics: spec.evaluation.metrics,
     });

@@ -44,13 +44,12 @@ export async function triggerWorkflow(input: TriggerInput): Promise<TriggerResul
   const report = async (stage: TriggerStage) => {
     if (parent) await getExternalWorkflowHandle(parent.workflowId, parent.runId).signal(triggerStageSignal, { triggerId, stage });
   };
-  const holdout = { fraction: spec.evaluation.holdoutFraction, seed: spec.training.seed };
 
   await report('selecting');
   const selection = await cpu.selectTrainingSet({
     pipelineId, datasetId, triggerId, trigger: input.range,
     ranges: selectionRanges(spec.selection, { triggerId, ...input.range }, input.firstKey),
-    holdout, reason: input.reason,
+    reason: input.reason,
   });
   if (selection.numSelected === 0) return { triggerId, ...selection };
 
@@ -68,7 +67,7 @@ export async function triggerWorkflow(input: TriggerInput): Promise<TriggerResul
 
   await report('evaluating');
   const evaluated = await gpu.evaluateModels({
-    pipelineId, datasetId, scope: { afterTrigger: triggerId }, holdout, batchSize: spec.evaluation.batchSize, metrics: spec.evaluation.metrics,
+    pipelineId, datasetId, scope: { afterTrigger: triggerId }, batchSize: spec.evaluation.batchSize, metrics: spec.evaluation.metrics,
   });
   return {
     triggerId, ...selection, modelId, trainingMs: trained.trainingMs, finalLoss: trained.finalLoss,

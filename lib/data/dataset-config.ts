@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DataError } from './errors.js';
+import type { Holdout } from './holdout.js';
 
 export type DatasetFormat =
   | {
@@ -99,7 +100,12 @@ export interface DatasetConfig {
   format: DatasetFormat;
   hashPartitions?: number;
   ingest?: IngestSettings;
+  /** Samples held out for evaluation by every pipeline over the dataset; default DEFAULT_HOLDOUT. */
+  holdout?: Holdout;
 }
+
+/** A tenth of every interval, chosen by a hash of the key with seed 0. */
+export const DEFAULT_HOLDOUT: Holdout = { fraction: 0.1, seed: 0 };
 
 const POSITIVE = 'expected a positive integer';
 const NON_NEGATIVE = 'expected a non-negative integer';
@@ -277,6 +283,12 @@ const datasetConfig = z.strictObject({
       parallel: z.int({ error: 'expected an integer in 1..64' }).min(1).max(64, { error: 'expected an integer in 1..64' }).optional(),
       pollSeconds: z.number({ error: 'expected a positive number of seconds' }).positive({ error: 'expected a positive number of seconds' }).optional(),
       strict: z.boolean({ error: 'expected true or false' }).optional(),
+    })
+    .optional(),
+  holdout: z
+    .strictObject({
+      fraction: z.number({ error: 'expected a fraction in [0, 1)' }).min(0).lt(1, { error: 'expected a fraction in [0, 1)' }),
+      seed: z.int({ error: 'expected a non-negative integer' }).min(0, { error: 'expected a non-negative integer' }).default(0),
     })
     .optional(),
 });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type pg from 'pg';
 import { inTransaction } from '../db/transaction.js';
-import { parseDatasetConfig, type DatasetFormat, type IngestSettings } from './dataset-config.js';
+import { DEFAULT_HOLDOUT, parseDatasetConfig, type DatasetFormat, type IngestSettings } from './dataset-config.js';
 import { checkRoot, DEFAULT_HASH_PARTITIONS, type Dataset } from './datasets.js';
 import { DataError } from './errors.js';
 import { checkCsvColumns } from './formats/csv-columns.js';
@@ -23,11 +23,11 @@ const CSV_COLUMN_FIELDS = new Set(['labelColumn', 'featureColumns', 'timestampCo
  */
 export async function updateDataset(pool: pg.Pool, input: unknown): Promise<DatasetUpdate> {
   const config = parseDatasetConfig(input);
-  const { name, format, hashPartitions = DEFAULT_HASH_PARTITIONS, ingest = {} } = config;
+  const { name, format, hashPartitions = DEFAULT_HASH_PARTITIONS, ingest = {}, holdout = DEFAULT_HOLDOUT } = config;
   const root = path.resolve(config.root);
   return inTransaction(pool, async (client) => {
     const { rows: [stored] } = await client.query<Dataset & { hashPartitions: number; nextKey: string }>(
-      `SELECT dataset_id AS id, name, root, format, ingest, hash_partitions AS "hashPartitions", next_key AS "nextKey"
+      `SELECT dataset_id AS id, name, root, format, ingest, holdout, hash_partitions AS "hashPartitions", next_key AS "nextKey"
          FROM datasets WHERE name = $1 FOR UPDATE`,
       [name],
     );
@@ -37,6 +37,9 @@ export async function updateDataset(pool: pg.Pool, input: unknown): Promise<Data
     if (stored.root !== root) refused.push(`root: cannot change (${stored.root} → ${root}): ingested files are stored relative to it`);
     if (stored.hashPartitions !== hashPartitions) {
       refused.push(`hashPartitions: cannot change (${stored.hashPartitions} → ${hashPartitions}): the samples partition was laid out with it`);
+    }
+    if (stored.holdout.fraction !== holdout.fraction || stored.holdout.seed !== holdout.seed) {
+      refused.push(`holdout: cannot change (${show(stored.holdout)} → ${show(holdout)}): pipelines over the dataset were evaluated on its held-out samples`);
     }
     const changed: string[] = [];
     for (const key of changedKeys(stored.format, format)) {
@@ -58,7 +61,7 @@ export async function updateDataset(pool: pg.Pool, input: unknown): Promise<Data
     if (changed.length > 0) {
       await client.query('UPDATE datasets SET format = $2, ingest = $3 WHERE dataset_id = $1', [stored.id, JSON.stringify(format), JSON.stringify(ingest)]);
     }
-    return { dataset: { id: stored.id, name, root, format: changed.length > 0 ? format : stored.format, ingest }, changed };
+    return { dataset: { id: stored.id, name, root, format: changed.length > 0 ? format : stored.format, ingest, holdout: stored.holdout }, changed };
   });
 }
 

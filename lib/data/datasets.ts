@@ -1,7 +1,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
-import { parseDatasetConfig, type DatasetConfig, type DatasetFormat, type IngestSettings } from './dataset-config.js';
+import { DEFAULT_HOLDOUT, parseDatasetConfig, type DatasetConfig, type DatasetFormat, type IngestSettings } from './dataset-config.js';
+import type { Holdout } from './holdout.js';
 import { DataError } from './errors.js';
 import { checkCsvColumns } from './formats/csv-columns.js';
 
@@ -11,10 +12,12 @@ export interface Dataset {
   root: string;
   format: DatasetFormat;
   ingest: IngestSettings;
+  /** The samples every pipeline over the dataset holds out for evaluation. */
+  holdout: Holdout;
 }
 
 export const DEFAULT_HASH_PARTITIONS = 4;
-const COLUMNS = 'dataset_id AS id, name, root, format, ingest';
+const COLUMNS = 'dataset_id AS id, name, root, format, ingest, holdout';
 
 /**
  * Registers a dataset and creates its samples partition (`samples_d<id>`, hash-partitioned by key
@@ -25,7 +28,7 @@ const COLUMNS = 'dataset_id AS id, name, root, format, ingest';
  * root's first CSV file, when there is one (checkCsvColumns).
  */
 export async function registerDataset(pool: pg.Pool, config: DatasetConfig): Promise<Dataset> {
-  const { name, format, hashPartitions = DEFAULT_HASH_PARTITIONS, ingest = {} } = parseDatasetConfig(config);
+  const { name, format, hashPartitions = DEFAULT_HASH_PARTITIONS, ingest = {}, holdout = DEFAULT_HOLDOUT } = parseDatasetConfig(config);
   const root = path.resolve(config.root);
   await checkRoot(name, root);
   if (format.kind === 'csv') await checkCsvColumns(name, root, format);
@@ -34,9 +37,9 @@ export async function registerDataset(pool: pg.Pool, config: DatasetConfig): Pro
     await client.query('BEGIN');
     // A concurrent registration of the same name waits here for the first one to commit.
     const inserted = await client.query<Dataset>(
-      `INSERT INTO datasets (name, root, format, hash_partitions, ingest) VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO datasets (name, root, format, hash_partitions, ingest, holdout) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (name) DO NOTHING RETURNING ${COLUMNS}`,
-      [name, root, JSON.stringify(format), hashPartitions, JSON.stringify(ingest)],
+      [name, root, JSON.stringify(format), hashPartitions, JSON.stringify(ingest), JSON.stringify(holdout)],
     );
     const created = inserted.rows[0];
     if (created) {
@@ -49,11 +52,11 @@ export async function registerDataset(pool: pg.Pool, config: DatasetConfig): Pro
       return created;
     }
     const existing = await client.query<Dataset & { same: boolean }>(
-      `SELECT ${COLUMNS}, root = $2 AND format = $3::jsonb AND hash_partitions = $4 AS same FROM datasets WHERE name = $1`,
-      [name, root, JSON.stringify(format), hashPartitions],
+      `SELECT ${COLUMNS}, root = $2 AND format = $3::jsonb AND hash_partitions = $4 AND holdout = $5::jsonb AS same FROM datasets WHERE name = $1`,
+      [name, root, JSON.stringify(format), hashPartitions, JSON.stringify(holdout)],
     );
     const { same, ...dataset } = existing.rows[0]!;
-    if (!same) throw new DataError(`dataset "${name}" is already registered with a different config (root, format or hashPartitions)`);
+    if (!same) throw new DataError(`dataset "${name}" is already registered with a different config (root, format, hashPartitions or holdout)`);
     await client.query('UPDATE datasets SET ingest = $2 WHERE name = $1', [name, JSON.stringify(ingest)]);
     await client.query('COMMIT');
     return { ...dataset, ingest };

@@ -69,7 +69,7 @@ describe('a diverged trigger is flagged, or failed with training.failOnDivergenc
     const registering = new MockActivityEnvironment({ workflowExecution: { workflowId: name, runId: `${name}-run` } });
     const { pipelineId, datasetId }: RegisteredPipeline = await registering.run(pipelineActivities(deps).registerPipeline, { name, spec });
     const range = { firstKey: 1, lastKey: SAMPLES };
-    await selectionActivities(deps).selectTrainingSet({ pipelineId, datasetId, triggerId: 0, trigger: range, ranges: [range], holdout: { fraction: 0.1, seed: 7 } });
+    await selectionActivities(deps).selectTrainingSet({ pipelineId, datasetId, triggerId: 0, trigger: range, ranges: [range] });
     return { pipelineId, datasetId, triggerId: 0, model: spec.model, features: FEATURES, training: spec.training, parentModelId: null };
   }
 

@@ -93,6 +93,19 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
     assert.ok(evaluations.every((e) => e.numSamples > 0 && e.accuracy! > 0.5));
   });
 
+  it('evaluates every pipeline over a dataset on the same held-out samples, whatever its seed', async () => {
+    const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
+      taskQueue: queues.cpu, workflowId: 'other-seed',
+      args: [spec({ training: { epochs: 1, batchSize: 32, optimizer: { name: 'sgd', lr: 0.05 }, seed: 11, checkpointEvery: 10 } })],
+    });
+    const summary = await stopAfterTriggers(handle, 3);
+    const first = (await getPipelineByName(postgres.pool, 'amount-pipeline'))!.pipelineId;
+    const cells = async (pipelineId: number) => (await listEvaluations(postgres.pool, pipelineId)).map((e) => [e.modelTrigger, e.intervalId, e.numSamples]);
+    assert.deepEqual(await cells(summary.pipelineId), await cells(first));
+    const selected = async (pipelineId: number) => (await listTriggers(postgres.pool, pipelineId)).map((t) => t.numSelected);
+    assert.deepEqual(await selected(summary.pipelineId), await selected(first));
+  });
+
   it('refuses to start again under the name of a finished pipeline, leaving its rows alone', async () => {
     const before = await listTriggers(postgres.pool, (await getPipelineByName(postgres.pool, 'amount-pipeline'))!.pipelineId);
     const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {

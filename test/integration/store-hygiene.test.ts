@@ -60,7 +60,7 @@ describe('model store hygiene', () => {
     for (let triggerId = 0; triggerId < TRIGGERS; triggerId++) {
       const range = { firstKey: triggerId * PER_TRIGGER + 1, lastKey: (triggerId + 1) * PER_TRIGGER };
       await selectionActivities(deps).selectTrainingSet({
-        pipelineId, datasetId: registered.datasetId, triggerId, trigger: range, ranges: [range], holdout: { fraction: 0.1, seed: 7 },
+        pipelineId, datasetId: registered.datasetId, triggerId, trigger: range, ranges: [range],
       });
       const args: TrainArgs = {
         pipelineId, datasetId: registered.datasetId, triggerId, model: spec.model, features: FEATURES, training: spec.training, parentModelId,

@@ -81,7 +81,7 @@ describe('training resumes when its heartbeat names a checkpoint it cannot read'
     const registering = new MockActivityEnvironment({ workflowExecution: { workflowId: 'resume', runId: 'resume-run' } });
     const { pipelineId, datasetId }: RegisteredPipeline = await registering.run(pipelineActivities(deps).registerPipeline, { name: 'resume', spec });
     const range = { firstKey: 1, lastKey: 600 };
-    await selectionActivities(deps).selectTrainingSet({ pipelineId, datasetId, triggerId: 0, trigger: range, ranges: [range], holdout: { fraction: 0.1, seed: 7 } });
+    await selectionActivities(deps).selectTrainingSet({ pipelineId, datasetId, triggerId: 0, trigger: range, ranges: [range] });
     args = { pipelineId, datasetId, triggerId: 0, model: spec.model, features: FEATURES, training: spec.training, parentModelId: null };
     runDir = new ModelStore(deps.storeDir).runDir(pipelineId, 0);
     clean = await attempt();

@@ -28,7 +28,7 @@ describe('pipeline spec', () => {
     assert.equal(spec.training.initialization, 'finetune');
     assert.deepEqual(spec.selection, { kind: 'newData' });
     assert.deepEqual(spec.queues, { cpu: 'tideline-cpu', gpu: 'tideline-gpu' });
-    assert.equal(spec.evaluation.holdoutFraction, 0.1);
+    assert.deepEqual(spec.evaluation.metrics.map((m) => m.kind), ['accuracy', 'loss', 'f1']);
     assert.deepEqual(spec.model, { architecture: 'mlp', hidden: [128], numClasses: 10 });
     assert.equal(spec.training.optimizer.name === 'sgd' && spec.training.optimizer.momentum, 0.9);
   });
@@ -49,6 +49,12 @@ describe('pipeline spec', () => {
     assert.ok(issuesOf({ ...minimal, trigger: { kind: 'sometimes' } }).some((i) => i.startsWith('trigger.kind:')));
     assert.ok(issuesOf({ ...minimal, model: { architecture: 'mlp' } }).some((i) => i.startsWith('model.numClasses:')));
     assert.ok(issuesOf({ ...minimal, dataset: undefined }).some((i) => i.startsWith('dataset:')));
+  });
+
+  it('sends a holdout fraction to the dataset config, where it now lives', () => {
+    assert.deepEqual(issuesOf({ ...minimal, evaluation: { holdoutFraction: 0.2 } }), [
+      'evaluation.holdoutFraction: the holdout is the dataset\'s now: set `holdout: { fraction, seed }` in the dataset config',
+    ]);
   });
 
   it('takes loader prefetch settings and names a bad one', () => {
