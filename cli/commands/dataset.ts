@@ -5,6 +5,7 @@ import { removeDataset } from '../../lib/data/dataset-removal.js';
 import { updateDataset } from '../../lib/data/dataset-update.js';
 import { getDataset, registerDataset } from '../../lib/data/datasets.js';
 import { listQuarantined } from '../../lib/data/quarantine.js';
+import { describeSkippedRow, filesWithSkippedRows } from '../../lib/data/skipped-rows.js';
 import { openContext } from '../context.js';
 import { readSpecFile } from '../spec-file.js';
 
@@ -16,8 +17,8 @@ const USAGE =
  * `tide dataset add <config.yaml>` registers a dataset; `tide dataset update <config.yaml>` changes what can
  * safely change (ingest settings; CSV column names before any sample is ingested); `tide dataset remove <name>`
  * deletes a dataset's rows (`--force`: with those of the pipelines on it); `tide dataset list` shows every
- * dataset with its file, sample and quarantined-file counts; `tide dataset show <name>` shows one, with every
- * quarantined file and why. `--json` prints list and show as JSON.
+ * dataset with its file, sample, skipped-row and quarantined-file counts; `tide dataset show <name>` shows one,
+ * with every quarantined file and why, and every file with bad rows skipped (ingest.badRows: skip) and the first. `--json` prints list and show as JSON.
  */
 export async function dataset(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -70,6 +71,7 @@ interface DatasetCounts {
   kind: string;
   files: number;
   samples: number;
+  skipped: number;
   quarantined: number;
 }
 
@@ -79,6 +81,7 @@ async function datasetCounts(pool: pg.Pool, name?: string): Promise<DatasetCount
     `SELECT d.dataset_id, d.name, d.root, d.format->>'kind' AS kind,
             (SELECT count(*) FROM files f WHERE f.dataset_id = d.dataset_id)::int AS files,
             (SELECT coalesce(sum(f.num_samples), 0) FROM files f WHERE f.dataset_id = d.dataset_id)::bigint AS samples,
+            (SELECT coalesce(sum(f.skipped_rows), 0) FROM files f WHERE f.dataset_id = d.dataset_id)::bigint AS skipped,
             (SELECT count(*) FROM quarantined_files q WHERE q.dataset_id = d.dataset_id)::int AS quarantined
        FROM datasets d WHERE $1::text IS NULL OR d.name = $1 ORDER BY d.dataset_id`,
     [name ?? null],
@@ -92,7 +95,7 @@ async function listDatasets(pool: pg.Pool, json: boolean): Promise<void> {
     process.stdout.write(`${JSON.stringify(datasets.map(countsJson), null, 2)}\n`);
     return;
   }
-  const lines = datasets.map((r) => `${r.dataset_id}\t${r.name}\t${r.kind}\t${r.files} files\t${r.samples} samples\t${r.quarantined} quarantined\t${r.root}`);
+  const lines = datasets.map((r) => `${r.dataset_id}\t${r.name}\t${r.kind}\t${r.files} files\t${r.samples} samples\t${r.skipped} rows skipped\t${r.quarantined} quarantined\t${r.root}`);
   process.stdout.write(lines.length === 0 ? 'no datasets (register one with `tide dataset add`)\n' : `${lines.join('\n')}\n`);
 }
 
@@ -101,12 +104,19 @@ async function showDataset(pool: pg.Pool, name: string, json: boolean): Promise<
   if (!found) throw new Error(`no dataset named "${name}" (see \`tide dataset list\`)`);
   const [counts] = await datasetCounts(pool, name);
   const quarantined = await listQuarantined(pool, found.id);
+  const skipped = await filesWithSkippedRows(pool, found.id);
   if (json) {
-    process.stdout.write(`${JSON.stringify({ ...countsJson(counts!), format: found.format, ingest: found.ingest, quarantinedFiles: quarantined }, null, 2)}\n`);
+    const shown = { ...countsJson(counts!), format: found.format, ingest: found.ingest, quarantinedFiles: quarantined, filesWithSkippedRows: skipped };
+    process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
     return;
   }
   console.log(`Dataset "${found.name}" (id ${found.id}): ${found.format.kind} files under ${found.root}`);
-  console.log(`  ${counts!.files} files, ${counts!.samples} samples; ingest ${found.ingest.strict ? 'strict (all or nothing)' : 'quarantines bad files'}`);
+  const rows = found.ingest.badRows === 'skip' ? 'skips bad rows' : 'rejects a file with a bad row';
+  console.log(`  ${counts!.files} files, ${counts!.samples} samples; ingest ${found.ingest.strict ? 'strict (all or nothing)' : 'quarantines bad files'}, ${rows}`);
+  if (skipped.length > 0) {
+    console.log(`  ${counts!.skipped} bad row(s) skipped in ${skipped.length} file(s):`);
+    for (const f of skipped) console.log(`    ${f.path}\t${f.count} skipped\t${f.examples.map(describeSkippedRow).join('; ')}`);
+  }
   if (quarantined.length === 0) {
     console.log('  no quarantined files');
     return;
@@ -117,5 +127,5 @@ async function showDataset(pool: pg.Pool, name: string, json: boolean): Promise<
 
 /** The JSON shape of a dataset's counts, in the names the rest of Tideline's JSON uses. */
 function countsJson(r: DatasetCounts) {
-  return { id: r.dataset_id, name: r.name, kind: r.kind, root: r.root, files: r.files, samples: Number(r.samples), quarantined: r.quarantined };
+  return { id: r.dataset_id, name: r.name, kind: r.kind, root: r.root, files: r.files, samples: Number(r.samples), skipped: Number(r.skipped), quarantined: r.quarantined };
 }

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import type { BatchDescriptor } from '../../policies/batches.js';
 import { getDataset, type Dataset } from '../../lib/data/datasets.js';
 import { findNewFiles, ingestFiles, type IngestOutcome } from '../../lib/data/ingest.js';
+import { describeSkippedRow } from '../../lib/data/skipped-rows.js';
 import { watchDataset } from '../../lib/data/watcher.js';
 import { openContext } from '../context.js';
 import { notifyPipelines } from '../notify.js';
@@ -25,7 +26,8 @@ const USAGE = 'usage: tide ingest <dataset> [files…] [--parallel N] [--bulk] |
  * `tide ingest <dataset> --watch [--interval seconds]` keeps polling the root for new files (default
  * interval: the dataset config's ingest.pollSeconds, else 2); when the database stops answering it follows the
  * state folder's restarted stack (stack.json), and exits non-zero after a bounded number of failed polls.
- * Samples older than the dataset's latest timestamp are ingested as new data, with a warning per file.
+ * Samples older than the dataset's latest timestamp are ingested as new data, with a warning per file; so is
+ * each file with bad rows skipped (the dataset's ingest.badRows: skip), with their count and the first few.
  */
 export async function ingest(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -79,7 +81,10 @@ export async function ingest(args: string[]): Promise<void> {
             const samples = batches.reduce((n, b) => n + b.count, 0);
             console.log(`  ingested ${batches.length} file(s), ${samples} samples; signalled ${notified} pipeline(s)`);
           },
-          onIngested: warnBackdated,
+          onIngested: (o) => {
+            warnBackdated(o);
+            warnSkipped(o);
+          },
           onRejected: report,
           onError: (err) => console.error(`  ${err instanceof Error ? err.message : String(err)}`),
           reconnect: stack.reconnect,
@@ -105,6 +110,7 @@ export async function ingest(args: string[]): Promise<void> {
             batches.push(o.batch);
             rows += o.batch.count;
             warnBackdated(o);
+            warnSkipped(o);
           }
           if (o.status === 'duplicate') duplicates++;
           bar.update(++done, `${rows}${expectedRows === undefined ? '' : `/${expectedRows}`} rows, ${rate()} rows/s`);
@@ -145,6 +151,14 @@ function warnBackdated(o: Extract<IngestOutcome, { status: 'ingested' }>): void 
     `  warning: ${o.path}: ${b.count} sample(s) with timestamps ${range}, older than the dataset's latest ${b.latestTs}; ` +
       'keyed after the data ingested before them (ingestion order is the stream)',
   );
+}
+
+/** Skipped rows are not ingested (they get no key), so a user should know how many and why. */
+function warnSkipped(o: Extract<IngestOutcome, { status: 'ingested' }>): void {
+  const s = o.skipped;
+  if (!s) return;
+  const more = s.count > s.examples.length ? '; …' : '';
+  console.error(`  warning: ${o.path}: skipped ${s.count} bad row(s): ${s.examples.map(describeSkippedRow).join('; ')}${more}`);
 }
 
 /** Rows the files will give at most, known up front for fixed-size binary records only. */

@@ -92,7 +92,16 @@ export interface IngestSettings {
    * Absent or false: a bad file is quarantined (quarantine.ts) and the others are ingested.
    */
   strict?: boolean;
+  /**
+   * What a bad row (a feature that is not a finite number, a missing field, a label or timestamp out of place)
+   * does to its file. 'reject' (default): the file is rejected whole. 'skip': the row is left out and gets no
+   * key; the file's count of skipped rows and the first few are recorded (skipped-rows.ts). A file with no good
+   * row is rejected either way.
+   */
+  badRows?: BadRows;
 }
+
+export type BadRows = 'reject' | 'skip';
 
 export interface DatasetConfig {
   name: string;
@@ -283,6 +292,7 @@ const datasetConfig = z.strictObject({
       parallel: z.int({ error: 'expected an integer in 1..64' }).min(1).max(64, { error: 'expected an integer in 1..64' }).optional(),
       pollSeconds: z.number({ error: 'expected a positive number of seconds' }).positive({ error: 'expected a positive number of seconds' }).optional(),
       strict: z.boolean({ error: 'expected true or false' }).optional(),
+      badRows: z.enum(['reject', 'skip'], { error: 'expected "reject" or "skip"' }).optional(),
     })
     .optional(),
   holdout: z

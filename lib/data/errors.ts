@@ -5,7 +5,8 @@ export class DataError extends Error {
 
 /**
  * A file that cannot be ingested, rejected whole. `file` is the path relative to the dataset root;
- * `offset` (binary, bytes) or `line` (CSV and text, 1-based) locates the problem.
+ * `offset` (binary, bytes) or `line` (CSV and text, 1-based) locates the problem, and `column` names the field
+ * at fault when one is (a CSV header name or 0-based index; `label`, `timestamp`, `feature[2]` ...).
  */
 export class IngestError extends Error {
   override name = 'IngestError';
@@ -15,8 +16,9 @@ export class IngestError extends Error {
   readonly detail: string;
   readonly offset?: number;
   readonly line?: number;
+  readonly column?: string | number;
 
-  constructor(file: string, reason: string, where: { offset?: number; line?: number } = {}) {
+  constructor(file: string, reason: string, where: { offset?: number; line?: number; column?: string | number } = {}) {
     const at = where.offset !== undefined ? `byte ${where.offset}: ` : where.line !== undefined ? `line ${where.line}: ` : '';
     super(`${file}: ${at}${reason}`);
     this.file = file;
@@ -24,5 +26,6 @@ export class IngestError extends Error {
     this.detail = `${at}${reason}`;
     if (where.offset !== undefined) this.offset = where.offset;
     if (where.line !== undefined) this.line = where.line;
+    if (where.column !== undefined) this.column = where.column;
   }
 }

@@ -12,14 +12,16 @@ import { beginBulkLoad, finishBulkLoad } from './bulk-load.js';
 import { resolveInRoot } from './paths.js';
 import { sampleFilesUnder } from './sample-files.js';
 import { quarantineFile, releaseFromQuarantine, unchangedQuarantined } from './quarantine.js';
+import type { SkippedRows } from './skipped-rows.js';
 
 /**
  * What ingestion did with one file. A rejected file (empty, corrupt, undecodable) is quarantined (quarantine.ts)
  * and uses no keys; a dataset with `ingest.strict` throws its IngestError instead. An ingested file's samples
- * older than the dataset's latest timestamp before it are `backdated`.
+ * older than the dataset's latest timestamp before it are `backdated`; its bad rows left out under
+ * `ingest.badRows: 'skip'` are `skipped` (also recorded in `files`).
  */
 export type IngestOutcome =
-  | { status: 'ingested'; path: string; batch: BatchDescriptor; backdated?: Backdated }
+  | { status: 'ingested'; path: string; batch: BatchDescriptor; backdated?: Backdated; skipped?: SkippedRows }
   | { status: 'duplicate'; path: string }
   | { status: 'rejected'; path: string; error: IngestError };
 
@@ -81,7 +83,7 @@ async function scanForIngest(pool: pg.Pool, dataset: Dataset, file: string): Pro
   const sizeBytes = info.size;
   const mtimeS = info.mtimeMs / 1000;
   try {
-    const samples = await scanFile(dataset.format, absolute, relative, mtimeS);
+    const samples = await scanFile(dataset.format, absolute, relative, mtimeS, dataset.ingest.badRows);
     return { scanned: { relative, sizeBytes, mtimeS, samples, order: timeOrder(samples.timestamps) } };
   } catch (e) {
     if (e instanceof IngestError) return { rejected: { relative, sizeBytes, mtimeS, error: e } };
@@ -119,7 +121,7 @@ async function underIngestLock<T>(pool: pg.Pool, dataset: Dataset, work: (client
  */
 async function storeFile(client: pg.PoolClient, dataset: Dataset, scanned: ScannedFile): Promise<IngestOutcome> {
   const { relative, order } = scanned;
-  const { count, labels, timestamps } = scanned.samples;
+  const { count, labels, timestamps, indexes, skipped } = scanned.samples;
   if (await isIngested(client, dataset.id, relative)) return { status: 'duplicate', path: relative };
   const { rows: [next] } = await client.query<{ next_key: number; latest_ts: string | null }>(
     'SELECT next_key, (SELECT max(max_ts) FROM files WHERE dataset_id = $1) AS latest_ts FROM datasets WHERE dataset_id = $1',
@@ -135,9 +137,12 @@ async function storeFile(client: pg.PoolClient, dataset: Dataset, scanned: Scann
     maxTs: timestamps[order[count - 1]!]!,
   };
   const { rows } = await client.query<{ file_id: number }>(
-    `INSERT INTO files (dataset_id, path, size_bytes, mtime_s, num_samples, first_key, last_key, min_ts, max_ts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING file_id`,
-    [dataset.id, relative, scanned.sizeBytes, scanned.mtimeS, count, batch.firstKey, batch.lastKey, batch.minTs, batch.maxTs],
+    `INSERT INTO files (dataset_id, path, size_bytes, mtime_s, num_samples, first_key, last_key, min_ts, max_ts, skipped_rows, skipped_examples)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING file_id`,
+    [
+      dataset.id, relative, scanned.sizeBytes, scanned.mtimeS, count, batch.firstKey, batch.lastKey, batch.minTs, batch.maxTs,
+      skipped?.count ?? 0, skipped ? JSON.stringify(skipped.examples) : null,
+    ],
   );
   const fileId = rows[0]!.file_id;
   const encoded = encodeBinaryCopy(
@@ -145,7 +150,7 @@ async function storeFile(client: pg.PoolClient, dataset: Dataset, scanned: Scann
       { type: 'int4', constant: dataset.id },
       { type: 'int8', sequenceFrom: firstKey },
       { type: 'int8', constant: fileId },
-      { type: 'int4', values: new Int32Array(order.buffer, order.byteOffset, count) },
+      { type: 'int4', values: indexes ? Int32Array.from(order, (i) => indexes[i]!) : new Int32Array(order.buffer, order.byteOffset, count) },
       { type: 'int4', values: labels.map((_, i) => labels[order[i]!]!) },
       { type: 'int8', values: timestamps.map((_, i) => timestamps[order[i]!]!) },
     ],
@@ -158,7 +163,7 @@ async function storeFile(client: pg.PoolClient, dataset: Dataset, scanned: Scann
   await client.query('UPDATE datasets SET next_key = $2 WHERE dataset_id = $1', [dataset.id, batch.lastKey + 1]);
   await releaseFromQuarantine(client, dataset.id, relative);
   const backdated = next!.latest_ts === null ? undefined : backdatedSamples(timestamps, order, Number(next!.latest_ts));
-  return backdated ? { status: 'ingested', path: relative, batch, backdated } : { status: 'ingested', path: relative, batch };
+  return { status: 'ingested', path: relative, batch, ...(backdated && { backdated }), ...(skipped && { skipped }) };
 }
 
 /** The samples dated before latestTs: a prefix of the file's samples in key (timestamp) order. */

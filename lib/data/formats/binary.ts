@@ -1,7 +1,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
-import type { DatasetFormat } from '../dataset-config.js';
+import type { BadRows, DatasetFormat } from '../dataset-config.js';
 import { DataError, IngestError } from '../errors.js';
+import { BadRowLog } from '../skipped-rows.js';
 import type { FeatureSource, FileSamples, StoredFile } from './index.js';
 
 type BinaryFormat = Extract<DatasetFormat, { kind: 'binary' }>;
@@ -23,10 +24,11 @@ const INT32_MAX_BIG = 2n ** 31n - 1n;
 
 /**
  * Reads labels and timestamps of every record, validating size, label range, that float32 features are
- * finite and that int64 categorical ids fit in int32. The file is read in chunks, so a file of any size
- * only needs its label and timestamp columns in memory.
+ * finite and that int64 categorical ids fit in int32. A bad record rejects the file, or with badRows 'skip' is
+ * left out (see BadRowLog); a size that is not whole records rejects it either way. The file is read in chunks,
+ * so a file of any size only needs its label and timestamp columns in memory.
  */
-export async function scanBinary(format: BinaryFormat, absolute: string, relative: string, mtimeS: number): Promise<FileSamples> {
+export async function scanBinary(format: BinaryFormat, absolute: string, relative: string, mtimeS: number, badRows: BadRows = 'reject'): Promise<FileSamples> {
   const { recordSize } = format;
   const handle = await open(absolute, 'r');
   try {
@@ -40,6 +42,10 @@ export async function scanBinary(format: BinaryFormat, absolute: string, relativ
     const count = size / recordSize;
     const labels = new Int32Array(count);
     const timestamps = new Float64Array(count).fill(Math.floor(mtimeS));
+    // Kept records' indexes in the file, which the feature source reads by.
+    const indexes = new Int32Array(badRows === 'skip' ? count : 0);
+    const log = new BadRowLog(badRows);
+    let kept = 0;
     const little = format.byteOrder === 'little';
     const floatFeatures = (format.features.type ?? 'float32') === 'float32';
     const chunkRecords = Math.min(count, Math.max(1, Math.floor(SCAN_CHUNK_BYTES / recordSize)));
@@ -53,13 +59,23 @@ export async function scanBinary(format: BinaryFormat, absolute: string, relativ
       for (let r = 0; r < records; r++) {
         const at = r * recordSize;
         const fileOffset = (first + r) * recordSize;
-        labels[first + r] = checkLabel(format, readLabel(format, view, at, little), relative, fileOffset);
-        if (format.timestamp) timestamps[first + r] = readTimestamp(format.timestamp, view, at, little, relative, fileOffset);
-        if (floatFeatures) checkFiniteFeatures(format, view, at, little, relative, fileOffset);
-        if (format.categorical?.type === 'int64') checkCategorical64(format, view, at, little, relative, fileOffset);
+        try {
+          labels[kept] = checkLabel(format, readLabel(format, view, at, little), relative, fileOffset);
+          if (format.timestamp) timestamps[kept] = readTimestamp(format.timestamp, view, at, little, relative, fileOffset);
+          if (floatFeatures) checkFiniteFeatures(format, view, at, little, relative, fileOffset);
+          if (format.categorical?.type === 'int64') checkCategorical64(format, view, at, little, relative, fileOffset);
+        } catch (e) {
+          if (!(e instanceof IngestError)) throw e;
+          log.note(e, first + r);
+          continue;
+        }
+        if (indexes.length > 0) indexes[kept] = first + r;
+        kept++;
       }
     }
-    return { count, labels, timestamps };
+    const skipped = log.finish(kept);
+    if (!skipped) return { count, labels, timestamps };
+    return { count: kept, labels: labels.slice(0, kept), timestamps: timestamps.slice(0, kept), indexes: indexes.slice(0, kept), skipped };
   } finally {
     await handle.close();
   }
@@ -83,6 +99,7 @@ function checkLabel(format: BinaryFormat, label: number, relative: string, recor
     const range = format.numClasses === undefined ? 'a non-negative int32' : `[0, ${format.numClasses})`;
     throw new IngestError(relative, `label ${label} out of range ${range} in record ${recordOffset / format.recordSize}`, {
       offset: recordOffset,
+      column: 'label',
     });
   }
   return label;
@@ -101,7 +118,7 @@ function readTimestamp(
   const ts =
     spec.type === 'int32' ? view.getInt32(at, little) : spec.type === 'int64' ? Number(view.getBigInt64(at, little)) : Math.floor(view.getFloat64(at, little));
   if (!Number.isSafeInteger(ts)) {
-    throw new IngestError(relative, `timestamp ${ts} is not a representable number of seconds`, { offset: recordOffset });
+    throw new IngestError(relative, `timestamp ${ts} is not a representable number of seconds`, { offset: recordOffset, column: 'timestamp' });
   }
   return ts;
 }
@@ -114,6 +131,7 @@ function checkFiniteFeatures(format: BinaryFormat, view: DataView, record: numbe
     if (!Number.isFinite(value)) {
       throw new IngestError(relative, `feature[${f}] is ${value} in record ${recordOffset / format.recordSize}`, {
         offset: recordOffset + offset + 4 * f,
+        column: `feature[${f}]`,
       });
     }
   }
@@ -127,6 +145,7 @@ function checkCategorical64(format: BinaryFormat, view: DataView, record: number
     if (value < INT32_MIN_BIG || value > INT32_MAX_BIG) {
       throw new IngestError(relative, `categorical[${c}] ${value} out of int32 range in record ${recordOffset / format.recordSize}`, {
         offset: recordOffset + offset + 8 * c,
+        column: `categorical[${c}]`,
       });
     }
   }

@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { readFile, stat } from 'node:fs/promises';
-import type { DatasetFormat } from '../dataset-config.js';
+import type { BadRows, DatasetFormat } from '../dataset-config.js';
 import { DataError, IngestError } from '../errors.js';
+import { BadRowLog, type SkippedRows } from '../skipped-rows.js';
 import type { FeatureSource, StoredFile } from './index.js';
 
 type CsvFormat = Extract<DatasetFormat, { kind: 'csv' }>;
@@ -14,18 +15,20 @@ export interface CsvTable {
   timestamps: Float64Array | undefined;
   /** row-major, count × featureColumns.length */
   features: Float32Array;
+  /** Bad rows left out (badRows 'skip'); absent when none was. */
+  skipped?: SkippedRows;
 }
 
 const INTEGER = /^\s*[+-]?\d+\s*$/;
 const LF = 10;
 const CR = 13;
 
-export async function readCsv(format: CsvFormat, absolute: string, relative: string): Promise<CsvTable> {
+export async function readCsv(format: CsvFormat, absolute: string, relative: string, badRows: BadRows): Promise<CsvTable> {
   const bytes = await readFile(absolute);
   // Decoding would replace invalid bytes with U+FFFD, silently changing a field.
   if (!isUtf8(bytes)) throw new IngestError(relative, 'invalid UTF-8', { line: firstInvalidUtf8Line(bytes) });
   const text = bytes.toString('utf8');
-  return parseCsv(format, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, relative);
+  return parseCsv(format, text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, relative, badRows);
 }
 
 /** The 1-based line of the first invalid UTF-8 sequence; a multi-byte sequence never holds a line feed. */
@@ -40,8 +43,12 @@ function firstInvalidUtf8Line(bytes: Buffer): number {
   return line;
 }
 
-/** Parses and validates every row; any bad row rejects the file with its line number. */
-export function parseCsv(format: CsvFormat, text: string, relative: string): CsvTable {
+/**
+ * Parses and validates every row. A bad row (wrong number of fields, a label, timestamp or feature that does not
+ * parse) rejects the file with its line number, or with badRows 'skip' is left out (see BadRowLog); a broken
+ * quote or a missing column rejects the file either way.
+ */
+export function parseCsv(format: CsvFormat, text: string, relative: string, badRows: BadRows = 'reject'): CsvTable {
   const records = csvRecords(text, format.separator, format.quote, relative);
   let header: string[] | undefined;
   if (format.header) {
@@ -56,6 +63,8 @@ export function parseCsv(format: CsvFormat, text: string, relative: string): Csv
     return index;
   };
   const named = (index: number) => columnName(header, index);
+  // How a skipped row names its column: by header name when there is one.
+  const key = (index: number) => header?.[index] ?? index;
   const labelColumn = column(format.labelColumn);
   const featureColumns = format.featureColumns.map(column);
   const timestampColumn = format.timestampColumn === undefined ? undefined : column(format.timestampColumn);
@@ -66,6 +75,8 @@ export function parseCsv(format: CsvFormat, text: string, relative: string): Csv
   const labels: number[] = [];
   const timestamps: number[] = [];
   let features = new Float32Array(1024 * width);
+  const row = new Float32Array(width);
+  const log = new BadRowLog(badRows);
   let lastLine = header ? 1 : 0;
   for (const { fields, line } of records) {
     lastLine = line;
@@ -73,48 +84,58 @@ export function parseCsv(format: CsvFormat, text: string, relative: string): Csv
       columns = fields.length;
       if (highest >= columns) throw new IngestError(relative, `column index ${highest} is out of range (${columns} columns)`, { line });
     }
-    if (fields.length !== columns) throw new IngestError(relative, `expected ${columns} columns, found ${fields.length}`, { line });
-
-    const label = fields[labelColumn]!;
-    if (!INTEGER.test(label)) throw new IngestError(relative, `label ${JSON.stringify(label)} in ${named(labelColumn)} is not an integer`, { line });
-    const value = Number(label);
-    const limit = format.numClasses ?? 2 ** 31;
-    if (value < 0 || value >= limit) {
-      const range = format.numClasses === undefined ? 'a non-negative int32' : `[0, ${format.numClasses})`;
-      throw new IngestError(relative, `label ${value} out of range ${range}`, { line });
+    const bad = badField(fields);
+    if (bad) {
+      log.note(new IngestError(relative, bad.reason, { line, column: bad.column }));
+      continue;
     }
-    labels.push(value);
-
-    if (timestampColumn !== undefined) {
-      const ts = fields[timestampColumn]!;
-      if (!INTEGER.test(ts) || !Number.isSafeInteger(Number(ts))) {
-        throw new IngestError(relative, `timestamp ${JSON.stringify(ts)} in ${named(timestampColumn)} is not an integer number of seconds`, { line });
-      }
-      timestamps.push(Number(ts));
-    }
-
-    const row = labels.length - 1;
-    if ((row + 1) * width > features.length) {
+    const at = labels.length * width;
+    if (at + width > features.length) {
       const grown = new Float32Array(features.length * 2);
       grown.set(features);
       features = grown;
     }
-    for (let f = 0; f < width; f++) {
-      const text = fields[featureColumns[f]!]!;
-      const x = Number(text);
-      if (text.trim() === '' || !Number.isFinite(x)) {
-        throw new IngestError(relative, `feature ${JSON.stringify(text)} in ${named(featureColumns[f]!)} is not a number`, { line });
-      }
-      features[row * width + f] = x;
-    }
+    features.set(row, at);
+    labels.push(Number(fields[labelColumn]));
+    if (timestampColumn !== undefined) timestamps.push(Number(fields[timestampColumn]));
   }
-  if (labels.length === 0) throw new IngestError(relative, 'no data rows', { line: lastLine + 1 });
+  if (labels.length === 0 && log.skipped.count === 0) throw new IngestError(relative, 'no data rows', { line: lastLine + 1 });
+  const skipped = log.finish(labels.length);
   return {
     count: labels.length,
     labels: Int32Array.from(labels),
     timestamps: timestampColumn === undefined ? undefined : Float64Array.from(timestamps),
     features: features.slice(0, labels.length * width),
+    ...(skipped && { skipped }),
   };
+
+  /** Why the row cannot be read and the column at fault (undefined when it can), leaving its features in `row`. */
+  function badField(fields: string[]): { reason: string; column?: string | number } | undefined {
+    if (fields.length !== columns) return { reason: `expected ${columns} columns, found ${fields.length}` };
+    const label = fields[labelColumn]!;
+    if (!INTEGER.test(label)) return { reason: `label ${JSON.stringify(label)} in ${named(labelColumn)} is not an integer`, column: key(labelColumn) };
+    const value = Number(label);
+    const limit = format.numClasses ?? 2 ** 31;
+    if (value < 0 || value >= limit) {
+      const range = format.numClasses === undefined ? 'a non-negative int32' : `[0, ${format.numClasses})`;
+      return { reason: `label ${value} out of range ${range}`, column: key(labelColumn) };
+    }
+    if (timestampColumn !== undefined) {
+      const ts = fields[timestampColumn]!;
+      if (!INTEGER.test(ts) || !Number.isSafeInteger(Number(ts))) {
+        return { reason: `timestamp ${JSON.stringify(ts)} in ${named(timestampColumn)} is not an integer number of seconds`, column: key(timestampColumn) };
+      }
+    }
+    for (let f = 0; f < width; f++) {
+      const text = fields[featureColumns[f]!]!;
+      const x = Number(text);
+      if (text.trim() === '' || !Number.isFinite(x)) {
+        return { reason: `feature ${JSON.stringify(text)} in ${named(featureColumns[f]!)} is not a number`, column: key(featureColumns[f]!) };
+      }
+      row[f] = x;
+    }
+    return undefined;
+  }
 }
 
 /** How messages name a column: `column "distance" (2)` when the file has a header, else `column 2`. */
@@ -189,7 +210,9 @@ export function csvFeatureSource(format: CsvFormat): FeatureSource {
         table = (async () => {
           const { size } = await stat(file.absolute);
           if (size !== file.sizeBytes) throw new DataError(`${file.relative}: file changed since ingestion (size ${size}, was ${file.sizeBytes})`);
-          return readCsv(format, file.absolute, file.relative);
+          // Row indexes count the rows ingestion kept: a file ingested while skipping bad rows is read the same
+          // way, and one ingested under 'reject' has none to skip.
+          return readCsv(format, file.absolute, file.relative, 'skip');
         })();
         cache.set(file.fileId, table);
       }

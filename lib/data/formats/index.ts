@@ -1,15 +1,23 @@
-import type { DatasetFormat } from '../dataset-config.js';
+import type { BadRows, DatasetFormat } from '../dataset-config.js';
+import type { SkippedRows } from '../skipped-rows.js';
 import { binaryFeatureSource, scanBinary } from './binary.js';
 import { csvFeatureSource, readCsv } from './csv.js';
 import { imageFeatureSource, isImageFile, scanImage } from './image.js';
 import { scanText, textFeatureSource } from './text.js';
 
-/** What ingestion stores of a file: one label and timestamp per record, in file order. */
+/** What ingestion stores of a file: one label and timestamp per sample, in file order. */
 export interface FileSamples {
   count: number;
   labels: Int32Array;
   /** whole seconds */
   timestamps: Float64Array;
+  /**
+   * Each sample's record index as the format's FeatureSource is given it, where that is not the sample's own
+   * (records skipped before it still count); absent → 0 .. count-1.
+   */
+  indexes?: Int32Array;
+  /** Bad rows left out with `ingest.badRows: 'skip'`; absent when none was. */
+  skipped?: SkippedRows;
 }
 
 /** An ingested file as the loader finds it in `files`. */
@@ -53,18 +61,20 @@ export interface FeatureSource {
 }
 
 /**
- * Decodes and validates a whole file for ingestion; throws IngestError for a corrupt file.
- * Records without a timestamp get the file's mtime.
+ * Decodes and validates a whole file for ingestion; throws IngestError for a corrupt file, and for a bad row
+ * unless `badRows` is 'skip' (an image file is one sample, so it has no rows to skip). Records without a
+ * timestamp get the file's mtime.
  */
-export async function scanFile(format: DatasetFormat, absolute: string, relative: string, mtimeS: number): Promise<FileSamples> {
-  if (format.kind === 'binary') return scanBinary(format, absolute, relative, mtimeS);
+export async function scanFile(format: DatasetFormat, absolute: string, relative: string, mtimeS: number, badRows: BadRows = 'reject'): Promise<FileSamples> {
+  if (format.kind === 'binary') return scanBinary(format, absolute, relative, mtimeS, badRows);
   if (format.kind === 'image') return scanImage(format, absolute, relative, mtimeS);
-  if (format.kind === 'text') return scanText(format, absolute, relative, mtimeS);
-  const table = await readCsv(format, absolute, relative);
+  if (format.kind === 'text') return scanText(format, absolute, relative, mtimeS, badRows);
+  const table = await readCsv(format, absolute, relative, badRows);
   return {
     count: table.count,
     labels: table.labels,
     timestamps: table.timestamps ?? new Float64Array(table.count).fill(Math.floor(mtimeS)),
+    ...(table.skipped && { skipped: table.skipped }),
   };
 }
 

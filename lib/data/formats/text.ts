@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer';
 import { open, type FileHandle } from 'node:fs/promises';
-import type { TextFormat } from '../dataset-config.js';
+import type { BadRows, TextFormat } from '../dataset-config.js';
 import { DataError, IngestError } from '../errors.js';
+import { BadRowLog } from '../skipped-rows.js';
 import type { FeatureSource, FileSamples, StoredFile } from './index.js';
 import { fileIdentity } from './file-identity.js';
 
@@ -101,46 +102,71 @@ async function* fileLines(handle: FileHandle): AsyncGenerator<{ text: string; by
   }
 }
 
-/** Labels and timestamps of every line; any malformed line (invalid UTF-8 too) rejects the file with its line number. */
-export async function scanText(format: TextFormat, absolute: string, relative: string, mtimeS: number): Promise<FileSamples> {
+/**
+ * Labels and timestamps of every line. A malformed line (invalid UTF-8 too) rejects the file with its line
+ * number, or with badRows 'skip' is left out (see BadRowLog). The line index keeps every non-blank line, as
+ * lineIndex builds it, so a sample's index is its line's place among them.
+ */
+export async function scanText(format: TextFormat, absolute: string, relative: string, mtimeS: number, badRows: BadRows = 'reject'): Promise<FileSamples> {
   const handle = await open(absolute, 'r');
   try {
     const identity = fileIdentity(await handle.stat());
     const labels: number[] = [];
     const timestamps: number[] = [];
+    const indexes: number[] = [];
     const starts: number[] = [];
     const ends: number[] = [];
-    const limit = format.numClasses ?? 2 ** 31;
+    const log = new BadRowLog(badRows);
     for await (const { text, bytes, start, end, line } of fileLines(handle)) {
-      // Decoding would replace invalid bytes with U+FFFD, silently changing the tokens.
-      if (!isUtf8(bytes)) throw new IngestError(relative, 'invalid UTF-8', { line });
-      let parts;
-      try {
-        parts = splitLine(format, text);
-      } catch (e) {
-        throw new IngestError(relative, (e as Error).message, { line });
-      }
-      if (!INTEGER.test(parts.label)) throw new IngestError(relative, `label ${JSON.stringify(parts.label)} is not an integer`, { line });
-      const label = Number(parts.label);
-      if (label < 0 || label >= limit) {
-        const range = format.numClasses === undefined ? 'a non-negative int32' : `[0, ${format.numClasses})`;
-        throw new IngestError(relative, `label ${label} out of range ${range}`, { line });
-      }
-      if (parts.timestamp !== undefined && (!INTEGER.test(parts.timestamp) || !Number.isSafeInteger(Number(parts.timestamp)))) {
-        throw new IngestError(relative, `timestamp ${JSON.stringify(parts.timestamp)} is not an integer number of seconds`, { line });
-      }
-      labels.push(label);
-      timestamps.push(parts.timestamp === undefined ? Math.floor(mtimeS) : Number(parts.timestamp));
+      const index = starts.length;
       starts.push(start);
       ends.push(end);
+      const parsed = parseSampleLine(format, text, bytes);
+      if ('reason' in parsed) {
+        log.note(new IngestError(relative, parsed.reason, { line, column: parsed.column }));
+        continue;
+      }
+      labels.push(parsed.label);
+      timestamps.push(parsed.timestamp ?? Math.floor(mtimeS));
+      indexes.push(index);
     }
-    if (labels.length === 0) throw new IngestError(relative, 'no sample lines');
+    if (starts.length === 0) throw new IngestError(relative, 'no sample lines');
+    const skipped = log.finish(labels.length);
     // A loader in this process then reads picked lines without scanning the file again.
     remember(absolute, { identity, starts: Float64Array.from(starts), ends: Float64Array.from(ends) });
-    return { count: labels.length, labels: Int32Array.from(labels), timestamps: Float64Array.from(timestamps) };
+    const samples = { count: labels.length, labels: Int32Array.from(labels), timestamps: Float64Array.from(timestamps) };
+    return skipped ? { ...samples, indexes: Int32Array.from(indexes), skipped } : samples;
   } finally {
     await handle.close();
   }
+}
+
+/** A sample line's label and timestamp (absent without the timestamp field), or why it is malformed. */
+function parseSampleLine(
+  format: TextFormat,
+  text: string,
+  bytes: Buffer,
+): { label: number; timestamp?: number } | { reason: string; column?: string } {
+  // Decoding would replace invalid bytes with U+FFFD, silently changing the tokens.
+  if (!isUtf8(bytes)) return { reason: 'invalid UTF-8' };
+  let parts;
+  try {
+    parts = splitLine(format, text);
+  } catch (e) {
+    return { reason: (e as Error).message };
+  }
+  if (!INTEGER.test(parts.label)) return { reason: `label ${JSON.stringify(parts.label)} is not an integer`, column: 'label' };
+  const label = Number(parts.label);
+  const limit = format.numClasses ?? 2 ** 31;
+  if (label < 0 || label >= limit) {
+    const range = format.numClasses === undefined ? 'a non-negative int32' : `[0, ${format.numClasses})`;
+    return { reason: `label ${label} out of range ${range}`, column: 'label' };
+  }
+  if (parts.timestamp === undefined) return { label };
+  if (!INTEGER.test(parts.timestamp) || !Number.isSafeInteger(Number(parts.timestamp))) {
+    return { reason: `timestamp ${JSON.stringify(parts.timestamp)} is not an integer number of seconds`, column: 'timestamp' };
+  }
+  return { label, timestamp: Number(parts.timestamp) };
 }
 
 function remember(absolute: string, index: LineIndex): void {
