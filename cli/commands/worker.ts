@@ -36,7 +36,17 @@ export async function worker(args: string[], banner = false): Promise<void> {
       console.log(`  Model store: ${config.storeDir}`);
       console.log('Press Ctrl-C to stop.');
     }
-    await runWorkersUntil(workers, stopping);
+    // A server of the stack that dies ends the workers too, with its name and a non-zero exit code: they
+    // would otherwise keep polling a half-dead stack.
+    const until = new AbortController();
+    stopping.addEventListener('abort', () => until.abort(), { once: true });
+    void ctx.stack.died.then((why) => {
+      if (until.signal.aborted) return;
+      process.stderr.write(`\n  ${why}: stopping.\n`);
+      process.exitCode = 1;
+      until.abort();
+    });
+    await runWorkersUntil(workers, until.signal);
   } finally {
     await ctx.close();
   }

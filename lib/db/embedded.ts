@@ -18,6 +18,8 @@ export interface EmbeddedPostgres {
    * cannot reach it): one line naming that folder, where the data is and why. Also passed to `log`.
    */
   notice?: string;
+  /** For a server this call started: settles when its process exits, with how. */
+  exited?: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -75,7 +77,7 @@ export async function startEmbeddedPostgres(opts: {
       await server.stop();
       throw e;
     }
-    return { url: urlFor(port, password), port, notice, stop: () => server.stop() };
+    return { url: urlFor(port, password), port, notice, exited: server.exited, stop: () => server.stop() };
   }
 }
 

@@ -82,6 +82,8 @@ export function initCluster(opts: { initdb: string; dataDir: string; pwfile: str
 }
 
 export interface Postmaster {
+  /** Settles when the server process exits, whoever ended it, with how ("exited with 1", "exited with SIGKILL"). */
+  exited: Promise<string>;
   /** Fast shutdown, then SIGKILL if the server is still up after a grace period. */
   stop(): Promise<void>;
 }
@@ -120,6 +122,7 @@ export function startPostmaster(opts: {
     });
     const running = () => child.exitCode === null && child.signalCode === null;
     const postmaster: Postmaster = {
+      exited: exited.then(() => `exited with ${child.signalCode ?? child.exitCode}`),
       // Signals only a child not yet reaped, so never a process that reused its pid.
       stop: () => shutDown((name) => running() && child.kill(name), (ms) => within(exited, ms)),
     };

@@ -13,6 +13,11 @@ export interface Stack {
   databaseUrl: string;
   /** One line per service: whether this process started it or attached to it, and why. */
   summary: string[];
+  /**
+   * Settles, naming the service and where its log is, if a server this process started exits before `stop()`;
+   * never otherwise. A command that keeps the stack up ends on it instead of serving a half-dead stack.
+   */
+  died: Promise<string>;
   /** Stops what this process started (once, however often called); leaves alone what it found running. */
   stop(): Promise<void>;
 }
@@ -74,6 +79,7 @@ export async function startStack(config: TidelineConfig, options: StackOptions =
   };
   const started: StackFile = { pid: process.pid };
   const summary: string[] = [];
+  const deaths: Promise<string>[] = [];
   const ownerNote = plan.owner && `tide process ${plan.owner.pid} runs it for ${home}`;
 
   let databaseUrl: string;
@@ -93,6 +99,7 @@ export async function startStack(config: TidelineConfig, options: StackOptions =
       const dataDir = join(home, 'postgres');
       const pg = await startEmbeddedPostgres({ dataDir });
       stops.push(() => pg.stop());
+      if (pg.exited) deaths.push(pg.exited.then((how) => `the embedded PostgreSQL of ${home} ${how}`));
       if (pg.notice) log(pg.notice);
       databaseUrl = started.databaseUrl = pg.url;
       summary.push(`PostgreSQL: started the embedded server for ${home} on 127.0.0.1:${pg.port}`);
@@ -115,6 +122,7 @@ export async function startStack(config: TidelineConfig, options: StackOptions =
         logFile: join(home, 'temporal.log'),
       });
       stops.push(() => server.stop());
+      deaths.push(server.exited.then((how) => `the Temporal dev server of ${home} ${how}; see ${join(home, 'temporal.log')}`));
       temporalAddress = started.temporalAddress = server.address;
       started.temporalPid = server.pid;
       uiUrl = started.uiUrl = server.uiUrl;
@@ -128,11 +136,15 @@ export async function startStack(config: TidelineConfig, options: StackOptions =
 
   if (stops.length > 0) writeStackFile(home, started);
   let stopping: Promise<void> | undefined;
+  const died = new Promise<string>((resolveDeath) => {
+    for (const death of deaths) void death.then((why) => stopping === undefined && resolveDeath(why));
+  });
   return {
     temporalAddress,
     uiUrl,
     databaseUrl,
     summary,
+    died,
     stop() {
       stopping ??= (async () => {
         if (stops.length > 0) removeStackFile(home);

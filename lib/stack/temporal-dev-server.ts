@@ -12,6 +12,8 @@ export interface DevServer {
   address: string;
   pid: number;
   uiUrl?: string;
+  /** Settles when the server process exits, whoever ended it, with how ("exited with 1", "exited with SIGKILL"). */
+  exited: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -48,7 +50,7 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   const out = opts.logFile ? openSync(opts.logFile, 'a') : 'ignore';
   const child = spawn(opts.cli, args, { stdio: ['ignore', out, out] });
   let exited: string | undefined;
-  child.on('exit', (code, signal) => (exited = `exited with ${signal ?? code}`));
+  const exit = new Promise<string>((resolveExit) => child.on('exit', (code, signal) => resolveExit(exited = `exited with ${signal ?? code}`)));
   const killOnExit = () => child.kill('SIGKILL');
   process.on('exit', killOnExit);
 
@@ -71,6 +73,7 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
     address,
     pid: child.pid!,
     uiUrl: uiPort === undefined ? undefined : `http://127.0.0.1:${uiPort}`,
+    exited: exit,
     stop: () =>
       new Promise<void>((resolveStop) => {
         process.off('exit', killOnExit);

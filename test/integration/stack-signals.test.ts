@@ -64,6 +64,20 @@ describe('tide commands and signals', () => {
     assert.equal(existsSync(stackFilePath(home)), false, 'stack.json removed');
   });
 
+  it('`tide up` ends, naming the server, when a server of its stack dies, and stops the rest', async () => {
+    const home = await freshHome();
+    const up = tide(['up'], embeddedEnv(home));
+    leftovers.push(up.child);
+    await within('tide up', outputContains(up.child, up.output, 'Press Ctrl-C to stop.'), STARTUP_MS, up.output);
+    const record = readStackFile(home)!;
+    process.kill(record.temporalPid!, 'SIGKILL');
+    const exit = await within('tide up after its dev server died', up.exited, EXIT_MS, up.output);
+    assert.deepEqual(exit, { code: 1, signal: null }, up.output());
+    assert.match(up.output(), new RegExp(`the Temporal dev server of ${home} exited with SIGKILL; see ${home}/temporal.log: stopping`));
+    assert.equal(await isListening('127.0.0.1', Number(new URL(record.databaseUrl!).port)), false, 'PostgreSQL stopped too');
+    assert.equal(existsSync(stackFilePath(home)), false, 'stack.json removed');
+  });
+
   it('a one-shot command that started the stack stops it and exits on SIGTERM, whatever it waits for', async () => {
     const home = await freshHome();
     // tide run checks the dataset before it starts anything: register an empty one first.
