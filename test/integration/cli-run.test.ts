@@ -39,7 +39,6 @@ describe('tide run and tide status say what failed (the CLI as a child process, 
     dir = await mkdtemp(join(tmpdir(), 'tideline-cli-run-'));
     home = join(dir, '.tideline');
     up = tide(['up'], embeddedEnv(home));
-    children.push(up.child);
     await within('tide up', outputContains(up.child, up.output, 'Press Ctrl-C to stop.'), STARTUP_MS, up.output);
 
     // An unknown dataset: nothing starts, the exit code says so, the message names the field.
