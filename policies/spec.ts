@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { metricSpecListSchema } from './evaluation/metric-specs.js';
+import { selectionSchema } from './selection/schema.js';
 import { triggerSchema } from './triggers/schema.js';
 
 /**
@@ -180,11 +181,6 @@ const modelSchema = z.discriminatedUnion('architecture', [
   }),
 ]);
 
-const selectionSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('newData') }),
-  z.strictObject({ kind: z.literal('allData') }),
-]);
-
 export const pipelineSpecSchema = z.strictObject({
   dataset: z.strictObject({ name: z.string().min(1) }),
   model: modelSchema,
@@ -221,7 +217,7 @@ export const pipelineSpecSchema = z.strictObject({
         .optional(),
     }),
   trigger: triggerSchema,
-  selection: selectionSchema.default({ kind: 'newData' }),
+  selection: selectionSchema.prefault({}),
   evaluation: z
     .strictObject({
       /** Moved: the holdout is the dataset's (its config's `holdout`), so pipelines over it compare fairly. */
@@ -239,6 +235,15 @@ export const pipelineSpecSchema = z.strictObject({
     .default({ cpu: 'tideline-cpu', gpu: 'tideline-gpu' }),
   /** Stop after this many triggers (useful for bounded experiments); unbounded if absent. */
   maxTriggers: boundedInt(SPEC_LIMITS.maxTriggers).optional(),
+}).superRefine((spec, ctx) => {
+  spec.selection.downsampling?.forEach((d, i) => {
+    if (d.mode === 'batchThenSample' && spec.training.stepsPerRun > 1) {
+      ctx.addIssue({
+        code: 'custom', path: ['selection', 'downsampling', ...(spec.selection.downsampling!.length > 1 ? [i] : []), 'mode'],
+        message: `batchThenSample scores each batch with the model of the step before, so it needs training.stepsPerRun 1 (it is ${spec.training.stepsPerRun})`,
+      });
+    }
+  });
 });
 
 export type PipelineSpecInput = z.input<typeof pipelineSpecSchema>;
@@ -247,7 +252,7 @@ export type OptimizerSpec = PipelineSpec['training']['optimizer'];
 export type ScheduleSpec = NonNullable<PipelineSpec['training']['schedule']>;
 export type ModelSpec = PipelineSpec['model'];
 export type { TriggerSpec } from './triggers/schema.js';
-export type SelectionSpec = PipelineSpec['selection'];
+export type { SelectionSpec } from './selection/schema.js';
 
 /** A spec that failed validation; `issues` lists each bad field as "path: message". */
 export class SpecError extends Error {

@@ -1,6 +1,6 @@
 import { getExternalWorkflowHandle, workflowInfo } from '@temporalio/workflow';
 import type { KeyRange } from '../policies/batches.js';
-import { selectionRanges } from '../policies/selection/plan.js';
+import { selectionPlan } from '../policies/selection/plan.js';
 import type { PipelineSpec } from '../policies/spec.js';
 import { cpuActivities, gpuActivities } from './activity-options.js';
 import { triggerStageSignal, type TriggerStage } from './messages.js';
@@ -24,6 +24,8 @@ export interface TriggerInput {
 export interface TriggerResult {
   triggerId: number;
   numNew: number;
+  /** Samples the selection window held (absent from results recorded before selection plans). */
+  numWindow?: number;
   numSelected: number;
   /** Absent when the training set was empty and no model was trained. */
   modelId?: number;
@@ -47,8 +49,8 @@ export async function triggerWorkflow(input: TriggerInput): Promise<TriggerResul
 
   await report('selecting');
   const selection = await cpu.selectTrainingSet({
-    pipelineId, datasetId, triggerId, trigger: input.range,
-    ranges: selectionRanges(spec.selection, { triggerId, ...input.range }, input.firstKey),
+    pipelineId, datasetId, triggerId, trigger: input.range, pipelineFirstKey: input.firstKey,
+    plan: selectionPlan(spec.selection, triggerId, spec.training.seed),
     reason: input.reason,
   });
   if (selection.numSelected === 0) return { triggerId, ...selection };

@@ -60,6 +60,7 @@ export async function removeDataset(pool: pg.Pool, name: string, opts: { force?:
 /** Deletes everything stored for the pipelines, children before parents (foreign keys). */
 async function removePipelineRows(client: pg.PoolClient, ids: number[]): Promise<void> {
   await client.query('DELETE FROM policy_evaluations WHERE pipeline_id = ANY($1)', [ids]);
+  await client.query('DELETE FROM sample_uses WHERE pipeline_id = ANY($1)', [ids]);
   await client.query(
     'DELETE FROM evaluations WHERE pipeline_id = ANY($1) OR model_id IN (SELECT model_id FROM models WHERE pipeline_id = ANY($1))',
     [ids],

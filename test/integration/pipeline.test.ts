@@ -120,7 +120,7 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
   it('splits files at time boundaries and draws on all data so far (late start, after continue-as-new)', async () => {
     const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
       taskQueue: queues.cpu, workflowId: 'time-pipeline',
-      args: [spec({ trigger: { kind: 'time', every: '12h' }, selection: { kind: 'allData' }, training: { epochs: 1, batchSize: 64, optimizer: { name: 'adam', lr: 0.01 }, initialization: 'scratch' } })],
+      args: [spec({ trigger: { kind: 'time', every: '12h' }, selection: { window: { kind: 'allData' } }, training: { epochs: 1, batchSize: 64, optimizer: { name: 'adam', lr: 0.01 }, initialization: 'scratch' } })],
     });
     const summary = await stopAfterTriggers(handle, 7);
     const triggers = await listTriggers(postgres.pool, summary.pipelineId);

@@ -35,7 +35,7 @@ const pipelines: Record<string, PipelineSpecInput> = {
     model: { architecture: 'mlp', hidden: [8], numClasses: 3 },
     training: { epochs: 1, batchSize: 32, optimizer: { name: 'adam', lr: 0.01 }, seed: 2, initialization: 'scratch' },
     trigger: { kind: 'time', every: '12h' },
-    selection: { kind: 'allData' },
+    selection: { window: { kind: 'allData' } },
     queues: { cpu: 'replay-cpu', gpu: 'replay-gpu' },
   },
   drift: {

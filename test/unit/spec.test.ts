@@ -26,7 +26,7 @@ describe('pipeline spec', () => {
     const spec = parseSpec(minimal);
     assert.equal(spec.training.epochs, 1);
     assert.equal(spec.training.initialization, 'finetune');
-    assert.deepEqual(spec.selection, { kind: 'newData' });
+    assert.deepEqual(spec.selection, { window: { kind: 'newData' }, warmupTriggers: 0 });
     assert.deepEqual(spec.queues, { cpu: 'tideline-cpu', gpu: 'tideline-gpu' });
     assert.deepEqual(spec.evaluation.metrics.map((m) => m.kind), ['accuracy', 'loss', 'f1']);
     assert.deepEqual(spec.model, { architecture: 'mlp', hidden: [128], numClasses: 10 });

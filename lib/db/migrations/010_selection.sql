@@ -1,0 +1,12 @@
+-- Selection policies: how many samples each trigger's window held, how often each sample was trained on (freshness
+-- and randomNoReplacement read it), and what scoring cost a model (model-based downsampling).
+ALTER TABLE triggers ADD COLUMN num_window int;
+CREATE TABLE sample_uses (
+  pipeline_id   int NOT NULL REFERENCES pipelines(pipeline_id),
+  sample_key    bigint NOT NULL,
+  uses          int NOT NULL,
+  last_trigger  int NOT NULL,
+  PRIMARY KEY (pipeline_id, sample_key)
+);
+ALTER TABLE models ADD COLUMN num_scored bigint NOT NULL DEFAULT 0;
+ALTER TABLE models ADD COLUMN scoring_ms int NOT NULL DEFAULT 0;
