@@ -2,6 +2,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchDataplane } from '../../bench/dataplane.js';
 import { benchEvaluation } from '../../bench/evaluation.js';
+import { benchSelection } from '../../bench/selection.js';
 import { benchTrain } from '../../bench/train.js';
 import { benchTriggers } from '../../bench/triggers.js';
 
@@ -12,6 +13,7 @@ const USAGE = [
   '                            [--images N] [--cnn-batch-size B] [--cnn-steps S] [--cnn-loader size,prefetch,requests]',
   '       tide bench triggers [--json] [--samples N] [--width W] [--features F] [--embed-samples N] [--batch-size B] [--rounds R]',
   '       tide bench evaluation [--json] [--samples N] [--batch-size B] [--rounds R] [--triggers T] [--held-out N]',
+  '       tide bench selection [--json] [--rows N] [--ratio R] [--rounds R]',
 ].join('\n');
 
 const machine = () => ({ cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version });
@@ -19,12 +21,14 @@ const machine = () => ({ cpus: cpus().length, cpu: cpus()[0]?.model, node: proce
 /**
  * `tide bench train`: training throughput of the zoo, raw session vs trainer. `tide bench dataplane`: ingestion and
  * loading vs raw baselines. `tide bench triggers`: the cost of a model-aware trigger check. `tide bench evaluation`:
- * scoring held-out samples vs a bare session loop, and a pipeline's whole evaluation matrix.
+ * scoring held-out samples vs a bare session loop, and a pipeline's whole evaluation matrix. `tide bench selection`:
+ * presampling vs a plain INSERT … SELECT of the window.
  */
 export async function bench(args: string[]): Promise<void> {
   if (args[0] === 'dataplane') return dataplane(args.slice(1));
   if (args[0] === 'triggers') return triggers(args.slice(1));
   if (args[0] === 'evaluation') return evaluation(args.slice(1));
+  if (args[0] === 'selection') return selection(args.slice(1));
   const { values, positionals } = parseArgs({
     args, allowPositionals: true,
     options: {
@@ -164,6 +168,33 @@ async function evaluation(args: string[]): Promise<void> {
     rounds: int('rounds', 1),
     triggers: int('triggers', 1),
     heldOut: int('held-out', 1),
+    log: values.json ? undefined : (line) => console.log(line),
+  });
+  console.log(JSON.stringify({ ...report, machine: machine() }, null, values.json ? 2 : undefined));
+}
+
+async function selection(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: false,
+    options: {
+      json: { type: 'boolean', default: false },
+      rows: { type: 'string', default: '2000000' },
+      ratio: { type: 'string', default: '0.5' },
+      rounds: { type: 'string', default: '3' },
+    },
+  });
+  if (positionals.length > 0) throw new Error(USAGE);
+  const int = (flag: 'rows' | 'rounds', min: number): number => {
+    const n = Number(values[flag]);
+    if (!Number.isInteger(n) || n < min) throw new Error(`--${flag}: "${values[flag]}" is not an integer >= ${min}`);
+    return n;
+  };
+  const ratio = Number(values.ratio);
+  if (!(ratio > 0 && ratio <= 1)) throw new Error(`--ratio: "${values.ratio}" is not in (0, 1]`);
+  const report = await benchSelection({
+    rows: int('rows', 1),
+    ratio,
+    rounds: int('rounds', 1),
     log: values.json ? undefined : (line) => console.log(line),
   });
   console.log(JSON.stringify({ ...report, machine: machine() }, null, values.json ? 2 : undefined));
