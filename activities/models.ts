@@ -20,6 +20,9 @@ export interface StoreModelArgs {
   trainedState: string;
   numSamples: number;
   trainingMs: number;
+  /** Scoring cost of model-based downsampling (absent from histories recorded before it). */
+  numScored?: number;
+  scoringMs?: number;
   finalLoss: number;
 }
 
@@ -43,6 +46,8 @@ export function modelActivities({ pool, storeDir }: ActivityDeps) {
       sha256: files.sha256,
       numSamples: args.numSamples,
       trainingMs: args.trainingMs,
+      numScored: args.numScored ?? 0,
+      scoringMs: args.scoringMs ?? 0,
       finalLoss: Number.isFinite(args.finalLoss) ? args.finalLoss : null,
       warning: warningOf(files.extra) ?? null,
     });

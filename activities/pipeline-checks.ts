@@ -5,8 +5,8 @@ import { categoricalCount, featureCount } from '../lib/data/dataset-config.js';
 import { getDataset, type Dataset } from '../lib/data/datasets.js';
 import type { ModelStore } from '../lib/models/store.js';
 import type { UserModelSpec } from '../lib/models/user-graphs.js';
-import { buildTrainStep } from '../lib/onnx/models/build.js';
 import type { ModelDefinition } from '../lib/onnx/models/model.js';
+import { buildTrainStep, modelParameters } from '../lib/onnx/models/build.js';
 import { configurationError } from './failures.js';
 import { modelFor } from './model-for.js';
 import { checkModelFootprint } from './model-footprint.js';
@@ -41,6 +41,7 @@ export async function checkPipelineSpec(pool: pg.Pool, store: ModelStore, spec: 
   if (model.architecture === 'onnx') checkUserModel(def, model, spec.training, dataset);
   checkModelFootprint(def, spec);
   checkTriggerNeeds(spec, def, dataset);
+  checkSelectionNeeds(spec, def, dataset);
   return { dataset, def };
 }
 
@@ -79,4 +80,26 @@ function checkTriggerNeeds(spec: PipelineSpec, def: ModelDefinition, dataset: Da
       );
     }
   }
+}
+
+/**
+ * Selection that balances or ranks by class needs a classifier's labels, and batch-then-sample scores each batch
+ * with an inference graph derived from the model's forward pass in the training worker.
+ */
+function checkSelectionNeeds(spec: PipelineSpec, def: ModelDefinition, dataset: Dataset): void {
+  const refuse = (path: string, why: string) => configurationError('InvalidSpec', `selection.${path}: ${why}`);
+  const regression = `the model is a regression (mse) model of dataset "${dataset.name}", which has no classes`;
+  if (spec.selection.presampling?.strategy === 'labelBalanced' && def.loss === 'mse') {
+    throw refuse('presampling.strategy', `labelBalanced balances over labels, but ${regression}`);
+  }
+  const schedule = spec.selection.downsampling ?? [];
+  schedule.forEach((d, i) => {
+    const at = `downsampling${schedule.length > 1 ? `.${i}` : ''}`;
+    if (def.loss === 'mse' && (d.strategy === 'uncertainty' || ('balance' in d && d.balance))) {
+      throw refuse(`${at}.strategy`, `${d.strategy}${d.strategy === 'uncertainty' ? '' : ' with balance'} needs class probabilities, but ${regression}`);
+    }
+    if (d.mode === 'batchThenSample' && (def.supplied || modelParameters(def).hostTables.length > 0)) {
+      throw refuse(`${at}.mode`, `batchThenSample scores each batch with an inference graph derived from the model's forward pass, which ${def.supplied ? 'a model given as ONNX files' : `model ${def.architecture}, with embedding tables held outside the graph,`} does not have: use mode sampleThenBatch`);
+    }
+  });
 }

@@ -46,8 +46,12 @@ export async function pipelineReport(pool: pg.Pool, pipelineId: number, store?: 
     return [
       String(t.triggerId),
       String(t.numNew),
+      String(t.numWindow ?? '–'),
       String(t.numSelected ?? '–'),
+      model ? String(model.numSamples) : '–',
+      model ? String(model.numScored) : '–',
       model ? `${(model.trainingMs / 1000).toFixed(2)}s` : '–',
+      model ? `${(model.scoringMs / 1000).toFixed(2)}s` : '–',
       (model?.finalLoss != null ? model.finalLoss.toFixed(3) : '–') + (model?.warning ? ` ${WARNING_MARK}` : ''),
       pct(accuracy.get(`${t.triggerId}/${t.triggerId}`)),
       pct(accuracy.get(`${t.triggerId}/${t.triggerId + 1}`)),
@@ -61,7 +65,10 @@ export async function pipelineReport(pool: pg.Pool, pipelineId: number, store?: 
   const matrixRows = models.map((m) => [`model ${m.triggerId}`, ...intervals.map((i) => pct(accuracy.get(`${m.triggerId}/${i}`)))]);
   return [
     'Triggers',
-    table(['trigger', 'new samples', 'trained on', 'training time', 'final loss', 'acc. own period', 'acc. next period', 'reason'], triggerRows, [0, 7]),
+    table(
+      ['trigger', 'new samples', 'window', 'selected', 'trained', 'scored', 'training time', 'of it scoring', 'final loss', 'acc. own period', 'acc. next period', 'reason'],
+      triggerRows, [0, 11],
+    ),
     ...models.filter((m) => m.warning).map((m) => `  ${WARNING_MARK} trigger ${m.triggerId}: ${m.warning}`),
     ...(store ? [await storeSizeLine(store, models)] : []),
     '',

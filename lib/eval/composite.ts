@@ -7,6 +7,7 @@
  * the models are a subset of the triggers; a "task" (in the continual-learning sense) is an interval
  * whose own trigger trained a model.
  */
+import type { ModelRow } from '../pipelines/models.js';
 
 /** One cell of a pipeline's evaluation matrix: a model on one interval's held-out samples. */
 export interface MatrixCell {
@@ -153,17 +154,26 @@ export interface PipelineCost {
   /** Samples passed through training, summed over the models: epochs count each sample again. */
   samplesProcessed: number;
   trainingSeconds: number;
+  /** Samples scored by model-based downsampling, summed over the models. */
+  samplesScored: number;
+  /** The part of trainingSeconds spent scoring. */
+  scoringSeconds: number;
   /** Not recorded by the pipeline today (evaluations store no duration): always null until it is. */
   evaluationSeconds: number | null;
 }
 
-export function pipelineCost(triggers: { numSelected: number | null }[], models: { numSamples: number; trainingMs: number }[]): PipelineCost {
+/** What the cost figures read of a model row. */
+export type ModelCost = Pick<ModelRow, 'numSamples' | 'trainingMs' | 'numScored' | 'scoringMs'>;
+
+export function pipelineCost(triggers: { numSelected: number | null }[], models: ModelCost[]): PipelineCost {
   return {
     triggers: triggers.length,
     models: models.length,
     samplesTrained: triggers.reduce((s, t) => s + (t.numSelected ?? 0), 0),
     samplesProcessed: models.reduce((s, m) => s + m.numSamples, 0),
     trainingSeconds: models.reduce((s, m) => s + m.trainingMs, 0) / 1000,
+    samplesScored: models.reduce((s, m) => s + m.numScored, 0),
+    scoringSeconds: models.reduce((s, m) => s + m.scoringMs, 0) / 1000,
     evaluationSeconds: null,
   };
 }
@@ -175,7 +185,7 @@ export interface PipelineFigures extends TransferFigures {
 }
 
 export function pipelineFigures(
-  matrix: EvaluationMatrix, triggers: { numSelected: number | null }[], models: { numSamples: number; trainingMs: number }[],
+  matrix: EvaluationMatrix, triggers: { numSelected: number | null }[], models: ModelCost[],
   chanceAccuracy: number | null,
 ): PipelineFigures {
   return {

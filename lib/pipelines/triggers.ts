@@ -6,6 +6,8 @@ export interface TriggerRow extends KeyRange {
   numNew: number;
   minTs: number;
   maxTs: number;
+  /** Samples the selection window held (held-out ones excluded); null for triggers selected before it was recorded. */
+  numWindow: number | null;
   numSelected: number | null;
   /** Why the trigger policy fired. */
   reason: string | null;
@@ -22,19 +24,15 @@ export async function recordTrigger(
      ON CONFLICT (pipeline_id, trigger_id) DO UPDATE
        SET first_key = EXCLUDED.first_key, last_key = EXCLUDED.last_key, num_new = EXCLUDED.num_new,
            min_ts = EXCLUDED.min_ts, max_ts = EXCLUDED.max_ts, reason = EXCLUDED.reason
-     RETURNING trigger_id, first_key, last_key, num_new, min_ts, max_ts, num_selected, reason`,
+     RETURNING trigger_id, first_key, last_key, num_new, min_ts, max_ts, num_window, num_selected, reason`,
     [pipelineId, triggerId, datasetId, range.firstKey, range.lastKey, reason],
   );
   return toTriggerRow(rows[0]);
 }
 
-export async function setSelectedCount(pool: pg.Pool, pipelineId: number, triggerId: number, numSelected: number): Promise<void> {
-  await pool.query('UPDATE triggers SET num_selected = $3 WHERE pipeline_id = $1 AND trigger_id = $2', [pipelineId, triggerId, numSelected]);
-}
-
 export async function listTriggers(pool: pg.Pool, pipelineId: number): Promise<TriggerRow[]> {
   const { rows } = await pool.query(
-    `SELECT trigger_id, first_key, last_key, num_new, min_ts, max_ts, num_selected, reason
+    `SELECT trigger_id, first_key, last_key, num_new, min_ts, max_ts, num_window, num_selected, reason
        FROM triggers WHERE pipeline_id = $1 ORDER BY trigger_id`,
     [pipelineId],
   );
@@ -49,6 +47,7 @@ function toTriggerRow(row: Record<string, number | string | null>): TriggerRow {
     numNew: row.num_new as number,
     minTs: row.min_ts as number,
     maxTs: row.max_ts as number,
+    numWindow: row.num_window as number | null,
     numSelected: row.num_selected as number | null,
     reason: row.reason as string | null,
   };

@@ -48,17 +48,18 @@ const NOTES = `
     <li><b>Forgetting</b> (Chaudhry et al., as in Avalanche): mean over earlier tasks of the best accuracy any
       non-final model reached on the task minus the final model’s.</li>
     <li><b>Cost</b>: triggers, models trained, samples trained on (training-set sizes summed over triggers),
-      samples processed (summed over models, each epoch counting again), and training seconds. Evaluation time
+      samples processed (summed over models, each epoch counting again), training seconds, and the samples and
+      seconds model-based downsampling spent scoring (part of the training seconds). Evaluation time
       is not recorded by pipelines yet.</li>
   </ul>`;
 
 function figuresTable(pipelines: { name: string; figures: PipelineFigures }[]): string {
-  const header = ['pipeline', 'mean composite accuracy', 'backward transfer', 'forward transfer', 'forgetting', 'triggers', 'models', 'samples trained on', 'samples processed', 'training seconds', 'evaluation seconds'];
+  const header = ['pipeline', 'mean composite accuracy', 'backward transfer', 'forward transfer', 'forgetting', 'triggers', 'models', 'samples trained on', 'samples processed', 'training seconds', 'samples scored', 'scoring seconds', 'evaluation seconds'];
   const rows = pipelines.map(({ name, figures: f }) => [
     `<td class="text">${escapeHtml(name)}</td>`,
     ...[pct(f.meanCompositeAccuracy), points(f.backwardTransfer), points(f.forwardTransfer), points(f.forgetting),
       String(f.cost.triggers), String(f.cost.models), String(f.cost.samplesTrained), String(f.cost.samplesProcessed),
-      f.cost.trainingSeconds.toFixed(2),
+      f.cost.trainingSeconds.toFixed(2), String(f.cost.samplesScored), f.cost.scoringSeconds.toFixed(2),
       f.cost.evaluationSeconds === null ? 'not recorded' : f.cost.evaluationSeconds.toFixed(2)].map((v) => `<td>${v}</td>`),
   ]);
   return table(header, rows, 'figures', [0]);

@@ -10,7 +10,7 @@ import { registerDataset } from '../../lib/data/datasets.js';
 import { upsertEvaluation } from '../../lib/pipelines/evaluations.js';
 import { upsertModel } from '../../lib/pipelines/models.js';
 import { upsertPipeline } from '../../lib/pipelines/registry.js';
-import { recordTrigger, setSelectedCount } from '../../lib/pipelines/triggers.js';
+import { recordTrigger } from '../../lib/pipelines/triggers.js';
 import { loadPipelineReport } from '../../lib/report/data.js';
 import { writeComparisonReport, writePipelineReport } from '../../lib/report/write.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
@@ -34,7 +34,7 @@ async function seedPipeline(db: TestPostgres, datasetId: number, name: string, a
   for (let t = 0; t < TRIGGERS; t++) {
     const range = { firstKey: t * PER_DAY + 1, lastKey: (t + 1) * PER_DAY };
     await recordTrigger(db.pool, pipelineId, datasetId, t, range, t === 1 ? HOSTILE_REASON : `time: 1d elapsed (day ${t})`);
-    await setSelectedCount(db.pool, pipelineId, t, TRAINED.includes(t) ? PER_DAY : 0);
+    await db.pool.query('UPDATE triggers SET num_window = $3, num_selected = $3 WHERE pipeline_id = $1 AND trigger_id = $2', [pipelineId, t, TRAINED.includes(t) ? PER_DAY : 0]);
   }
   const modelIds = new Map<number, number>();
   for (const t of TRAINED) {
