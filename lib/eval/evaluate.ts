@@ -5,9 +5,9 @@
  * regression prediction (mse).
  */
 import type { Batch } from '../data/batch.js';
+import { batchInputs, checkBatchInputs, inputFeeds, type BatchInputs } from '../onnx/batch-feeds.js';
 import type { LossKind } from '../onnx/losses.js';
 import type { ModelInput } from '../onnx/models/model.js';
-import { batchInputs, checkBatchInputs, inputFeeds, type BatchInputs } from '../train/trainer.js';
 import { SessionHost, type SessionHostOptions, type TensorData } from '../onnx/session-host.js';
 
 export interface EvalOptions extends SessionHostOptions {

@@ -4,8 +4,8 @@
  * labels (for performance triggers). Only these results leave the worker, never per-sample data.
  */
 import type { Batch } from '../data/batch.js';
+import { checkBatchInputs, inputFeeds } from '../onnx/batch-feeds.js';
 import type { TensorData } from '../onnx/session-host.js';
-import { checkBatchInputs, inputFeeds } from '../train/trainer.js';
 import { matrix, type Matrix } from './drift/matrix.js';
 import type { ModelSession } from './model-sessions.js';
 

@@ -4,10 +4,10 @@
  * SessionHost for the process and the sessions of the few models it measured last (an LRU keyed by model id).
  * The drift statistics run their graphs on the same host.
  */
+import { batchInputs, type BatchInputs } from '../onnx/batch-feeds.js';
 import type { LossKind } from '../onnx/losses.js';
 import type { ModelDefinition } from '../onnx/models/model.js';
 import { SessionHost, type HostedSession, type SessionHostOptions } from '../onnx/session-host.js';
-import { batchInputs, type BatchInputs } from '../train/trainer.js';
 
 /** A stored model as a loader hands it over: the inference graph and the definition that says how to feed it. */
 export interface LoadedModel {

@@ -4,7 +4,7 @@
  * (metrics/); a regression model ('mse') gets its mean squared error as `loss`.
  */
 import type { Batch } from '../data/batch.js';
-import { inputFeeds } from '../train/trainer.js';
+import { inputFeeds } from '../onnx/batch-feeds.js';
 import type { MetricSpec } from '../../policies/evaluation/metric-specs.js';
 import { createMetrics, type MetricResult } from './metrics/index.js';
 import type { ModelSession } from './model-sessions.js';

@@ -10,9 +10,9 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { ModelSpec } from '../../policies/spec.js';
+import { batchInputs } from '../onnx/batch-feeds.js';
 import { importModel } from '../onnx/models/imported.js';
 import type { ModelDefinition, ModelInput } from '../onnx/models/model.js';
-import { batchInputs } from '../train/trainer.js';
 import type { ModelStore } from './store.js';
 
 export type UserModelSpec = Extract<ModelSpec, { architecture: 'onnx' }>;
@@ -120,7 +120,7 @@ export async function loadUserModel(store: ModelStore, spec: UserModelSpec, feat
   return def;
 }
 
-/** The inputs must be what the dataset's batches feed (the trainer's batchInputs), with the dataset's widths. */
+/** The inputs must be what the dataset's batches feed (batchInputs of lib/onnx/batch-feeds.ts), with the dataset's widths. */
 function checkFeedable(inputs: ModelInput[], features: number, categoricalCount: number, label: string): void {
   const refuse = (why: string) => new UserGraphError(`${label}: ${why}`);
   let fed: ReturnType<typeof batchInputs>;

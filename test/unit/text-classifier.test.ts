@@ -9,12 +9,13 @@ import { parseDatasetConfig } from '../../lib/data/dataset-config.js';
 import { hashToken, tokenIds } from '../../lib/data/formats/text.js';
 import { evaluateModel } from '../../lib/eval/evaluate.js';
 import { exportInferenceModel } from '../../lib/models/export.js';
+import { batchInputs } from '../../lib/onnx/batch-feeds.js';
 import { modelParameters } from '../../lib/onnx/models/build.js';
 import { createModel, ModelSpecError } from '../../lib/onnx/models/zoo.js';
 import type { OptimizerConfig } from '../../lib/onnx/optimizers.js';
 import { createRng } from '../../lib/rng.js';
 import { initModelState } from '../../lib/train/model-state.js';
-import { batchInputs, trainModel } from '../../lib/train/trainer.js';
+import { trainModel } from '../../lib/train/trainer.js';
 import { parseSpec, type PipelineSpecInput } from '../../policies/spec.js';
 
 const ADAM: OptimizerConfig = { name: 'adam', lr: 0.02, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };

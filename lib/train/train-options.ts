@@ -1,0 +1,122 @@
+/** What a trainModel call is given, and the checks it passes before any step. */
+import type { Batch } from '../data/batch.js';
+import type { HostTable } from '../onnx/autodiff/tape.js';
+import type { ModelDefinition } from '../onnx/models/model.js';
+import { checkOptimizer, type OptimizerConfig } from '../onnx/optimizers.js';
+import type { ParamSpec } from '../onnx/params.js';
+import type { ExecutionProvider } from '../onnx/session-host.js';
+import type { SelectBatch } from './batch-selection.js';
+import { checkModelState, type ModelState } from './model-state.js';
+import { checkSchedule, type ScheduleConfig } from './schedules.js';
+import type { TrainProgress } from './step-stats.js';
+
+export interface TrainOptions {
+  /**
+   * The architecture. It must have exactly one float32 input `[B, ...dims]`: each batch's `x` (row-major
+   * `size × features`) is fed to it reshaped to `[size, ...dims]`, so `features` must equal the product of
+   * `dims`. It may have one int64 input `[B, n]` too, fed from the batch's `categorical` ids (converted to
+   * int64), so `categoricalCount` must equal n. Labels go to `y` as int64 class indices in [0, outputSize) for 'softmax-ce', as float32 0/1 targets
+   * for 'bce-logits' and as float32 targets for 'mse'.
+   */
+  model: ModelDefinition;
+  optimizer: OptimizerConfig;
+  state: ModelState;
+  /**
+   * Already positioned: the trainer consumes them all, one optimizer step per batch. Batches are handed over:
+   * arrays that own their whole buffer are transferred to the worker and left detached (length 0).
+   */
+  batches: AsyncIterable<Batch>;
+  /**
+   * Learning rate of each step, given the global optimizer step count before it (ModelState.step, which a
+   * resumed state carries over, so a schedule continues seamlessly); default optimizer.lr. Parameter groups
+   * get it scaled by their lr / optimizer.lr. Exclusive with `schedule`.
+   */
+  learningRate?: (step: number) => number;
+  /** Learning-rate schedule over the global step, applied to the optimizer's lr and each group's lr. */
+  schedule?: ScheduleConfig;
+  /**
+   * Global step at which the schedule starts; default 0. A model fine-tuned with its parent's optimizer state
+   * keeps the parent's step (Adam's bias correction needs it) but starts its schedule afresh.
+   */
+  scheduleStartStep?: number;
+  /**
+   * Seeds the `rng_seed` input (dropout masks) of train steps that have one: step t gets rngSeedAt(seed, t).
+   * Recorded in the returned and checkpointed states; default: the state's recorded seed, else 0.
+   */
+  seed?: number;
+  /** Default 'cpu'. 'cuda' falls back to the CPU, with one onWarning, when CUDA is unavailable. */
+  executionProvider?: ExecutionProvider;
+  /** CUDA device ordinal; default 0. */
+  deviceId?: number;
+  onWarning?: (message: string) => void;
+  /** Checkpoint after every this many steps of this call; 0 = never. */
+  checkpointEvery: number;
+  /**
+   * Optimizer steps per session run (default 1): K consecutive batches of equal size are stacked and run as
+   * one ONNX Loop (lib/onnx/models/multi-step.ts), which amortizes the per-run copy and worker round trip for
+   * small models. The results are bit-identical to single steps. Groups never straddle a checkpoint, so the
+   * checkpoint cadence and the resumed state are exactly those of single steps; a group cut short (by a
+   * checkpoint, the end of the batches or a batch of another size) runs as single steps. Models with host
+   * tables (layers/host-embedding.ts) always run single steps, whatever this says: each step's rows are gathered
+   * from the tables as the previous step left them, which a Loop inside one run cannot do.
+   */
+  stepsPerRun?: number;
+  /**
+   * Awaited (no further steps are posted meanwhile); `stepsDone` = batches consumed by this call. The state
+   * holds parameters, buffers and optimizer tensors exactly as they are after that step.
+   */
+  onCheckpoint?: (state: ModelState, stepsDone: number) => Promise<void>;
+  /** Called after every step, in step order. */
+  onProgress?: (p: TrainProgress) => void;
+  /** Abort rejects at once with the signal's reason; the worker drops queued steps and exits after the run in progress. */
+  signal?: AbortSignal;
+  /**
+   * Batch-then-sample downsampling: each batch the trainer pulls (of B/ratio samples) is first scored with a forward pass
+   * of the model as it is now (after the previous step), and the step trains on the batch this returns (B samples with
+   * importance weights in `w`).
+   */
+  selectBatch?: SelectBatch;
+}
+
+/** Resolved from the options once they pass the checks. */
+export interface CheckedOptions {
+  rngSeed: number;
+  /** Optimizer steps per session run: 1 for models with host tables, whatever was asked. */
+  stepsPerRun: number;
+}
+
+/** Throws, naming the option, before any step when the options cannot train; `parameters`: modelParameters(opts.model). */
+export function checkTrainOptions(
+  opts: TrainOptions, parameters: { params: ParamSpec[]; hostTables: HostTable[] },
+): CheckedOptions {
+  const { model, optimizer, state } = opts;
+  checkModelState(state, model, optimizer);
+  checkOptimizer(optimizer, parameters.params.map((s) => s.name));
+  if (opts.schedule) checkSchedule(opts.schedule);
+  if (opts.schedule && opts.learningRate) throw new Error('trainModel: give learningRate or schedule, not both');
+  const rngSeed = opts.seed ?? state.rngSeed ?? 0;
+  if (!Number.isInteger(rngSeed) || rngSeed < 0 || rngSeed >= 2 ** 32) throw new Error(`trainModel: seed ${rngSeed} is not a uint32`);
+  const stepsPerRun = opts.stepsPerRun ?? 1;
+  if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) {
+    throw new Error(`trainModel: stepsPerRun ${stepsPerRun} is not a positive integer`);
+  }
+  if (opts.selectBatch) checkBatchSelection(model, parameters.hostTables, stepsPerRun);
+  return { rngSeed, stepsPerRun: parameters.hostTables.length > 0 ? 1 : stepsPerRun };
+}
+
+/**
+ * Batch-then-sample scores each batch with the derived inference graph fed the stored state, and selects each
+ * step's batch after the previous step: a supplied graph has no derived one, a host table is not a graph input,
+ * and a multi-step run trains on batches all selected before its first step.
+ */
+function checkBatchSelection(model: ModelDefinition, hostTables: HostTable[], stepsPerRun: number): void {
+  const refuse = (why: string): Error => new Error(`trainModel: selectBatch (batch-then-sample) ${why}`);
+  if (model.supplied) {
+    throw refuse(`needs a derived inference graph, but model ${model.architecture} comes as supplied ONNX graphs`);
+  }
+  if (hostTables.length > 0) {
+    const names = hostTables.map((h) => h.param.name).join(', ');
+    throw refuse(`needs a derived inference graph fed the stored parameters, but model ${model.architecture} keeps host tables (${names}) outside the graph`);
+  }
+  if (stepsPerRun > 1) throw refuse(`needs single steps (each batch is selected after the previous step), but stepsPerRun is ${stepsPerRun}`);
+}
