@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { KeyRange } from '../../policies/batches.js';
 import { copyOut } from '../db/copy-out.js';
+import { inTransaction } from '../db/transaction.js';
 import type { Batch } from './batch.js';
 import { categoricalCount, featureCount } from './dataset-config.js';
 import type { Dataset } from './datasets.js';
@@ -9,7 +10,7 @@ import { featureSource, picksOf, type FeatureSource, type Picks, type StoredFile
 import { heldOutSql, holdoutParams, type Holdout } from './holdout.js';
 import { Limiter } from './limiter.js';
 import { resolveInRoot } from './paths.js';
-import { shuffledOrder } from './shuffle.js';
+import { blockSize, EpochOrder, shuffledOrder } from './shuffle.js';
 
 /** Rows of one keyset page in key order, column by column (read with binary COPY: no object per row). */
 interface KeyPage {
@@ -33,12 +34,21 @@ const defaultPartitionSize = (features: number) => Math.max(1024, Math.min(65536
  * parallel_prefetch_requests: `prefetchPartitions` partitions are loaded while the current one is
  * consumed (0: each partition is loaded when needed), with at most `parallelRequests` file reads in
  * flight. Neither changes which batches come out, only when they are ready; `partitionSize` does
- * (samples are shuffled within a partition), so a resumed run must use the same one.
+ * (it sets the blocks that the epoch permutes and the partitions that are shuffled, see trainingBatches),
+ * so a resumed run must use the same one.
  */
 export interface LoaderOptions {
   partitionSize?: number;
   prefetchPartitions?: number;
   parallelRequests?: number;
+}
+
+/** The rows an epoch reads (alias t, with sample_key and weight): a table and the condition that picks them. */
+interface RowSet {
+  table: 'training_samples' | 'downsampled_samples';
+  where: string;
+  /** For messages. */
+  name: string;
 }
 
 /** A partition's rows and the chunks of its payloads, decoded in output order. */
@@ -48,19 +58,27 @@ interface LoadedPartition {
 }
 
 /**
- * The trigger's training set as shuffled batches. Keys are read in partitions of `partitionSize`
- * (keyset pagination); each partition is shuffled with a PRNG seeded by (seed, epoch, partition
- * index), its payloads are read from the files, and batches are cut from the concatenated
- * partitions, so only the epoch's last batch can be short (dropped with dropLast). `skipBatches`
- * resumes an epoch: whole partitions before the resume point are not read at all, and skipped rows
- * of the partition it falls in are not decoded. The default partitionSize depends only on the
- * feature count, so a resumed run sees the same partitions.
+ * The trigger's training set (or, with `round`, the samples a sample-then-batch round chose from it) as
+ * batches in an order shuffled across the whole set. The set is cut into blocks of partitionSize /
+ * BLOCKS_PER_PARTITION consecutive keys (one walk over the primary key finds where each begins); the epoch
+ * permutes the blocks with a PRNG seeded by (seed, epoch), and each partition gathers the next
+ * BLOCKS_PER_PARTITION blocks of that order, reads each as an index range scan, shuffles their rows together
+ * (seeded by seed, epoch and the partition's index) and reads their payloads from the files. Batches are cut
+ * from the concatenated partitions, so every batch mixes regions from all over the set (old and new data),
+ * every sample comes once per epoch, and only the epoch's last batch can be short (dropped with dropLast).
+ * The loader holds `prefetchPartitions` + 1 partitions of about partitionSize rows, and two numbers per
+ * block. `skipBatches` resumes an epoch: whole partitions before the resume point are not read at all, and
+ * skipped rows of the partition it falls in are not decoded. The order depends only on (seed, epoch, the
+ * rows, partitionSize), and the default partitionSize only on the feature count, so a resumed run sees the
+ * same batches.
  */
 export async function* trainingBatches(
   pool: pg.Pool,
   dataset: Dataset,
   args: {
     pipelineId: number; triggerId: number; batchSize: number; seed: number; epoch: number; skipBatches?: number; dropLast?: boolean;
+    /** A sample-then-batch round: its samples (downsampled_samples) with their weights instead of the training set. */
+    round?: number;
   } & LoaderOptions,
 ): AsyncGenerator<Batch> {
   const features = featureCount(dataset.format);
@@ -70,55 +88,80 @@ export async function* trainingBatches(
   checkCount('partitionSize', partitionSize, 1);
   const ahead = checkCount('prefetchPartitions', args.prefetchPartitions ?? 1, 0);
   const requests = checkCount('parallelRequests', args.parallelRequests ?? 1, 1);
-  let skip = checkCount('skipBatches', args.skipBatches ?? 0, 0) * batchSize;
+  const skip = checkCount('skipBatches', args.skipBatches ?? 0, 0) * batchSize;
+  const ofTrigger = `t.pipeline_id = ${sqlInt('pipelineId', pipelineId)} AND t.trigger_id = ${sqlInt('triggerId', triggerId)}`;
+  const set: RowSet = args.round === undefined
+    ? { table: 'training_samples', where: ofTrigger, name: `the training set of pipeline ${pipelineId} trigger ${triggerId}` }
+    : { table: 'downsampled_samples', where: `${ofTrigger} AND t.round = ${sqlInt('round', args.round)}`, name: `round ${args.round} of pipeline ${pipelineId} trigger ${triggerId}` };
 
-  let partition = Math.floor(skip / partitionSize);
-  let afterKey = 0;
-  const pipeline = sqlInt('pipelineId', pipelineId);
-  const trigger = sqlInt('triggerId', triggerId);
-  if (partition > 0) {
-    // One index scan finds where the first partition still needed begins.
-    const { rows } = await pool.query<{ sample_key: number }>(
-      `SELECT sample_key FROM training_samples WHERE pipeline_id = $1 AND trigger_id = $2
-       ORDER BY sample_key OFFSET $3 LIMIT 1`,
-      [pipeline, trigger, partition * partitionSize - 1],
-    );
-    if (!rows[0]) return;
-    afterKey = rows[0].sample_key;
-    skip -= partition * partitionSize;
-  }
-
+  const keysPerBlock = blockSize(partitionSize);
+  const { starts, size } = await blockStarts(pool, set, keysPerBlock);
+  const order = new EpochOrder(size, keysPerBlock, seed, epoch);
   const payloads = new PayloadReader(pool, dataset, requests);
   const batches = new BatchAssembler(batchSize, features, categoricalCount(dataset.format));
-  // A plain join the planner handles well with or without statistics (a freshly ingested dataset has none).
-  const page = (after: number) =>
-    readPage(pool, `SELECT t.sample_key, s.file_id, s.index_in_file, s.label, t.weight
-                    FROM training_samples t
-                    JOIN samples s ON s.dataset_id = ${sqlInt('dataset id', dataset.id)} AND s.sample_key = t.sample_key
-                    WHERE t.pipeline_id = ${pipeline} AND t.trigger_id = ${trigger} AND t.sample_key > ${sqlInt('key', after)}
-                    ORDER BY t.sample_key LIMIT ${partitionSize}`, partitionSize);
-  const load = async (keys: Promise<KeyPage>, index: number, skipRows: number): Promise<LoadedPartition | undefined> => {
-    const page = await keys;
-    if (page.length === 0) return undefined;
-    const order = shuffledOrder(page.length, seed, epoch, index).subarray(Math.min(skipRows, page.length));
-    return { page, chunks: payloads.chunks(page, order) };
+  // Each block is a plain join of two index range scans, with or without statistics (a freshly ingested dataset
+  // has none): the key bounds are stated for both tables, as the planner does not carry a range across the join
+  // (a merge join would otherwise scan the dataset's samples from its first key). The partition's blocks come
+  // in one statement, merged in key order.
+  const blockSql = (block: number) => {
+    const range = (table: string) => `${table}.sample_key >= ${starts[block]}${block + 1 < starts.length ? ` AND ${table}.sample_key < ${starts[block + 1]}` : ''}`;
+    return `SELECT t.sample_key, s.file_id, s.index_in_file, s.label, t.weight
+            FROM ${set.table} t
+            JOIN samples s ON s.dataset_id = ${sqlInt('dataset id', dataset.id)} AND s.sample_key = t.sample_key AND ${range('s')}
+            WHERE ${set.where} AND ${range('t')}`;
+  };
+  const load = async (partition: number, skipRows: number): Promise<LoadedPartition> => {
+    const length = order.partitionLength(partition);
+    const page = await readPage(pool, `${Array.from(order.blocksOf(partition), blockSql).join(' UNION ALL ')} ORDER BY 1`, length);
+    // The partitions' lengths, and so where a resumed epoch starts, assume the rows found by blockStarts.
+    if (page.length < length) throw new DataError(`${set.name} changed while it was read: partition ${partition} has ${page.length} of ${length} samples`);
+    const rows = shuffledOrder(page.length, seed, epoch, partition).subarray(skipRows);
+    return { page, chunks: payloads.chunks(page, rows) };
   };
 
-  // Keyset pages chain (each starts after the previous one's last key); payloads load in parallel.
-  let keys = page(afterKey);
-  const loading: Promise<LoadedPartition | undefined>[] = [];
-  for (;;) {
-    while (loading.length <= ahead) {
-      const mine = keys;
-      keys = prefetch(mine.then((last) => (last.length === partitionSize ? page(last.keys[last.length - 1]!) : EMPTY_PAGE)));
-      loading.push(prefetch(load(mine, partition++, skip)));
-      skip = 0;
+  // Partitions load independently: `ahead` of them, their payloads in parallel, while one is consumed.
+  let { partition: next, offset } = order.locate(skip);
+  const loading: Promise<LoadedPartition>[] = [];
+  while (loading.length > 0 || next < order.partitions) {
+    while (loading.length <= ahead && next < order.partitions) {
+      loading.push(prefetch(load(next++, offset)));
+      offset = 0;
     }
     const loaded = await loading.shift()!;
-    if (!loaded) break;
     for (const chunk of loaded.chunks) yield* batches.add(await chunk.decoded, loaded.page, chunk.order);
   }
   yield* batches.finish(args.dropLast ?? false);
+}
+
+/**
+ * The first key of every block of a training set (every blockSize-th key in key order) and the set's size. One
+ * statement walks the primary key: each step skips blockSize entries of an index scan, so only the block starts
+ * come back, and the last block is counted. Sorts and bitmap scans are off for it: without statistics (a
+ * training set just written has none) the planner would sort the whole set at every step.
+ */
+function blockStarts(pool: pg.Pool, set: RowSet, blockSize: number): Promise<{ starts: Float64Array; size: number }> {
+  const rows = `FROM ${set.table} t WHERE ${set.where}`;
+  return inTransaction(pool, async (client) => {
+    await client.query('SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off');
+    const walk = await client.query<[number]>({
+      text: `WITH RECURSIVE block(start) AS (
+               (SELECT t.sample_key ${rows} ORDER BY t.sample_key LIMIT 1)
+               UNION ALL
+               SELECT (SELECT t.sample_key ${rows} AND t.sample_key > block.start ORDER BY t.sample_key OFFSET $1 - 1 LIMIT 1)
+               FROM block WHERE block.start IS NOT NULL
+             )
+             SELECT start FROM block WHERE start IS NOT NULL`,
+      values: [blockSize],
+      rowMode: 'array',
+    });
+    const starts = Float64Array.from(walk.rows, ([key]) => Number(key));
+    if (starts.length === 0) return { starts, size: 0 };
+    const last = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM (SELECT 1 ${rows} AND t.sample_key >= $1 ORDER BY t.sample_key LIMIT $2) last`,
+      [starts.at(-1), blockSize],
+    );
+    return { starts, size: (starts.length - 1) * blockSize + last.rows[0]!.n };
+  });
 }
 
 export async function countTrainingSet(pool: pg.Pool, pipelineId: number, triggerId: number): Promise<number> {
@@ -401,10 +444,6 @@ function prefetch<T>(promise: Promise<T>): Promise<T> {
   promise.catch(() => {});
   return promise;
 }
-
-const EMPTY_PAGE: KeyPage = {
-  length: 0, keys: new Float64Array(0), fileIds: new Float64Array(0), indexes: new Int32Array(0), labels: new Int32Array(0), weights: new Float32Array(0),
-};
 
 /** The first `capacity` rows of a page query (columns as PAGE_COLUMNS). */
 async function readPage(pool: pg.Pool, query: string, capacity: number): Promise<KeyPage> {
