@@ -9,6 +9,8 @@ export interface Checkpoint {
   stepsDone: number;
   samplesDone: number;
   elapsedMs: number;
+  /** Scoring time of model-based downsampling up to here (absent: none). */
+  scoringMs?: number;
 }
 
 const CHECKPOINT_FILE = /^ckpt-(\d+)\.state$/;
@@ -18,8 +20,8 @@ export function checkpointPath(runDir: string, stepsDone: number): string {
 }
 
 /** What a checkpoint file records of its position (in the state file's `extra`), so a resume can find it without a heartbeat. */
-export function checkpointExtra({ stepsDone, samplesDone, elapsedMs }: Checkpoint): Record<string, unknown> {
-  return { checkpoint: { stepsDone, samplesDone, elapsedMs } };
+export function checkpointExtra({ stepsDone, samplesDone, elapsedMs, scoringMs }: Checkpoint): Record<string, unknown> {
+  return { checkpoint: { stepsDone, samplesDone, elapsedMs, ...(scoringMs !== undefined && { scoringMs }) } };
 }
 
 /** Checkpoint files of a run folder, newest first, as store-relative paths. */

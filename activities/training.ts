@@ -11,6 +11,12 @@ import { getModel } from '../lib/pipelines/models.js';
 import { checkModelState, initModelState, readModelState, resetOptimizer, writeModelState, type ModelState } from '../lib/train/model-state.js';
 import { checkDivergence, DivergedError, WARNING_EXTRA_KEY } from '../lib/train/divergence.js';
 import { NonFiniteLossError, trainModel } from '../lib/train/trainer.js';
+import { batchThenSample, pickedCount, scoredBatchSize } from '../lib/train/batch-then-sample.js';
+import { downsampleRound } from '../lib/train/downsampled-round.js';
+import { downsamplers } from '../lib/train/downsampling/index.js';
+import { EpochSegment, roundEpochs } from '../lib/train/epoch-segment.js';
+import { countDownsampledRound } from '../lib/data/training-set/downsampled.js';
+import type { Downsampler } from '../policies/selection/downsampling-schema.js';
 import { checkpointExtra, checkpointPath, CheckpointRetention, listCheckpoints, resumePoint, retentionMs, type Checkpoint } from './checkpoints.js';
 import type { ActivityDeps } from './deps.js';
 import { asActivityFailure } from './deterministic-errors.js';
@@ -26,6 +32,10 @@ export interface TrainArgs {
   training: PipelineSpec['training'];
   /** Model of the previous trigger, fine-tuned when the spec asks for it. */
   parentModelId: number | null;
+  /** The trigger's model-based downsampler (policies/selection/plan.ts downsamplerFor); absent: train on the whole set. */
+  downsampling?: Downsampler;
+  /** Samples per inference run of a sample-then-batch scoring pass (evaluation.batchSize); default the training batch size. */
+  evaluationBatchSize?: number;
 }
 
 export interface TrainedModel {
@@ -35,6 +45,10 @@ export interface TrainedModel {
   samples: number;
   trainingMs: number;
   finalLoss: number;
+  /** Samples that went through scoring forward passes of model-based downsampling. */
+  scoredSamples: number;
+  /** The part of trainingMs spent scoring (a resumed attempt counts the scoring done before its checkpoint). */
+  scoringMs: number;
 }
 
 /**
@@ -100,96 +114,144 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
     );
     const resume = resumed?.checkpoint;
     const base: Checkpoint = resume ?? { path: '', stepsDone: 0, samplesDone: 0, elapsedMs: 0 };
-    const state = resumed?.state ?? await initialState(args, def);
+    let state = resumed?.state ?? await initialState(args, def);
+    // Each trigger's schedule starts at its own first step, also when the parent's step count carries over.
+    const scheduleStartStep = state.step - base.stepsDone;
     const retention = new CheckpointRetention(store, retentionMs(activityInfo().heartbeatTimeoutMs));
     retention.adopt((await listCheckpoints(store, runDir)).map((c) => c.path).filter((path) => path !== resume?.path));
     if (resume) await retention.replace(resume.path);
 
-    const size = await countTrainingSet(pool, args.pipelineId, args.triggerId);
-    const batchesPerEpoch = Math.ceil(size / batchSize);
+    const setSize = await countTrainingSet(pool, args.pipelineId, args.triggerId);
     const seed = triggerSeed(args.training.seed, args.triggerId);
-    /** Samples consumed after `steps` batches: full batches, and a short last one each epoch. */
-    const samplesAfter = (steps: number) =>
-      Math.floor(steps / batchesPerEpoch) * size + Math.min((steps % batchesPerEpoch) * batchSize, size);
-    async function* remainingBatches(): AsyncGenerator<Batch> {
-      for (let epoch = Math.floor(base.stepsDone / batchesPerEpoch); epoch < epochs; epoch++) {
-        const skipBatches = epoch === Math.floor(base.stepsDone / batchesPerEpoch) ? base.stepsDone % batchesPerEpoch : 0;
-        yield* trainingBatches(pool, dataset!, {
-          pipelineId: args.pipelineId, triggerId: args.triggerId, batchSize, seed, epoch, skipBatches, ...args.training.loader,
-        });
-      }
-    }
+    const downsampling = args.downsampling;
+    const rounds = downsampling?.mode === 'sampleThenBatch' ? roundEpochs(epochs, downsampling.period) : [[0, epochs] as [number, number]];
+    const batchThenSampling = downsampling?.mode === 'batchThenSample' ? downsampling : undefined;
+    const loadBatch = batchThenSampling ? scoredBatchSize(batchSize, batchThenSampling.ratio) : batchSize;
+    const trainedOf = batchThenSampling && ((loaded: number) => pickedCount(loaded, batchSize, batchThenSampling.ratio));
+    const scores = downsampling !== undefined && downsamplers[downsampling.strategy].needs !== 'nothing';
 
     const started = Date.now();
     const elapsed = () => base.elapsedMs + (Date.now() - started);
-    const totalSteps = batchesPerEpoch * epochs;
-    let latest: TrainHeartbeat = { stepsDone: base.stepsDone, samplesDone: base.samplesDone, epochs, totalSteps, checkpoint: resume };
+    let scoringMs = base.scoringMs ?? 0;
+    // Display only: rounds not scored yet are counted at ratio × the training set.
+    const estimatedSteps = rounds.reduce((sum, [first, end]) => sum + new EpochSegment(
+      downsampling?.mode === 'sampleThenBatch' ? Math.max(1, Math.round(setSize * downsampling.ratio)) : setSize, first, end, loadBatch,
+    ).steps, 0);
+    let latest: TrainHeartbeat = { stepsDone: base.stepsDone, samplesDone: base.samplesDone, epochs, totalSteps: estimatedSteps, checkpoint: resume };
     const recentLosses: number[] = [];
     let firstStep: { at: number; samples: number } | undefined;
     if (resume) latest.firstLoss = (activityInfo().heartbeatDetails as TrainHeartbeat).firstLoss;
     const report = () => heartbeat(latest);
+
+    let stepsBefore = 0;
+    let samplesBefore = 0;
+    let finalLoss = 0;
     try {
-      const result = await trainModel({
-        model: def,
-        optimizer: args.training.optimizer,
-        state,
-        batches: remainingBatches(),
-        schedule: args.training.schedule,
-        // Each trigger's schedule starts at its own first step, also when the parent's step count carries over.
-        scheduleStartStep: state.step - base.stepsDone,
-        seed,
-        executionProvider,
-        onWarning: (message) => log.warn(message),
-        checkpointEvery,
-        stepsPerRun: args.training.stepsPerRun,
-        signal: cancellationSignal(),
-        onProgress: (p) => {
-          recentLosses.push(p.loss);
-          if (recentLosses.length > LOSS_WINDOW) recentLosses.shift();
-          firstStep ??= { at: Date.now(), samples: p.samples };
-          const seconds = (Date.now() - firstStep.at) / 1000;
-          const stepsDone = base.stepsDone + p.step;
-          latest = {
-            ...latest,
-            stepsDone,
-            samplesDone: base.samplesDone + p.samples,
-            epoch: Math.min(Math.ceil(stepsDone / batchesPerEpoch), epochs),
-            loss: recentLosses.reduce((a, b) => a + b, 0) / recentLosses.length,
-            ...(seconds > 0 && { samplesPerS: (p.samples - firstStep.samples) / seconds }),
-          };
-          if (latest.stepsDone === 1) latest.firstLoss = p.loss;
-          report();
-        },
-        onCheckpoint: async (snapshot, stepsDone) => {
-          const steps = base.stepsDone + stepsDone;
-          const checkpoint: Checkpoint = {
-            path: checkpointPath(runDir, steps), stepsDone: steps, samplesDone: samplesAfter(steps), elapsedMs: elapsed(),
-          };
-          await writeModelState(store.resolve(checkpoint.path), snapshot, checkpointExtra(checkpoint));
-          latest = { ...latest, checkpoint };
-          report();
-          // The previous checkpoint stays until the server surely holds a heartbeat naming this one.
-          await retention.replace(checkpoint.path);
-        },
-      });
+      for (const [round, [firstEpoch, endEpoch]] of rounds.entries()) {
+        const roundSource = downsampling?.mode === 'sampleThenBatch' ? round : undefined;
+        let size = setSize;
+        if (roundSource !== undefined) {
+          const written = await countDownsampledRound(pool, args.pipelineId, args.triggerId, round);
+          if (written !== undefined) size = written;
+          else {
+            const scoringStart = Date.now();
+            size = (await downsampleRound(pool, dataset, {
+              pipelineId: args.pipelineId, triggerId: args.triggerId, round, downsampler: downsampling!, model: def, state, seed,
+              batchSize: args.evaluationBatchSize ?? batchSize, executionProvider, signal: cancellationSignal(),
+            })).size;
+            scoringMs += Date.now() - scoringStart;
+          }
+        }
+        const segment = new EpochSegment(size, firstEpoch, endEpoch, loadBatch, trainedOf);
+        const done = Math.max(0, base.stepsDone - stepsBefore);
+        if (done >= segment.steps) {
+          stepsBefore += segment.steps;
+          samplesBefore += segment.trainedAfter(segment.steps);
+          continue;
+        }
+        const from = segment.position(done);
+        async function* batches(): AsyncGenerator<Batch> {
+          for (let epoch = from.epoch; epoch < endEpoch; epoch++) {
+            yield* trainingBatches(pool, dataset!, {
+              pipelineId: args.pipelineId, triggerId: args.triggerId, batchSize: loadBatch, seed, epoch,
+              skipBatches: epoch === from.epoch ? from.skipBatches : 0, round: roundSource, ...args.training.loader,
+            });
+          }
+        }
+        const stepsAt = (segmentSteps: number) => stepsBefore + segmentSteps;
+        const samplesAt = (segmentSteps: number) => samplesBefore + segment.trainedAfter(segmentSteps);
+        const result = await trainModel({
+          model: def,
+          optimizer: args.training.optimizer,
+          state,
+          batches: batches(),
+          schedule: args.training.schedule,
+          scheduleStartStep,
+          seed,
+          executionProvider,
+          onWarning: (message) => log.warn(message),
+          checkpointEvery,
+          stepsPerRun: args.training.stepsPerRun,
+          signal: cancellationSignal(),
+          ...(batchThenSampling && {
+            selectBatch: batchThenSample({ downsampler: batchThenSampling, batchSize, loss: def.loss, seed, firstStep: stepsAt(done) }),
+          }),
+          onProgress: (p) => {
+            recentLosses.push(p.loss);
+            if (recentLosses.length > LOSS_WINDOW) recentLosses.shift();
+            firstStep ??= { at: Date.now(), samples: latest.samplesDone };
+            const seconds = (Date.now() - firstStep.at) / 1000;
+            const stepsDone = stepsAt(done + p.step);
+            latest = {
+              ...latest,
+              stepsDone,
+              samplesDone: samplesAt(done + p.step),
+              epoch: Math.min(segment.position(done + p.step - 1).epoch + 1, epochs),
+              loss: recentLosses.reduce((a, b) => a + b, 0) / recentLosses.length,
+            };
+            if (seconds > 0) latest.samplesPerS = (latest.samplesDone - firstStep.samples) / seconds;
+            if (latest.stepsDone === 1) latest.firstLoss = p.loss;
+            report();
+          },
+          onCheckpoint: async (snapshot, stepsDone) => {
+            const steps = stepsAt(done + stepsDone);
+            const checkpoint: Checkpoint = {
+              path: checkpointPath(runDir, steps), stepsDone: steps, samplesDone: samplesAt(done + stepsDone), elapsedMs: elapsed(), scoringMs,
+            };
+            await writeModelState(store.resolve(checkpoint.path), snapshot, checkpointExtra(checkpoint));
+            latest = { ...latest, checkpoint };
+            report();
+            // The previous checkpoint stays until the server surely holds a heartbeat naming this one.
+            await retention.replace(checkpoint.path);
+          },
+        });
+        state = result.state;
+        finalLoss = result.finalLoss;
+        scoringMs += result.scoringMs;
+        stepsBefore += segment.steps;
+        samplesBefore += segment.trainedAfter(segment.steps);
+      }
       const trainedState = join(runDir, 'final.state');
-      const warning = checkDivergence(latest.firstLoss, result.finalLoss, args.training.failOnDivergence);
+      const warning = checkDivergence(latest.firstLoss, finalLoss, args.training.failOnDivergence);
       // Storing the model (activities/models.ts) reads the warning from here onto the model row.
-      await writeModelState(store.resolve(trainedState), result.state, warning === undefined ? {} : { [WARNING_EXTRA_KEY]: warning });
+      await writeModelState(store.resolve(trainedState), state, warning === undefined ? {} : { [WARNING_EXTRA_KEY]: warning });
       await retention.finish();
       return {
         trainedState,
-        steps: base.stepsDone + result.steps,
-        samples: base.samplesDone + result.samples,
+        steps: stepsBefore,
+        samples: samplesBefore,
         trainingMs: elapsed(),
-        finalLoss: result.finalLoss,
+        finalLoss,
+        // Every epoch scores the whole set with batch-then-sample; every round does with sample-then-batch.
+        scoredSamples: scores ? setSize * (batchThenSampling ? epochs : rounds.length) : 0,
+        scoringMs,
       };
     } catch (err) {
       if (err instanceof DivergedError) {
         throw configurationError('Diverged', `trigger ${args.triggerId}: ${err.message}; lower training.optimizer.lr, or drop training.failOnDivergence to keep the model with a warning`);
       }
       if (err instanceof NonFiniteLossError) {
-        throw configurationError('NonFiniteLoss', `trigger ${args.triggerId}, step ${base.stepsDone + err.step}: loss is ${err.loss}; lower training.optimizer.lr or check the data`);
+        throw configurationError('NonFiniteLoss', `trigger ${args.triggerId}, step ${stepsBefore + err.step}: loss is ${err.loss}; lower training.optimizer.lr or check the data`);
       }
       throw err;
     }

@@ -1,6 +1,6 @@
 import { getExternalWorkflowHandle, workflowInfo } from '@temporalio/workflow';
 import type { KeyRange } from '../policies/batches.js';
-import { selectionPlan } from '../policies/selection/plan.js';
+import { downsamplerFor, selectionPlan } from '../policies/selection/plan.js';
 import type { PipelineSpec } from '../policies/spec.js';
 import { cpuActivities, gpuActivities } from './activity-options.js';
 import { triggerStageSignal, type TriggerStage } from './messages.js';
@@ -58,13 +58,14 @@ export async function triggerWorkflow(input: TriggerInput): Promise<TriggerResul
   await report('training');
   const trained = await gpu.trainModel({
     pipelineId, datasetId, triggerId, model: spec.model, features: input.features, training: spec.training,
-    parentModelId: input.parentModelId,
+    parentModelId: input.parentModelId, downsampling: downsamplerFor(spec.selection, triggerId), evaluationBatchSize: spec.evaluation.batchSize,
   });
 
   await report('storing');
   const { modelId } = await cpu.storeModel({
     pipelineId, triggerId, parentModelId: input.parentModelId, model: spec.model, features: input.features,
     trainedState: trained.trainedState, numSamples: trained.samples, trainingMs: trained.trainingMs, finalLoss: trained.finalLoss,
+    numScored: trained.scoredSamples, scoringMs: trained.scoringMs,
   });
 
   await report('evaluating');

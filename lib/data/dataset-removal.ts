@@ -61,6 +61,7 @@ export async function removeDataset(pool: pg.Pool, name: string, opts: { force?:
 async function removePipelineRows(client: pg.PoolClient, ids: number[]): Promise<void> {
   await client.query('DELETE FROM policy_evaluations WHERE pipeline_id = ANY($1)', [ids]);
   await client.query('DELETE FROM sample_uses WHERE pipeline_id = ANY($1)', [ids]);
+  await client.query('DELETE FROM downsampled_samples WHERE pipeline_id = ANY($1)', [ids]);
   await client.query(
     'DELETE FROM evaluations WHERE pipeline_id = ANY($1) OR model_id IN (SELECT model_id FROM models WHERE pipeline_id = ANY($1))',
     [ids],

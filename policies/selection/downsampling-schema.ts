@@ -45,6 +45,7 @@ export const downsamplerSchema = z.discriminatedUnion('strategy', [
   /** Repeated random sampling: a fresh uniform subset every epoch, or disjoint subsets cycling through the set. */
   z.strictObject({
     strategy: z.literal('rs2'), ratio, mode: z.literal('sampleThenBatch').default('sampleThenBatch'),
+    period: z.literal(1, 'rs2 draws a new subset every epoch: period is 1').default(1),
     withReplacement: z.boolean().default(false),
   }),
 ]).superRefine((d, ctx) => {

@@ -50,6 +50,20 @@ const pipelines: Record<string, PipelineSpecInput> = {
     },
     queues: { cpu: 'replay-cpu', gpu: 'replay-gpu' },
   },
+  // Presampling in SQL, then a downsampling schedule: batch-then-sample loss, then sample-then-batch RS2.
+  selection: {
+    dataset: { name: 'replay' },
+    model: { architecture: 'mlp', hidden: [8], numClasses: 3 },
+    training: { epochs: 2, batchSize: 16, optimizer: { name: 'sgd', lr: 0.05 }, seed: 6, checkpointEvery: 4 },
+    trigger: { kind: 'dataAmount', every: 150 },
+    selection: {
+      window: { kind: 'lastTriggers', triggers: 1 },
+      presampling: { strategy: 'labelBalanced', ratio: 0.8 },
+      downsampling: [{ fromTrigger: 1, strategy: 'loss', ratio: 0.5 }, { fromTrigger: 2, strategy: 'rs2', ratio: 0.5 }],
+      warmupTriggers: 1,
+    },
+    queues: { cpu: 'replay-cpu', gpu: 'replay-gpu' },
+  },
   // On a dataset of its own, fed by signals, some of them malformed or forged.
   signals: {
     dataset: { name: 'replay-signals' },

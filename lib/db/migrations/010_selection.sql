@@ -10,3 +10,13 @@ CREATE TABLE sample_uses (
 );
 ALTER TABLE models ADD COLUMN num_scored bigint NOT NULL DEFAULT 0;
 ALTER TABLE models ADD COLUMN scoring_ms int NOT NULL DEFAULT 0;
+-- Sample-then-batch downsampling: the samples, with their weights, that each scoring round of a trigger chose
+-- from its training set; the round's epochs train on them, and a retried attempt reads them back.
+CREATE TABLE downsampled_samples (
+  pipeline_id  int NOT NULL,
+  trigger_id   int NOT NULL,
+  round        int NOT NULL,
+  sample_key   bigint NOT NULL,
+  weight       real NOT NULL,
+  PRIMARY KEY (pipeline_id, trigger_id, round, sample_key)
+);
