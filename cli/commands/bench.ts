@@ -2,6 +2,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchDataplane } from '../../bench/dataplane.js';
 import { benchEvaluation } from '../../bench/evaluation.js';
+import { benchDownsampling } from '../../bench/downsampling.js';
 import { benchSelection } from '../../bench/selection.js';
 import { benchTrain } from '../../bench/train.js';
 import { benchTriggers } from '../../bench/triggers.js';
@@ -13,7 +14,7 @@ const USAGE = [
   '                            [--images N] [--cnn-batch-size B] [--cnn-steps S] [--cnn-loader size,prefetch,requests]',
   '       tide bench triggers [--json] [--samples N] [--width W] [--features F] [--embed-samples N] [--batch-size B] [--rounds R]',
   '       tide bench evaluation [--json] [--samples N] [--batch-size B] [--rounds R] [--triggers T] [--held-out N]',
-  '       tide bench selection [--json] [--rows N] [--ratio R] [--rounds R]',
+  '       tide bench selection [--json] [--rows N] [--ratio R] [--rounds R] [--samples N] [--steps S] [--batch-size B] [--downsampling-ratio R]',
 ].join('\n');
 
 const machine = () => ({ cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version });
@@ -22,7 +23,7 @@ const machine = () => ({ cpus: cpus().length, cpu: cpus()[0]?.model, node: proce
  * `tide bench train`: training throughput of the zoo, raw session vs trainer. `tide bench dataplane`: ingestion and
  * loading vs raw baselines. `tide bench triggers`: the cost of a model-aware trigger check. `tide bench evaluation`:
  * scoring held-out samples vs a bare session loop, and a pipeline's whole evaluation matrix. `tide bench selection`:
- * presampling vs a plain INSERT … SELECT of the window.
+ * presampling vs a plain INSERT … SELECT of the window, and model-based downsampling vs its bounds and no selection.
  */
 export async function bench(args: string[]): Promise<void> {
   if (args[0] === 'dataplane') return dataplane(args.slice(1));
@@ -181,21 +182,28 @@ async function selection(args: string[]): Promise<void> {
       rows: { type: 'string', default: '2000000' },
       ratio: { type: 'string', default: '0.5' },
       rounds: { type: 'string', default: '3' },
+      samples: { type: 'string', default: '20000' },
+      steps: { type: 'string', default: '60' },
+      'batch-size': { type: 'string', default: '64' },
+      'downsampling-ratio': { type: 'string', default: '0.25' },
     },
   });
   if (positionals.length > 0) throw new Error(USAGE);
-  const int = (flag: 'rows' | 'rounds', min: number): number => {
+  const int = (flag: 'rows' | 'rounds' | 'samples' | 'steps' | 'batch-size', min: number): number => {
     const n = Number(values[flag]);
     if (!Number.isInteger(n) || n < min) throw new Error(`--${flag}: "${values[flag]}" is not an integer >= ${min}`);
     return n;
   };
-  const ratio = Number(values.ratio);
-  if (!(ratio > 0 && ratio <= 1)) throw new Error(`--ratio: "${values.ratio}" is not in (0, 1]`);
-  const report = await benchSelection({
-    rows: int('rows', 1),
-    ratio,
-    rounds: int('rounds', 1),
-    log: values.json ? undefined : (line) => console.log(line),
+  const fraction = (flag: 'ratio' | 'downsampling-ratio'): number => {
+    const r = Number(values[flag]);
+    if (!(r > 0 && r <= 1)) throw new Error(`--${flag}: "${values[flag]}" is not in (0, 1]`);
+    return r;
+  };
+  const log = values.json ? undefined : (line: string) => console.log(line);
+  const rounds = int('rounds', 1);
+  const presampling = await benchSelection({ rows: int('rows', 1), ratio: fraction('ratio'), rounds, log });
+  const downsampling = await benchDownsampling({
+    samples: int('samples', 1), steps: int('steps', 1), batchSize: int('batch-size', 1), ratio: fraction('downsampling-ratio'), rounds, log,
   });
-  console.log(JSON.stringify({ ...report, machine: machine() }, null, values.json ? 2 : undefined));
+  console.log(JSON.stringify({ ...presampling, ...downsampling, machine: machine() }, null, values.json ? 2 : undefined));
 }

@@ -49,7 +49,7 @@ const presamplingSchema = z.discriminatedUnion('strategy', [
   z.strictObject({ strategy: z.literal('triggerBalanced'), ratio, ...balancing }),
 ]);
 
-export const selectionSchema = z
+const structuredSelectionSchema = z
   .strictObject({
     window: windowSchema.default({ kind: 'newData' }),
     limit: limitSchema.optional(),
@@ -79,6 +79,18 @@ export const selectionSchema = z
       ctx.addIssue({ code: 'custom', path: ['presampling', 'strategy'], message: 'triggerBalanced balances over triggers, but window newData holds one trigger\'s data' });
     }
   });
+
+/**
+ * Specs written before the structured section gave the window alone (`selection: { kind: allData }`): read as
+ * that window, so their files and the pipelines started from them (which re-parse their spec on replay) keep working.
+ */
+const isLegacy = (value: unknown): value is { kind: 'newData' | 'allData' } =>
+  typeof value === 'object' && value !== null && Object.keys(value).length === 1 && ['newData', 'allData'].includes((value as { kind?: string }).kind!);
+
+export const selectionSchema = z.preprocess(
+  (value) => (isLegacy(value) ? { window: { kind: value.kind } } : value),
+  structuredSelectionSchema,
+) as unknown as typeof structuredSelectionSchema;
 
 export type SelectionSpec = z.output<typeof selectionSchema>;
 export type SelectionWindow = SelectionSpec['window'];

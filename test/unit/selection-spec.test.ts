@@ -147,3 +147,9 @@ describe('freshness shares', () => {
     assert.deepEqual(freshnessShares(0, 40, 0.5, 30), { unused: 0, used: 30 });
   });
 });
+
+describe('selection of specs written before the structured section', () => {
+  it('reads `selection: { kind }` as that window', () => {
+    assert.deepEqual(parseSpec({ ...minimal, selection: { kind: 'allData' } } as PipelineSpecInput).selection, { window: { kind: 'allData' }, warmupTriggers: 0 });
+  });
+});
