@@ -1,6 +1,6 @@
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { readFile } from 'node:fs/promises';
-import { cellsAfterTrigger, cellsForTrailingInterval, type EvalCell, type EvalInterval } from '../policies/evaluation/matrix.js';
+import { cellsAfterTrigger, cellsForTrailingInterval, type EvalCell, type EvalInterval, type EvaluatedModels } from '../policies/evaluation/matrix.js';
 import type { ModelSpec } from '../policies/spec.js';
 import { categoricalCount, featureCount } from '../lib/data/dataset-config.js';
 import { inferenceBatchSize } from '../lib/eval/model-outputs.js';
@@ -10,7 +10,7 @@ import type { MetricSpec } from '../policies/evaluation/metric-specs.js';
 import type { ModelSession, ModelSessions } from '../lib/eval/model-sessions.js';
 import { scoreModels } from '../lib/eval/score-models.js';
 import { ModelStore } from '../lib/models/store.js';
-import { evaluationAccuracy, upsertEvaluation } from '../lib/pipelines/evaluations.js';
+import { evaluationAccuracy, recordEvaluationTime, upsertEvaluation } from '../lib/pipelines/evaluations.js';
 import { listModels, type ModelRow } from '../lib/pipelines/models.js';
 import { listTriggers } from '../lib/pipelines/triggers.js';
 import type { ActivityDeps } from './deps.js';
@@ -31,6 +31,8 @@ export interface EvaluateArgs {
   /** Samples per inference run; absent: sized by the samples' width (inferenceBatchSize). */
   batchSize?: number;
   metrics: readonly MetricSpec[];
+  /** Which models (policies/evaluation/matrix.ts); absent in histories recorded before the modes: the whole matrix. */
+  models?: EvaluatedModels;
 }
 
 /** Accuracies the pipeline shows in its status; every cell's metrics are in the database. */
@@ -51,6 +53,9 @@ interface EvaluationProgress {
 export const MODELS_PER_PASS = 4;
 
 const cellKey = (c: EvalCell) => `${c.modelTrigger}/${c.intervalId}`;
+
+/** An evaluation call's row in evaluation_runs. */
+const scopeKey = (scope: EvaluateArgs['scope']) => ('afterTrigger' in scope ? `after:${scope.afterTrigger}` : `trailing:${scope.trailing.intervalId}`);
 
 /**
  * Evaluates models on intervals' held-out samples with every metric of the spec and stores the results; runs on
@@ -90,10 +95,10 @@ export function evaluationActivities({ pool, storeDir }: ActivityDeps, sessions:
     let cells: EvalCell[];
     if ('afterTrigger' in args.scope) {
       const t = args.scope.afterTrigger;
-      cells = cellsAfterTrigger(t, trained.filter((m) => m < t));
+      cells = cellsAfterTrigger(t, trained.filter((m) => m < t), args.models);
     } else {
       intervals.set(args.scope.trailing.intervalId, args.scope.trailing);
-      cells = cellsForTrailingInterval(args.scope.trailing.intervalId, trained);
+      cells = cellsForTrailingInterval(args.scope.trailing.intervalId, trained, args.models);
     }
 
     const batchSize = args.batchSize ?? inferenceBatchSize(featureCount(dataset.format) + categoricalCount(dataset.format));
@@ -144,8 +149,11 @@ export function evaluationActivities({ pool, storeDir }: ActivityDeps, sessions:
 
   return {
     async evaluateModels(args: EvaluateArgs): Promise<EvaluationSummary> {
+      const started = Date.now();
       try {
-        return await evaluate(args);
+        const summary = await evaluate(args);
+        await recordEvaluationTime(pool, args.pipelineId, scopeKey(args.scope), summary.cells, Date.now() - started);
+        return summary;
       } catch (err) {
         const scope = 'afterTrigger' in args.scope ? `the cells of trigger ${args.scope.afterTrigger}` : `the data after trigger ${args.scope.trailing.intervalId - 1}`;
         throw asActivityFailure(err, 'EvaluationFailed', `pipeline ${args.pipelineId}: evaluating ${scope}`);

@@ -228,6 +228,8 @@ export const pipelineSpecSchema = z.strictObject({
       batchSize: boundedInt(SPEC_LIMITS.batchSize).optional(),
       /** What every evaluation cell measures (lib/eval/metrics/): accuracy, loss and macro F1 by default. */
       metrics: metricSpecListSchema,
+      /** Which models are evaluated on which intervals (policies/evaluation/matrix.ts): the whole matrix by default. */
+      models: z.enum(['matrix', 'active', 'trained']).default('matrix'),
     })
     .prefault({}),
   queues: z

@@ -265,6 +265,7 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Carri
       scope: { trailing: { intervalId, firstKey: s.lastCut + 1, lastKey: s.lastKey } },
       batchSize: spec.evaluation.batchSize,
       metrics: spec.evaluation.metrics,
+      models: spec.evaluation.models,
     });
     if (evaluated.newestAccuracy !== undefined) s.lastNextPeriodAccuracy = evaluated.newestAccuracy;
   }

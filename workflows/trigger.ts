@@ -71,6 +71,7 @@ export async function triggerWorkflow(input: TriggerInput): Promise<TriggerResul
   await report('evaluating');
   const evaluated = await gpu.evaluateModels({
     pipelineId, datasetId, scope: { afterTrigger: triggerId }, batchSize: spec.evaluation.batchSize, metrics: spec.evaluation.metrics,
+    models: spec.evaluation.models,
   });
   return {
     triggerId, ...selection, modelId, trainingMs: trained.trainingMs, finalLoss: trained.finalLoss,

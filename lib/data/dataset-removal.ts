@@ -62,6 +62,7 @@ async function removePipelineRows(client: pg.PoolClient, ids: number[]): Promise
   await client.query('DELETE FROM policy_evaluations WHERE pipeline_id = ANY($1)', [ids]);
   await client.query('DELETE FROM sample_uses WHERE pipeline_id = ANY($1)', [ids]);
   await client.query('DELETE FROM downsampled_samples WHERE pipeline_id = ANY($1)', [ids]);
+  await client.query('DELETE FROM evaluation_runs WHERE pipeline_id = ANY($1)', [ids]);
   await client.query(
     'DELETE FROM evaluations WHERE pipeline_id = ANY($1) OR model_id IN (SELECT model_id FROM models WHERE pipeline_id = ANY($1))',
     [ids],

@@ -158,14 +158,14 @@ export interface PipelineCost {
   samplesScored: number;
   /** The part of trainingSeconds spent scoring. */
   scoringSeconds: number;
-  /** Not recorded by the pipeline today (evaluations store no duration): always null until it is. */
-  evaluationSeconds: number | null;
+  /** Wall time of the pipeline's evaluation calls (lib/pipelines/evaluations.ts evaluation_runs). */
+  evaluationSeconds: number;
 }
 
 /** What the cost figures read of a model row. */
 export type ModelCost = Pick<ModelRow, 'numSamples' | 'trainingMs' | 'numScored' | 'scoringMs'>;
 
-export function pipelineCost(triggers: { numSelected: number | null }[], models: ModelCost[]): PipelineCost {
+export function pipelineCost(triggers: { numSelected: number | null }[], models: ModelCost[], evaluationSeconds: number): PipelineCost {
   return {
     triggers: triggers.length,
     models: models.length,
@@ -174,7 +174,7 @@ export function pipelineCost(triggers: { numSelected: number | null }[], models:
     trainingSeconds: models.reduce((s, m) => s + m.trainingMs, 0) / 1000,
     samplesScored: models.reduce((s, m) => s + m.numScored, 0),
     scoringSeconds: models.reduce((s, m) => s + m.scoringMs, 0) / 1000,
-    evaluationSeconds: null,
+    evaluationSeconds,
   };
 }
 
@@ -185,12 +185,12 @@ export interface PipelineFigures extends TransferFigures {
 }
 
 export function pipelineFigures(
-  matrix: EvaluationMatrix, triggers: { numSelected: number | null }[], models: ModelCost[],
+  matrix: EvaluationMatrix, triggers: { numSelected: number | null }[], models: ModelCost[], evaluationSeconds: number,
   chanceAccuracy: number | null,
 ): PipelineFigures {
   return {
     meanCompositeAccuracy: meanCompositeAccuracy(compositeSeries(matrix)),
     ...transferFigures(matrix, chanceAccuracy),
-    cost: pipelineCost(triggers, models),
+    cost: pipelineCost(triggers, models, evaluationSeconds),
   };
 }

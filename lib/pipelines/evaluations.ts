@@ -60,3 +60,21 @@ export async function evaluationAccuracy(pool: pg.Pool, pipelineId: number, mode
   );
   return rows[0]?.accuracy ?? undefined;
 }
+
+/**
+ * Adds an evaluation call's wall time to its row in evaluation_runs (`scope`: "after:<trigger>" or
+ * "trailing:<interval>"): the evaluation seconds of the pipeline's cost. A retried call adds its own time.
+ */
+export async function recordEvaluationTime(pool: pg.Pool, pipelineId: number, scope: string, cells: number, ms: number): Promise<void> {
+  await pool.query(
+    `INSERT INTO evaluation_runs (pipeline_id, scope, cells, evaluation_ms) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (pipeline_id, scope) DO UPDATE SET cells = EXCLUDED.cells, evaluation_ms = evaluation_runs.evaluation_ms + EXCLUDED.evaluation_ms`,
+    [pipelineId, scope, cells, Math.round(ms)],
+  );
+}
+
+/** Evaluation seconds of the pipeline so far, over all its evaluation calls. */
+export async function evaluationSeconds(pool: pg.Pool, pipelineId: number): Promise<number> {
+  const { rows } = await pool.query<{ ms: string | null }>('SELECT sum(evaluation_ms) AS ms FROM evaluation_runs WHERE pipeline_id = $1', [pipelineId]);
+  return Number(rows[0]!.ms ?? 0) / 1000;
+}

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import {
   compositeSeries, pipelineFigures, type CompositePoint, type EvaluationMatrix, type PipelineFigures,
 } from '../eval/composite.js';
-import { listEvaluations } from '../pipelines/evaluations.js';
+import { evaluationSeconds, listEvaluations } from '../pipelines/evaluations.js';
 import { listModels, type ModelRow } from '../pipelines/models.js';
 import { getPipelineByName } from '../pipelines/registry.js';
 import { listTriggers, type TriggerRow } from '../pipelines/triggers.js';
@@ -39,8 +39,9 @@ export async function loadPipelineReport(pool: pg.Pool, name: string): Promise<P
   const pipeline = await getPipelineByName(pool, name);
   if (!pipeline) throw new UnknownPipeline(name);
   const { pipelineId, datasetId } = pipeline;
-  const [triggers, models, evaluations, chanceAccuracy] = await Promise.all([
+  const [triggers, models, evaluations, chanceAccuracy, evaluationTime] = await Promise.all([
     listTriggers(pool, pipelineId), listModels(pool, pipelineId), listEvaluations(pool, pipelineId), chance(pool, pipelineId),
+    evaluationSeconds(pool, pipelineId),
   ]);
 
   // Interval i < T spans trigger i's data; the trailing interval T only appears in evaluation rows.
@@ -66,7 +67,7 @@ export async function loadPipelineReport(pool: pg.Pool, name: string): Promise<P
     intervals: [...intervals.values()].sort((a, b) => a.intervalId - b.intervalId),
     matrix,
     composite: compositeSeries(matrix),
-    figures: pipelineFigures(matrix, triggers, models, chanceAccuracy),
+    figures: pipelineFigures(matrix, triggers, models, evaluationTime, chanceAccuracy),
   };
 }
 

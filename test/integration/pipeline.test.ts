@@ -106,6 +106,19 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
     assert.deepEqual(await selected(summary.pipelineId), await selected(first));
   });
 
+  it('evaluates only the composite models’ cells with evaluation.models active, and records evaluation time', async () => {
+    const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
+      taskQueue: queues.cpu, workflowId: 'active-only',
+      args: [spec({ evaluation: { models: 'active' }, training: { epochs: 1, batchSize: 32, optimizer: { name: 'sgd', lr: 0.05 }, seed: 3, checkpointEvery: 10 } })],
+    });
+    const summary = await stopAfterTriggers(handle, 3);
+    const cells = (await listEvaluations(postgres.pool, summary.pipelineId)).map((e) => `${e.modelTrigger}/${e.intervalId}`).sort();
+    assert.deepEqual(cells, ['0/0', '0/1', '1/1', '1/2', '2/2'], 'each interval by the model serving it and the one trained on it');
+    const { rows } = await postgres.pool.query('SELECT scope, cells, evaluation_ms FROM evaluation_runs WHERE pipeline_id = $1 ORDER BY scope', [summary.pipelineId]);
+    assert.deepEqual(rows.map((r) => [r.scope, r.cells]), [['after:0', 1], ['after:1', 2], ['after:2', 2]]);
+    assert.ok(rows.every((r) => r.evaluation_ms > 0));
+  });
+
   it('refuses to start again under the name of a finished pipeline, leaving its rows alone', async () => {
     const before = await listTriggers(postgres.pool, (await getPipelineByName(postgres.pool, 'amount-pipeline'))!.pipelineId);
     const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {

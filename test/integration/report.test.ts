@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { registerDataset } from '../../lib/data/datasets.js';
-import { upsertEvaluation } from '../../lib/pipelines/evaluations.js';
+import { recordEvaluationTime, upsertEvaluation } from '../../lib/pipelines/evaluations.js';
 import { upsertModel } from '../../lib/pipelines/models.js';
 import { upsertPipeline } from '../../lib/pipelines/registry.js';
 import { recordTrigger } from '../../lib/pipelines/triggers.js';
@@ -36,6 +36,8 @@ async function seedPipeline(db: TestPostgres, datasetId: number, name: string, a
     await recordTrigger(db.pool, pipelineId, datasetId, t, range, t === 1 ? HOSTILE_REASON : `time: 1d elapsed (day ${t})`);
     await db.pool.query('UPDATE triggers SET num_window = $3, num_selected = $3 WHERE pipeline_id = $1 AND trigger_id = $2', [pipelineId, t, TRAINED.includes(t) ? PER_DAY : 0]);
   }
+  for (const t of TRAINED) await recordEvaluationTime(db.pool, pipelineId, `after:${t}`, 4, t === 0 ? 100 : 250);
+  await recordEvaluationTime(db.pool, pipelineId, 'after:0', 4, 150);
   const modelIds = new Map<number, number>();
   for (const t of TRAINED) {
     modelIds.set(t, await upsertModel(db.pool, pipelineId, {
@@ -136,7 +138,7 @@ describe('HTML reports', () => {
     assert.equal(data.figures.cost.triggers, TRIGGERS);
     assert.equal(data.figures.cost.samplesTrained, TRAINED.length * PER_DAY);
     assert.equal(data.figures.cost.samplesProcessed, TRAINED.length * 2 * PER_DAY, 'two epochs');
-    assert.equal(data.figures.cost.evaluationSeconds, null);
+    assert.equal(data.figures.cost.evaluationSeconds, TRAINED.length * 0.25, 'the evaluation calls\' time, a retry\'s added');
     assert.ok(data.figures.forwardTransfer !== null, 'forward transfer from the spec’s classes');
     await assert.rejects(loadPipelineReport(db.pool, 'nope'), /no pipeline named "nope"/);
   });

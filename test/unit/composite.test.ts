@@ -72,16 +72,16 @@ describe('forgetting and transfer', () => {
 });
 
 describe('cost', () => {
-  it('sums training sets, samples processed, training and scoring; evaluation time is not recorded', () => {
+  it('sums training sets, samples processed, training, scoring and evaluation time', () => {
     const triggers = [{ numSelected: 40 }, { numSelected: 0 }, { numSelected: 25 }];
     const models = [{ numSamples: 120, trainingMs: 1500, numScored: 480, scoringMs: 300 }, { numSamples: 75, trainingMs: 500, numScored: 0, scoringMs: 0 }];
-    assert.deepEqual(pipelineCost(triggers, models), {
-      triggers: 3, models: 2, samplesTrained: 65, samplesProcessed: 195, trainingSeconds: 2, samplesScored: 480, scoringSeconds: 0.3, evaluationSeconds: null,
+    assert.deepEqual(pipelineCost(triggers, models, 1.5), {
+      triggers: 3, models: 2, samplesTrained: 65, samplesProcessed: 195, trainingSeconds: 2, samplesScored: 480, scoringSeconds: 0.3, evaluationSeconds: 1.5,
     });
   });
 
   it('gathers the figures of a pipeline', () => {
-    const figures = pipelineFigures(matrix({ 0: [0.9, 0.5] }, [10, 10]), [{ numSelected: 10 }], [{ numSamples: 10, trainingMs: 100, numScored: 0, scoringMs: 0 }], 0.5);
+    const figures = pipelineFigures(matrix({ 0: [0.9, 0.5] }, [10, 10]), [{ numSelected: 10 }], [{ numSamples: 10, trainingMs: 100, numScored: 0, scoringMs: 0 }], 0, 0.5);
     assert.equal(figures.meanCompositeAccuracy, 0.5);
     assert.equal(figures.cost.trainingSeconds, 0.1);
   });

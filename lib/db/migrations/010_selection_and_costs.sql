@@ -20,3 +20,12 @@ CREATE TABLE downsampled_samples (
   weight       real NOT NULL,
   PRIMARY KEY (pipeline_id, trigger_id, round, sample_key)
 );
+-- The wall time of each evaluation call ("after:<trigger>" or "trailing:<interval>"): the evaluation seconds of a
+-- pipeline's cost.
+CREATE TABLE evaluation_runs (
+  pipeline_id    int NOT NULL REFERENCES pipelines(pipeline_id),
+  scope          text NOT NULL,
+  cells          int NOT NULL,
+  evaluation_ms  int NOT NULL,
+  PRIMARY KEY (pipeline_id, scope)
+);
