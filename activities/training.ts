@@ -22,6 +22,7 @@ import type { ActivityDeps } from './deps.js';
 import { asActivityFailure } from './deterministic-errors.js';
 import { configurationError } from './failures.js';
 import { modelFor } from './model-for.js';
+import { SessionHost } from '../lib/onnx/session-host.js';
 
 export interface TrainArgs {
   pipelineId: number;
@@ -146,6 +147,8 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
     let stepsBefore = 0;
     let samplesBefore = 0;
     let finalLoss = 0;
+    // Sample-then-batch rounds score in one host, started at the first round that needs scoring.
+    let scoringHost: SessionHost | undefined;
     try {
       for (const [round, [firstEpoch, endEpoch]] of rounds.entries()) {
         const roundSource = downsampling?.mode === 'sampleThenBatch' ? round : undefined;
@@ -157,7 +160,8 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
             const scoringStart = Date.now();
             size = (await downsampleRound(pool, dataset, {
               pipelineId: args.pipelineId, triggerId: args.triggerId, round, downsampler: downsampling!, model: def, state, seed,
-              batchSize: args.evaluationBatchSize ?? batchSize, executionProvider, signal: cancellationSignal(),
+              batchSize: args.evaluationBatchSize ?? batchSize, signal: cancellationSignal(),
+              host: scoringHost ??= new SessionHost({ executionProvider, onWarning: (message) => log.warn(message) }),
             })).size;
             scoringMs += Date.now() - scoringStart;
           }
@@ -254,6 +258,8 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
         throw configurationError('NonFiniteLoss', `trigger ${args.triggerId}, step ${stepsBefore + err.step}: loss is ${err.loss}; lower training.optimizer.lr or check the data`);
       }
       throw err;
+    } finally {
+      await scoringHost?.close();
     }
   }
 

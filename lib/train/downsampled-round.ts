@@ -8,7 +8,7 @@ import type { Downsampler } from '../../policies/selection/downsampling-schema.j
 import type { Dataset } from '../data/datasets.js';
 import { writeDownsampledRound } from '../data/training-set/downsampled.js';
 import type { ModelDefinition } from '../onnx/models/model.js';
-import type { ExecutionProvider } from '../onnx/session-host.js';
+import type { SessionHost } from '../onnx/session-host.js';
 import { downsamplers } from './downsampling/index.js';
 import { mergedPicks } from './merged-picks.js';
 import { selectWith } from './select-with.js';
@@ -33,7 +33,7 @@ export async function downsampleRound(
   dataset: Dataset,
   args: {
     pipelineId: number; triggerId: number; round: number; downsampler: Downsampler; model: ModelDefinition; state: ModelState;
-    seed: number; batchSize: number; executionProvider?: ExecutionProvider; signal?: AbortSignal;
+    seed: number; batchSize: number; host: SessionHost; signal?: AbortSignal;
   },
 ): Promise<DownsampledRound> {
   const { needs } = downsamplers[args.downsampler.strategy];

@@ -10,7 +10,7 @@ import { copyOut } from '../db/copy-out.js';
 import { batchInputs, inputFeeds } from '../onnx/batch-feeds.js';
 import { buildInference } from '../onnx/models/build.js';
 import type { ModelDefinition } from '../onnx/models/model.js';
-import { SessionHost, type ExecutionProvider } from '../onnx/session-host.js';
+import type { SessionHost } from '../onnx/session-host.js';
 import type { Needs, ScoredSamples } from './downsampling/index.js';
 import type { ModelState } from './model-state.js';
 
@@ -32,7 +32,8 @@ export interface ScoringPassArgs {
   batchSize: number;
   /** Samples per chunk: what one selection sees, and what the pass holds in memory. */
   chunkSize: number;
-  executionProvider?: ExecutionProvider;
+  /** The session host to score in: the caller keeps one warm across rounds (its worker thread starts once). */
+  host: SessionHost;
   signal?: AbortSignal;
 }
 
@@ -40,10 +41,9 @@ const IN_FLIGHT = 2;
 
 export async function* scoringPass(pool: pg.Pool, dataset: Dataset, args: ScoringPassArgs): AsyncGenerator<ScoredChunk> {
   const inputs = batchInputs(args.model, 'scoring pass');
-  const host = new SessionHost({ executionProvider: args.executionProvider });
+  const weights = { ...args.state.params, ...args.state.buffers };
+  const session = args.needs === 'nothing' ? undefined : await args.host.createSession(buildInference(args.model, weights));
   try {
-    const weights = { ...args.state.params, ...args.state.buffers };
-    const session = args.needs === 'nothing' ? undefined : await host.createSession(buildInference(args.model, weights));
     const fetch = args.needs === 'outputs' ? ['output'] : ['output', 'embedding'];
     let after = 0;
     for (;;) {
@@ -95,7 +95,7 @@ export async function* scoringPass(pool: pg.Pool, dataset: Dataset, args: Scorin
       if (length < args.chunkSize) return;
     }
   } finally {
-    await host.close();
+    await session?.release();
   }
 }
 
