@@ -16,6 +16,8 @@ import { downsampleRound } from '../lib/train/downsampled-round.js';
 import { downsamplers } from '../lib/train/downsampling/index.js';
 import { EpochSegment, roundEpochs } from '../lib/train/epoch-segment.js';
 import { countDownsampledRound } from '../lib/data/training-set/downsampled.js';
+import { IRREDUCIBLE_ROUND } from '../lib/data/training-set/irreducible-holdout.js';
+import { trainIrreducibleModel } from '../lib/train/irreducible-model.js';
 import type { Downsampler } from '../policies/selection/downsampling-schema.js';
 import { checkpointExtra, checkpointPath, CheckpointRetention, listCheckpoints, resumePoint, retentionMs, type Checkpoint } from './checkpoints.js';
 import type { ActivityDeps } from './deps.js';
@@ -134,6 +136,14 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
     const started = Date.now();
     const elapsed = () => base.elapsedMs + (Date.now() - started);
     let scoringMs = base.scoringMs ?? 0;
+    const timedScoring = async <T>(work: () => Promise<T>): Promise<T> => {
+      const start = Date.now();
+      try {
+        return await work();
+      } finally {
+        scoringMs += Date.now() - start;
+      }
+    };
     // Display only: rounds not scored yet are counted at ratio × the training set.
     const estimatedSteps = rounds.reduce((sum, [first, end]) => sum + new EpochSegment(
       downsampling?.mode === 'sampleThenBatch' ? Math.max(1, Math.round(setSize * downsampling.ratio)) : setSize, first, end, loadBatch,
@@ -147,9 +157,19 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
     let stepsBefore = 0;
     let samplesBefore = 0;
     let finalLoss = 0;
-    // Sample-then-batch rounds score in one host, started at the first round that needs scoring.
+    // Sample-then-batch rounds and RHO-LOSS's irreducible-loss model score in one host, started when first needed.
     let scoringHost: SessionHost | undefined;
+    const host = () => (scoringHost ??= new SessionHost({ executionProvider, onWarning: (message) => log.warn(message) }));
     try {
+      const irreducible = downsampling?.strategy === 'rhoLoss' ? await timedScoring(async () => {
+        if (await countDownsampledRound(pool, args.pipelineId, args.triggerId, IRREDUCIBLE_ROUND) === undefined) {
+          throw configurationError('InvalidSpec', `selection.downsampling.holdout.ratio: trigger ${args.triggerId} held out no sample for the irreducible-loss model (its training set has ${setSize}); raise the ratio`);
+        }
+        return trainIrreducibleModel(pool, dataset, {
+          pipelineId: args.pipelineId, triggerId: args.triggerId, model: def, optimizer: args.training.optimizer, epochs: downsampling.irreducibleEpochs,
+          batchSize, seed, host: host(), executionProvider, signal: cancellationSignal(), loader: args.training.loader,
+        });
+      }) : undefined;
       for (const [round, [firstEpoch, endEpoch]] of rounds.entries()) {
         const roundSource = downsampling?.mode === 'sampleThenBatch' ? round : undefined;
         let size = setSize;
@@ -157,13 +177,10 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
           const written = await countDownsampledRound(pool, args.pipelineId, args.triggerId, round);
           if (written !== undefined) size = written;
           else {
-            const scoringStart = Date.now();
-            size = (await downsampleRound(pool, dataset, {
+            size = (await timedScoring(() => downsampleRound(pool, dataset, {
               pipelineId: args.pipelineId, triggerId: args.triggerId, round, downsampler: downsampling!, model: def, state, seed,
-              batchSize: args.evaluationBatchSize ?? batchSize, signal: cancellationSignal(),
-              host: scoringHost ??= new SessionHost({ executionProvider, onWarning: (message) => log.warn(message) }),
-            })).size;
-            scoringMs += Date.now() - scoringStart;
+              batchSize: args.evaluationBatchSize ?? batchSize, signal: cancellationSignal(), host: host(),
+            }))).size;
           }
         }
         const segment = new EpochSegment(size, firstEpoch, endEpoch, loadBatch, trainedOf);
@@ -198,7 +215,9 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
           stepsPerRun: args.training.stepsPerRun,
           signal: cancellationSignal(),
           ...(batchThenSampling && {
-            selectBatch: batchThenSample({ downsampler: batchThenSampling, batchSize, loss: def.loss, seed, firstStep: stepsAt(done) }),
+            selectBatch: batchThenSample({
+              downsampler: batchThenSampling, batchSize, loss: def.loss, seed, firstStep: stepsAt(done), irreducible: irreducible && ((b) => irreducible.outputs(b)),
+            }),
           }),
           onProgress: (p) => {
             recentLosses.push(p.loss);

@@ -4,6 +4,7 @@
  * their importance weights.
  */
 import type { Downsampler } from '../../policies/selection/downsampling-schema.js';
+import type { Batch } from '../data/batch.js';
 import type { LossKind } from '../onnx/losses.js';
 import type { SelectBatch } from './batch-selection.js';
 import { downsamplers } from './downsampling/index.js';
@@ -25,13 +26,18 @@ export function pickedCount(loaded: number, batchSize: number, ratio: number): n
  * `firstStep` counts the steps of the trigger done before (a resumed attempt): a step's draw depends on its index
  * in the trigger, so a resumed run picks what the interrupted one would have.
  */
-export function batchThenSample(args: { downsampler: Downsampler; batchSize: number; loss: LossKind; seed: number; firstStep: number }): SelectBatch {
+export function batchThenSample(args: {
+  downsampler: Downsampler; batchSize: number; loss: LossKind; seed: number; firstStep: number;
+  /** RHO-LOSS: the irreducible-loss model's outputs on a batch. */
+  irreducible?: (batch: Batch) => Promise<Float32Array>;
+}): SelectBatch {
   const { downsampler, batchSize } = args;
   const needs = downsamplers[downsampler.strategy].needs;
   let step = args.firstStep;
   return async (batch, forward) => {
     const at = step++;
     const samples = needs === 'nothing' ? { n: batch.size } : scoredBatch(batch, await forward(batch), args.loss);
+    if (args.irreducible) Object.assign(samples, { irreducibleOutput: await args.irreducible(batch) });
     return pickedBatch(batch, selectWith(downsampler, samples, pickedCount(batch.size, batchSize, downsampler.ratio), args.seed, at));
   };
 }

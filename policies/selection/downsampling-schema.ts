@@ -42,6 +42,20 @@ export const downsamplerSchema = z.discriminatedUnion('strategy', [
     strategy: z.literal('submodular'), ...common, ...gradients, greedy, selectionBatch,
     submodularFunction: z.enum(['facilityLocation', 'graphCut', 'logDeterminant']).default('facilityLocation'),
   }),
+  /**
+   * RHO-LOSS: each batch's samples with the highest training loss minus irreducible loss, the loss of a model
+   * trained (`irreducibleEpochs` epochs, from scratch) on a seeded `holdout.ratio` of the trigger's training set,
+   * which the trigger's model then does not train on.
+   */
+  z.strictObject({
+    strategy: z.literal('rhoLoss'), ratio, mode: z.literal('batchThenSample', 'rhoLoss scores each batch with both models: mode batchThenSample').default('batchThenSample'),
+    period: z.literal(1).default(1),
+    holdout: z.strictObject(
+      { ratio: z.number().gt(0, 'must be in (0, 1)').lt(1, 'must be in (0, 1)') },
+      { error: 'rhoLoss trains its irreducible-loss model on held-out samples: give holdout: { ratio }, e.g. { ratio: 0.1 }' },
+    ),
+    irreducibleEpochs: z.number().int().min(1).max(100).default(1),
+  }),
   /** Repeated random sampling: a fresh uniform subset every epoch, or disjoint subsets cycling through the set. */
   z.strictObject({
     strategy: z.literal('rs2'), ratio, mode: z.literal('sampleThenBatch').default('sampleThenBatch'),

@@ -18,6 +18,11 @@ export interface SelectionPlan {
   presampling?: Presampling;
   /** Record which samples each trigger used: freshness and randomNoReplacement read it, from the first trigger on. */
   tracksUses: boolean;
+  /**
+   * RHO-LOSS: this seeded share of the selected samples is held out of the training set for the irreducible-loss
+   * model (lib/data/training-set/irreducible-holdout.ts).
+   */
+  irreducibleHoldout?: number;
   /** Seed of the trigger's random choices (a uint32). */
   seed: number;
 }
@@ -27,12 +32,14 @@ export function selectionPlan(selection: SelectionSpec | LegacySelection, trigge
   const triggerSeed = selectionSeed(seed, triggerId);
   if ('kind' in selection) return { window: { kind: selection.kind }, tracksUses: false, seed: triggerSeed };
   const warm = triggerId >= selection.warmupTriggers;
+  const downsampler = downsamplerFor(selection, triggerId);
   return {
     window: selection.window,
     ...(selection.limit && { limit: selection.limit }),
     ...(selection.freshness && { freshness: selection.freshness }),
     ...(warm && selection.presampling && { presampling: selection.presampling }),
     tracksUses: selection.freshness !== undefined || selection.presampling?.strategy === 'randomNoReplacement',
+    ...(downsampler?.strategy === 'rhoLoss' && { irreducibleHoldout: downsampler.holdout.ratio }),
     seed: triggerSeed,
   };
 }

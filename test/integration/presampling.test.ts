@@ -184,6 +184,18 @@ describe('presampling', () => {
     assert.ok(rows.every((r) => r.uses <= 2));
   });
 
+  it('holds a seeded share of the set out for RHO-LOSS\'s irreducible-loss model, which the trigger does not train on', async () => {
+    const p = await pipeline({ downsampling: { strategy: 'rhoLoss', ratio: 0.5, holdout: { ratio: 0.2 } } });
+    const window = await eligible(triggerRange(0).firstKey, triggerRange(0).lastKey);
+    const selected = await p.select(0);
+    const { rows } = await db.pool.query('SELECT sample_key FROM downsampled_samples WHERE pipeline_id = $1 AND trigger_id = 0 AND round = -1 ORDER BY 1', [p.pipelineId]);
+    const heldOut = rows.map((r) => Number(r.sample_key));
+    assert.ok(heldOut.length > 0.15 * window.length && heldOut.length < 0.25 * window.length, `${heldOut.length} of ${window.length} held out`);
+    const training = await p.keys(0);
+    assert.equal(selected.numSelected, training.length);
+    assert.deepEqual([...training, ...heldOut].sort((a, b) => a - b), window, 'every selected sample is in exactly one of the two');
+  });
+
   it('freshness mixes never-used and used samples in its ratio', async () => {
     const p = await pipeline({ window: { kind: 'allData' }, freshness: { unusedRatio: 0.5 } });
     const first = await p.select(0);

@@ -108,6 +108,21 @@ describe('selection policies in pipelines (real Temporal dev server, PostgreSQL,
     assert.ok(own.every((e) => e.accuracy! > 0.6), `accuracies ${own.map((e) => e.accuracy)}`);
   });
 
+  it('trains RHO-LOSS batch-then-sample with an irreducible-loss model trained on the trigger\'s holdout', async () => {
+    const { pipelineId, triggers, models, evaluations } = await run('rho-loss', {
+      downsampling: { strategy: 'rhoLoss', ratio: 0.5, holdout: { ratio: 0.2 }, irreducibleEpochs: 2 },
+    });
+    assert.equal(models.length, 3);
+    for (const [i, t] of triggers.entries()) {
+      const { rows } = await postgres.pool.query('SELECT count(*)::int AS n FROM downsampled_samples WHERE pipeline_id = $1 AND trigger_id = $2 AND round = -1', [pipelineId, t.triggerId]);
+      assert.ok(rows[0].n > 0, 'a holdout for the irreducible-loss model');
+      assert.equal(t.numSelected! + rows[0].n, t.numWindow, 'held out of the training set');
+      assert.equal(models[i]!.numScored, EPOCHS * t.numSelected!);
+    }
+    const own = evaluations.filter((e) => e.modelTrigger === e.intervalId);
+    assert.ok(own.every((e) => e.accuracy! > 0.6), `accuracies ${own.map((e) => e.accuracy)}`);
+  });
+
   it('mixes fresh and used samples with freshness, counting each use once', async () => {
     const { pipelineId, triggers, models } = await run('freshness', { window: { kind: 'allData' }, freshness: { unusedRatio: 0.5 } });
     assert.equal(models.length, 3);

@@ -19,13 +19,15 @@ function randomSamples(n: number, seed: number): ScoredSamples {
     output: Float32Array.from({ length: n * classes }, () => 2 * rng.normal()),
     labels: Float64Array.from({ length: n }, () => rng.int(classes)),
     embedding: Float32Array.from({ length: n * 4 }, () => rng.normal()),
+    irreducibleOutput: Float32Array.from({ length: n * classes }, () => 2 * rng.normal()),
   };
 }
 
 const names = Object.keys(downsamplers) as StrategyName[];
 /** Each strategy's options as the spec schema fills them in, plus variants that take other code paths. */
 const variants = (strategy: StrategyName): object[] => {
-  const parsed = downsamplerSchema.parse({ strategy, ratio: 0.25, ...(strategy === 'rs2' ? {} : { mode: 'sampleThenBatch' }) });
+  const mode = strategy === 'rs2' ? {} : strategy === 'rhoLoss' ? { holdout: { ratio: 0.1 } } : { mode: 'sampleThenBatch' };
+  const parsed = downsamplerSchema.parse({ strategy, ratio: 0.25, ...mode });
   const more: Record<string, object[]> = {
     rs2: [{ withReplacement: true }],
     uncertainty: [{ scoreMetric: 'margin', balance: true }],
@@ -40,10 +42,10 @@ const select = (name: StrategyName, samples: ScoredSamples, k: number, options: 
   (downsamplers[name] as Downsampler<object>).select(samples, k, options, seed, epoch);
 
 describe('downsampler registry', () => {
-  it('registers the eight strategies with what each needs', () => {
+  it('registers the nine strategies with what each needs', () => {
     assert.deepEqual(Object.fromEntries(names.map((n) => [n, downsamplers[n].needs])), {
       loss: 'outputs', gradNorm: 'outputs', uncertainty: 'outputs', kCenterGreedy: 'embeddings',
-      gradMatch: 'gradients', craig: 'gradients', submodular: 'gradients', rs2: 'nothing',
+      gradMatch: 'gradients', craig: 'gradients', submodular: 'gradients', rhoLoss: 'outputs', rs2: 'nothing',
     });
   });
 

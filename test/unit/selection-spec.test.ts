@@ -55,6 +55,10 @@ describe('selection spec', () => {
     );
     assert.match(issuesOf({ downsampling: { strategy: 'kCenterGreedy', ratio: 0.5, balance: true } })[0]!, /^selection\.downsampling\.balance: balance needs mode sampleThenBatch/);
     assert.match(issuesOf({ downsampling: { strategy: 'nope', ratio: 0.5 } })[0]!, /^selection\.downsampling\.strategy: /);
+    assert.deepEqual(issuesOf({ downsampling: { strategy: 'rhoLoss', ratio: 0.5 } }), [
+      'selection.downsampling.holdout: rhoLoss trains its irreducible-loss model on held-out samples: give holdout: { ratio }, e.g. { ratio: 0.1 }',
+    ]);
+    assert.match(issuesOf({ downsampling: { strategy: 'rhoLoss', ratio: 0.5, holdout: { ratio: 0.1 }, mode: 'sampleThenBatch' } })[0]!, /^selection\.downsampling\.mode: /);
     assert.match(
       issuesOf({ presampling: { strategy: 'labelBalanced', ratio: 0.5, forceColumnBalancing: true, forceRequiredTargetSize: true } })[0]!,
       /^selection\.presampling\.forceRequiredTargetSize: /,

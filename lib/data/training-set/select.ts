@@ -6,6 +6,7 @@ import type { Holdout } from '../holdout.js';
 import { registerPipelinePartition } from '../selection.js';
 import { presamplerOf } from './presamplers/index.js';
 import type { PresamplingContext, WindowStatement } from './presamplers/presampler.js';
+import { holdOutForIrreducibleLoss } from './irreducible-holdout.js';
 import { recordUses } from './sample-uses.js';
 import { SqlParams } from './sql-params.js';
 import { windowRange, windowSql } from './window.js';
@@ -68,8 +69,9 @@ export async function selectTrainingSet(pool: pg.Pool, args: SelectArgs): Promis
     const trigger = q.add(triggerId, 'int');
     const insert = `INSERT INTO training_samples (pipeline_id, trigger_id, sample_key, weight)
                     SELECT ${pipeline}, ${trigger}, p.sample_key, 1 FROM (${picks(q, win(q))}) p ORDER BY p.sample_key`;
-    const numSelected = (await client.query(insert, q.values)).rowCount ?? 0;
+    let numSelected = (await client.query(insert, q.values)).rowCount ?? 0;
     const numWindow = size ? await size : plan.limit || plan.presampling || plan.freshness ? await ctx.size() : numSelected;
+    if (plan.irreducibleHoldout !== undefined) numSelected -= await holdOutForIrreducibleLoss(client, pipelineId, triggerId, plan.seed, plan.irreducibleHoldout);
     if (plan.tracksUses) await recordUses(client, pipelineId, triggerId);
     await client.query(
       'UPDATE triggers SET num_window = $3, num_selected = $4 WHERE pipeline_id = $1 AND trigger_id = $2',

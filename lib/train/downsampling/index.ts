@@ -12,6 +12,7 @@ import { gradMatch, type GradMatchOptions } from './grad-match.js';
 import { gradNormImportance } from './grad-norm-importance.js';
 import { kCenterGreedy, type KCenterGreedyOptions } from './kcenter-greedy.js';
 import { lossImportance } from './loss-importance.js';
+import { rhoLoss } from './rho-loss.js';
 import { rs2, type Rs2Options } from './rs2.js';
 import type { Picks, ScoredSamples } from './scored-samples.js';
 import { derivedSeed } from './seeds.js';
@@ -51,6 +52,7 @@ export const downsamplers = {
   gradMatch: entry<GradMatchOptions>('gradients', (samples, k, options, seed, epoch) => gradMatch(samples, k, options, rngFor(seed, epoch))),
   craig: entry<CraigOptions>('gradients', (samples, k, options, seed, epoch) => craig(samples, k, options, rngFor(seed, epoch))),
   submodular: entry<SubmodularOptions>('gradients', (samples, k, options, seed, epoch) => submodular(samples, k, options, rngFor(seed, epoch))),
+  rhoLoss: entry<object>('outputs', (samples, k) => rhoLoss(samples, k)),
   rs2: entry<Rs2Options, Pick<ScoredSamples, 'n'>>('nothing', (samples, k, options, seed, epoch) => rs2(samples.n, k, epoch, seed, options.withReplacement)),
 };
 

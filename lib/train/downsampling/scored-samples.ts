@@ -16,6 +16,8 @@ export interface ScoredSamples {
   /** Penultimate activations (the input of the last layer), row-major [n, embeddingSize]. */
   embedding: Float32Array;
   embeddingSize: number;
+  /** RHO-LOSS only: the irreducible-loss model's outputs on the same samples, [n, classes]. */
+  irreducibleOutput?: Float32Array;
 }
 
 /**
