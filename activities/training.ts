@@ -15,9 +15,9 @@ import { batchThenSample, pickedCount, scoredBatchSize } from '../lib/train/batc
 import { downsampleRound } from '../lib/train/downsampled-round.js';
 import { downsamplers } from '../lib/train/downsampling/index.js';
 import { EpochSegment, roundEpochs } from '../lib/train/epoch-segment.js';
-import { countDownsampledRound } from '../lib/data/training-set/downsampled.js';
-import { IRREDUCIBLE_ROUND } from '../lib/data/training-set/irreducible-holdout.js';
-import { trainIrreducibleModel } from '../lib/train/irreducible-model.js';
+import { countDownsampledRound, roundKeys } from '../lib/data/training-set/downsampled.js';
+import { IRREDUCIBLE_ROUND, IRREDUCIBLE_TWIN_ROUND } from '../lib/data/training-set/irreducible-holdout.js';
+import { trainIrreducibleModel, twinIrreducibleModel } from '../lib/train/irreducible-model.js';
 import type { Downsampler } from '../policies/selection/downsampling-schema.js';
 import { checkpointExtra, checkpointPath, CheckpointRetention, listCheckpoints, resumePoint, retentionMs, type Checkpoint } from './checkpoints.js';
 import type { ActivityDeps } from './deps.js';
@@ -162,13 +162,18 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
     const host = () => (scoringHost ??= new SessionHost({ executionProvider, onWarning: (message) => log.warn(message) }));
     try {
       const irreducible = downsampling?.strategy === 'rhoLoss' ? await timedScoring(async () => {
-        if (await countDownsampledRound(pool, args.pipelineId, args.triggerId, IRREDUCIBLE_ROUND) === undefined) {
-          throw configurationError('InvalidSpec', `selection.downsampling.holdout.ratio: trigger ${args.triggerId} held out no sample for the irreducible-loss model (its training set has ${setSize}); raise the ratio`);
-        }
-        return trainIrreducibleModel(pool, dataset, {
-          pipelineId: args.pipelineId, triggerId: args.triggerId, model: def, optimizer: args.training.optimizer, epochs: downsampling.irreducibleEpochs,
-          batchSize, seed, host: host(), executionProvider, signal: cancellationSignal(), loader: args.training.loader,
-        });
+        const twin = downsampling.holdout.strategy === 'twin';
+        const train = async (round: number) => {
+          if (await countDownsampledRound(pool, args.pipelineId, args.triggerId, round) === undefined) {
+            throw configurationError('InvalidSpec', `selection.downsampling.holdout: trigger ${args.triggerId} held out no sample for an irreducible-loss model (its training set has ${setSize})${twin ? '' : '; raise the ratio'}`);
+          }
+          return trainIrreducibleModel(pool, dataset, {
+            pipelineId: args.pipelineId, triggerId: args.triggerId, round, model: def, optimizer: args.training.optimizer, epochs: downsampling.irreducibleEpochs,
+            batchSize, seed, host: host(), executionProvider, signal: cancellationSignal(), loader: args.training.loader,
+          });
+        };
+        if (!twin) return train(IRREDUCIBLE_ROUND);
+        return twinIrreducibleModel(await train(IRREDUCIBLE_ROUND), await train(IRREDUCIBLE_TWIN_ROUND), await roundKeys(pool, args.pipelineId, args.triggerId, IRREDUCIBLE_ROUND));
       }) : undefined;
       for (const [round, [firstEpoch, endEpoch]] of rounds.entries()) {
         const roundSource = downsampling?.mode === 'sampleThenBatch' ? round : undefined;

@@ -11,4 +11,6 @@ export interface Batch {
   /** Row-major categorical ids, `size * categoricalCount`; only for formats with categorical fields. */
   categorical?: Int32Array;
   categoricalCount?: number;
+  /** The samples' keys, one per row (the loader's batches carry them): what a step may look up by sample. */
+  keys?: Float64Array;
 }

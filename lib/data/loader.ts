@@ -398,6 +398,7 @@ class BatchAssembler {
         const row = order[i + k]!;
         this.current.y[this.filled + k] = page.labels[row]!;
         this.current.w[this.filled + k] = page.weights[row]!;
+        this.current.keys![this.filled + k] = page.keys[row]!;
       }
       this.filled += take;
       i += take;
@@ -414,7 +415,9 @@ class BatchAssembler {
     if (this.filled === 0 || dropLast) return;
     const n = this.filled;
     const { x, y, w, categorical } = this.current;
-    const last: Batch = { x: x.slice(0, n * this.features), y: y.slice(0, n), w: w.slice(0, n), size: n, features: this.features };
+    const last: Batch = {
+      x: x.slice(0, n * this.features), y: y.slice(0, n), w: w.slice(0, n), size: n, features: this.features, keys: this.current.keys!.slice(0, n),
+    };
     if (categorical) {
       last.categorical = categorical.slice(0, n * this.categories);
       last.categoricalCount = this.categories;
@@ -429,6 +432,7 @@ class BatchAssembler {
       w: new Float32Array(this.size),
       size: this.size,
       features: this.features,
+      keys: new Float64Array(this.size),
     };
     // Formats without categorical fields keep the Batch shape they always had.
     if (this.categories > 0) {

@@ -1,14 +1,13 @@
 /**
- * RHO-LOSS's irreducible-loss model: trained from a seeded initialization on the trigger's held-out samples
- * (lib/data/training-set/irreducible-holdout.ts), then served from an inference session in the training attempt's
- * scoring host, so each batch's irreducible loss is one more forward pass. Deterministic, so a retried attempt
- * trains the same model again rather than storing it.
+ * RHO-LOSS's irreducible-loss models: each trained from a seeded initialization on held-out samples of the trigger
+ * (a downsampled_samples round, see lib/data/training-set/irreducible-holdout.ts), then served from an inference
+ * session in the training attempt's scoring host, so each batch's irreducible loss is one more forward pass (two
+ * for a twin holdout). Deterministic, so a retried attempt trains the same models again rather than storing them.
  */
 import type pg from 'pg';
 import type { Batch } from '../data/batch.js';
 import type { Dataset } from '../data/datasets.js';
 import { trainingBatches, type LoaderOptions } from '../data/loader.js';
-import { IRREDUCIBLE_ROUND } from '../data/training-set/irreducible-holdout.js';
 import { batchInputs, inputFeeds } from '../onnx/batch-feeds.js';
 import { buildInference } from '../onnx/models/build.js';
 import type { ModelDefinition } from '../onnx/models/model.js';
@@ -26,7 +25,7 @@ export async function trainIrreducibleModel(
   pool: pg.Pool,
   dataset: Dataset,
   args: {
-    pipelineId: number; triggerId: number; model: ModelDefinition; optimizer: OptimizerConfig; epochs: number; batchSize: number;
+    pipelineId: number; triggerId: number; round: number; model: ModelDefinition; optimizer: OptimizerConfig; epochs: number; batchSize: number;
     seed: number; host: SessionHost; executionProvider?: ExecutionProvider; signal?: AbortSignal; loader?: LoaderOptions;
   },
 ): Promise<IrreducibleModel> {
@@ -34,7 +33,7 @@ export async function trainIrreducibleModel(
   async function* batches(): AsyncGenerator<Batch> {
     for (let epoch = 0; epoch < args.epochs; epoch++) {
       yield* trainingBatches(pool, dataset, {
-        pipelineId: args.pipelineId, triggerId: args.triggerId, batchSize: args.batchSize, seed, epoch, round: IRREDUCIBLE_ROUND, ...args.loader,
+        pipelineId: args.pipelineId, triggerId: args.triggerId, batchSize: args.batchSize, seed, epoch, round: args.round, ...args.loader,
       });
     }
   }
@@ -50,4 +49,36 @@ export async function trainIrreducibleModel(
       return out.output!.data as Float32Array;
     },
   };
+}
+
+/**
+ * A twin holdout's irreducible loss: each sample is scored by the model trained on the half it is not in
+ * (`firstHalf`: the ascending keys of the half `first` trained on), so no sample's irreducible loss comes from a
+ * model that saw it. Batches carry their keys.
+ */
+export function twinIrreducibleModel(first: IrreducibleModel, second: IrreducibleModel, firstHalf: Float64Array): IrreducibleModel {
+  return {
+    async outputs(batch) {
+      if (!batch.keys) throw new Error('a twin irreducible loss needs the batch\'s keys');
+      const [fromFirst, fromSecond] = await Promise.all([first.outputs(batch), second.outputs(batch)]);
+      const width = fromFirst.length / batch.size;
+      const out = new Float32Array(fromFirst.length);
+      for (let i = 0; i < batch.size; i++) {
+        const source = contains(firstHalf, batch.keys[i]!) ? fromSecond : fromFirst;
+        out.set(source.subarray(i * width, (i + 1) * width), i * width);
+      }
+      return out;
+    },
+  };
+}
+
+function contains(sorted: Float64Array, key: number): boolean {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return sorted[lo] === key;
 }

@@ -44,16 +44,23 @@ export const downsamplerSchema = z.discriminatedUnion('strategy', [
   }),
   /**
    * RHO-LOSS: each batch's samples with the highest training loss minus irreducible loss, the loss of a model
-   * trained (`irreducibleEpochs` epochs, from scratch) on a seeded `holdout.ratio` of the trigger's training set,
-   * which the trigger's model then does not train on.
+   * trained (`irreducibleEpochs` epochs, from scratch) on held-out samples. `simple`: on a seeded `holdout.ratio`
+   * of the trigger's training set, which the trigger's model then does not train on. `twin`: two models, each on
+   * a seeded half of the set, each giving the irreducible loss of the other half; the trigger trains on all.
    */
   z.strictObject({
     strategy: z.literal('rhoLoss'), ratio, mode: z.literal('batchThenSample', 'rhoLoss scores each batch with both models: mode batchThenSample').default('batchThenSample'),
     period: z.literal(1).default(1),
     holdout: z.strictObject(
-      { ratio: z.number().gt(0, 'must be in (0, 1)').lt(1, 'must be in (0, 1)') },
-      { error: 'rhoLoss trains its irreducible-loss model on held-out samples: give holdout: { ratio }, e.g. { ratio: 0.1 }' },
-    ),
+      {
+        strategy: z.enum(['simple', 'twin']).default('simple'),
+        ratio: z.number().gt(0, 'must be in (0, 1)').lt(1, 'must be in (0, 1)').optional(),
+      },
+      { error: 'rhoLoss trains its irreducible-loss model on held-out samples: give holdout: { ratio }, e.g. { ratio: 0.1 }, or holdout: { strategy: twin }' },
+    ).superRefine((h, ctx) => {
+      if (h.strategy === 'simple' && h.ratio === undefined) ctx.addIssue({ code: 'custom', path: ['ratio'], message: 'a simple holdout needs the share of the set it holds out, e.g. 0.1' });
+      if (h.strategy === 'twin' && h.ratio !== undefined) ctx.addIssue({ code: 'custom', path: ['ratio'], message: 'a twin holdout splits the set in halves: no ratio' });
+    }),
     irreducibleEpochs: z.number().int().min(1).max(100).default(1),
   }),
   /** Repeated random sampling: a fresh uniform subset every epoch, or disjoint subsets cycling through the set. */

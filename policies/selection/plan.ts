@@ -19,10 +19,10 @@ export interface SelectionPlan {
   /** Record which samples each trigger used: freshness and randomNoReplacement read it, from the first trigger on. */
   tracksUses: boolean;
   /**
-   * RHO-LOSS: this seeded share of the selected samples is held out of the training set for the irreducible-loss
-   * model (lib/data/training-set/irreducible-holdout.ts).
+   * RHO-LOSS: the samples the irreducible-loss models train on (lib/data/training-set/irreducible-holdout.ts): a
+   * seeded share of the selected ones, held out of the training set, or the set's two seeded halves.
    */
-  irreducibleHoldout?: number;
+  irreducibleHoldout?: { strategy: 'simple'; ratio: number } | { strategy: 'twin' };
   /** Seed of the trigger's random choices (a uint32). */
   seed: number;
 }
@@ -39,7 +39,9 @@ export function selectionPlan(selection: SelectionSpec | LegacySelection, trigge
     ...(selection.freshness && { freshness: selection.freshness }),
     ...(warm && selection.presampling && { presampling: selection.presampling }),
     tracksUses: selection.freshness !== undefined || selection.presampling?.strategy === 'randomNoReplacement',
-    ...(downsampler?.strategy === 'rhoLoss' && { irreducibleHoldout: downsampler.holdout.ratio }),
+    ...(downsampler?.strategy === 'rhoLoss' && {
+      irreducibleHoldout: downsampler.holdout.strategy === 'twin' ? { strategy: 'twin' as const } : { strategy: 'simple' as const, ratio: downsampler.holdout.ratio! },
+    }),
     seed: triggerSeed,
   };
 }

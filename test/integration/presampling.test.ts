@@ -196,6 +196,18 @@ describe('presampling', () => {
     assert.deepEqual([...training, ...heldOut].sort((a, b) => a - b), window, 'every selected sample is in exactly one of the two');
   });
 
+  it('splits the set into two seeded halves for a twin holdout, and trains on all of it', async () => {
+    const p = await pipeline({ downsampling: { strategy: 'rhoLoss', ratio: 0.5, holdout: { strategy: 'twin' } } });
+    const window = await eligible(triggerRange(0).firstKey, triggerRange(0).lastKey);
+    assert.equal((await p.select(0)).numSelected, window.length);
+    const half = async (round: number) => (await db.pool.query(
+      'SELECT sample_key FROM downsampled_samples WHERE pipeline_id = $1 AND trigger_id = 0 AND round = $2 ORDER BY 1', [p.pipelineId, round],
+    )).rows.map((r) => Number(r.sample_key));
+    const [first, second] = [await half(-1), await half(-2)];
+    assert.ok(Math.abs(first.length - second.length) < 0.15 * window.length, `halves of ${first.length} and ${second.length}`);
+    assert.deepEqual([...first, ...second].sort((a, b) => a - b), window);
+  });
+
   it('freshness mixes never-used and used samples in its ratio', async () => {
     const p = await pipeline({ window: { kind: 'allData' }, freshness: { unusedRatio: 0.5 } });
     const first = await p.select(0);

@@ -121,6 +121,11 @@ describe('selection policies in pipelines (real Temporal dev server, PostgreSQL,
     }
     const own = evaluations.filter((e) => e.modelTrigger === e.intervalId);
     assert.ok(own.every((e) => e.accuracy! > 0.6), `accuracies ${own.map((e) => e.accuracy)}`);
+
+    const twin = await run('rho-loss-twin', { downsampling: { strategy: 'rhoLoss', ratio: 0.5, holdout: { strategy: 'twin' } } });
+    assert.equal(twin.models.length, 3);
+    for (const t of twin.triggers) assert.equal(t.numSelected, t.numWindow, 'a twin holdout keeps every sample in training');
+    assert.ok(twin.evaluations.filter((e) => e.modelTrigger === e.intervalId).every((e) => e.accuracy! > 0.6));
   });
 
   it('mixes fresh and used samples with freshness, counting each use once', async () => {

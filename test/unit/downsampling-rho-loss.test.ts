@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { perSampleLoss } from '../../lib/train/downsampling/per-sample-loss.js';
 import { rhoLoss } from '../../lib/train/downsampling/rho-loss.js';
+import { twinIrreducibleModel, type IrreducibleModel } from '../../lib/train/irreducible-model.js';
+import type { Batch } from '../../lib/data/batch.js';
 import type { ScoredSamples } from '../../lib/train/downsampling/scored-samples.js';
 import { createRng } from '../../lib/rng.js';
 
@@ -42,5 +44,17 @@ describe('RHO-LOSS', () => {
     const s = samples(10, 1);
     assert.throws(() => rhoLoss({ ...s, irreducibleOutput: undefined }, 3), /rhoLoss needs the irreducible-loss model's outputs for all 10 samples/);
     assert.throws(() => rhoLoss(s, 11), /11/);
+  });
+});
+
+describe('twin irreducible loss', () => {
+  it('scores each sample with the model trained on the other half', async () => {
+    // Each model answers its own constant outputs, two classes per sample.
+    const model = (value: number): IrreducibleModel => ({ outputs: async (b: Batch) => new Float32Array(2 * b.size).fill(value) });
+    const batch = { size: 4, keys: Float64Array.of(10, 11, 12, 13) } as Batch;
+    const twin = twinIrreducibleModel(model(1), model(2), Float64Array.of(11, 13));
+    // Keys 11 and 13 trained the first model: the second scores them.
+    assert.deepEqual([...await twin.outputs(batch)], [1, 1, 2, 2, 1, 1, 2, 2]);
+    await assert.rejects(twin.outputs({ size: 1 } as Batch), /needs the batch's keys/);
   });
 });

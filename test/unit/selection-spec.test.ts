@@ -56,7 +56,13 @@ describe('selection spec', () => {
     assert.match(issuesOf({ downsampling: { strategy: 'kCenterGreedy', ratio: 0.5, balance: true } })[0]!, /^selection\.downsampling\.balance: balance needs mode sampleThenBatch/);
     assert.match(issuesOf({ downsampling: { strategy: 'nope', ratio: 0.5 } })[0]!, /^selection\.downsampling\.strategy: /);
     assert.deepEqual(issuesOf({ downsampling: { strategy: 'rhoLoss', ratio: 0.5 } }), [
-      'selection.downsampling.holdout: rhoLoss trains its irreducible-loss model on held-out samples: give holdout: { ratio }, e.g. { ratio: 0.1 }',
+      'selection.downsampling.holdout: rhoLoss trains its irreducible-loss model on held-out samples: give holdout: { ratio }, e.g. { ratio: 0.1 }, or holdout: { strategy: twin }',
+    ]);
+    assert.deepEqual(issuesOf({ downsampling: { strategy: 'rhoLoss', ratio: 0.5, holdout: {} } }), [
+      'selection.downsampling.holdout.ratio: a simple holdout needs the share of the set it holds out, e.g. 0.1',
+    ]);
+    assert.deepEqual(issuesOf({ downsampling: { strategy: 'rhoLoss', ratio: 0.5, holdout: { strategy: 'twin', ratio: 0.3 } } }), [
+      'selection.downsampling.holdout.ratio: a twin holdout splits the set in halves: no ratio',
     ]);
     assert.match(issuesOf({ downsampling: { strategy: 'rhoLoss', ratio: 0.5, holdout: { ratio: 0.1 }, mode: 'sampleThenBatch' } })[0]!, /^selection\.downsampling\.mode: /);
     assert.match(

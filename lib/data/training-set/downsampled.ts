@@ -30,3 +30,12 @@ export async function countDownsampledRound(pool: pg.Pool, pipelineId: number, t
   );
   return rows[0]!.n > 0 ? rows[0]!.n : undefined;
 }
+
+/** The keys of a written round, ascending. */
+export async function roundKeys(pool: pg.Pool, pipelineId: number, triggerId: number, round: number): Promise<Float64Array> {
+  const { rows } = await pool.query<{ k: string }>(
+    'SELECT sample_key AS k FROM downsampled_samples WHERE pipeline_id = $1 AND trigger_id = $2 AND round = $3 ORDER BY sample_key',
+    [pipelineId, triggerId, round],
+  );
+  return Float64Array.from(rows, (r) => Number(r.k));
+}

@@ -71,7 +71,7 @@ export async function selectTrainingSet(pool: pg.Pool, args: SelectArgs): Promis
                     SELECT ${pipeline}, ${trigger}, p.sample_key, 1 FROM (${picks(q, win(q))}) p ORDER BY p.sample_key`;
     let numSelected = (await client.query(insert, q.values)).rowCount ?? 0;
     const numWindow = size ? await size : plan.limit || plan.presampling || plan.freshness ? await ctx.size() : numSelected;
-    if (plan.irreducibleHoldout !== undefined) numSelected -= await holdOutForIrreducibleLoss(client, pipelineId, triggerId, plan.seed, plan.irreducibleHoldout);
+    if (plan.irreducibleHoldout) numSelected -= await holdOutForIrreducibleLoss(client, pipelineId, triggerId, plan.seed, plan.irreducibleHoldout);
     if (plan.tracksUses) await recordUses(client, pipelineId, triggerId);
     await client.query(
       'UPDATE triggers SET num_window = $3, num_selected = $4 WHERE pipeline_id = $1 AND trigger_id = $2',
