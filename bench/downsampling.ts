@@ -24,6 +24,8 @@ import { registerDataset } from '../lib/data/datasets.js';
 import { ingestFiles } from '../lib/data/ingest.js';
 import { keyedBatches } from '../lib/data/loader.js';
 import { writeTrainingSet } from '../lib/data/selection.js';
+import { holdOutForIrreducibleLoss } from '../lib/data/training-set/irreducible-holdout.js';
+import { inTransaction } from '../lib/db/transaction.js';
 import { startEmbeddedPostgres } from '../lib/db/embedded.js';
 import { migrate } from '../lib/db/migrate.js';
 import { createPool } from '../lib/db/pool.js';
@@ -146,6 +148,10 @@ export async function benchDownsampling(opts: DownsamplingBenchOptions): Promise
     const { trainModel: train } = trainingActivities({ pool, storeDir: path.join(dir, 'store'), executionProvider: 'cpu' });
     const runStrategy = async (downsampling?: Downsampler): Promise<{ ms: number; trained: TrainedModel }> => {
       const id = await nextTrigger();
+      if (downsampling?.strategy === 'rhoLoss') {
+        // What selection does for RHO-LOSS: the irreducible-loss model's holdout leaves the training set.
+        await inTransaction(pool, (client) => holdOutForIrreducibleLoss(client, pipelineId, id, 1, { strategy: 'simple', ratio: downsampling.holdout.ratio! }));
+      }
       let trained: TrainedModel | undefined;
       const ms = await timedMs(async () => {
         trained = await new MockActivityEnvironment().run(train, {
@@ -169,6 +175,7 @@ export async function benchDownsampling(opts: DownsamplingBenchOptions): Promise
         strategy: 'submodular', ratio, mode: 'sampleThenBatch', period: 1, fullGradApproximation: 'lastLayer', balance: false,
         greedy: 'lazy', selectionBatch: 64, submodularFunction: 'facilityLocation',
       }],
+      ['rhoLoss', { strategy: 'rhoLoss', ratio, mode: 'batchThenSample', period: 1, holdout: { strategy: 'simple', ratio: 0.1 }, irreducibleEpochs: 1 }],
       ['rs2', { strategy: 'rs2', ratio, mode: 'sampleThenBatch', period: 1, withReplacement: false }],
     ];
     const strategies: StrategyRow[] = [];
