@@ -48,7 +48,7 @@ export const BENCH_MODELS: { name: string; spec: ModelSpec; features: number; ca
 ];
 
 /** Random inputs; raw categorical ids spread over 10M values, so most tables' rows are hashed to at random. */
-function randomBatch(def: ModelDefinition, size: number, features: number, categorical: number, seed: number): Batch {
+export function randomBatch(def: ModelDefinition, size: number, features: number, categorical: number, seed: number): Batch {
   const rng = createRng(seed);
   const x = new Float32Array(size * features).map(() => rng.next());
   const y = new Int32Array(size).map(() => rng.int(def.loss === 'softmax-ce' ? def.outputSize : 2));
@@ -115,7 +115,7 @@ export async function rawLoop(def: ModelDefinition, batch: Batch, steps: number)
 }
 
 /** Samples/s through trainModel over the same number of steps, from the first step on; peak RSS while it runs. */
-async function trainerRun(
+export async function trainerRun(
   def: ModelDefinition, batch: Batch, steps: number, stepsPerRun = 1,
 ): Promise<{ samplesPerS: number; peakRssMb: number }> {
   // Warm-up: the first runs covering at least three steps (a run reports all its steps at once).

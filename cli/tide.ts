@@ -30,6 +30,8 @@ Usage:
   tide bench dataplane [--json]          ingestion and the training data path vs raw baselines
   tide bench triggers [--json]           a drift check and embedding extraction vs raw baselines
   tide bench evaluation [--json]         scoring held-out samples vs a bare session loop; a 50-trigger evaluation matrix
+  tide bench selection [--json]          presampling vs a plain INSERT … SELECT; downsampling vs its bounds and no selection
+  tide bench peer [--json]               the zoo trained by Tideline and by PyTorch (needs pip3 install torch)
 
 Settings come from the environment: TIDELINE_HOME (state folder, default .tideline), TEMPORAL_ADDRESS,
 TEMPORAL_NAMESPACE, DATABASE_URL, TIDELINE_STORE, TIDELINE_CPU_QUEUE, TIDELINE_GPU_QUEUE, TEMPORAL_CLI.

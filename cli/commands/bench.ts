@@ -3,12 +3,14 @@ import { parseArgs } from 'node:util';
 import { benchDataplane } from '../../bench/dataplane.js';
 import { benchEvaluation } from '../../bench/evaluation.js';
 import { benchDownsampling } from '../../bench/downsampling.js';
+import { benchPeer } from '../../bench/peer.js';
 import { benchSelection } from '../../bench/selection.js';
-import { benchTrain } from '../../bench/train.js';
+import { BENCH_MODELS, benchTrain } from '../../bench/train.js';
 import { benchTriggers } from '../../bench/triggers.js';
 
 const USAGE = [
   'usage: tide bench train [--json] [--seconds S] [--steps-per-run K] [--models a,b]',
+  '       tide bench peer [--json] [--seconds S] [--rounds R] [--models a,b]',
   '       tide bench dataplane [--json] [--rows N] [--files F] [--parallel N] [--repeats R] [--batch-size B] [--steps S] [--rounds R] [--fraction F]',
   '                            [--partition-sizes a,b] [--prefetch a,b] [--requests a,b] [--loader size,prefetch,requests]',
   '                            [--images N] [--cnn-batch-size B] [--cnn-steps S] [--cnn-loader size,prefetch,requests]',
@@ -20,13 +22,15 @@ const USAGE = [
 const machine = () => ({ cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version });
 
 /**
- * `tide bench train`: training throughput of the zoo, raw session vs trainer. `tide bench dataplane`: ingestion and
+ * `tide bench train`: training throughput of the zoo, raw session vs trainer. `tide bench peer`: the trainer vs
+ * PyTorch on the same models. `tide bench dataplane`: ingestion and
  * loading vs raw baselines. `tide bench triggers`: the cost of a model-aware trigger check. `tide bench evaluation`:
  * scoring held-out samples vs a bare session loop, and a pipeline's whole evaluation matrix. `tide bench selection`:
  * presampling vs a plain INSERT … SELECT of the window, and model-based downsampling vs its bounds and no selection.
  */
 export async function bench(args: string[]): Promise<void> {
   if (args[0] === 'dataplane') return dataplane(args.slice(1));
+  if (args[0] === 'peer') return peer(args.slice(1));
   if (args[0] === 'triggers') return triggers(args.slice(1));
   if (args[0] === 'evaluation') return evaluation(args.slice(1));
   if (args[0] === 'selection') return selection(args.slice(1));
@@ -53,6 +57,48 @@ export async function bench(args: string[]): Promise<void> {
       console.log(`${r.model.padEnd(20)} B=${String(r.batchSize).padEnd(4)} raw ${String(r.rawSamplesPerS).padStart(7)}/s  trainer ${String(r.trainerSamplesPerS).padStart(7)}/s  ratio ${r.ratio.toFixed(3)}  peak RSS ${r.peakRssMb} MB`),
   });
   if (values.json) console.log(JSON.stringify({ benchmark: 'train', machine: machine(), stepsPerRun, rows }, null, 2));
+}
+
+async function peer(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: false,
+    options: {
+      json: { type: 'boolean', default: false },
+      seconds: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '3' },
+      models: { type: 'string', default: BENCH_MODELS.map((m) => m.name).join(',') },
+    },
+  });
+  if (positionals.length > 0) throw new Error(USAGE);
+  const seconds = Number(values.seconds);
+  if (!(seconds > 0)) throw new Error(`--seconds: "${values.seconds}" is not a positive number`);
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: "${values.rounds}" is not a positive integer`);
+  const models = values.models.split(',').map((m) => m.trim());
+  const unknown = models.filter((m) => !BENCH_MODELS.some((b) => b.name === m));
+  if (unknown.length > 0) throw new Error(`--models: unknown ${unknown.join(', ')} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`);
+  const n = (v: number) => Math.round(v).toLocaleString('en-US');
+  const report = await benchPeer({
+    batchSizes: [64, 256], seconds, rounds, models,
+    onSample: values.json ? undefined : (round, s) => console.log(
+      `round ${round + 1}/${rounds}  ${s.model.padEnd(20)} B=${String(s.batchSize).padEnd(4)} tideline ${n(s.tidelineSamplesPerS).padStart(8)}/s  `
+      + `torch ${n(s.torchSamplesPerS).padStart(8)}/s  ratio ${(s.tidelineSamplesPerS / s.torchSamplesPerS).toFixed(3)}`,
+    ),
+  });
+  if (values.json) {
+    console.log(JSON.stringify({ ...report, machine: machine() }, null, 2));
+    return;
+  }
+  console.log(`\ntorch ${report.torch}, ${report.threads} intra-op thread(s), ${rounds} rounds of ${seconds} s: medians (min–max over rounds)`);
+  console.log('| model | batch | Tideline samples/s | PyTorch samples/s | ratio | parameters (Tideline / PyTorch) |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
+  for (const r of report.rows) {
+    console.log(
+      `| ${r.model} | ${r.batchSize} | ${n(r.tidelineSamplesPerS.median)} | ${n(r.torchSamplesPerS.median)} | `
+      + `${r.ratio.median.toFixed(2)} (${r.ratio.min.toFixed(2)}–${r.ratio.max.toFixed(2)}) | ${n(r.tidelineParams)} / ${n(r.torchParams)} |`,
+    );
+  }
+  console.log(`min_ratio_vs_torch ${report.min_ratio_vs_torch}`);
 }
 
 async function dataplane(args: string[]): Promise<void> {
