@@ -15,6 +15,7 @@ import { batchThenSample, pickedCount, scoredBatchSize } from '../lib/train/batc
 import { downsampleRound } from '../lib/train/downsampled-round.js';
 import { downsamplers } from '../lib/train/downsampling/index.js';
 import { EpochSegment, roundEpochs } from '../lib/train/epoch-segment.js';
+import { fitStandardization, standardizes, withStandardization } from '../lib/train/feature-statistics.js';
 import { countDownsampledRound, roundKeys } from '../lib/data/training-set/downsampled.js';
 import { IRREDUCIBLE_ROUND, IRREDUCIBLE_TWIN_ROUND } from '../lib/data/training-set/irreducible-holdout.js';
 import { trainIrreducibleModel, twinIrreducibleModel } from '../lib/train/irreducible-model.js';
@@ -118,6 +119,10 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
     const resume = resumed?.checkpoint;
     const base: Checkpoint = resume ?? { path: '', stepsDone: 0, samplesDone: 0, elapsedMs: 0 };
     let state = resumed?.state ?? await initialState(args, def);
+    // A fresh start fits standardization on this trigger's set; a resumed one has it in its checkpoint.
+    if (!resumed && standardizes(state)) {
+      state = withStandardization(state, await fitStandardization(pool, dataset, { pipelineId: args.pipelineId, triggerId: args.triggerId, features: args.features }));
+    }
     // Each trigger's schedule starts at its own first step, also when the parent's step count carries over.
     const scheduleStartStep = state.step - base.stepsDone;
     const retention = new CheckpointRetention(store, retentionMs(activityInfo().heartbeatTimeoutMs));

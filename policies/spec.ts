@@ -93,13 +93,20 @@ const graphPath = z.string().min(1);
 const sha256 = z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 as 64 lowercase hex digits');
 
 /** The model zoo: one entry per architecture (lib/onnx/models/), built for the dataset's feature count. */
+/**
+ * Standardize the features before the first layer, with each trigger's training-set mean and standard deviation,
+ * baked into the model (lib/onnx/layers/standardize.ts): for tabular features of very different scales.
+ */
+const standardize = z.boolean().optional();
+
 const modelSchema = z.discriminatedUnion('architecture', [
-  z.strictObject({ architecture: z.literal('logisticRegression'), numClasses }),
+  z.strictObject({ architecture: z.literal('logisticRegression'), numClasses, standardize }),
   z.strictObject({
     architecture: z.literal('mlp'),
     hidden: widths.default([128]),
     numClasses,
     dropout: z.number().min(0).lt(1).optional(),
+    standardize,
   }),
   z.strictObject({
     architecture: z.literal('cnn'),

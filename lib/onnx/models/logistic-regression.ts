@@ -5,6 +5,7 @@
  * The embedding is the input itself.
  */
 import { linear } from '../layers/linear.js';
+import { standardize } from '../layers/standardize.js';
 import type { ModelDefinition } from './model.js';
 
 export interface LogisticRegressionConfig {
@@ -12,6 +13,8 @@ export interface LogisticRegressionConfig {
   numClasses: number;
   /** Default 'softmax-ce'. 'bce-logits' needs numClasses 2 and gives outputSize 1. */
   loss?: 'softmax-ce' | 'bce-logits';
+  /** Standardize the features first (layers/standardize.ts). */
+  standardize?: boolean;
 }
 
 export function logisticRegressionModel(cfg: LogisticRegressionConfig): ModelDefinition {
@@ -25,6 +28,9 @@ export function logisticRegressionModel(cfg: LogisticRegressionConfig): ModelDef
     inputs: [{ name: 'x', dtype: 'float32', shape: ['B', cfg.inputSize] }],
     loss,
     outputSize,
-    forward: (t, { x }) => ({ output: linear(t, 'fc', x!, outputSize), embedding: x!, embeddingSize: cfg.inputSize }),
+    forward: (t, { x }) => {
+      const input = cfg.standardize ? standardize(t, x!) : x!;
+      return { output: linear(t, 'fc', input, outputSize), embedding: input, embeddingSize: cfg.inputSize };
+    },
   };
 }

@@ -5,6 +5,7 @@
 import { relu } from '../layers/activations.js';
 import { dropout } from '../layers/dropout.js';
 import { linear } from '../layers/linear.js';
+import { standardize } from '../layers/standardize.js';
 import type { ModelDefinition } from './model.js';
 
 export interface MlpConfig {
@@ -13,6 +14,8 @@ export interface MlpConfig {
   numClasses: number;
   /** Dropout probability after each hidden activation; default 0. */
   dropout?: number;
+  /** Standardize the features first (layers/standardize.ts). */
+  standardize?: boolean;
 }
 
 export function mlpModel(cfg: MlpConfig): ModelDefinition {
@@ -22,8 +25,9 @@ export function mlpModel(cfg: MlpConfig): ModelDefinition {
     loss: 'softmax-ce',
     outputSize: cfg.numClasses,
     forward(t, { x }) {
-      let embedding = x!;
-      let h = x!;
+      const input = cfg.standardize ? standardize(t, x!) : x!;
+      let embedding = input;
+      let h = input;
       cfg.hidden.forEach((width, i) => {
         embedding = relu(t, linear(t, `fc${i + 1}`, h, width));
         h = dropout(t, `fc${i + 1}.dropout`, embedding, cfg.dropout ?? 0);

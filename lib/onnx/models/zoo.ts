@@ -24,9 +24,9 @@ export function createModel(spec: ModelSpec, features: number, categoricalCount 
   }
   switch (spec.architecture) {
     case 'logisticRegression':
-      return logisticRegressionModel({ inputSize: features, numClasses: spec.numClasses });
+      return logisticRegressionModel({ inputSize: features, numClasses: spec.numClasses, standardize: spec.standardize });
     case 'mlp':
-      return mlpModel({ inputSize: features, hidden: spec.hidden, numClasses: spec.numClasses, dropout: spec.dropout });
+      return mlpModel({ inputSize: features, hidden: spec.hidden, numClasses: spec.numClasses, dropout: spec.dropout, standardize: spec.standardize });
     case 'cnn':
     case 'resnet': {
       const [channels, height, width] = spec.inputShape;
