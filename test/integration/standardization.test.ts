@@ -8,7 +8,7 @@ import ort from 'onnxruntime-node';
 import type { ActivityDeps } from '../../activities/deps.js';
 import { pipelineActivities, type RegisteredPipeline } from '../../activities/pipeline.js';
 import { selectionActivities } from '../../activities/selection.js';
-import { trainingActivities } from '../../activities/training.js';
+import { trainingActivities, type TrainedModel } from '../../activities/training.js';
 import { registerDataset } from '../../lib/data/datasets.js';
 import { ingestFile } from '../../lib/data/ingest.js';
 import { exportInferenceModel } from '../../lib/models/export.js';
@@ -55,7 +55,7 @@ describe('feature standardization fitted per trigger and baked into the model', 
       x.forEach((v, f) => buffer.writeFloatLE(v, i * record + 12 + 4 * f));
     }
     await writeFile(join(root, 'all.bin'), buffer);
-    const dataset = await registerDataset(postgres.pool, { name: 'scales', root, format: syntheticFormat(FEATURES, 2), holdout: { fraction: 0 } });
+    const dataset = await registerDataset(postgres.pool, { name: 'scales', root, format: syntheticFormat(FEATURES, 2), holdout: { fraction: 0, seed: 0 } });
     assert.equal((await ingestFile(postgres.pool, dataset, 'all.bin')).status, 'ingested');
   });
 
@@ -74,7 +74,7 @@ describe('feature standardization fitted per trigger and baked into the model', 
     const { pipelineId, datasetId }: RegisteredPipeline = await registering.run(pipelineActivities(deps).registerPipeline, { name, spec });
     const range = { firstKey: 1, lastKey: SAMPLES };
     await selectionActivities(deps).selectTrainingSet({ pipelineId, datasetId, triggerId: 0, trigger: range, pipelineFirstKey: 1, plan: selectionPlan(spec.selection, 0, 1) });
-    const trained = await new MockActivityEnvironment({ heartbeatTimeoutMs: 10_000 }).run(trainingActivities(deps).trainModel, {
+    const trained: TrainedModel = await new MockActivityEnvironment({ heartbeatTimeoutMs: 10_000 }).run(trainingActivities(deps).trainModel, {
       pipelineId, datasetId, triggerId: 0, model: spec.model, features: FEATURES, training: spec.training, parentModelId: null,
     });
     const { state } = await readModelState(join(deps.storeDir, trained.trainedState));
