@@ -244,6 +244,12 @@ export const pipelineSpecSchema = z.strictObject({
     .default({ cpu: 'tideline-cpu', gpu: 'tideline-gpu' }),
   /** Stop after this many triggers (useful for bounded experiments); unbounded if absent. */
   maxTriggers: boundedInt(SPEC_LIMITS.maxTriggers).optional(),
+  /**
+   * The end of the stream: the pipeline completes by itself once it has seen every sample up to this key (a batch
+   * that goes past it counts only up to it) and run every trigger its policy asks for up to there. Experiments set
+   * it so that every variant sees the same data; unbounded if absent.
+   */
+  until: z.strictObject({ key: positiveInt }).optional(),
 }).superRefine((spec, ctx) => {
   spec.selection.downsampling?.forEach((d, i) => {
     if (d.mode === 'batchThenSample' && spec.training.stepsPerRun > 1) {

@@ -133,7 +133,9 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Carri
     };
   }
   const s = state;
-  const finished = () => stopRequested || (spec.maxTriggers !== undefined && s.nextTrigger >= spec.maxTriggers);
+  /** The spec's end of the stream is seen and every command of the policy up to there has run. */
+  const reachedEnd = () => spec.until !== undefined && s.lastKey >= spec.until.key && s.commands.length === 0;
+  const finished = () => stopRequested || (spec.maxTriggers !== undefined && s.nextTrigger >= spec.maxTriggers) || reachedEnd();
 
   /** Continues as new when the server suggests it; called wherever the state is whole (between batches and triggers). */
   async function continueAsNewIfSuggested() {
@@ -217,14 +219,31 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Carri
     await runCommands();
   }
 
+  /**
+   * The batch, or the part of it up to the spec's end of the stream: keys follow sample time within a batch, so
+   * that part is a prefix in time too, and one measurement of it gives its count and time span.
+   */
+  async function upToEnd(batch: BatchDescriptor): Promise<BatchDescriptor> {
+    const end = spec.until?.key;
+    if (end === undefined || batch.lastKey <= end) return batch;
+    if (batch.firstKey > end) {
+      throw ApplicationFailure.nonRetryable(`until.key ${end} lies before the pipeline's data (its next batch starts at key ${batch.firstKey})`, 'InvalidSpec');
+    }
+    const range = { firstKey: batch.firstKey, lastKey: end };
+    const measured = await cpu.measureData({ pipelineId: s.registered.pipelineId, datasetId: s.registered.datasetId, policy: 'until', request: { kind: 'dataTime', range } });
+    if (measured.kind !== 'dataTime') throw new Error(`measureData answered ${measured.kind}`);
+    return { ...batch, ...range, count: measured.count, minTs: measured.minTs, maxTs: measured.maxTs };
+  }
+
   /** Reads committed batches after the last key from the database, for a late start or a missed signal. */
   async function catchUp() {
     current = 'catching up';
     for (;;) {
+      if (reachedEnd()) return;
       const page = await cpu.listNewBatches({ datasetId: s.registered.datasetId, afterKey: s.lastKey, limit: CATCH_UP_PAGE });
       for (const batch of page) {
         if (batch.firstKey !== s.lastKey + 1) break;
-        await feed(batch);
+        await feed(await upToEnd(batch));
         if (finished()) return;
         await continueAsNewIfSuggested();
       }

@@ -17,5 +17,8 @@ export function createPool(url: string): pg.Pool {
   // An idle client losing its connection (server restart) must not crash the process; the next
   // query on a fresh client reports the problem instead.
   pool.on('error', () => {});
+  // Nor a checked-out one (a transaction, a COPY, a cursor): besides failing its queries, which the caller
+  // handles, it emits 'error', and with no listener that ends the process. The pool drops it on release.
+  pool.on('connect', (client) => client.on('error', () => {}));
   return pool;
 }

@@ -1,0 +1,100 @@
+import { Context, heartbeat, sleep } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { join } from 'node:path';
+import { getDataset } from '../lib/data/datasets.js';
+import { loadPipelineReport } from '../lib/report/data.js';
+import { writeComparisonReport } from '../lib/report/write.js';
+import type { ExperimentEnd } from '../policies/experiments/schema.js';
+import { variantTable, type RunFigures, type RunResult, type VariantRow } from '../policies/experiments/table.js';
+import type { ActivityDeps } from './deps.js';
+import { configurationError } from './failures.js';
+
+/** How a variant's pipeline ended, as the experiment workflow saw it. */
+export type RunOutcome = { variant: string; seed: number; pipelineName: string } & ({ outcome: 'completed' } | { outcome: 'failed'; message: string });
+
+export interface ExperimentResults {
+  table: VariantRow[];
+  /** The comparison page of the completed pipelines; null when none completed. */
+  report: string | null;
+}
+
+/** How often the wait for a pipeline started outside this experiment run looks at it again. */
+const POLL_MS = 5000;
+
+/** Experiment bookkeeping on the cpu task queue: the end of the stream, earlier pipelines, the results. */
+export function experimentActivities({ pool, storeDir }: ActivityDeps) {
+  return {
+    /** The key where every variant stops: `until` resolved against the dataset's ingested samples. */
+    async experimentEndKey(args: { dataset: string; until?: ExperimentEnd }): Promise<number> {
+      const dataset = await getDataset(pool, args.dataset);
+      if (!dataset) throw configurationError('DatasetNotFound', `no dataset named "${args.dataset}" (base.dataset.name)`);
+      const { rows } = await pool.query('SELECT max(last_key) AS last FROM files WHERE dataset_id = $1', [dataset.id]);
+      const last = rows[0]?.last as number | null;
+      if (last === null) throw configurationError('InvalidSpec', `dataset "${args.dataset}" holds no samples yet: an experiment runs over ingested data`);
+      if (!args.until) return last;
+      if ('key' in args.until) {
+        if (args.until.key > last) throw configurationError('InvalidSpec', `until.key: ${args.until.key} is past the dataset's last ingested key ${last}`);
+        return args.until.key;
+      }
+      const nth = await pool.query('SELECT sample_key FROM samples WHERE dataset_id = $1 ORDER BY sample_key OFFSET $2 LIMIT 1', [dataset.id, args.until.samples - 1]);
+      if (nth.rows.length === 0) throw configurationError('InvalidSpec', `until.samples: ${args.until.samples} is more than the dataset's ingested samples`);
+      return nth.rows[0].sample_key as number;
+    },
+
+    /**
+     * How the pipeline workflow of this name ended, when an earlier experiment run started it: one still running
+     * (its experiment run was terminated, the pipeline kept going) is waited for, heartbeating.
+     */
+    async earlierPipelineOutcome(args: { pipelineName: string }): Promise<{ outcome: 'completed' } | { outcome: 'failed'; message: string }> {
+      const handle = Context.current().client.workflow.getHandle(args.pipelineName);
+      for (;;) {
+        const { status } = await handle.describe();
+        if (status.name === 'COMPLETED') return { outcome: 'completed' };
+        if (status.name !== 'RUNNING') {
+          const err = status.name === 'FAILED' ? await handle.result().then(() => undefined, (e: unknown) => e) : undefined;
+          return { outcome: 'failed', message: err ? deepestMessage(err) : `the pipeline was ${status.name.toLowerCase().replace(/_/g, ' ')}` };
+        }
+        heartbeat();
+        await sleep(POLL_MS);
+      }
+    },
+
+    /** The experiment's table from the database, and the comparison report of its completed pipelines. */
+    async experimentResults(args: { experiment: string; runs: RunOutcome[] }): Promise<ExperimentResults> {
+      const client = Context.current().client;
+      const results: RunResult[] = [];
+      const reports = [];
+      for (const run of args.runs) {
+        if (run.outcome === 'failed') {
+          results.push(run);
+          continue;
+        }
+        const data = await loadPipelineReport(pool, run.pipelineName);
+        reports.push(data);
+        const { cost } = data.figures;
+        const figures: RunFigures = {
+          meanCompositeAccuracy: data.figures.meanCompositeAccuracy, triggers: cost.triggers, samplesTrained: cost.samplesTrained,
+          trainingSeconds: cost.trainingSeconds, totalSeconds: await wallSeconds(client, run.pipelineName),
+        };
+        results.push({ ...run, figures });
+      }
+      const report = reports.length === 0 ? null : (await writeComparisonReport(reports, join(storeDir, 'reports', 'experiments', args.experiment))).page;
+      return { table: variantTable(results), report };
+    },
+  };
+
+  /** From the start of the pipeline's first workflow run (the one that registered it) to the close of its last. */
+  async function wallSeconds(client: Client, pipelineName: string): Promise<number> {
+    const { rows } = await pool.query('SELECT run_id FROM pipelines WHERE name = $1', [pipelineName]);
+    const first = await client.workflow.getHandle(pipelineName, rows[0].run_id as string).describe();
+    const last = await client.workflow.getHandle(pipelineName).describe();
+    return ((last.closeTime ?? first.startTime).getTime() - first.startTime.getTime()) / 1000;
+  }
+}
+
+/** The innermost message of a failure chain: the activity's or the trigger's cause. */
+function deepestMessage(err: unknown): string {
+  let message = String(err);
+  for (let cause: unknown = err; cause instanceof Error; cause = cause.cause) message = cause.message;
+  return message;
+}

@@ -1,0 +1,25 @@
+import type { PipelineSpec } from '../spec.js';
+import { variantSpec, type Experiment } from './schema.js';
+
+/** One pipeline of an experiment: a variant with one seed. */
+export interface ExperimentRun {
+  variant: string;
+  seed: number;
+  /** The pipeline's name and its workflow id. */
+  pipelineName: string;
+  spec: PipelineSpec;
+}
+
+/**
+ * Every pipeline of the experiment, variants in the file's order, seeds in the variant's order, each ending at
+ * `endKey` (the experiment's end of the stream, resolved against the dataset).
+ */
+export function experimentRuns(experiment: Experiment, endKey: number): ExperimentRun[] {
+  return Object.entries(experiment.variants).flatMap(([variant, { seeds }]) =>
+    (seeds ?? [undefined]).map((requested) => {
+      const spec = variantSpec(experiment, variant, requested);
+      const seed = spec.training.seed;
+      return { variant, seed, pipelineName: `${experiment.name}/${variant}/seed-${seed}`, spec: { ...spec, until: { key: endKey } } };
+    }),
+  );
+}

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
+import { ingestFile } from '../../lib/data/ingest.js';
+import { listEvaluations } from '../../lib/pipelines/evaluations.js';
+import { getPipelineByName } from '../../lib/pipelines/registry.js';
+import { listTriggers } from '../../lib/pipelines/triggers.js';
+import type { ExperimentInput } from '../../policies/experiments/schema.js';
+import type { experimentWorkflow } from '../../workflows/experiment.js';
+import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
+import { runTestWorkers, startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+
+const DAY = 86_400;
+const FEATURES = 8;
+const CLASSES = 3;
+
+describe('experiment end to end (real Temporal dev server, PostgreSQL, ONNX Runtime)', () => {
+  let temporal: TestTemporal;
+  let postgres: TestPostgres;
+  let root: string;
+  let dataset: Dataset;
+  let stopWorkers: (() => Promise<void>) | undefined;
+  const queues = { cpu: 'exp-cpu', gpu: 'exp-gpu' };
+
+  const experiment: ExperimentInput = {
+    name: 'amounts',
+    base: {
+      dataset: { name: 'blobs' },
+      model: { architecture: 'mlp', hidden: [8], numClasses: CLASSES },
+      training: { epochs: 1, batchSize: 32, optimizer: { name: 'sgd', lr: 0.05 }, checkpointEvery: 10 },
+      trigger: { kind: 'dataAmount', every: 200 },
+      queues,
+    },
+    variants: {
+      every200: { seeds: [1, 2] },
+      every300: { overrides: { trigger: { every: 300 } }, seeds: [1, 2] },
+    },
+    // Mid-way through the third file: each pipeline sees only its first 100 samples.
+    until: { samples: 500 },
+    concurrency: 2,
+  };
+  const start = () => temporal.client.workflow.start<typeof experimentWorkflow>('experimentWorkflow', {
+    taskQueue: queues.cpu, workflowId: 'amounts', args: [experiment],
+  });
+  const rowCounts = async () => {
+    const { rows } = await postgres.pool.query(
+      `SELECT (SELECT count(*) FROM triggers)::int AS triggers, (SELECT count(*) FROM models)::int AS models, (SELECT count(*) FROM pipelines)::int AS pipelines`,
+    );
+    return rows[0];
+  };
+
+  before(async () => {
+    [temporal, postgres] = await Promise.all([startTestTemporal(), startTestPostgres()]);
+    root = await mkdtemp(join(tmpdir(), 'tideline-experiment-'));
+    dataset = await registerDataset(postgres.pool, { name: 'blobs', root, format: syntheticFormat(FEATURES, CLASSES) });
+    stopWorkers = await runTestWorkers(temporal, { pool: postgres.pool, storeDir: join(root, '.store'), queues, roles: ['control', 'gpu'] });
+    for (let day = 0; day < 3; day++) {
+      await writeBlobFile(root, `day-${day}.bin`, { samples: 200, features: FEATURES, numClasses: CLASSES, startTs: day * DAY, spanS: DAY, seed: day + 1 });
+      assert.equal((await ingestFile(postgres.pool, dataset, `day-${day}.bin`)).status, 'ingested');
+    }
+  });
+
+  after(async () => {
+    await stopWorkers?.();
+    await temporal?.stop();
+    await postgres?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('runs every variant × seed to the same end by itself, then tabulates them and writes the comparison', async () => {
+    const summary = await (await start()).result();
+    assert.equal(summary.endKey, 500);
+    assert.deepEqual(summary.runs.map((r) => [r.pipelineName, r.outcome]), [
+      ['amounts/every200/seed-1', 'completed'], ['amounts/every200/seed-2', 'completed'],
+      ['amounts/every300/seed-1', 'completed'], ['amounts/every300/seed-2', 'completed'],
+    ]);
+    for (const [variant, cuts] of [['every200', [[1, 200], [201, 400]]], ['every300', [[1, 300]]]] as const) {
+      for (const seed of [1, 2]) {
+        const pipeline = (await getPipelineByName(postgres.pool, `amounts/${variant}/seed-${seed}`))!;
+        assert.deepEqual((await listTriggers(postgres.pool, pipeline.pipelineId)).map((t) => [t.firstKey, t.lastKey]), cuts);
+        const evaluated = await listEvaluations(postgres.pool, pipeline.pipelineId);
+        assert.equal(Math.max(...evaluated.map((e) => e.lastKey)), 500, 'the trailing interval ends at the experiment\'s end');
+      }
+    }
+
+    assert.deepEqual(summary.table.map((r) => [r.variant, r.seeds, r.completed, r.failed, r.triggers?.mean]), [
+      ['every200', [1, 2], 2, [], 2], ['every300', [1, 2], 2, [], 1],
+    ]);
+    for (const row of summary.table) {
+      assert.ok(row.meanCompositeAccuracy && row.meanCompositeAccuracy.mean > 0.4 && row.meanCompositeAccuracy.std >= 0, JSON.stringify(row));
+      assert.ok(row.samplesTrained!.mean > 0 && row.trainingSeconds!.mean > 0, JSON.stringify(row));
+      assert.ok(row.totalSeconds!.mean >= row.trainingSeconds!.mean, JSON.stringify(row));
+    }
+    assert.ok(summary.report);
+    await access(summary.report);
+  });
+
+  it('redoes no finished pipeline when the same experiment runs again, and gives the same table', async () => {
+    const first = await temporal.client.workflow.getHandle<typeof experimentWorkflow>('amounts').result();
+    const before = await rowCounts();
+    const again = await (await start()).result();
+    assert.deepEqual(await rowCounts(), before, 'no new pipelines, triggers or models');
+    assert.deepEqual(again, first);
+  });
+});
