@@ -11,6 +11,7 @@ import type { experimentWorkflow, ExperimentSummary } from '../../workflows/expe
 import { openContext, type Context } from '../context.js';
 import { describeFailure, pipelineFailure } from '../failure.js';
 import { readSpecFile } from '../spec-file.js';
+import { printWhileWaiting } from '../print-while-waiting.js';
 import { withStackQueues } from '../spec-queues.js';
 
 const USAGE = 'usage: tide experiment <experiment.yaml> [--resume] [--json]';
@@ -71,20 +72,12 @@ export async function experiment(args: string[]): Promise<void> {
 const PROGRESS_EVERY_MS = 5000;
 
 /** Prints the pipelines done and running, when that changes, until `done` settles. */
-async function followProgress(ctx: Context, name: string, done: Promise<unknown>): Promise<void> {
-  let settled = false;
-  void done.finally(() => (settled = true)).catch(() => {});
-  let last = '';
-  while (!settled) {
-    await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, PROGRESS_EVERY_MS))]);
-    if (settled) break;
-    const s = await ctx.client.workflow.getHandle(name).query(experimentStatusQuery).catch(() => undefined);
-    if (!s) continue;
-    const line = `${s.completed + s.failed}/${s.runs} pipelines done${s.failed ? ` (${s.failed} failed)` : ''}; ${
+function followProgress(ctx: Context, name: string, done: Promise<unknown>): Promise<void> {
+  return printWhileWaiting(done, PROGRESS_EVERY_MS, async () => {
+    const s = await ctx.client.workflow.getHandle(name).query(experimentStatusQuery);
+    return `${s.completed + s.failed}/${s.runs} pipelines done${s.failed ? ` (${s.failed} failed)` : ''}; ${
       s.running.length ? `running ${s.running.join(', ')}` : s.current}`;
-    if (line !== last) console.log(`  ${line}`);
-    last = line;
-  }
+  });
 }
 
 const fixed = (digits: number) => (s: Stat | null) => (s ? s.mean.toFixed(digits) : '—');

@@ -18,6 +18,7 @@ import { describeFailure, pipelineFailure, type PipelineFailure } from '../failu
 import { pipelineReport } from '../report.js';
 import { readSpecFile } from '../spec-file.js';
 import { formatTrainingProgress, readTrainingProgress } from '../training-progress.js';
+import { printWhileWaiting } from '../print-while-waiting.js';
 import { withStackQueues } from '../spec-queues.js';
 
 /**
@@ -80,19 +81,11 @@ const PROGRESS_EVERY_MS = 5000;
 
 /** Prints what the pipeline is doing, when it changes, until `done` settles; returns what `done` gives. */
 async function withProgress<T>(ctx: Context, name: string, done: Promise<T>): Promise<T> {
-  let settled = false;
-  void done.finally(() => (settled = true)).catch(() => {});
-  let last = '';
-  while (!settled) {
-    await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, PROGRESS_EVERY_MS))]);
-    if (settled) break;
-    const live = await ctx.client.workflow.getHandle(name).query(statusQuery).catch(() => undefined);
-    if (!live) continue;
+  await printWhileWaiting(done, PROGRESS_EVERY_MS, async () => {
+    const live = await ctx.client.workflow.getHandle(name).query(statusQuery);
     const training = await readTrainingProgress(ctx.client, name, live.current).catch(() => undefined);
-    const line = training ? formatTrainingProgress(training) : `${live.current}; ${live.triggers} triggers, ${live.samplesSeen} samples seen`;
-    if (line !== last) console.log(`  ${line}`);
-    last = line;
-  }
+    return training ? formatTrainingProgress(training) : `${live.current}; ${live.triggers} triggers, ${live.samplesSeen} samples seen`;
+  });
   return done;
 }
 
