@@ -1,32 +1,40 @@
-import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { readdir, readFile, mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
-import { startEmbeddedPostgres } from '../../lib/db/embedded.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/db/embedded.js';
 import { migrate } from '../../lib/db/migrate.js';
 import { createPool } from '../../lib/db/pool.js';
 
 export interface TestPostgres {
   pool: pg.Pool;
   url: string;
+  /** SIGKILLs the server and every process of it at once, as a crash would, and waits until they are gone. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same data dir and port (crash recovery replays its WAL); the URL stays the same. */
+  restart(): Promise<void>;
   /** Closes the pool, stops the server and removes its temp dir and data. */
   stop(): Promise<void>;
 }
 
-/** A migrated throwaway cluster in a fresh temp dir on a free port. Durability is off: tests only. */
-export async function startTestPostgres(): Promise<TestPostgres> {
+/** Durability off: tests only. Each commit still reaches the OS, so only a machine crash could lose it. */
+const NO_FSYNC = { fsync: 'off', full_page_writes: 'off' };
+
+/**
+ * A migrated throwaway cluster in a fresh temp dir on a free port. By default commits are also asynchronous
+ * (synchronous_commit off), which a SIGKILLed server may lose: fault tests pass `{ synchronousCommit: true }`.
+ */
+export async function startTestPostgres(options: { synchronousCommit?: boolean } = {}): Promise<TestPostgres> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tideline-pg-'));
   const dataDir = path.join(dir, 'data');
+  const settings = { ...NO_FSYNC, synchronous_commit: options.synchronousCommit ? 'on' : 'off' };
   // As root the data lands outside the mode-700 mkdtemp folder, linked from dataDir: removed where it really is.
   const removeFiles = async () => {
     await rm(await realpath(dataDir).catch(() => dataDir), { recursive: true, force: true });
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const server = await startEmbeddedPostgres({
-      dataDir,
-      settings: { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' },
-    });
+    let server: EmbeddedPostgres = await startEmbeddedPostgres({ dataDir, settings });
     const pool = createPool(server.url);
     try {
       await migrate(pool);
@@ -38,6 +46,21 @@ export async function startTestPostgres(): Promise<TestPostgres> {
     return {
       pool,
       url: server.url,
+      kill: async () => {
+        const pids = await serverProcesses(dataDir);
+        for (const pid of pids) signal(pid, 'SIGKILL');
+        await server.exited;
+        while (pids.some((pid) => signal(pid, 0))) await new Promise((r) => setTimeout(r, 20));
+      },
+      restart: async () => {
+        const restarted = await startEmbeddedPostgres({ dataDir, settings, port: server.port });
+        // Pools hold the URL: a server on another port would leave them dialing the dead one.
+        if (restarted.port !== server.port) {
+          await restarted.stop();
+          throw new Error(`PostgreSQL could not get its port back (${server.port}, got ${restarted.port})`);
+        }
+        server = restarted;
+      },
       stop: async () => {
         await pool.end();
         await server.stop();
@@ -47,5 +70,27 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   } catch (e) {
     await removeFiles();
     throw e;
+  }
+}
+
+/** The postmaster (its pid is the first line of postmaster.pid) and its children, the backends. */
+async function serverProcesses(dataDir: string): Promise<number[]> {
+  const postmaster = Number((await readFile(path.join(await realpath(dataDir), 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const children: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    // Field 4 of /proc/<pid>/stat is the parent pid; the command name before it is in parentheses and may hold spaces.
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster) children.push(Number(entry));
+  }
+  return [postmaster, ...children];
+}
+
+function signal(pid: number, name: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(pid, name);
+    return true;
+  } catch {
+    return false;
   }
 }

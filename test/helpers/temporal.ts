@@ -12,13 +12,23 @@ export interface TestTemporal {
   nativeConnection: NativeConnection;
   client: Client;
   bundle: WorkflowBundleWithSourceMap;
+  /** SIGKILLs the dev server, as a crash would, and waits until it is gone; `server` keeps its address. */
+  killServer(): Promise<void>;
+  /** Starts the dev server again on the same port and database file (`dbFile`; in memory, it starts empty). */
+  restartServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
 let runtimeInstalled = false;
 
-/** A real Temporal dev server (in memory, headless, free port) and one workflow bundle for the file's tests. */
-export async function startTestTemporal(dynamicConfig?: Record<string, string | number | boolean>): Promise<TestTemporal> {
+/**
+ * A real Temporal dev server (headless, free port; in memory, or on the SQLite file `dbFile` so that a restart keeps
+ * its histories) and one workflow bundle for the file's tests.
+ */
+export async function startTestTemporal(
+  dynamicConfig?: Record<string, string | number | boolean>,
+  options: { dbFile?: string } = {},
+): Promise<TestTemporal> {
   if (!runtimeInstalled) {
     runtimeInstalled = true;
     Runtime.install({
@@ -27,22 +37,38 @@ export async function startTestTemporal(dynamicConfig?: Record<string, string | 
     });
   }
   const cli = await ensureTemporalCli((line) => console.log(line));
-  const server = await startTemporalDevServer({ cli, uiPort: false, dynamicConfig });
+  const start = (port?: number) => startTemporalDevServer({ cli, uiPort: false, dynamicConfig, dbFile: options.dbFile, port });
+  const server = await start();
   const connection = await Connection.connect({ address: server.address });
   const nativeConnection = await NativeConnection.connect({ address: server.address });
   const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') });
-  return {
+  const temporal: TestTemporal = {
     server,
     connection,
     nativeConnection,
     client: new Client({ connection }),
     bundle,
+    async killServer() {
+      process.kill(temporal.server.pid, 'SIGKILL');
+      await temporal.server.exited;
+    },
+    async restartServer() {
+      const port = Number(server.address.split(':').pop());
+      const restarted = await start(port);
+      // Connections and workers hold the address: a server on another port would leave them dialing the dead one.
+      if (restarted.address !== server.address) {
+        await restarted.stop();
+        throw new Error(`the dev server could not get its port back (${server.address}, got ${restarted.address})`);
+      }
+      temporal.server = restarted;
+    },
     async stop() {
       await nativeConnection.close();
       await connection.close();
-      await server.stop();
+      await temporal.server.stop();
     },
   };
+  return temporal;
 }
 
 /**
