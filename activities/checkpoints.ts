@@ -11,6 +11,8 @@ export interface Checkpoint {
   elapsedMs: number;
   /** Scoring time of model-based downsampling up to here (absent: none). */
   scoringMs?: number;
+  /** Loss of the trigger's first step, the reference for divergence (absent in checkpoints of earlier versions). */
+  firstLoss?: number;
 }
 
 const CHECKPOINT_FILE = /^ckpt-(\d+)\.state$/;
@@ -20,8 +22,8 @@ export function checkpointPath(runDir: string, stepsDone: number): string {
 }
 
 /** What a checkpoint file records of its position (in the state file's `extra`), so a resume can find it without a heartbeat. */
-export function checkpointExtra({ stepsDone, samplesDone, elapsedMs, scoringMs }: Checkpoint): Record<string, unknown> {
-  return { checkpoint: { stepsDone, samplesDone, elapsedMs, ...(scoringMs !== undefined && { scoringMs }) } };
+export function checkpointExtra({ stepsDone, samplesDone, elapsedMs, scoringMs, firstLoss }: Checkpoint): Record<string, unknown> {
+  return { checkpoint: { stepsDone, samplesDone, elapsedMs, ...(scoringMs !== undefined && { scoringMs }), ...(firstLoss !== undefined && { firstLoss }) } };
 }
 
 /** Checkpoint files of a run folder, newest first, as store-relative paths. */
@@ -39,16 +41,17 @@ export async function listCheckpoints(store: ModelStore, runDir: string): Promis
 }
 
 /**
- * Where a retried attempt resumes: the checkpoint its last heartbeat named; if that file is gone (deleted after a
- * newer one was written, see CheckpointRetention) or unreadable, the newest checkpoint of the run folder that
- * reads and passes `check`; else undefined, a fresh start. Every checkpoint passed over is reported to `warn`.
- * Any checkpoint of the run is as good as the named one: training is deterministic, so each holds exactly the
- * state after its step count.
+ * Where an attempt resumes: the checkpoint its last heartbeat named; if that file is gone (deleted after a newer one
+ * was written, see CheckpointRetention) or unreadable, or no heartbeat named one (heartbeats reach the server only
+ * every few seconds, so a worker killed right after a checkpoint may have sent none naming it), the newest
+ * checkpoint of the run folder that reads and passes `check`; else undefined, a fresh start. Every checkpoint passed
+ * over is reported to `warn`. Any checkpoint of the run is as good as the named one: training is deterministic, so
+ * each holds exactly the state after its step count.
  */
 export async function resumePoint(
   store: ModelStore,
   runDir: string,
-  named: Checkpoint,
+  named: Checkpoint | undefined,
   check: (state: ModelState) => void,
   warn: (message: string) => void,
 ): Promise<{ checkpoint: Checkpoint; state: ModelState } | undefined> {
@@ -62,10 +65,13 @@ export async function resumePoint(
       return undefined;
     }
   };
-  const fromHeartbeat = await tryRead(named.path);
+  const fromHeartbeat = named && await tryRead(named.path);
   if (fromHeartbeat) return { checkpoint: named, state: fromHeartbeat.state };
-  for (const { path, stepsDone } of await listCheckpoints(store, runDir)) {
-    if (path === named.path) continue;
+  const onDisk = await listCheckpoints(store, runDir);
+  // A first attempt, or one whose predecessors wrote no checkpoint: nothing to resume and nothing to report.
+  if (!named && onDisk.length === 0) return undefined;
+  for (const { path, stepsDone } of onDisk) {
+    if (path === named?.path) continue;
     const read = await tryRead(path);
     const position = read?.extra.checkpoint as Omit<Checkpoint, 'path'> | undefined;
     if (read && position?.stepsDone === stepsDone && Number.isInteger(position.samplesDone) && Number.isFinite(position.elapsedMs)) {

@@ -113,7 +113,7 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
     const { batchSize, epochs, checkpointEvery } = args.training;
     const runDir = store.runDir(args.pipelineId, args.triggerId);
     const named = (activityInfo().heartbeatDetails as TrainHeartbeat | undefined)?.checkpoint;
-    const resumed = named && await resumePoint(
+    const resumed = await resumePoint(
       store, runDir, named, (s) => checkModelState(s, def, args.training.optimizer), (message) => log.warn(`trigger ${args.triggerId}: ${message}`),
     );
     const resume = resumed?.checkpoint;
@@ -156,7 +156,7 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
     let latest: TrainHeartbeat = { stepsDone: base.stepsDone, samplesDone: base.samplesDone, epochs, totalSteps: estimatedSteps, checkpoint: resume };
     const recentLosses: number[] = [];
     let firstStep: { at: number; samples: number } | undefined;
-    if (resume) latest.firstLoss = (activityInfo().heartbeatDetails as TrainHeartbeat).firstLoss;
+    if (resume) latest.firstLoss = resume.firstLoss ?? (activityInfo().heartbeatDetails as TrainHeartbeat | undefined)?.firstLoss;
     const report = () => heartbeat(latest);
 
     let stepsBefore = 0;
@@ -250,6 +250,7 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
             const steps = stepsAt(done + stepsDone);
             const checkpoint: Checkpoint = {
               path: checkpointPath(runDir, steps), stepsDone: steps, samplesDone: samplesAt(done + stepsDone), elapsedMs: elapsed(), scoringMs,
+              ...(latest.firstLoss !== undefined && { firstLoss: latest.firstLoss }),
             };
             await writeModelState(store.resolve(checkpoint.path), snapshot, checkpointExtra(checkpoint));
             latest = { ...latest, checkpoint };

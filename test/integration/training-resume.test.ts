@@ -116,6 +116,16 @@ describe('training resumes when its heartbeat names a checkpoint it cannot read'
     assertSameModel(resumed.state);
   });
 
+  it('resumes from the newest checkpoint on disk when no heartbeat named one (the worker died before sending it)', async () => {
+    const [remaining] = await checkpointFiles();
+    const newest = Number(/ckpt-(\d+)/.exec(remaining!)![1]);
+    const resumed = await attempt({ stepsDone: 1, samplesDone: 32 });
+    assert.deepEqual(resumed.warnings, [`trigger 0: resuming from checkpoint ${join(runDir, remaining!)} (step ${newest}) instead`]);
+    assert.equal(resumed.heartbeats[0]!.stepsDone, newest + 1, 'the first step after the checkpoint on disk');
+    assert.equal(resumed.result.samples, clean.result.samples);
+    assertSameModel(resumed.state);
+  });
+
   it('starts afresh when no checkpoint is readable, the named one corrupt', async () => {
     const named = clean.heartbeats.find((h) => h.checkpoint)!;
     for (const file of await checkpointFiles()) await rm(join(deps.storeDir, runDir, file));
