@@ -2,6 +2,7 @@ import { log } from '@temporalio/activity';
 import { ModelSessions } from '../lib/eval/model-sessions.js';
 import type { ActivityDeps } from './deps.js';
 import { evaluationActivities, MODELS_PER_PASS } from './evaluation.js';
+import { heartbeating } from './heartbeating.js';
 import { experimentActivities } from './experiment.js';
 import { measurementActivities } from './measurement.js';
 import { modelActivities } from './models.js';
@@ -15,9 +16,9 @@ export type { ActivityDeps } from './deps.js';
 /** Activities of the cpu task queue: bookkeeping, data discovery, selection, model storage, data measurements, experiments. */
 export function createCpuActivities(deps: ActivityDeps) {
   const { measureData } = measurementActivities(deps);
-  return namingFullStore(deps.storeDir, {
+  return heartbeating(namingFullStore(deps.storeDir, {
     ...pipelineActivities(deps), ...selectionActivities(deps), ...modelActivities(deps), measureData, ...experimentActivities(deps),
-  });
+  }));
 }
 
 /**

@@ -23,8 +23,9 @@ const cpuRetry = { ...backoff, maximumAttempts: 10 };
  */
 const gpuRetry = { ...backoff, maximumAttempts: 20 };
 
+/** cpu activities heartbeat every few seconds (activities/heartbeating.ts), so a killed control worker is found in 30 s. */
 export function cpuActivities(spec: PipelineSpec) {
-  return proxyActivities<CpuActivities>({ taskQueue: spec.queues.cpu, startToCloseTimeout: '10m', retry: cpuRetry });
+  return proxyActivities<CpuActivities>({ taskQueue: spec.queues.cpu, startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry: cpuRetry });
 }
 
 /**
