@@ -15,6 +15,8 @@ import type { PipelineSpecInput } from '../../policies/spec.js';
 import { createWorkers, runWorkers } from '../../workers/workers.js';
 import { newDataSignal, statusQuery, stopSignal } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
+import type { experimentWorkflow } from '../../workflows/experiment.js';
+import type { ExperimentInput } from '../../policies/experiments/schema.js';
 import { startTestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
 import { startTestTemporal } from '../helpers/temporal.js';
@@ -88,9 +90,21 @@ const pipelines: Record<string, PipelineSpecInput> = {
   },
 };
 
+/** Experiments, recorded after the pipelines: the experiment workflow's own history (its pipelines are like those above). */
+const experiments: Record<string, ExperimentInput> = {
+  experiment: {
+    name: 'experiment',
+    base: pipelines['data-amount']!,
+    variants: { every250: { seeds: [1, 2] }, every300: { overrides: { trigger: { every: 300 } } } },
+    until: { samples: 500 },
+    concurrency: 2,
+  },
+};
+
 /** `npm run record-histories -- drift ensemble` records only those; no names records them all. */
 const chosen = process.argv.slice(2);
-for (const name of chosen) if (!(name in pipelines)) throw new Error(`no pipeline "${name}" to record (have ${Object.keys(pipelines).join(', ')})`);
+const names = [...Object.keys(pipelines), ...Object.keys(experiments)];
+for (const name of chosen) if (!names.includes(name)) throw new Error(`no pipeline or experiment "${name}" to record (have ${names.join(', ')})`);
 
 const [temporal, postgres] = await Promise.all([
   startTestTemporal({ 'limit.historyCount.suggestContinueAsNew': 40 }),
@@ -150,6 +164,15 @@ try {
       await writeFile(join(OUT, file), historyToJSON(history));
       console.log(`recorded ${file} (${history.events?.length} events)`);
     }
+  }
+  for (const [name, experiment] of Object.entries(experiments).filter(([n]) => chosen.length === 0 || chosen.includes(n))) {
+    for (const file of files.slice(1)) await ingestFile(postgres.pool, dataset, file);
+    const handle = await temporal.client.workflow.start<typeof experimentWorkflow>('experimentWorkflow', {
+      taskQueue: 'replay-cpu', workflowId: name, args: [experiment],
+    });
+    await handle.result();
+    await writeFile(join(OUT, `${name}.run-0.json`), historyToJSON(await handle.fetchHistory()));
+    console.log(`recorded ${name}.run-0.json`);
   }
   abort.abort();
   await running;
