@@ -17,16 +17,17 @@ const GATE_WAIT_MS = 180_000;
  * session of the test, so the transaction that writes it next stops right there, its earlier statements done
  * and uncommitted. The lock dies with the server.
  */
-async function gate(world: FaultWorld, table: string): Promise<void> {
+export async function gate(world: FaultWorld, table: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: world.postgres.url });
   client.on('error', () => {});
   await client.connect();
   await client.query('BEGIN');
   await client.query(`LOCK TABLE ${table} IN SHARE MODE`);
+  return client;
 }
 
 /** Waits until a session waits on a lock in a statement starting with `statement`. */
-async function blockedAt(world: FaultWorld, statement: string): Promise<void> {
+export async function blockedAt(world: FaultWorld, statement: string): Promise<void> {
   const deadline = Date.now() + GATE_WAIT_MS;
   for (;;) {
     const { rows: [row] } = await world.postgres.pool.query(

@@ -1,6 +1,6 @@
 /**
  * The full fault suite: `npm run test:faults -- [--seed N] [--gpu-kills N] [--control-kills N] [--server-kills N]
- * [--only gpu,control,server,postgres,disk] [--keep]`. Each scenario runs pipelines under its faults on one stack
+ * [--only gpu,control,control-selection,server,postgres,disk] [--keep]`. Each scenario runs pipelines under its faults on one stack
  * and checks each against an uninterrupted run of the same spec and seed (scenario.ts); a report of what was
  * injected and what held is printed, and the exit code is non-zero if anything failed. `--keep` leaves the
  * stack's folder (worker logs) in place.
@@ -10,10 +10,11 @@ import { parseArgs } from 'node:util';
 import { diskFull } from './disk-full.js';
 import { controlKills, gpuKills, serverKills } from './kills.js';
 import { postgresKills } from './postgres-kills.js';
+import { controlKillInSelection } from './control-kill-selection.js';
 import { referenceRun, type ScenarioResult } from './scenario.js';
 import { startWorld, type FaultWorld } from './world.js';
 
-const SCENARIOS = ['gpu', 'control', 'server', 'postgres', 'disk'] as const;
+const SCENARIOS = ['gpu', 'control', 'control-selection', 'server', 'postgres', 'disk'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 /** Room for every model and checkpoint of the suite's pipelines, small enough to fill in a few ms. */
 const STORE_BYTES = 24 << 20;
@@ -53,6 +54,7 @@ console.log(`Fault suite, seed ${seed}, stack in ${world.root}`);
 const scenarios: [Scenario, () => Promise<ScenarioResult>][] = [
   ['gpu', () => gpuKills(world, seed, integer('gpu-kills'))],
   ['control', () => controlKills(world, seed, integer('control-kills'))],
+  ['control-selection', () => controlKillInSelection(world, seed)],
   ['server', () => serverKills(world, seed, integer('server-kills'))],
   ['postgres', () => postgresKills(world, seed)],
   ['disk', () => diskFull(world, seed)],
