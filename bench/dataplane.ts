@@ -9,7 +9,7 @@
  * - the same full path for the small CNN on 32×32 RGB images stored one PNG per file.
  * `fullPath` takes any registered dataset and model, so both run through the same code.
  */
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -37,6 +37,7 @@ import { trainModel } from '../lib/train/trainer.js';
 import { parseSpec, type PipelineSpecInput } from '../policies/spec.js';
 import { watchMainThread, worstStalls, type MainThreadStalls } from './main-thread.js';
 import { OPTIMIZER, rawLoop } from './train.js';
+import { removeBenchDir } from './remove-bench-dir.js';
 
 const WARMUP_STEPS = 3;
 const CRITEO = FORMAT_PRESETS.criteo;
@@ -414,7 +415,7 @@ export async function benchDataplane(opts: DataplaneOptions) {
   const server = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), settings: { autovacuum: 'off' } });
   let removing: Promise<void> | undefined;
   // Retries: after a signal the measurement goes on writing files into the folder while it is removed.
-  const removeServer = () => (removing ??= server.stop().then(() => rm(dir, { recursive: true, force: true, maxRetries: 5 })));
+  const removeServer = () => (removing ??= server.stop().then(() => removeBenchDir(dir)));
   // The measurements do not watch for signals: one stops the server and exits.
   const cancelStopOnSignal = exitOnSignal(removeServer);
   const pool = createPool(server.url);

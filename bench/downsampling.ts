@@ -13,7 +13,7 @@
  * The model is a zoo MLP 784-256-10.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
@@ -45,6 +45,7 @@ import { parseSpec, type ModelSpec } from '../policies/spec.js';
 import { spread, timedMs, type Spread } from './rounds.js';
 import { bareLoop, randomBatches, recordFormat, writeSamples } from './synthetic-samples.js';
 import { OPTIMIZER } from './train.js';
+import { removeBenchDir } from './remove-bench-dir.js';
 
 export interface DownsamplingBenchOptions {
   /** Samples in the training set of the scoring-pass and per-strategy figures. */
@@ -200,7 +201,7 @@ export async function benchDownsampling(opts: DownsamplingBenchOptions): Promise
   } finally {
     await pool.end();
     await server.stop();
-    await rm(dir, { recursive: true, force: true });
+    await removeBenchDir(dir);
   }
 }
 

@@ -13,7 +13,7 @@
  *   times, as the timing does not depend on the weights). Includes the first call's session host start.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
@@ -45,6 +45,7 @@ import type { ModelSpec } from '../policies/spec.js';
 import { round, spread, timedMs } from './rounds.js';
 import { bareLoop, fresh, randomBatches, recordFormat, writeSamples } from './synthetic-samples.js';
 import { OPTIMIZER } from './train.js';
+import { removeBenchDir } from './remove-bench-dir.js';
 
 export interface EvaluationBenchOptions {
   /** Samples of each throughput pass. */
@@ -208,7 +209,7 @@ async function benchMatrix(opts: EvaluationBenchOptions, log: (line: string) => 
     await sessions.close();
     await pool.end();
     await server.stop();
-    await rm(dir, { recursive: true, force: true });
+    await removeBenchDir(dir);
   }
 }
 

@@ -6,7 +6,7 @@
  * Figures are medians over the rounds, with min and max. Samples are rows of `samples` only (selection never
  * reads payloads), generated in PostgreSQL.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
@@ -22,6 +22,7 @@ import { upsertPipeline } from '../lib/pipelines/registry.js';
 import { recordTrigger } from '../lib/pipelines/triggers.js';
 import { spread, timedMs, type Spread } from './rounds.js';
 import { recordFormat } from './synthetic-samples.js';
+import { removeBenchDir } from './remove-bench-dir.js';
 
 export interface SelectionBenchOptions {
   /** Samples in the window. */
@@ -93,7 +94,7 @@ export async function benchSelection(opts: SelectionBenchOptions): Promise<Selec
   } finally {
     await pool.end();
     await server.stop();
-    await rm(dir, { recursive: true, force: true });
+    await removeBenchDir(dir);
   }
 }
 

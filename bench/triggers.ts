@@ -11,7 +11,7 @@
  * The model is a zoo MLP with a `width`-wide embedding. Figures are medians over the rounds, with min and max.
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
@@ -38,6 +38,7 @@ import type { DriftMetricRequest, MeasureRequest } from '../policies/triggers/pr
 import { round, spread, timedMs } from './rounds.js';
 import { bareLoop, fresh, randomBatches, recordFormat, writeSamples } from './synthetic-samples.js';
 import { OPTIMIZER } from './train.js';
+import { removeBenchDir } from './remove-bench-dir.js';
 
 export interface TriggersBenchOptions {
   /** Samples in each window. */
@@ -151,7 +152,7 @@ export async function benchTriggers(opts: TriggersBenchOptions) {
     await sessions.close();
     await pool.end();
     await server.stop();
-    await rm(dir, { recursive: true, force: true });
+    await removeBenchDir(dir);
   }
 }
 
