@@ -1,4 +1,5 @@
 import { bench } from './commands/bench.js';
+import { data } from './commands/data.js';
 import { dataset } from './commands/dataset.js';
 import { demo } from './commands/demo.js';
 import { experiment } from './commands/experiment.js';
@@ -19,6 +20,9 @@ Usage:
   tide dataset show <name> [--json]      a dataset's settings and quarantined files
   tide dataset update <config.yaml>      change what can safely change (ingest settings; columns before any sample)
   tide dataset remove <name> [--force]   remove a dataset and its samples (--force: and its pipelines' rows)
+  tide data list [--json]                the benchmark streams: size, drift points, seed
+  tide data <stream> [--name DATASET] [--periods N] [--samples-per-period N] [--seed N]
+                                         write a stream's files, register them as a dataset and ingest them
   tide ingest <dataset> [files…]         ingest files (default: every new file) and signal pipelines
   tide ingest <dataset> --watch          keep ingesting new files as they appear
   tide run <spec.yaml> [--id NAME] [--wait]   start a pipeline
@@ -44,6 +48,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   up: (args) => worker(['--role', 'all', ...args], true),
   worker: (args) => worker(args),
   dataset,
+  data,
   ingest,
   run,
   status,

@@ -8,7 +8,7 @@ import { parseSpec } from '../../policies/spec.js';
 import { createWorkers } from '../../workers/workers.js';
 import { newDataSignal, statusQuery, stopSignal } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
-import { prepareDriftingDigits } from '../../examples/mnist-drift/prepare.js';
+import { prepareDriftingDigits } from '../../lib/streams/rotating-digits.js';
 import { openContext } from '../context.js';
 import { step } from '../progress.js';
 import { runWorkersUntil } from '../run-workers.js';

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { prepareDriftingDigits } from '../../examples/mnist-drift/prepare.js';
+import { prepareDriftingDigits } from '../../lib/streams/rotating-digits.js';
 import { parseDatasetConfig } from '../../lib/data/dataset-config.js';
 import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
 import { ingestFile } from '../../lib/data/ingest.js';
