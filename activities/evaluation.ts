@@ -1,22 +1,19 @@
 import { activityInfo, heartbeat } from '@temporalio/activity';
-import { readFile } from 'node:fs/promises';
 import { cellsAfterTrigger, cellsForTrailingInterval, type EvalCell, type EvalInterval, type EvaluatedModels } from '../policies/evaluation/matrix.js';
-import type { ModelSpec } from '../policies/spec.js';
 import { categoricalCount, featureCount } from '../lib/data/dataset-config.js';
 import { inferenceBatchSize } from '../lib/eval/model-outputs.js';
-import { getDatasetById, type Dataset } from '../lib/data/datasets.js';
+import { getDatasetById } from '../lib/data/datasets.js';
 import { evaluationBatches } from '../lib/data/loader.js';
 import type { MetricSpec } from '../policies/evaluation/metric-specs.js';
-import type { ModelSession, ModelSessions } from '../lib/eval/model-sessions.js';
-import { scoreModels } from '../lib/eval/score-models.js';
+import type { ModelSessions } from '../lib/eval/model-sessions.js';
 import { ModelStore } from '../lib/models/store.js';
 import { evaluationAccuracy, recordEvaluationTime, upsertEvaluation } from '../lib/pipelines/evaluations.js';
-import { listModels, type ModelRow } from '../lib/pipelines/models.js';
+import { listModels } from '../lib/pipelines/models.js';
 import { listTriggers } from '../lib/pipelines/triggers.js';
 import type { ActivityDeps } from './deps.js';
 import { asActivityFailure } from './deterministic-errors.js';
 import { configurationError } from './failures.js';
-import { modelFor } from './model-for.js';
+import { MODELS_PER_PASS, modelScoring } from './evaluation-sessions.js';
 
 export interface EvaluateArgs {
   pipelineId: number;
@@ -49,8 +46,6 @@ interface EvaluationProgress {
   done: string[];
 }
 
-/** Models scored together on one read of an interval's held-out samples: their sessions are live at once. */
-export const MODELS_PER_PASS = 4;
 
 const cellKey = (c: EvalCell) => `${c.modelTrigger}/${c.intervalId}`;
 
@@ -66,21 +61,7 @@ const scopeKey = (scope: EvaluateArgs['scope']) => ('afterTrigger' in scope ? `a
 export function evaluationActivities({ pool, storeDir }: ActivityDeps, sessions: ModelSessions) {
   const store = new ModelStore(storeDir);
 
-  /** A model's graph and definition for the session cache, and its output width for the metrics. */
-  const outputSizes = new Map<number, number>();
-  const loader = (model: ModelRow, dataset: Dataset) => async () => {
-    const { features, ...spec } = model.architecture as ModelSpec & { features: number };
-    const def = await modelFor(spec as ModelSpec, features, categoricalCount(dataset.format), store);
-    outputSizes.set(model.modelId, def.outputSize);
-    return { bytes: await readFile(store.resolve(model.onnxPath)), def };
-  };
-
-  /** Runs `work` with live sessions of every model in `models`. */
-  function withSessions<T>(models: ModelRow[], dataset: Dataset, work: (live: ModelSession[]) => Promise<T>, live: ModelSession[] = []): Promise<T> {
-    if (live.length === models.length) return work(live);
-    const model = models[live.length]!;
-    return sessions.use(model.modelId, loader(model, dataset), (session) => withSessions(models, dataset, work, [...live, session]));
-  }
+  const score = modelScoring(store, sessions);
 
   async function evaluate(args: EvaluateArgs): Promise<EvaluationSummary> {
     const dataset = await getDatasetById(pool, args.datasetId);
@@ -117,12 +98,10 @@ export function evaluationActivities({ pool, storeDir }: ActivityDeps, sessions:
           if (!model) throw new Error(`no model of trigger ${cell.modelTrigger} for evaluation`);
           return model;
         });
-        const scores = await withSessions(rows, dataset, (live) => scoreModels(
-          live.map((session) => ({ session, outputSize: outputSizes.get(session.modelId)! })),
-          evaluationBatches(pool, dataset, { range: interval, holdout: dataset.holdout, batchSize }),
-          args.metrics,
+        const scores = await score(
+          rows, dataset, evaluationBatches(pool, dataset, { range: interval, holdout: dataset.holdout, batchSize }), args.metrics,
           () => heartbeat({ done: [...done] } satisfies EvaluationProgress),
-        ));
+        );
         for (const [i, cell] of group.entries()) {
           const { numSamples, metrics } = scores[i]!;
           await upsertEvaluation(pool, args.pipelineId, {

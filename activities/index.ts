@@ -1,7 +1,9 @@
 import { log } from '@temporalio/activity';
 import { ModelSessions } from '../lib/eval/model-sessions.js';
 import type { ActivityDeps } from './deps.js';
-import { evaluationActivities, MODELS_PER_PASS } from './evaluation.js';
+import { evaluationActivities } from './evaluation.js';
+import { evaluationPlanActivities, planScoringActivities } from './evaluation-plan.js';
+import { MODELS_PER_PASS } from './evaluation-sessions.js';
 import { heartbeating } from './heartbeating.js';
 import { experimentActivities } from './experiment.js';
 import { measurementActivities } from './measurement.js';
@@ -18,6 +20,7 @@ export function createCpuActivities(deps: ActivityDeps) {
   const { measureData } = measurementActivities(deps);
   return heartbeating(namingFullStore(deps.storeDir, {
     ...pipelineActivities(deps), ...selectionActivities(deps), ...modelActivities(deps), measureData, ...experimentActivities(deps),
+    ...evaluationPlanActivities(deps),
   }));
 }
 
@@ -29,7 +32,7 @@ export function createGpuActivities(deps: ActivityDeps) {
   // Room for the models of one evaluation pass and the current model of the measurements.
   const sessions = new ModelSessions({ capacity: MODELS_PER_PASS + 2, executionProvider: deps.executionProvider, onWarning: (message) => log.warn(message) });
   const { measureModel } = measurementActivities(deps, sessions);
-  return namingFullStore(deps.storeDir, { ...trainingActivities(deps), ...evaluationActivities(deps, sessions), measureModel });
+  return namingFullStore(deps.storeDir, { ...trainingActivities(deps), ...evaluationActivities(deps, sessions), ...planScoringActivities(deps, sessions), measureModel });
 }
 
 export type CpuActivities = ReturnType<typeof createCpuActivities>;

@@ -3,6 +3,7 @@ import type { PipelineSpec } from '../policies/spec.js';
 import { eachTrigger } from '../policies/triggers/schema.js';
 import { categoricalCount, featureCount } from '../lib/data/dataset-config.js';
 import { getDataset, type Dataset } from '../lib/data/datasets.js';
+import { sampleShapeMismatch } from '../lib/data/sample-shape.js';
 import type { ModelStore } from '../lib/models/store.js';
 import type { UserModelSpec } from '../lib/models/user-graphs.js';
 import type { ModelDefinition } from '../lib/onnx/models/model.js';
@@ -42,7 +43,20 @@ export async function checkPipelineSpec(pool: pg.Pool, store: ModelStore, spec: 
   checkModelFootprint(def, spec);
   checkTriggerNeeds(spec, def, dataset);
   checkSelectionNeeds(spec, def, dataset);
+  await checkEvaluationDatasets(pool, spec, dataset);
   return { dataset, def };
+}
+
+/** Every separate evaluation dataset of `evaluation.afterPipeline` exists and holds samples the models can score. */
+async function checkEvaluationDatasets(pool: pg.Pool, spec: PipelineSpec, dataset: Dataset): Promise<void> {
+  for (const [i, request] of spec.evaluation.afterPipeline.entries()) {
+    if (request.dataset === undefined) continue;
+    const field = `evaluation.afterPipeline.${i}.dataset`;
+    const evaluated = await getDataset(pool, request.dataset);
+    if (!evaluated) throw configurationError('DatasetNotFound', `${field}: no dataset named "${request.dataset}" is registered (register it with \`tide dataset add\`)`);
+    const mismatch = sampleShapeMismatch(dataset.format, evaluated.format);
+    if (mismatch) throw configurationError('ModelMismatch', `${field}: dataset "${request.dataset}" cannot be scored by this pipeline's models: ${mismatch}`);
+  }
 }
 
 /**

@@ -2,6 +2,7 @@ import { bench } from './commands/bench.js';
 import { data } from './commands/data.js';
 import { dataset } from './commands/dataset.js';
 import { demo } from './commands/demo.js';
+import { evaluate } from './commands/evaluate.js';
 import { experiment } from './commands/experiment.js';
 import { gc } from './commands/gc.js';
 import { ingest } from './commands/ingest.js';
@@ -30,6 +31,8 @@ Usage:
   tide stop <pipeline>                   finish the current trigger, then complete
   tide report <pipeline> [--out DIR] [--json]   an HTML report with charts (and PNGs) in TIDELINE_HOME/reports
   tide compare <pipeline>… [--out DIR] [--json] several pipelines side by side in one HTML report
+  tide evaluate <pipeline> [--strategy S] [--models M] [--dataset D] [--json]
+                                         evaluate its models in sample time (S: betweenTriggers, "{kind: slicing, every: 1d}", …)
   tide experiment <file> [--resume] [--json]   run variants of a spec (× seeds) up to one end; a table and a comparison
   tide gc [--keep N] [--dry-run]         delete model files beyond each pipeline's last N (default 5) models
   tide bench train [--json] [--steps-per-run K]   training throughput of the zoo: raw session vs trainer
@@ -55,6 +58,7 @@ const commands: Record<string, (args: string[]) => Promise<void>> = {
   stop,
   report,
   compare,
+  evaluate,
   experiment,
   gc,
   bench,

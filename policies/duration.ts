@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 };
 
 /** Parses a sample-time duration such as "30s", "15m", "1d" or "2w" into seconds (y = 365 days). */
@@ -8,3 +10,13 @@ export function parseDuration(text: string): number {
   if (seconds <= 0) throw new Error(`"${text}" must be longer than zero`);
   return seconds;
 }
+
+/** A spec field holding a duration: kept as written, checked here, parsed where it is used. */
+export const durationSchema = z.string().refine((text) => {
+  try {
+    parseDuration(text);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected a duration such as "30s", "15m", "1d" or "2w"');

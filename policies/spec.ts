@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { metricSpecListSchema } from './evaluation/metric-specs.js';
+import { planRequestSchema } from './evaluation/plan-request.js';
 import { selectionSchema } from './selection/schema.js';
 import { triggerSchema } from './triggers/schema.js';
 
@@ -237,6 +238,8 @@ export const pipelineSpecSchema = z.strictObject({
       metrics: metricSpecListSchema,
       /** Which models are evaluated on which intervals (policies/evaluation/matrix.ts): the whole matrix by default. */
       models: z.enum(['matrix', 'active', 'trained']).default('matrix'),
+      /** Evaluations in sample time run when the pipeline ends (workflows/evaluation.ts), each with its own intervals, models and data. */
+      afterPipeline: z.array(planRequestSchema).default([]),
     })
     .prefault({}),
   queues: z

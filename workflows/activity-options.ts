@@ -24,7 +24,7 @@ const cpuRetry = { ...backoff, maximumAttempts: 10 };
 const gpuRetry = { ...backoff, maximumAttempts: 20 };
 
 /** cpu activities heartbeat every few seconds (activities/heartbeating.ts), so a killed control worker is found in 30 s. */
-export function cpuActivities(spec: PipelineSpec) {
+export function cpuActivities(spec: Pick<PipelineSpec, 'queues'>) {
   return proxyActivities<CpuActivities>({ taskQueue: spec.queues.cpu, startToCloseTimeout: '10m', heartbeatTimeout: '30s', retry: cpuRetry });
 }
 
@@ -32,7 +32,7 @@ export function cpuActivities(spec: PipelineSpec) {
  * Training and evaluation heartbeat from a thread the model never blocks, so a short heartbeat
  * timeout finds a dead worker fast; the retry resumes from the last checkpoint.
  */
-export function gpuActivities(spec: PipelineSpec) {
+export function gpuActivities(spec: Pick<PipelineSpec, 'queues'>) {
   return proxyActivities<GpuActivities>({
     taskQueue: spec.queues.gpu,
     startToCloseTimeout: '12h',

@@ -2,3 +2,4 @@
 export { pipelineWorkflow } from './pipeline.js';
 export { triggerWorkflow } from './trigger.js';
 export { experimentWorkflow } from './experiment.js';
+export { evaluationWorkflow } from './evaluation.js';

@@ -11,6 +11,7 @@ import { policyPath } from '../policies/triggers/members.js';
 import { cpuActivities, gpuActivities } from './activity-options.js';
 import { newDataSchema, newDataSignal, statusQuery, stopSignal, triggerStageSchema, triggerStageSignal, type PipelineStatus } from './messages.js';
 import { datasetKey, pipelineKey } from './search-attributes.js';
+import { evaluationWorkflow } from './evaluation.js';
 import { triggerWorkflow, type TriggerResult } from './trigger.js';
 
 /** Everything a pipeline knows, carried through continue-as-new: plain JSON, O(triggers) at most. */
@@ -287,6 +288,15 @@ export async function pipelineWorkflow(input: PipelineSpecInput, carried?: Carri
       models: spec.evaluation.models,
     });
     if (evaluated.newestAccuracy !== undefined) s.lastNextPeriodAccuracy = evaluated.newestAccuracy;
+  }
+  if (s.trained.length > 0) {
+    for (const [i, request] of spec.evaluation.afterPipeline.entries()) {
+      current = `evaluating in sample time (${request.strategy.kind}${request.dataset ? ` on ${request.dataset}` : ''})`;
+      await executeChild(evaluationWorkflow, {
+        workflowId: `${workflowId}/after-pipeline-${i}`,
+        args: [{ pipelineId: s.registered.pipelineId, request, metrics: spec.evaluation.metrics, batchSize: spec.evaluation.batchSize, queues: spec.queues }],
+      });
+    }
   }
   current = 'done';
   return {

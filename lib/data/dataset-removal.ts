@@ -42,6 +42,8 @@ export async function removeDataset(pool: pg.Pool, name: string, opts: { force?:
       );
     }
     if (pipelines.length > 0) await removePipelineRows(client, pipelines.map((p) => p.id));
+    // Other pipelines' evaluations on it as a separate evaluation dataset go with its samples.
+    await client.query('DELETE FROM evaluation_plans WHERE dataset_id = $1', [dataset.id]);
     await client.query(`DROP TABLE IF EXISTS samples_d${dataset.id}`);
     await client.query('DELETE FROM quarantined_files WHERE dataset_id = $1', [dataset.id]);
     await client.query('DELETE FROM files WHERE dataset_id = $1', [dataset.id]);
@@ -63,6 +65,7 @@ async function removePipelineRows(client: pg.PoolClient, ids: number[]): Promise
   await client.query('DELETE FROM sample_uses WHERE pipeline_id = ANY($1)', [ids]);
   await client.query('DELETE FROM downsampled_samples WHERE pipeline_id = ANY($1)', [ids]);
   await client.query('DELETE FROM evaluation_runs WHERE pipeline_id = ANY($1)', [ids]);
+  await client.query('DELETE FROM evaluation_plans WHERE pipeline_id = ANY($1)', [ids]);
   await client.query(
     'DELETE FROM evaluations WHERE pipeline_id = ANY($1) OR model_id IN (SELECT model_id FROM models WHERE pipeline_id = ANY($1))',
     [ids],

@@ -172,14 +172,26 @@ export async function countTrainingSet(pool: pg.Pool, pipelineId: number, trigge
   return rows[0]!.n;
 }
 
-/** Held-out samples with key in range, in key order, batches of batchSize, weight 1. */
+/** Samples with key in range (only held-out ones, unless `holdout` is null), in key order, batches of batchSize, weight 1. */
 export async function* evaluationBatches(
   pool: pg.Pool,
   dataset: Dataset,
-  args: { range: KeyRange; holdout: Holdout; batchSize: number },
+  args: {
+    range: KeyRange;
+    /** Only the dataset's held-out samples; null: every sample (a separate evaluation dataset). */
+    holdout: Holdout | null;
+    batchSize: number;
+    /** Only samples whose timestamp lies in [startTs, endTs): an evaluation interval in sample time. */
+    time?: { startTs: number; endTs: number };
+  },
 ): AsyncGenerator<Batch> {
-  const [seed, threshold] = holdoutParams(args.holdout);
   checkCount('batchSize', args.batchSize, 1);
+  const conditions = [];
+  if (args.holdout) {
+    const [seed, threshold] = holdoutParams(args.holdout);
+    conditions.push(heldOutSql('sample_key', String(seed), String(threshold)));
+  }
+  if (args.time) conditions.push(`ts >= ${sqlInt('time.startTs', args.time.startTs)} AND ts < ${sqlInt('time.endTs', args.time.endTs)}`);
   const payloads = new PayloadReader(pool, dataset, 1);
   const batches = new BatchAssembler(args.batchSize, featureCount(dataset.format), categoricalCount(dataset.format));
   let afterKey = sqlInt('range.firstKey', args.range.firstKey) - 1;
@@ -188,7 +200,7 @@ export async function* evaluationBatches(
     const page = await readPage(pool, `SELECT sample_key, file_id, index_in_file, label, 1::real
                                        FROM samples
                                        WHERE dataset_id = ${sqlInt('dataset id', dataset.id)} AND sample_key > ${afterKey} AND sample_key <= ${lastKey}
-                                         AND ${heldOutSql('sample_key', String(seed), String(threshold))}
+                                         ${conditions.map((c) => `AND ${c}`).join(' ')}
                                        ORDER BY sample_key LIMIT ${EVAL_PAGE}`, EVAL_PAGE);
     if (page.length === 0) break;
     afterKey = page.keys[page.length - 1]!;
@@ -197,6 +209,20 @@ export async function* evaluationBatches(
     if (page.length < EVAL_PAGE) break;
   }
   yield* batches.finish(false);
+}
+
+/**
+ * The keys of a dataset's samples that may lie in [startTs, endTs), from its files' key and time spans (a file
+ * spans both contiguously): where an interval in sample time is read, without an index on timestamps. Null when
+ * no file overlaps it.
+ */
+export async function keysOverlapping(pool: pg.Pool, datasetId: number, startTs: number, endTs: number): Promise<KeyRange | null> {
+  const { rows } = await pool.query(
+    `SELECT min(first_key) AS first_key, max(last_key) AS last_key FROM files
+      WHERE dataset_id = $1 AND num_samples > 0 AND max_ts >= $2 AND min_ts < $3`,
+    [datasetId, startTs, endTs],
+  );
+  return rows[0].first_key === null ? null : { firstKey: Number(rows[0].first_key), lastKey: Number(rows[0].last_key) };
 }
 
 export async function countHoldout(pool: pg.Pool, datasetId: number, range: KeyRange, holdout: Holdout): Promise<number> {

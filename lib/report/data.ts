@@ -6,6 +6,7 @@ import { evaluationSeconds, listEvaluations } from '../pipelines/evaluations.js'
 import { listModels, type ModelRow } from '../pipelines/models.js';
 import { getPipelineByName } from '../pipelines/registry.js';
 import { listTriggers, type TriggerRow } from '../pipelines/triggers.js';
+import { loadPlanReports, type PlanReport } from './plan-data.js';
 
 /** An evaluation interval with the sample-time span of its data (seconds), for the time axis. */
 export interface ReportInterval {
@@ -25,6 +26,8 @@ export interface PipelineReportData {
   matrix: EvaluationMatrix;
   composite: CompositePoint[];
   figures: PipelineFigures;
+  /** Evaluations in sample time (after the pipeline, or by `tide evaluate`). */
+  plans: PlanReport[];
 }
 
 export class UnknownPipeline extends Error {
@@ -68,6 +71,7 @@ export async function loadPipelineReport(pool: pg.Pool, name: string): Promise<P
     matrix,
     composite: compositeSeries(matrix),
     figures: pipelineFigures(matrix, triggers, models, evaluationTime, chanceAccuracy),
+    plans: await loadPlanReports(pool, pipelineId, triggers, models),
   };
 }
 

@@ -1,5 +1,6 @@
 import type { PipelineFigures } from '../eval/composite.js';
 import type { PipelineReportData } from './data.js';
+import { describeStrategy } from './plan-charts.js';
 
 /** A rendered chart on a page: its inline SVG and the file name of its PNG copy next to the page. */
 export interface RenderedChart {
@@ -78,6 +79,16 @@ function triggersTable(data: PipelineReportData): string {
   return table(header, rows, 'triggers', [header.length - 1]);
 }
 
+function plansTable(data: PipelineReportData): string {
+  const header = ['evaluation', 'intervals', 'cells', 'mean composite accuracy', 'strategy'];
+  const rows = data.plans.map((p) => [
+    `<td class="text">${escapeHtml(p.name)}</td>`,
+    ...[String(p.intervals.length), String(p.cells.length), pct(p.meanCompositeAccuracy)].map((v) => `<td>${v}</td>`),
+    `<td class="text">${escapeHtml(describeStrategy(p))}</td>`,
+  ]);
+  return table(header, rows, 'plans', [0, header.length - 1]);
+}
+
 /** `rows` hold finished <td> cells; the header cells of the `text` columns align left like their text. */
 function table(header: string[], rows: string[][], id: string, text: number[]): string {
   const head = header.map((h, i) => `<th${text.includes(i) ? ' class="text"' : ''}>${escapeHtml(h)}</th>`).join('');
@@ -109,8 +120,9 @@ export function pipelinePage(data: PipelineReportData, charts: RenderedChart[], 
     `${data.triggers.length} triggers, ${data.models.length} models, ${data.matrix.intervals.length} evaluated intervals. Generated ${escapeHtml(generatedAt.toISOString())}.`,
     [
       '<h2>Figures</h2>', figuresTable([data]),
-      ...charts.map(figure),
+      ...charts.filter((c) => !c.id.startsWith('sample-time-')).map(figure),
       '<h2>Triggers</h2>', triggersTable(data),
+      ...(data.plans.length === 0 ? [] : ['<h2>Evaluations in sample time</h2>', plansTable(data), ...charts.filter((c) => c.id.startsWith('sample-time-')).map(figure)]),
     ].join('\n'),
   );
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { compareOverTimeSpec, costAccuracySpec, costSpec, heatmapSpec, overTimeSpec } from './charts.js';
 import type { PipelineReportData } from './data.js';
+import { planHeatmapSpec } from './plan-charts.js';
 import { comparisonPage, pipelinePage, type RenderedChart } from './page.js';
 import { renderPng, renderSvg } from './render.js';
 
@@ -15,7 +16,10 @@ export interface WrittenReport {
 
 /** Writes one pipeline's report page and its charts' PNG copies into `dir`. */
 export async function writePipelineReport(data: PipelineReportData, dir: string): Promise<WrittenReport> {
-  const specs: [string, TopLevelSpec][] = [['heatmap', heatmapSpec(data)], ['over-time', overTimeSpec(data)], ['cost', costSpec(data)]];
+  const specs: [string, TopLevelSpec][] = [
+    ['heatmap', heatmapSpec(data)], ['over-time', overTimeSpec(data)], ['cost', costSpec(data)],
+    ...data.plans.map((plan, i): [string, TopLevelSpec] => [`sample-time-${i}`, planHeatmapSpec(plan)]),
+  ];
   return writeReport(dir, specs, (charts) => pipelinePage(data, charts, new Date()));
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDuration } from '../duration.js';
+import { durationSchema } from '../duration.js';
 
 /**
  * The `trigger` section of the pipeline spec: one entry per trigger kind. Model-aware kinds (dataDrift,
@@ -8,14 +8,6 @@ import { parseDuration } from '../duration.js';
 
 const positiveInt = z.number().int().positive();
 const fraction = z.number().min(0).max(1);
-export const durationSchema = z.string().refine((text) => {
-  try {
-    parseDuration(text);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'expected a duration such as "30s", "15m", "1d" or "2w"');
 
 const dataAmountSchema = z.strictObject({ kind: z.literal('dataAmount'), every: positiveInt });
 const timeSchema = z.strictObject({

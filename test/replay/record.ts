@@ -66,6 +66,18 @@ const pipelines: Record<string, PipelineSpecInput> = {
     },
     queues: { cpu: 'replay-cpu', gpu: 'replay-gpu' },
   },
+  // Evaluations in sample time when it ends: child workflows of their own.
+  'sample-time': {
+    dataset: { name: 'replay' },
+    model: { architecture: 'mlp', hidden: [8], numClasses: 3 },
+    training: { epochs: 1, batchSize: 32, optimizer: { name: 'sgd', lr: 0.05 }, seed: 7 },
+    trigger: { kind: 'time', every: '1d' },
+    evaluation: {
+      models: 'active',
+      afterPipeline: [{ strategy: { kind: 'slicing', every: '12h' }, models: 'active' }, { strategy: { kind: 'offset', offsets: ['-1d', '0', '+1d'] } }],
+    },
+    queues: { cpu: 'replay-cpu', gpu: 'replay-gpu' },
+  },
   // On a dataset of its own, fed by signals, some of them malformed or forged.
   signals: {
     dataset: { name: 'replay-signals' },
@@ -156,11 +168,12 @@ try {
     await handle.signal(stopSignal);
     await handle.result();
 
-    // Every run of the pipeline (it continues as new) and its first trigger's child workflow.
+    // Every run of the pipeline (it continues as new), its first trigger's child workflow and its first evaluation after it.
     let run = 0;
-    for await (const execution of temporal.client.workflow.list({ query: `WorkflowId = "${name}" OR WorkflowId = "${name}/trigger-0"` })) {
+    const children = [`${name}/trigger-0`, `${name}/after-pipeline-0`];
+    for await (const execution of temporal.client.workflow.list({ query: [name, ...children].map((id) => `WorkflowId = "${id}"`).join(' OR ') })) {
       const history = await temporal.client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
-      const file = execution.workflowId.includes('/trigger-') ? `${name}.trigger-0.json` : `${name}.run-${run++}.json`;
+      const file = children.includes(execution.workflowId) ? `${execution.workflowId.replace('/', '.')}.json` : `${name}.run-${run++}.json`;
       await writeFile(join(OUT, file), historyToJSON(history));
       console.log(`recorded ${file} (${history.events?.length} events)`);
     }

@@ -8,9 +8,12 @@ import { WORKFLOWS_PATH } from '../../workers/plugin.js';
 
 const HISTORIES = fileURLToPath(new URL('./histories/', import.meta.url));
 
-/** The recorder names files `<workflowId>.run-N.json` and `<pipeline>.trigger-N.json` (for `<pipeline>/trigger-N`). */
+/**
+ * The recorder names files `<workflowId>.run-N.json`, and `<pipeline>.<child>.json` for the child workflows
+ * `<pipeline>/trigger-N` and `<pipeline>/after-pipeline-N`.
+ */
 function workflowIdOf(file: string): string {
-  return file.replace(/\.run-\d+\.json$/, '').replace(/\.trigger-(\d+)\.json$/, '/trigger-$1');
+  return file.replace(/\.run-\d+\.json$/, '').replace(/\.((?:trigger|after-pipeline)-\d+)\.json$/, '/$1');
 }
 
 describe('replay of recorded workflow histories', () => {
