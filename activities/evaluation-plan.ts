@@ -14,7 +14,7 @@ import { ModelStore } from '../lib/models/store.js';
 import { createPlan, datasetTimeSpan, getPlan, insertIntervalEvaluation, listIntervalEvaluations, type EvaluationPlan } from '../lib/pipelines/evaluation-plans.js';
 import { recordEvaluationTime } from '../lib/pipelines/evaluations.js';
 import { listModels, type ModelRow } from '../lib/pipelines/models.js';
-import { getPipeline } from '../lib/pipelines/registry.js';
+import { getPipeline, pipelineEndKey } from '../lib/pipelines/registry.js';
 import { listTriggers } from '../lib/pipelines/triggers.js';
 import type { ActivityDeps } from './deps.js';
 import { asActivityFailure } from './deterministic-errors.js';
@@ -79,8 +79,10 @@ export function evaluationPlanActivities(deps: ActivityDeps) {
     if (mismatch) throw configurationError('InvalidSpec', `evaluation dataset "${evaluated.name}" cannot be scored by pipeline ${pipeline.name}'s models: ${mismatch}`);
     const { spans } = await trainedModels(deps, args.pipelineId);
     const trained = new Set(spans.map((m) => m.trigger));
+    // On its own dataset, a pipeline with an end of the stream (an experiment's variant) is evaluated up to that end.
+    const until = evaluated.id === own.id ? await pipelineEndKey(pool, args.pipelineId) : undefined;
     const context = {
-      data: await datasetTimeSpan(pool, evaluated.id),
+      data: await datasetTimeSpan(pool, evaluated.id, until),
       triggers: (await listTriggers(pool, args.pipelineId)).map((t) => ({ triggerId: t.triggerId, minTs: Number(t.minTs), maxTs: Number(t.maxTs), trained: trained.has(t.triggerId) })),
     };
     let intervals;

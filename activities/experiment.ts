@@ -60,7 +60,11 @@ export function experimentActivities({ pool, storeDir }: ActivityDeps) {
     },
 
     /** The experiment's table from the database, and the comparison report of its completed pipelines. */
-    async experimentResults(args: { experiment: string; runs: RunOutcome[] }): Promise<ExperimentResults> {
+    async experimentResults(args: {
+      experiment: string; runs: RunOutcome[];
+      /** The variants share the experiment's evaluation in sample time, their first after the pipeline: the table's accuracy. */
+      sharedEvaluation?: boolean;
+    }): Promise<ExperimentResults> {
       const client = Context.current().client;
       const results: RunResult[] = [];
       const reports = [];
@@ -72,8 +76,9 @@ export function experimentActivities({ pool, storeDir }: ActivityDeps) {
         const data = await loadPipelineReport(pool, run.pipelineName);
         reports.push(data);
         const { cost } = data.figures;
+        const shared = data.plans.find((p) => p.name === `${run.pipelineName}/after-pipeline-0`);
         const figures: RunFigures = {
-          meanCompositeAccuracy: data.figures.meanCompositeAccuracy, triggers: cost.triggers, samplesTrained: cost.samplesTrained,
+          meanCompositeAccuracy: args.sharedEvaluation ? shared?.meanCompositeAccuracy ?? null : data.figures.meanCompositeAccuracy, triggers: cost.triggers, samplesTrained: cost.samplesTrained,
           trainingSeconds: cost.trainingSeconds, totalSeconds: await wallSeconds(client, run.pipelineName),
         };
         results.push({ ...run, figures });

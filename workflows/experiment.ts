@@ -92,7 +92,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   await Promise.all(Array.from({ length: Math.min(experiment.concurrency, runs.length) }, lane));
 
   status.current = 'writing the results';
-  const results = await cpu.experimentResults({ experiment: experiment.name, runs: outcomes });
+  const results = await cpu.experimentResults({ experiment: experiment.name, runs: outcomes, sharedEvaluation: experiment.evaluation !== undefined });
   status.current = 'done';
   return { experiment: experiment.name, endKey, runs: outcomes, ...results };
 }

@@ -85,11 +85,13 @@ export async function listIntervalEvaluations(pool: pg.Pool, planId: number): Pr
   }));
 }
 
-/** A dataset's time span from its files' recorded timestamps, [minTs, maxTs]; null before any sample. */
-export async function datasetTimeSpan(pool: pg.Pool, datasetId: number): Promise<{ minTs: number; maxTs: number } | null> {
-  const { rows } = await pool.query(
-    'SELECT min(min_ts) AS min_ts, max(max_ts) AS max_ts FROM files WHERE dataset_id = $1 AND num_samples > 0',
-    [datasetId],
-  );
+/**
+ * A dataset's time span, [minTs, maxTs], from its files' recorded timestamps, or, up to `lastKey` (a pipeline's end
+ * of the stream), from its samples; null before any sample.
+ */
+export async function datasetTimeSpan(pool: pg.Pool, datasetId: number, lastKey?: number): Promise<{ minTs: number; maxTs: number } | null> {
+  const { rows } = lastKey === undefined
+    ? await pool.query('SELECT min(min_ts) AS min_ts, max(max_ts) AS max_ts FROM files WHERE dataset_id = $1 AND num_samples > 0', [datasetId])
+    : await pool.query('SELECT min(ts) AS min_ts, max(ts) AS max_ts FROM samples WHERE dataset_id = $1 AND sample_key <= $2', [datasetId, lastKey]);
   return rows[0].min_ts === null ? null : { minTs: Number(rows[0].min_ts), maxTs: Number(rows[0].max_ts) };
 }

@@ -43,3 +43,9 @@ export async function getPipeline(pool: pg.Pool, pipelineId: number): Promise<Pi
 function toPipelineRow(row: { pipeline_id: number; name: string; dataset_id: number }): PipelineRow {
   return { pipelineId: row.pipeline_id, name: row.name, datasetId: row.dataset_id };
 }
+
+/** The pipeline spec's end of the stream (`until.key`), if it has one. */
+export async function pipelineEndKey(pool: pg.Pool, pipelineId: number): Promise<number | undefined> {
+  const { rows } = await pool.query(`SELECT (spec->'until'->>'key')::bigint AS until FROM pipelines WHERE pipeline_id = $1`, [pipelineId]);
+  return rows[0]?.until === null || rows[0]?.until === undefined ? undefined : Number(rows[0].until);
+}

@@ -12,14 +12,19 @@ export interface ExperimentRun {
 
 /**
  * Every pipeline of the experiment, variants in the file's order, seeds in the variant's order, each ending at
- * `endKey` (the experiment's end of the stream, resolved against the dataset).
+ * `endKey` (the experiment's end of the stream, resolved against the dataset) and evaluated first by the
+ * experiment's shared evaluation, if it has one.
  */
 export function experimentRuns(experiment: Experiment, endKey: number): ExperimentRun[] {
   return Object.entries(experiment.variants).flatMap(([variant, { seeds }]) =>
     (seeds ?? [undefined]).map((requested) => {
       const spec = variantSpec(experiment, variant, requested);
       const seed = spec.training.seed;
-      return { variant, seed, pipelineName: `${experiment.name}/${variant}/seed-${seed}`, spec: { ...spec, until: { key: endKey } } };
+      const afterPipeline = experiment.evaluation ? [experiment.evaluation, ...spec.evaluation.afterPipeline] : spec.evaluation.afterPipeline;
+      return {
+        variant, seed, pipelineName: `${experiment.name}/${variant}/seed-${seed}`,
+        spec: { ...spec, evaluation: { ...spec.evaluation, afterPipeline }, until: { key: endKey } },
+      };
     }),
   );
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { planRequestSchema } from '../evaluation/plan-request.js';
 import { parseSpec, SpecError, type PipelineSpec } from '../spec.js';
 import { isPlainObject, mergeOverrides } from './merge.js';
 
@@ -30,6 +31,12 @@ export const experimentSchema = z.strictObject({
   variants: z.record(idPart, variantSchema).refine((v) => Object.keys(v).length > 0, 'at least one variant'),
   /** Absent: all data already ingested when the experiment starts. */
   until: untilSchema.optional(),
+  /**
+   * The evaluation every variant gets when it ends, on the same intervals of sample time (the first of its
+   * `evaluation.afterPipeline`): the table's mean composite accuracy comes from it. Absent: from each pipeline's
+   * own trigger intervals, which differ between variants whose triggers fire at different times.
+   */
+  evaluation: planRequestSchema.optional(),
   /** Variant pipelines running at once. */
   concurrency: z.number().int().min(1).max(64).default(2),
 });

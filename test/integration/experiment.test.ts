@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
 import { ingestFile } from '../../lib/data/ingest.js';
 import { listEvaluations } from '../../lib/pipelines/evaluations.js';
+import { loadPipelineReport } from '../../lib/report/data.js';
 import { getPipelineByName } from '../../lib/pipelines/registry.js';
 import { listTriggers } from '../../lib/pipelines/triggers.js';
 import type { ExperimentInput } from '../../policies/experiments/schema.js';
@@ -41,6 +42,8 @@ describe('experiment end to end (real Temporal dev server, PostgreSQL, ONNX Runt
     },
     // Mid-way through the third file: each pipeline sees only its first 100 samples.
     until: { samples: 500 },
+    // Every variant evaluated on the same half days, whatever its triggers.
+    evaluation: { strategy: { kind: 'slicing', every: '12h' }, models: 'active' },
     concurrency: 2,
   };
   const start = () => temporal.client.workflow.start<typeof experimentWorkflow>('experimentWorkflow', {
@@ -97,6 +100,20 @@ describe('experiment end to end (real Temporal dev server, PostgreSQL, ONNX Runt
     }
     assert.ok(summary.report);
     await access(summary.report);
+
+    // The table's accuracy is the shared evaluation's composite, from its rows: the same half days for every pipeline.
+    const lastTs = Number((await postgres.pool.query('SELECT ts FROM samples WHERE dataset_id = $1 AND sample_key = 500', [dataset.id])).rows[0].ts);
+    for (const row of summary.table) {
+      const means = [];
+      for (const seed of [1, 2]) {
+        const report = await loadPipelineReport(postgres.pool, `amounts/${row.variant}/seed-${seed}`);
+        const shared = report.plans.find((p) => p.name === `amounts/${row.variant}/seed-${seed}/after-pipeline-0`)!;
+        const halfDays = Array.from({ length: Math.ceil((lastTs + 1) / (DAY / 2)) }, (_, h) => [h * DAY / 2, Math.min((h + 1) * DAY / 2, lastTs + 1)]);
+        assert.deepEqual(shared.intervals.map((i) => [i.startTs, i.endTs]), halfDays, 'half days up to the experiment\'s end');
+        means.push(shared.meanCompositeAccuracy!);
+      }
+      assert.ok(Math.abs(row.meanCompositeAccuracy!.mean - (means[0]! + means[1]!) / 2) < 1e-12, `${row.variant}: ${means}`);
+    }
   });
 
   it('redoes no finished pipeline when the same experiment runs again, and gives the same table', async () => {
