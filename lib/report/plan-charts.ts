@@ -1,11 +1,10 @@
 import type { TopLevelSpec } from 'vega-lite';
 import type { PlanReport } from './plan-data.js';
 
-/** The day (or minute, for shorter intervals) an interval starts, in UTC: the heatmap's column label. */
+/** The day an interval starts, in UTC, or its minute when the plan's intervals do not all start at midnight. */
 function intervalStart(plan: PlanReport, startTs: number): string {
   const iso = new Date(startTs * 1000).toISOString();
-  const spans = plan.intervals.map((i) => i.endTs - i.startTs);
-  return Math.min(...spans) >= 86_400 && startTs % 86_400 === 0 ? iso.slice(0, 10) : iso.slice(0, 16).replace('T', ' ');
+  return plan.intervals.every((i) => i.startTs % 86_400 === 0) ? iso.slice(0, 10) : iso.slice(0, 16).replace('T', ' ');
 }
 
 /** What a plan's strategy is, in a few words, for titles and tables. */
