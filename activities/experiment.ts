@@ -1,13 +1,20 @@
 import { Context, heartbeat, sleep } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { join } from 'node:path';
-import { getDataset } from '../lib/data/datasets.js';
+import { getDataset, getDatasetById } from '../lib/data/datasets.js';
+import { ingestFile } from '../lib/data/ingest.js';
+import { filesInIngestOrder, registerReplayDataset, type ReplayFile } from '../lib/data/replay-files.js';
 import { loadPipelineReport } from '../lib/report/data.js';
 import { writeComparisonReport } from '../lib/report/write.js';
 import type { ExperimentEnd } from '../policies/experiments/schema.js';
 import { variantTable, type RunFigures, type RunResult, type VariantRow } from '../policies/experiments/table.js';
 import type { ActivityDeps } from './deps.js';
 import { configurationError } from './failures.js';
+
+export type { ReplayFile };
+
+/** How a pipeline an earlier experiment run started stands now. */
+export type EarlierOutcome = { outcome: 'completed' } | { outcome: 'failed'; message: string } | { outcome: 'running' };
 
 /** How a variant's pipeline ended, as the experiment workflow saw it. */
 export type RunOutcome = { variant: string; seed: number; pipelineName: string } & ({ outcome: 'completed' } | { outcome: 'failed'; message: string });
@@ -43,9 +50,10 @@ export function experimentActivities({ pool, storeDir }: ActivityDeps) {
 
     /**
      * How the pipeline workflow of this name ended, when an earlier experiment run started it: one still running
-     * (its experiment run was terminated, the pipeline kept going) is waited for, heartbeating.
+     * (its experiment run was terminated, the pipeline kept going) is waited for, heartbeating, or, with `wait`
+     * false, answered as running.
      */
-    async earlierPipelineOutcome(args: { pipelineName: string }): Promise<{ outcome: 'completed' } | { outcome: 'failed'; message: string }> {
+    async earlierPipelineOutcome(args: { pipelineName: string; wait?: boolean }): Promise<EarlierOutcome> {
       const handle = Context.current().client.workflow.getHandle(args.pipelineName);
       for (;;) {
         const { status } = await handle.describe();
@@ -54,9 +62,26 @@ export function experimentActivities({ pool, storeDir }: ActivityDeps) {
           const err = status.name === 'FAILED' ? await handle.result().then(() => undefined, (e: unknown) => e) : undefined;
           return { outcome: 'failed', message: err ? deepestMessage(err) : `the pipeline was ${status.name.toLowerCase().replace(/_/g, ' ')}` };
         }
+        if (args.wait === false) return { outcome: 'running' };
         heartbeat();
         await sleep(POLL_MS);
       }
+    },
+
+    /** A replayed variant's dataset (lib/data/replay-files.ts) and the base's files it replays, up to the end key. */
+    async prepareReplay(args: { base: string; name: string; endKey: number }): Promise<{ datasetId: number; files: ReplayFile[] }> {
+      const base = await getDataset(pool, args.base);
+      if (!base) throw configurationError('DatasetNotFound', `no dataset named "${args.base}" (base.dataset.name)`);
+      const replay = await registerReplayDataset(pool, args.base, args.name);
+      return { datasetId: replay.id, files: await filesInIngestOrder(pool, base.id, args.endKey) };
+    },
+
+    /** One file's arrival in a replay: ingested into the replay's dataset (nothing new when it already was). */
+    async replayFile(args: { datasetId: number; path: string }): Promise<void> {
+      const dataset = await getDatasetById(pool, args.datasetId);
+      if (!dataset) throw configurationError('DatasetNotFound', `the replay's dataset ${args.datasetId} no longer exists`);
+      const outcome = await ingestFile(pool, dataset, args.path);
+      if (outcome.status === 'rejected') throw configurationError('InvalidData', `replaying ${args.path} into dataset "${dataset.name}": ${outcome.error.message}`);
     },
 
     /** The experiment's table from the database, and the comparison report of its completed pipelines. */

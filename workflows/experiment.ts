@@ -1,14 +1,17 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import {
-  ApplicationFailure, ChildWorkflowFailure, ParentClosePolicy, proxyActivities, setHandler, startChild, WorkflowIdReusePolicy,
+  ApplicationFailure, ChildWorkflowFailure, getExternalWorkflowHandle, ParentClosePolicy, proxyActivities, setHandler, sleep, startChild,
+  WorkflowIdReusePolicy,
 } from '@temporalio/workflow';
-import type { ExperimentResults, RunOutcome } from '../activities/experiment.js';
+import type { ExperimentResults, ReplayFile, RunOutcome } from '../activities/experiment.js';
 import type { CpuActivities } from '../activities/index.js';
 import { NON_RETRYABLE } from '../policies/failure-types.js';
+import { arrivalGapMs, replayDatasetName } from '../policies/experiments/replay.js';
 import { experimentRuns, type ExperimentRun } from '../policies/experiments/runs.js';
 import { ExperimentError, parseExperiment, variantSpec, type Experiment, type ExperimentInput } from '../policies/experiments/schema.js';
 import { cpuActivities } from './activity-options.js';
 import { experimentStatusQuery, type ExperimentStatus } from './experiment-status.js';
+import { newDataSignal } from './messages.js';
 import { pipelineWorkflow } from './pipeline.js';
 
 export interface ExperimentSummary extends ExperimentResults {
@@ -56,22 +59,39 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
 
   async function runPipeline(run: ExperimentRun): Promise<RunOutcome> {
     const { variant, seed, pipelineName } = run;
+    const replay = run.replay && (await cpu.prepareReplay({ base: first.dataset.name, name: replayDatasetName(first.dataset.name, pipelineName), endKey }));
+    const spec = replay ? { ...run.spec, dataset: { name: replayDatasetName(first.dataset.name, pipelineName) } } : run.spec;
     let child;
     try {
       child = await startChild(pipelineWorkflow, {
-        workflowId: pipelineName, taskQueue: run.spec.queues.cpu, args: [run.spec],
+        workflowId: pipelineName, taskQueue: spec.queues.cpu, args: [spec],
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE, parentClosePolicy: ParentClosePolicy.ABANDON,
       });
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      return { variant, seed, pipelineName, ...(await earlierPipelineOutcome({ pipelineName })) };
+      // Started by an earlier run of this experiment: a replay still running gets the rest of its files.
+      if (replay && (await earlierPipelineOutcome({ pipelineName, wait: false })).outcome === 'running') await arrive(replay, run.replay!.speed, pipelineName);
+      const earlier = await earlierPipelineOutcome({ pipelineName });
+      if (earlier.outcome === 'running') throw new Error(`pipeline ${pipelineName} is still running after the wait for it`);
+      return { variant, seed, pipelineName, ...earlier };
     }
+    if (replay) await arrive(replay, run.replay!.speed, pipelineName);
     try {
       await child.result();
       return { variant, seed, pipelineName, outcome: 'completed' };
     } catch (err) {
       if (!(err instanceof ChildWorkflowFailure)) throw err;
       return { variant, seed, pipelineName, outcome: 'failed', message: deepestMessage(err) };
+    }
+  }
+
+  /** Replays the files into the pipeline's dataset as they arrive in sample time, signalling it after each one. */
+  async function arrive(replay: { datasetId: number; files: ReplayFile[] }, speed: number, pipelineName: string) {
+    const pipeline = getExternalWorkflowHandle(pipelineName);
+    for (const [i, file] of replay.files.entries()) {
+      if (i > 0) await sleep(arrivalGapMs(replay.files[i - 1]!.minTs, file.minTs, speed));
+      await cpu.replayFile({ datasetId: replay.datasetId, path: file.path });
+      await pipeline.signal(newDataSignal, { datasetId: replay.datasetId });
     }
   }
 

@@ -8,6 +8,8 @@ export interface ExperimentRun {
   /** The pipeline's name and its workflow id. */
   pipelineName: string;
   spec: PipelineSpec;
+  /** Replay-stream mode: the variant's files arrive at this speed (policies/experiments/replay.ts). */
+  replay?: { speed: number };
 }
 
 /**
@@ -16,7 +18,7 @@ export interface ExperimentRun {
  * experiment's shared evaluation, if it has one.
  */
 export function experimentRuns(experiment: Experiment, endKey: number): ExperimentRun[] {
-  return Object.entries(experiment.variants).flatMap(([variant, { seeds }]) =>
+  return Object.entries(experiment.variants).flatMap(([variant, { seeds, replay }]) =>
     (seeds ?? [undefined]).map((requested) => {
       const spec = variantSpec(experiment, variant, requested);
       const seed = spec.training.seed;
@@ -24,6 +26,7 @@ export function experimentRuns(experiment: Experiment, endKey: number): Experime
       return {
         variant, seed, pipelineName: `${experiment.name}/${variant}/seed-${seed}`,
         spec: { ...spec, evaluation: { ...spec.evaluation, afterPipeline }, until: { key: endKey } },
+        ...(replay ? { replay } : {}),
       };
     }),
   );

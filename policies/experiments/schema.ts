@@ -17,6 +17,11 @@ const variantSchema = z.strictObject({
   overrides: z.record(z.string(), z.unknown()).optional(),
   /** One pipeline per seed (training.seed); absent: one pipeline with the merged spec's own seed. */
   seeds: z.array(seed).min(1).refine((s) => new Set(s).size === s.length, 'seeds repeat').optional(),
+  /**
+   * Replay-stream mode (policies/experiments/replay.ts): the pipeline starts before any data, and the dataset's
+   * files arrive in sample-time order, `speed` seconds of sample time per second (86400: a day a second).
+   */
+  replay: z.strictObject({ speed: z.number().positive() }).optional(),
 });
 
 /** The end of the stream, the same for every variant: a key, or the key of the n-th sample. */

@@ -111,6 +111,14 @@ const experiments: Record<string, ExperimentInput> = {
     until: { samples: 500 },
     concurrency: 2,
   },
+  // A variant on the live path: the files replayed into a dataset of its own, a day of sample time per second.
+  'experiment-replay': {
+    name: 'experiment-replay',
+    base: pipelines['data-amount']!,
+    variants: { live: { replay: { speed: DAY } } },
+    until: { samples: 500 },
+    evaluation: { strategy: { kind: 'slicing', every: '1d' }, models: 'active' },
+  },
 };
 
 /** `npm run record-histories -- drift ensemble` records only those; no names records them all. */
