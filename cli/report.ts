@@ -3,7 +3,9 @@ import type { ModelStore } from '../lib/models/store.js';
 import { listEvaluations } from '../lib/pipelines/evaluations.js';
 import { listModels, type ModelRow } from '../lib/pipelines/models.js';
 import { latestPolicyEvaluations } from '../lib/pipelines/policy-evaluations.js';
-import { listTriggers } from '../lib/pipelines/triggers.js';
+import { listTriggers, type TriggerRow } from '../lib/pipelines/triggers.js';
+import { describeStrategy } from '../lib/report/plan-charts.js';
+import { loadPlanReports } from '../lib/report/plan-data.js';
 import { formatBytes } from './bytes.js';
 
 /** A text table: numbers right-aligned, the columns in `text` (by index) left-aligned. */
@@ -77,7 +79,16 @@ export async function pipelineReport(pool: pg.Pool, pipelineId: number, store?: 
       : []),
     'Evaluation matrix (accuracy on each interval\'s held-out samples; rows: models, columns: intervals)',
     table(['', ...intervals.map((i) => `int. ${i}`)], matrixRows),
+    ...(await plansSection(pool, pipelineId, triggers, models)),
   ].join('\n');
+}
+
+/** The pipeline's evaluations in sample time (after it, or by `tide evaluate`): one line each; `tide evaluate` shows one whole. */
+async function plansSection(pool: pg.Pool, pipelineId: number, triggers: TriggerRow[], models: ModelRow[]): Promise<string[]> {
+  const plans = await loadPlanReports(pool, pipelineId, triggers, models);
+  if (plans.length === 0) return [];
+  const rows = plans.map((p) => [p.name, String(p.intervals.length), String(p.cells.length), pct(p.meanCompositeAccuracy), describeStrategy(p)]);
+  return ['', 'Evaluations in sample time', table(['evaluation', 'intervals', 'cells', 'mean composite acc.', 'strategy'], rows, [0, 4])];
 }
 
 /** The disk the pipeline's model files take (inference graphs and states), and how many models `tide gc` deleted. */

@@ -10,6 +10,7 @@ import { listModels } from '../../lib/pipelines/models.js';
 import { latestPolicyEvaluations } from '../../lib/pipelines/policy-evaluations.js';
 import { getPipelineByName } from '../../lib/pipelines/registry.js';
 import { listTriggers } from '../../lib/pipelines/triggers.js';
+import { loadPlanReports } from '../../lib/report/plan-data.js';
 import { checkPipelineSpec } from '../../activities/pipeline-checks.js';
 import { statusQuery, stopSignal } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
@@ -129,16 +130,22 @@ export async function status(args: string[]): Promise<void> {
       live,
       training: live && await readTrainingProgress(ctx.client, name, live.current),
       failure: description.status.name === 'FAILED' ? pipelineFailure(await handle.result().catch((e: unknown) => e)) : undefined,
-      ...(row && {
-        triggers: await listTriggers(ctx.pool, row.pipelineId),
-        models: await listModels(ctx.pool, row.pipelineId),
-        evaluations: await listEvaluations(ctx.pool, row.pipelineId),
-        policyEvaluations: await latestPolicyEvaluations(ctx.pool, row.pipelineId, 20),
-      }),
+      ...(row && await storedResults(ctx, row.pipelineId)),
     }, null, 2));
   } finally {
     await ctx.close();
   }
+}
+
+/** What `tide status --json` reads from the database: triggers, models, evaluations (the matrix and the plans in sample time). */
+async function storedResults(ctx: Context, pipelineId: number) {
+  const [triggers, models] = await Promise.all([listTriggers(ctx.pool, pipelineId), listModels(ctx.pool, pipelineId)]);
+  return {
+    triggers, models,
+    evaluations: await listEvaluations(ctx.pool, pipelineId),
+    evaluationsInSampleTime: await loadPlanReports(ctx.pool, pipelineId, triggers, models),
+    policyEvaluations: await latestPolicyEvaluations(ctx.pool, pipelineId, 20),
+  };
 }
 
 /** `tide stop <pipeline>`: the pipeline finishes the trigger in progress, evaluates, and completes. */
