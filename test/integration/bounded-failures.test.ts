@@ -1,8 +1,7 @@
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { RetryState } from '@temporalio/common';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
@@ -12,9 +11,10 @@ import type { PipelineSpecInput } from '../../policies/spec.js';
 import { newDataSignal, statusQuery } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
 import { waitFor } from '../helpers/pipelines.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import type { TestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
-import { runTestWorkers, startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+import type { TestTemporal } from '../helpers/temporal.js';
+import { startTestWorld, type TestWorld } from '../helpers/world.js';
 
 const FEATURES = 8;
 const CLASSES = 3;
@@ -29,7 +29,7 @@ describe('deterministic failures end a pipeline with their cause', () => {
   let postgres: TestPostgres;
   let root: string;
   let storeDir: string;
-  let stopWorkers: (() => Promise<void>) | undefined;
+  let world: TestWorld | undefined;
   const queues = { cpu: 'bounded-cpu', gpu: 'bounded-gpu' };
 
   const spec = (dataset: string): PipelineSpecInput => ({
@@ -80,18 +80,13 @@ describe('deterministic failures end a pipeline with their cause', () => {
   }
 
   before(async () => {
-    [temporal, postgres] = await Promise.all([startTestTemporal(), startTestPostgres()]);
-    root = await mkdtemp(join(tmpdir(), 'tideline-bounded-'));
+    world = await startTestWorld('bounded', queues);
+    ({ temporal, postgres, root } = world);
     storeDir = join(root, '.store');
-    stopWorkers = await runTestWorkers(temporal, { pool: postgres.pool, storeDir, queues, roles: ['control', 'gpu'] });
+    await world.runWorkers(storeDir);
   });
 
-  after(async () => {
-    await stopWorkers?.();
-    await temporal?.stop();
-    await postgres?.stop();
-    if (root) await rm(root, { recursive: true, force: true });
-  });
+  after(() => world?.stop());
 
   it('training: a dataset file removed after ingestion', { timeout: 120_000 }, async () => {
     const { addFile } = await datasetNamed('removed');

@@ -3,8 +3,7 @@
  * Tideline's own builder: an MLP's train step, and its inference graph with the initial weights inside).
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
@@ -25,9 +24,10 @@ import type { PipelineSpecInput } from '../../policies/spec.js';
 import { newDataSignal, statusQuery } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
 import { failureMessage, stopAfterTriggers, waitFor } from '../helpers/pipelines.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import type { TestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
-import { runTestWorkers, startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+import type { TestTemporal } from '../helpers/temporal.js';
+import { startTestWorld, type TestWorld } from '../helpers/world.js';
 
 const DAY = 86_400;
 const FEATURES = 12;
@@ -40,7 +40,7 @@ describe('bring-your-own ONNX model pipelines (real Temporal dev server, Postgre
   let root: string;
   let store: ModelStore;
   let dataset: Dataset;
-  let stopWorkers: (() => Promise<void>) | undefined;
+  let world: TestWorld | undefined;
   const queues = { cpu: 'byo-cpu', gpu: 'byo-gpu' };
   const user = mlpModel({ inputSize: FEATURES, hidden: [16], numClasses: CLASSES });
   const initial = initModelState(user, SGD, 11);
@@ -91,11 +91,11 @@ describe('bring-your-own ONNX model pipelines (real Temporal dev server, Postgre
   }
 
   before(async () => {
-    [temporal, postgres] = await Promise.all([startTestTemporal(), startTestPostgres()]);
-    root = await mkdtemp(join(tmpdir(), 'tideline-byo-'));
+    world = await startTestWorld('byo', queues);
+    ({ temporal, postgres, root } = world);
     store = new ModelStore(join(root, '.store'));
     dataset = await registerDataset(postgres.pool, { name: 'blobs', root, format: syntheticFormat(FEATURES, CLASSES) });
-    stopWorkers = await runTestWorkers(temporal, { pool: postgres.pool, storeDir: store.root, queues, roles: ['control', 'gpu'] });
+    await world.runWorkers(store.root);
     await mkdir(join(root, 'user-graphs'));
     trainStepBytes = buildTrainStep(user, SGD);
     for (let day = 0; day < 2; day++) {
@@ -103,12 +103,7 @@ describe('bring-your-own ONNX model pipelines (real Temporal dev server, Postgre
     }
   });
 
-  after(async () => {
-    await stopWorkers?.();
-    await temporal?.stop();
-    await postgres?.stop();
-    await rm(root, { recursive: true, force: true });
-  });
+  after(() => world?.stop());
 
   it('trains, fine-tunes, stores and evaluates the user graphs, from absolute paths and from the store', async () => {
     const trainStep = await userFile('train-step.onnx', trainStepBytes);

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { access, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { access } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
 import { ingestFile } from '../../lib/data/ingest.js';
@@ -11,9 +9,10 @@ import { getPipelineByName } from '../../lib/pipelines/registry.js';
 import { listTriggers } from '../../lib/pipelines/triggers.js';
 import type { ExperimentInput } from '../../policies/experiments/schema.js';
 import type { experimentWorkflow } from '../../workflows/experiment.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import type { TestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
-import { runTestWorkers, startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+import type { TestTemporal } from '../helpers/temporal.js';
+import { startTestWorld, type TestWorld } from '../helpers/world.js';
 
 const DAY = 86_400;
 const FEATURES = 8;
@@ -24,7 +23,7 @@ describe('experiment end to end (real Temporal dev server, PostgreSQL, ONNX Runt
   let postgres: TestPostgres;
   let root: string;
   let dataset: Dataset;
-  let stopWorkers: (() => Promise<void>) | undefined;
+  let world: TestWorld | undefined;
   const queues = { cpu: 'exp-cpu', gpu: 'exp-gpu' };
 
   const experiment: ExperimentInput = {
@@ -59,22 +58,17 @@ describe('experiment end to end (real Temporal dev server, PostgreSQL, ONNX Runt
   };
 
   before(async () => {
-    [temporal, postgres] = await Promise.all([startTestTemporal(), startTestPostgres()]);
-    root = await mkdtemp(join(tmpdir(), 'tideline-experiment-'));
+    world = await startTestWorld('experiment', queues);
+    ({ temporal, postgres, root } = world);
     dataset = await registerDataset(postgres.pool, { name: 'blobs', root, format: syntheticFormat(FEATURES, CLASSES) });
-    stopWorkers = await runTestWorkers(temporal, { pool: postgres.pool, storeDir: join(root, '.store'), queues, roles: ['control', 'gpu'] });
+    await world.runWorkers();
     for (let day = 0; day < 3; day++) {
       await writeBlobFile(root, `day-${day}.bin`, { samples: 200, features: FEATURES, numClasses: CLASSES, startTs: day * DAY, spanS: DAY, seed: day + 1 });
       assert.equal((await ingestFile(postgres.pool, dataset, `day-${day}.bin`)).status, 'ingested');
     }
   });
 
-  after(async () => {
-    await stopWorkers?.();
-    await temporal?.stop();
-    await postgres?.stop();
-    await rm(root, { recursive: true, force: true });
-  });
+  after(() => world?.stop());
 
   it('runs every variant × seed to the same end by itself, then tabulates them and writes the comparison', async () => {
     const summary = await (await start()).result();

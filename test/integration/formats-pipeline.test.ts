@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
@@ -15,8 +14,9 @@ import { createRng, type Rng } from '../../lib/rng.js';
 import type { PipelineSpecInput } from '../../policies/spec.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
 import { failureMessage, stopAfterTriggers } from '../helpers/pipelines.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { runTestWorkers, startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+import type { TestPostgres } from '../helpers/postgres.js';
+import type { TestTemporal } from '../helpers/temporal.js';
+import { startTestWorld, type TestWorld } from '../helpers/world.js';
 
 const DAY = 86_400;
 const SIDE = 8;
@@ -51,7 +51,7 @@ describe('image and text datasets end to end (real Temporal dev server, PostgreS
   let temporal: TestTemporal;
   let postgres: TestPostgres;
   let root: string;
-  let stopWorkers: (() => Promise<void>) | undefined;
+  let world: TestWorld | undefined;
   const queues = { cpu: 'formats-cpu', gpu: 'formats-gpu' };
 
   const spec = (overrides: Partial<PipelineSpecInput>): PipelineSpecInput => ({
@@ -71,17 +71,12 @@ describe('image and text datasets end to end (real Temporal dev server, PostgreS
   }
 
   before(async () => {
-    [temporal, postgres] = await Promise.all([startTestTemporal(), startTestPostgres()]);
-    root = await mkdtemp(join(tmpdir(), 'tideline-formats-e2e-'));
-    stopWorkers = await runTestWorkers(temporal, { pool: postgres.pool, storeDir: join(root, '.store'), queues, roles: ['control', 'gpu'] });
+    world = await startTestWorld('formats-e2e', queues);
+    ({ temporal, postgres, root } = world);
+    await world.runWorkers();
   });
 
-  after(async () => {
-    await stopWorkers?.();
-    await temporal?.stop();
-    await postgres?.stop();
-    await rm(root, { recursive: true, force: true });
-  });
+  after(() => world?.stop());
 
   it('trains the CNN on one-image-per-file PNG and JPEG samples labelled by class folder, and evaluates every model', async () => {
     const imageRoot = join(root, 'quadrants');

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { prepareDriftingDigits } from '../../lib/streams/rotating-digits.js';
@@ -12,8 +11,9 @@ import { listTriggers } from '../../lib/pipelines/triggers.js';
 import type { PipelineSpecInput } from '../../policies/spec.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
 import { failureMessage, waitFor } from '../helpers/pipelines.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { runTestWorkers, startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+import type { TestPostgres } from '../helpers/postgres.js';
+import type { TestTemporal } from '../helpers/temporal.js';
+import { startTestWorld, type TestWorld } from '../helpers/world.js';
 import { newDataSignal, statusQuery, stopSignal } from '../../workflows/messages.js';
 
 /** Real digits, upright for two periods, then turned 60°, then 120°: abrupt changes at known keys. */
@@ -32,7 +32,7 @@ describe('model-aware triggers on rotating digits (real Temporal dev server, Pos
   let postgres: TestPostgres;
   let root: string;
   let dataset: Dataset;
-  let stopWorkers: (() => Promise<void>) | undefined;
+  let world: TestWorld | undefined;
   const queues = { cpu: 'triggers-cpu', gpu: 'triggers-gpu' };
 
   const spec = (trigger: unknown): PipelineSpecInput => ({
@@ -46,23 +46,18 @@ describe('model-aware triggers on rotating digits (real Temporal dev server, Pos
   const performance = { kind: 'performance', every: EVERY, criteria: [{ kind: 'threshold', value: 0.7 }] };
 
   before(async () => {
-    [temporal, postgres] = await Promise.all([startTestTemporal({ 'limit.historyCount.suggestContinueAsNew': 60 }), startTestPostgres()]);
-    root = await mkdtemp(join(tmpdir(), 'tideline-model-triggers-'));
+    world = await startTestWorld('model-triggers', queues, { 'limit.historyCount.suggestContinueAsNew': 60 });
+    ({ temporal, postgres, root } = world);
     const files = await prepareDriftingDigits(root, { periods: ROTATIONS.length, degreesPerPeriod: 0, rotations: ROTATIONS, seed: 3 });
     dataset = await registerDataset(postgres.pool, parseDatasetConfig({
       name: 'digits', root,
       format: { kind: 'binary', recordSize: 3148, byteOrder: 'little', label: { offset: 0, type: 'int32' }, timestamp: { offset: 4, type: 'int64' }, features: { offset: 12, count: 784 }, numClasses: 10 },
     }));
     for (const file of files) assert.equal((await ingestFile(postgres.pool, dataset, file)).status, 'ingested');
-    stopWorkers = await runTestWorkers(temporal, { pool: postgres.pool, storeDir: join(root, '.store'), queues, roles: ['control', 'gpu'] });
+    await world.runWorkers();
   });
 
-  after(async () => {
-    await stopWorkers?.();
-    await temporal?.stop();
-    await postgres?.stop();
-    await rm(root, { recursive: true, force: true });
-  });
+  after(() => world?.stop());
 
   /** Runs a pipeline over the whole stream (it catches up from the database) and returns its trigger rows. */
   async function runOver(name: string, trigger: unknown) {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseDatasetConfig } from '../../lib/data/dataset-config.js';
@@ -14,9 +13,10 @@ import type { PipelineSpecInput } from '../../policies/spec.js';
 import { newDataSignal, statusQuery, stopSignal } from '../../workflows/messages.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
 import { failureMessage, stopAfterTriggers, waitFor } from '../helpers/pipelines.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import type { TestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat, writeBlobFile, writeCriteoFile } from '../helpers/synthetic.js';
-import { runTestWorkers, startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+import type { TestTemporal } from '../helpers/temporal.js';
+import { startTestWorld, type TestWorld } from '../helpers/world.js';
 
 const DAY = 86_400;
 const FEATURES = 12;
@@ -27,7 +27,7 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
   let postgres: TestPostgres;
   let root: string;
   let dataset: Dataset;
-  let stopWorkers: (() => Promise<void>) | undefined;
+  let world: TestWorld | undefined;
   const queues = { cpu: 'e2e-cpu', gpu: 'e2e-gpu' };
 
   const spec = (overrides: Partial<PipelineSpecInput> = {}): PipelineSpecInput => ({
@@ -42,24 +42,16 @@ describe('pipeline end to end (real Temporal dev server, PostgreSQL, ONNX Runtim
   before(async () => {
     // A low threshold makes the server suggest continue-as-new every few events, so every pipeline
     // here also proves that its state survives continue-as-new.
-    [temporal, postgres] = await Promise.all([
-      startTestTemporal({ 'limit.historyCount.suggestContinueAsNew': 30 }),
-      startTestPostgres(),
-    ]);
-    root = await mkdtemp(join(tmpdir(), 'tideline-e2e-'));
+    world = await startTestWorld('e2e', queues, { 'limit.historyCount.suggestContinueAsNew': 30 });
+    ({ temporal, postgres, root } = world);
     dataset = await registerDataset(postgres.pool, { name: 'blobs', root, format: syntheticFormat(FEATURES, CLASSES) });
-    stopWorkers = await runTestWorkers(temporal, { pool: postgres.pool, storeDir: join(root, '.store'), queues, roles: ['control', 'gpu'] });
+    await world.runWorkers();
     for (let day = 0; day < 4; day++) {
       await writeBlobFile(root, `day-${day}.bin`, { samples: 300, features: FEATURES, numClasses: CLASSES, startTs: day * DAY, spanS: DAY, seed: day + 1 });
     }
   });
 
-  after(async () => {
-    await stopWorkers?.();
-    await temporal?.stop();
-    await postgres?.stop();
-    await rm(root, { recursive: true, force: true });
-  });
+  after(() => world?.stop());
 
   it('catches up on data committed before it started, follows signals, trains and evaluates every trigger', async () => {
     for (const file of ['day-0.bin', 'day-1.bin']) assert.equal((await ingestFile(postgres.pool, dataset, file)).status, 'ingested');

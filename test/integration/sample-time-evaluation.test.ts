@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
@@ -13,9 +11,10 @@ import type { PipelineSpecInput } from '../../policies/spec.js';
 import type { evaluationWorkflow } from '../../workflows/evaluation.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
 import { failureMessage } from '../helpers/pipelines.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import type { TestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
-import { runTestWorkers, startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+import type { TestTemporal } from '../helpers/temporal.js';
+import { startTestWorld, type TestWorld } from '../helpers/world.js';
 
 const DAY = 86_400;
 const FEATURES = 6;
@@ -27,7 +26,7 @@ describe('evaluations in sample time (real Temporal dev server, PostgreSQL, ONNX
   let root: string;
   let dataset: Dataset;
   let testSet: Dataset;
-  let stopWorkers: (() => Promise<void>) | undefined;
+  let world: TestWorld | undefined;
   let pipelineId: number;
   const queues = { cpu: 'sample-time-cpu', gpu: 'sample-time-gpu' };
 
@@ -59,11 +58,11 @@ describe('evaluations in sample time (real Temporal dev server, PostgreSQL, ONNX
   }
 
   before(async () => {
-    [temporal, postgres] = await Promise.all([startTestTemporal(), startTestPostgres()]);
-    root = await mkdtemp(join(tmpdir(), 'tideline-sample-time-'));
+    world = await startTestWorld('sample-time', queues);
+    ({ temporal, postgres, root } = world);
     dataset = await registerDataset(postgres.pool, { name: 'stream', root, format: syntheticFormat(FEATURES, CLASSES), holdout: { fraction: 0.2, seed: 4 } });
     testSet = await registerDataset(postgres.pool, { name: 'stream-test', root: join(root), format: syntheticFormat(FEATURES, CLASSES) });
-    stopWorkers = await runTestWorkers(temporal, { pool: postgres.pool, storeDir: join(root, '.store'), queues, roles: ['control', 'gpu'] });
+    await world.runWorkers();
     for (let day = 0; day < 3; day++) {
       await writeBlobFile(root, `day-${day}.bin`, { samples: 300, features: FEATURES, numClasses: CLASSES, startTs: day * DAY, spanS: DAY, seed: day + 1 });
       assert.equal((await ingestFile(postgres.pool, dataset, `day-${day}.bin`)).status, 'ingested');
@@ -72,12 +71,7 @@ describe('evaluations in sample time (real Temporal dev server, PostgreSQL, ONNX
     }
   });
 
-  after(async () => {
-    await stopWorkers?.();
-    await temporal?.stop();
-    await postgres?.stop();
-    await rm(root, { recursive: true, force: true });
-  });
+  after(() => world?.stop());
 
   it('evaluates after the pipeline: slices of its held-out samples, and a separate test dataset between triggers', async () => {
     const handle = await temporal.client.workflow.start<typeof pipelineWorkflow>('pipelineWorkflow', { taskQueue: queues.cpu, workflowId: 'sample-time', args: [spec] });

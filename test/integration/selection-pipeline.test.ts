@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
 import { ingestFile } from '../../lib/data/ingest.js';
@@ -11,9 +8,10 @@ import { listTriggers } from '../../lib/pipelines/triggers.js';
 import type { PipelineSpecInput } from '../../policies/spec.js';
 import type { pipelineWorkflow } from '../../workflows/pipeline.js';
 import { stopAfterTriggers } from '../helpers/pipelines.js';
-import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import type { TestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
-import { runTestWorkers, startTestTemporal, type TestTemporal } from '../helpers/temporal.js';
+import type { TestTemporal } from '../helpers/temporal.js';
+import { startTestWorld, type TestWorld } from '../helpers/world.js';
 
 const DAY = 86_400;
 const FEATURES = 12;
@@ -25,7 +23,7 @@ describe('selection policies in pipelines (real Temporal dev server, PostgreSQL,
   let postgres: TestPostgres;
   let root: string;
   let dataset: Dataset;
-  let stopWorkers: (() => Promise<void>) | undefined;
+  let world: TestWorld | undefined;
   const queues = { cpu: 'selection-cpu', gpu: 'selection-gpu' };
 
   const spec = (selection: PipelineSpecInput['selection']): PipelineSpecInput => ({
@@ -49,22 +47,17 @@ describe('selection policies in pipelines (real Temporal dev server, PostgreSQL,
   }
 
   before(async () => {
-    [temporal, postgres] = await Promise.all([startTestTemporal(), startTestPostgres()]);
-    root = await mkdtemp(join(tmpdir(), 'tideline-selection-'));
+    world = await startTestWorld('selection', queues);
+    ({ temporal, postgres, root } = world);
     dataset = await registerDataset(postgres.pool, { name: 'blobs', root, format: syntheticFormat(FEATURES, CLASSES) });
-    stopWorkers = await runTestWorkers(temporal, { pool: postgres.pool, storeDir: join(root, '.store'), queues, roles: ['control', 'gpu'] });
+    await world.runWorkers();
     for (let day = 0; day < 3; day++) {
       await writeBlobFile(root, `day-${day}.bin`, { samples: 400, features: FEATURES, numClasses: CLASSES, startTs: day * DAY, spanS: DAY, seed: day + 1 });
       assert.equal((await ingestFile(postgres.pool, dataset, `day-${day}.bin`)).status, 'ingested');
     }
   });
 
-  after(async () => {
-    await stopWorkers?.();
-    await temporal?.stop();
-    await postgres?.stop();
-    await rm(root, { recursive: true, force: true });
-  });
+  after(() => world?.stop());
 
   it('presamples all data in SQL, then trains batch-then-sample on the picks of each scored batch', async () => {
     const { triggers, models, evaluations } = await run('bts-loss', {
