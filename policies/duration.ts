@@ -12,7 +12,7 @@ export function parseDuration(text: string): number {
 }
 
 /** A spec field holding a duration: kept as written, checked here, parsed where it is used. */
-export const durationSchema = z.string().refine((text) => {
+export const durationSchema = z.string({ error: 'expected a duration such as "30s", "15m", "1d" or "2w"' }).refine((text) => {
   try {
     parseDuration(text);
     return true;

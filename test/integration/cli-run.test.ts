@@ -81,5 +81,15 @@ describe('tide run and tide status say what failed (the CLI as a child process, 
     const json = await command(['status', 'lost-data', '--json']);
     const parsed = JSON.parse(json.stdout) as { status: string; failure: { type: string; stage: string } };
     assert.deepEqual([parsed.status, parsed.failure.type, parsed.failure.stage], ['FAILED', 'DatasetNotFound', 'registerPipeline']);
+
+    // tide evaluate names the bad flag, or the pipeline it cannot find, and starts nothing.
+    const badStrategy = await command(['evaluate', 'lost-data', '--strategy', '{kind: slicing}']);
+    assert.equal(badStrategy.code, 1, badStrategy.output);
+    assert.match(badStrategy.output, /--strategy \(every\): expected a duration such as "30s"/);
+    const badModels = await command(['evaluate', 'lost-data', '--models', 'all']);
+    assert.match(badModels.output, /--models: /);
+    const unregistered = await command(['evaluate', 'lost-data', '--strategy', 'betweenTriggers']);
+    assert.equal(unregistered.code, 1, unregistered.output);
+    assert.match(unregistered.output, /no pipeline named "lost-data" in the database/);
   });
 });
