@@ -57,12 +57,20 @@ export function randomBatch(def: ModelDefinition, size: number, features: number
   return { ...batch, categorical: new Int32Array(size * categorical).map(() => rng.int(10_000_000)), categoricalCount: categorical };
 }
 
+/** One train step of a bare session on the main thread; `run` takes the 1-based step number. */
+export interface RawStepper {
+  session: ort.InferenceSession;
+  run(step: number): Promise<void>;
+}
+
 /**
- * Samples/s of the bare session on the main thread, fed `batch` again and again with the state fed back output to
- * input (and the gather and row-sparse update of worker-held tables done here), for `steps` steps after a warm-up.
+ * The train-step session fed `batch` again and again with the state fed back output to input (and the gather and
+ * row-sparse update of worker-held tables done here, timed into `hostMs` when given).
  */
-export async function rawLoop(def: ModelDefinition, batch: Batch, steps: number): Promise<number> {
-  const session = await ort.InferenceSession.create(buildTrainStep(def, OPTIMIZER), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+export async function rawStepper(
+  def: ModelDefinition, batch: Batch, options: ort.InferenceSession.SessionOptions = {}, hostMs?: { gather: number; update: number },
+): Promise<RawStepper> {
+  const session = await ort.InferenceSession.create(buildTrainStep(def, OPTIMIZER), { intraOpNumThreads: 1, interOpNumThreads: 1, ...options });
   const { params, buffers, hostTables } = modelParameters(def);
   const hostNames = hostTensorNames(hostTables, OPTIMIZER);
   const tables = hostTableRuns(hostTables, OPTIMIZER);
@@ -94,18 +102,28 @@ export async function rawLoop(def: ModelDefinition, batch: Batch, steps: number)
   const run = async (step: number) => {
     feeds.step = new ort.Tensor('float32', [step], []);
     if (session.inputNames.includes('rng_seed')) feeds.rng_seed = new ort.Tensor('float32', [rngSeedAt(0, step)], []);
+    const gatherStarted = performance.now();
     const rows = tables.map((h) => {
       const ids = feeds[h.ids]!;
       const r = tableRows(ids.data as BigInt64Array, ids.dims[1]!, h.source, h.vocab, h.table);
       feeds[h.rows] = new ort.Tensor('float32', gatherRows(held[h.table]!, h.dim, r), [batch.size, h.source.columns.length, h.dim]);
       return r;
     });
+    if (hostMs) hostMs.gather += performance.now() - gatherStarted;
     const out = await session.run(feeds);
     for (const name of stateNames) feeds[name] = out[`${name}__new`]!;
+    const updateStarted = performance.now();
     tables.forEach((h, i) => sparseUpdate(
       held[h.table]!, h.states.map((n) => held[n]!), h.dim, rows[i]!, out[h.grad]!.data as Float32Array, h.rule, Math.fround(lrs[h.lr]!), step,
     ));
+    if (hostMs) hostMs.update += performance.now() - updateStarted;
   };
+  return { session, run };
+}
+
+/** Samples/s of `rawStepper`'s loop for `steps` steps after a three-step warm-up. */
+export async function rawLoop(def: ModelDefinition, batch: Batch, steps: number): Promise<number> {
+  const { session, run } = await rawStepper(def, batch);
   for (let step = 1; step <= 3; step++) await run(step);
   const started = performance.now();
   for (let step = 4; step < 4 + steps; step++) await run(step);

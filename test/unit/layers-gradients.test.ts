@@ -72,6 +72,15 @@ describe('composition', () => {
       return linear(t, 'fc', flatten(t, globalAvgPool(t, tanh(t, img))), 2);
     },
   }));
+  it('ResNet-style block without ReLU: convs (stride 1 and 2, 1×1 skip) through batch-normalized statistics', () => checkAgainstDifferences({
+    inputs: { x: [2, 2, 5, 5] },
+    forward: (t, { x }) => {
+      const stem = batchNorm(t, 'bn0', conv2d(t, 'conv0', x!, { outChannels: 3, kernel: 3, padding: 1, bias: false }));
+      const main = batchNorm(t, 'bn1', conv2d(t, 'conv1', stem, { outChannels: 3, kernel: 3, stride: 2, padding: 1, bias: false }));
+      const skip = batchNorm(t, 'bn2', conv2d(t, 'skip', stem, { outChannels: 3, kernel: 1, stride: 2, bias: false }));
+      return add(t, main, skip);
+    },
+  }));
   it('the tape skips gradients nobody asked for and rejects an inference tape', () => {
     const g = new GraphBuilder('t');
     const t = new Tape(g, { training: true, params: { kind: 'inputs' } });

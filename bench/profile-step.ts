@@ -1,0 +1,113 @@
+/**
+ * Where a zoo model's train step spends its time: runs the bare train-step session (bench/train.ts rawStepper, one
+ * intra-op thread, Adam) for N steps with ORT's per-node profiler on and prints the kernel time by op type and by
+ * node, the shares of the optimizer update, of copy-like ops and of gathers/scatters, what `session.run` costs
+ * beyond its kernels, and the host-side gather and row-sparse update of worker-held tables.
+ *
+ *   node --import tsx bench/profile-step.ts --model resnet --batch 256 [--steps 20] [--top 15] [--json]
+ */
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { trainStepGraph } from '../lib/onnx/models/build.js';
+import { createModel } from '../lib/onnx/models/zoo.js';
+import { BENCH_MODELS, OPTIMIZER, randomBatch, rawStepper } from './train.js';
+
+const COPY_OPS = new Set(['Identity', 'Transpose', 'Concat', 'Split', 'Slice', 'Pad', 'Expand', 'Tile', 'Cast', 'Reshape', 'Squeeze', 'Unsqueeze']);
+const GATHER_OPS = new Set(['Gather', 'GatherElements', 'GatherND', 'ScatterND', 'ScatterElements', 'MaxUnpool']);
+
+interface ProfileEvent { cat: string; name: string; dur: number; args?: { op_name?: string } }
+
+interface Total { name: string; ms: number; calls: number }
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' }, batch: { type: 'string', default: '256' }, steps: { type: 'string', default: '20' },
+    top: { type: 'string', default: '15' }, json: { type: 'boolean', default: false },
+  },
+});
+const entry = BENCH_MODELS.find((m) => m.name === values.model);
+if (!entry) throw new Error(`--model must be one of ${BENCH_MODELS.map((m) => m.name).join(', ')}`);
+const batchSize = Number(values.batch);
+const steps = Number(values.steps);
+const top = Number(values.top);
+
+const def = createModel(entry.spec, entry.features, entry.categorical ?? 0);
+const batch = randomBatch(def, batchSize, entry.features, entry.categorical ?? 0, batchSize);
+
+// The optimizer is appended after the reverse pass and its first node reads `step` (Adam's bias correction), so
+// it owns every node from there on (GraphBuilder keeps creation order).
+const nodes = trainStepGraph(def, OPTIMIZER).toGraph().node;
+const firstOptimizerNode = nodes.findIndex((n) => n.input.includes('step'));
+const optimizerNodes = new Set(nodes.slice(firstOptimizerNode).map((n) => n.name));
+
+// Warm up without the profiler, then profile `steps` steps in a second session (the first runs allocate and plan).
+const dir = mkdtempSync(join(tmpdir(), 'tide-profile-'));
+const host = { gather: 0, update: 0 };
+const warm = await rawStepper(def, batch);
+for (let step = 1; step <= 3; step++) await warm.run(step);
+await warm.session.release();
+const { session, run } = await rawStepper(def, batch, { enableProfiling: true, profileFilePrefix: join(dir, 'step') }, host);
+for (let step = 1; step <= 3; step++) await run(step);
+host.gather = 0;
+host.update = 0;
+const started = performance.now();
+for (let step = 4; step < 4 + steps; step++) await run(step);
+const wallMs = (performance.now() - started) / steps;
+session.endProfiling();
+await session.release();
+const file = readdirSync(dir).find((f) => f.endsWith('.json'));
+if (!file) throw new Error(`no profile written in ${dir}`);
+const events = JSON.parse(readFileSync(join(dir, file), 'utf8')) as ProfileEvent[];
+rmSync(dir, { recursive: true });
+
+// The profile covers every run of this session: keep the last `steps` model runs and the kernels inside them.
+const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
+const timedRuns = runs.slice(-steps);
+const kernelEvents = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+const kernels = kernelEvents.slice(-kernelEvents.length * (timedRuns.length / runs.length));
+const perStep = (us: number) => us / 1000 / steps;
+
+function totals(key: (e: ProfileEvent) => string): Total[] {
+  const byKey = new Map<string, Total>();
+  for (const e of kernels) {
+    const k = key(e);
+    const t = byKey.get(k) ?? { name: k, ms: 0, calls: 0 };
+    t.ms += perStep(e.dur);
+    t.calls += 1 / steps;
+    byKey.set(k, t);
+  }
+  return [...byKey.values()].sort((a, b) => b.ms - a.ms);
+}
+
+// Nodes ORT fused keep the first node's name before a '/'.
+const nodeName = (e: ProfileEvent) => e.name.slice(0, -'_kernel_time'.length).split('/')[0]!;
+const opType = (e: ProfileEvent) => e.args?.op_name ?? '?';
+const kernelMs = perStep(kernels.reduce((a, e) => a + e.dur, 0));
+const runMs = perStep(timedRuns.reduce((a, e) => a + e.dur, 0));
+const share = (pick: (e: ProfileEvent) => boolean) => perStep(kernels.filter(pick).reduce((a, e) => a + e.dur, 0));
+const round = (x: number, digits = 3) => Number(x.toFixed(digits));
+const report = {
+  model: entry.name, batchSize, steps, nodes: nodes.length,
+  wallMsPerStep: round(wallMs), runMsPerStep: round(runMs), kernelMsPerStep: round(kernelMs),
+  hostGatherMsPerStep: round(host.gather / steps), hostUpdateMsPerStep: round(host.update / steps),
+  optimizerMs: round(share((e) => optimizerNodes.has(nodeName(e)))),
+  copyMs: round(share((e) => COPY_OPS.has(opType(e)))),
+  gatherScatterMs: round(share((e) => GATHER_OPS.has(opType(e)))),
+  byOpType: totals(opType).slice(0, top).map((t) => ({ ...t, ms: round(t.ms), calls: Math.round(t.calls), share: round(t.ms / kernelMs) })),
+  byNode: totals((e) => `${nodeName(e)} (${opType(e)})`).slice(0, top).map((t) => ({ name: t.name, ms: round(t.ms), share: round(t.ms / kernelMs) })),
+};
+
+if (values.json) console.log(JSON.stringify(report));
+else {
+  const pct = (ms: number) => `${((100 * ms) / kernelMs).toFixed(1)}%`;
+  console.log(`${report.model} batch ${batchSize}, ${steps} steps, ${report.nodes} nodes`);
+  console.log(`per step: ${report.wallMsPerStep} ms wall (session.run and host work), ${report.runMsPerStep} ms in ORT's run, ${report.kernelMsPerStep} ms in kernels`);
+  console.log(`host tables per step: gather ${report.hostGatherMsPerStep} ms, row-sparse update ${report.hostUpdateMsPerStep} ms`);
+  console.log(`optimizer update ${report.optimizerMs} ms (${pct(report.optimizerMs)}), copy-like ops ${report.copyMs} ms (${pct(report.copyMs)}), gathers/scatters ${report.gatherScatterMs} ms (${pct(report.gatherScatterMs)})`);
+  console.log('\nby op type (ms/step, calls/step, share of kernel time):');
+  for (const t of report.byOpType) console.log(`  ${t.name.padEnd(22)} ${t.ms.toFixed(3).padStart(9)} ${String(t.calls).padStart(5)}  ${pct(t.ms)}`);
+  console.log('\nby node:');
+  for (const t of report.byNode) console.log(`  ${t.name.padEnd(40)} ${t.ms.toFixed(3).padStart(9)}  ${pct(t.ms)}`);
+}
