@@ -30,17 +30,28 @@ export function tableRows(ids: BigInt64Array, width: number, source: HostIdSourc
   const { columns, padding } = source;
   const batch = ids.length / width;
   const rows = new Int32Array(batch * columns.length);
+  // Each id as its two 32-bit halves, id = hi·2³² + lo: (hi mod v)·(2³² mod v) + lo mod v stays below 2⁵³ for any
+  // vocabulary up to 2²⁶ rows, so the row comes out of float arithmetic exactly, without a BigInt division per id.
+  const halves = new Int32Array(ids.buffer, ids.byteOffset, ids.length * 2);
+  const exact = vocab <= 2 ** 26;
+  const wrap = 2 ** 32 % vocab;
   const v = BigInt(vocab);
   for (let b = 0; b < batch; b++) {
-    columns.forEach((c, j) => {
-      const id = ids[b * width + c]!;
-      if (!padding) {
-        const r = id % v;
+    for (let j = 0; j < columns.length; j++) {
+      const at = b * width + columns[j]!;
+      const lo = halves[2 * at]! >>> 0;
+      const hi = halves[2 * at + 1]!;
+      if (padding && hi < 0) {
+        if (hi !== -1 || lo !== 0xffffffff) throw new Error(`host table ${table}: id ${ids[at]} (sample ${b}, column ${columns[j]}) is negative and not padding (-1)`);
+        rows[b * columns.length + j] = PADDING_ROW;
+      } else if (exact) {
+        const r = ((hi % vocab) * wrap + (lo % vocab)) % vocab;
+        rows[b * columns.length + j] = r < 0 ? r + vocab : r;
+      } else {
+        const r = ids[at]! % v;
         rows[b * columns.length + j] = Number(r < 0n ? r + v : r);
-      } else if (id === -1n) rows[b * columns.length + j] = PADDING_ROW;
-      else if (id < 0n) throw new Error(`host table ${table}: id ${id} (sample ${b}, column ${c}) is negative and not padding (-1)`);
-      else rows[b * columns.length + j] = Number(id % v);
-    });
+      }
+    }
   }
   return rows;
 }
@@ -57,6 +68,18 @@ export function gatherRows(table: Float32Array, dim: number, rows: Int32Array): 
   return out;
 }
 
+/** Slot scratch of each table, all zeros between updates; it lives as long as its table. */
+const slotTables = new WeakMap<Float32Array, Int32Array>();
+
+function slotTable(table: Float32Array, dim: number): Int32Array {
+  let slots = slotTables.get(table);
+  if (!slots) {
+    slots = new Int32Array(table.length / dim);
+    slotTables.set(table, slots);
+  }
+  return slots;
+}
+
 /**
  * Applies one step of `rule` to the rows of `table` [vocab, dim] (and `states`: the momentum buffer for SGD, m and v
  * for Adam) that `rows` names, `grad` [rows.length, dim] holding the gradient of each gathered row. `lr` and
@@ -65,28 +88,34 @@ export function gatherRows(table: Float32Array, dim: number, rows: Int32Array): 
 export function sparseUpdate(
   table: Float32Array, states: Float32Array[], dim: number, rows: Int32Array, grad: Float32Array, rule: SparseRule, lr: number, step: number,
 ): void {
-  const slots = new Map<number, number>();
+  // Each row's slot (plus one) in `summed`, in a table-sized scratch kept with the table and cleared after use:
+  // a lookup per occurrence without a Map.
+  const slotOf = slotTable(table, dim);
   const order: number[] = [];
   const summed = new Float32Array(rows.length * dim);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     if (r === PADDING_ROW) continue;
-    let slot = slots.get(r);
-    if (slot === undefined) {
+    let slot = slotOf[r]! - 1;
+    if (slot < 0) {
       slot = order.length;
-      slots.set(r, slot);
+      slotOf[r] = slot + 1;
       order.push(r);
     }
     for (let k = 0, at = slot * dim, from = i * dim; k < dim; k++) summed[at + k]! += grad[from + k]!;
   }
+  // Rows are independent: visiting them in table order only makes the walk over the table and its state sequential.
+  const visit = Int32Array.from(order).sort();
+  const slots = visit.map((r) => slotOf[r]! - 1);
+  for (const r of order) slotOf[r] = 0;
   const f = Math.fround;
   const wd = f(rule.weightDecay);
   if (rule.name === 'sgd') {
     const mu = f(rule.momentum);
     const [mom] = states as [Float32Array];
     const nesterov = rule.nesterov;
-    for (let s = 0; s < order.length; s++) {
-      for (let k = 0, i = order[s]! * dim, at = s * dim; k < dim; k++, i++, at++) {
+    for (let s = 0; s < visit.length; s++) {
+      for (let k = 0, i = visit[s]! * dim, at = slots[s]! * dim; k < dim; k++, i++, at++) {
         const p = table[i]!;
         const g = wd ? f(summed[at]! + f(p * wd)) : summed[at]!;
         const buf = f(f(mom[i]! * mu) + g);
@@ -108,8 +137,8 @@ export function sparseUpdate(
   const invSqrtBc2 = f(1 / Math.sqrt(1 - rule.beta2 ** step));
   const decay = rule.name === 'adamw' && wd ? f(1 - f(lr * wd)) : 1;
   const coupled = rule.name === 'adam' ? wd : 0;
-  for (let s = 0; s < order.length; s++) {
-    for (let k = 0, i = order[s]! * dim, at = s * dim; k < dim; k++, i++, at++) {
+  for (let s = 0; s < visit.length; s++) {
+    for (let k = 0, i = visit[s]! * dim, at = slots[s]! * dim; k < dim; k++, i++, at++) {
       const p = table[i]!;
       const g = coupled ? f(summed[at]! + f(p * coupled)) : summed[at]!;
       const m2 = f(f(m[i]! * b1) + f(g * c1));

@@ -192,6 +192,18 @@ describe('row-sparse optimizers', () => {
     assert.throws(() => tableRows(BigInt64Array.from([3n, -2n]), 2, { input: 'tokens', columns: [0, 1], padding: true }, 5, 'bag.weight'),
       /host table bag\.weight: id -2 \(sample 0, column 1\) is negative and not padding \(-1\)/);
   });
+
+  it('gives every 64-bit id the row BigInt arithmetic gives, for small and huge vocabularies', () => {
+    const edges = [0n, 1n, -1n, 2n ** 31n, -(2n ** 31n), 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n + 7n, 2n ** 63n - 1n, -(2n ** 63n)];
+    let seed = 12345n;
+    const random = Array.from({ length: 500 }, () => BigInt.asIntN(64, (seed = (seed * 6364136223846793005n + 1442695040888963407n) & (2n ** 64n - 1n))));
+    const ids = BigInt64Array.from([...edges, ...random]);
+    for (const vocab of [1, 5, 32_768, 1_000_003, 2 ** 26, 2 ** 26 + 1, 2 ** 31 - 1]) {
+      const v = BigInt(vocab);
+      const expected = Array.from(ids, (id) => Number(((id % v) + v) % v));
+      assert.deepEqual(Array.from(tableRows(ids, 1, { input: 'sparse', columns: [0], padding: false }, vocab, 't')), expected, `vocab ${vocab}`);
+    }
+  });
 });
 
 describe('session host', () => {
