@@ -18,11 +18,9 @@ export const MODELS_PER_PASS = 4;
  * read of `batches` for the group (at most MODELS_PER_PASS). `dataset` is the one the models were trained on.
  */
 export function modelScoring(store: ModelStore, sessions: ModelSessions) {
-  const outputSizes = new Map<number, number>();
   const loader = (model: ModelRow, dataset: Dataset) => async () => {
     const { features, ...spec } = model.architecture as ModelSpec & { features: number };
     const def = await modelFor(spec as ModelSpec, features, categoricalCount(dataset.format), store);
-    outputSizes.set(model.modelId, def.outputSize);
     return { bytes: await readFile(store.resolve(model.onnxPath)), def };
   };
 
@@ -34,6 +32,6 @@ export function modelScoring(store: ModelStore, sessions: ModelSessions) {
 
   return (models: ModelRow[], dataset: Dataset, batches: AsyncIterable<Batch>, metrics: readonly MetricSpec[], onBatch: () => void) =>
     withSessions(models, dataset, (live) => scoreModels(
-      live.map((session) => ({ session, outputSize: outputSizes.get(session.modelId)! })), batches, metrics, onBatch,
+      live.map((session) => ({ session, outputSize: session.outputSize })), batches, metrics, onBatch,
     ));
 }

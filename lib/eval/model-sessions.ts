@@ -12,7 +12,7 @@ import { SessionHost, type HostedSession, type SessionHostOptions } from '../onn
 /** A stored model as a loader hands it over: the inference graph and the definition that says how to feed it. */
 export interface LoadedModel {
   bytes: Uint8Array;
-  def: Pick<ModelDefinition, 'architecture' | 'inputs' | 'loss'>;
+  def: Pick<ModelDefinition, 'architecture' | 'inputs' | 'loss' | 'outputSize'>;
 }
 
 /** A model's live session and how batches feed it. */
@@ -21,6 +21,8 @@ export interface ModelSession {
   session: HostedSession;
   inputs: BatchInputs;
   loss: LossKind;
+  /** Width of the model's `output` per sample: what its metrics read. */
+  outputSize: number;
 }
 
 export interface ModelSessionsOptions extends SessionHostOptions {
@@ -139,7 +141,7 @@ export class ModelSessions {
       await session.release().catch(() => {});
       throw new Error(`${who}: the graph's inputs (${session.inputNames.join(', ')}) are not the definition's (${declared.join(', ')})`);
     }
-    return { modelId, session, inputs, loss: def.loss };
+    return { modelId, session, inputs, loss: def.loss, outputSize: def.outputSize };
   }
 
   /** Releases the least recently used sessions beyond capacity that no call is using. */

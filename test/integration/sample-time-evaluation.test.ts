@@ -85,6 +85,13 @@ describe('evaluations in sample time (real Temporal dev server, PostgreSQL, ONNX
       ['sample-time/after-pipeline-1', 'betweenTriggers', 'active', testSet.id, false, 3],
     ]);
 
+    // Both evaluations ran at their first attempt, on the sessions the trigger matrix had left in the worker's cache.
+    for (const plan of plans) {
+      const history = await temporal.client.workflow.getHandle(plan.name).fetchHistory();
+      const attempts = (history.events ?? []).flatMap((e) => (e.activityTaskStartedEventAttributes ? [e.activityTaskStartedEventAttributes.attempt] : []));
+      assert.deepEqual(attempts, [1, 1], `${plan.name}: planning and scoring once each`);
+    }
+
     const slices = await listIntervalEvaluations(postgres.pool, plans[0]!.planId);
     assert.equal(slices.length, 3 * 6, 'every model on every half day');
     const triggers = await listTriggers(postgres.pool, pipelineId);
