@@ -163,9 +163,12 @@ export function costSpec(data: PipelineReportData): TopLevelSpec {
 
 /** Several pipelines' composite accuracy over sample time, one line each. */
 export function compareOverTimeSpec(pipelines: PipelineReportData[]): TopLevelSpec {
-  const points = pipelines.flatMap((data) => {
-    const start = new Map(data.intervals.map((i) => [i.intervalId, i.minTs * 1000]));
-    return data.composite
+  // On the shared evaluation's intervals when the pipelines have one: the same points in time for every pipeline.
+  const plans = sharedPlans(pipelines);
+  const points = pipelines.flatMap((data, i) => {
+    const plan = plans?.[i];
+    const start = plan ? new Map(plan.intervals.map((t) => [t.intervalId, t.startTs * 1000])) : new Map(data.intervals.map((t) => [t.intervalId, t.minTs * 1000]));
+    return (plan ? plan.composite : data.composite)
       .filter((p) => p.activeAccuracy !== null)
       .map((p) => ({ pipeline: data.name, time: start.get(p.intervalId), accuracy: p.activeAccuracy, model: modelLabel(p.activeModel!), interval: p.intervalId }));
   });
@@ -190,10 +193,11 @@ export function compareOverTimeSpec(pipelines: PipelineReportData[]): TopLevelSp
 
 /** Cost against quality: each pipeline's training seconds and mean composite accuracy. */
 export function costAccuracySpec(pipelines: PipelineReportData[]): TopLevelSpec {
-  const points = pipelines.map((data) => ({
+  const { accuracy } = comparedAccuracy(pipelines);
+  const points = pipelines.map((data, i) => ({
     pipeline: data.name,
     seconds: data.figures.cost.trainingSeconds,
-    accuracy: data.figures.meanCompositeAccuracy,
+    accuracy: accuracy[i],
     triggers: data.figures.cost.triggers,
   }));
   const x = { field: 'seconds', type: 'quantitative', title: 'training seconds', scale: { zero: true } } as const;
@@ -213,5 +217,71 @@ export function costAccuracySpec(pipelines: PipelineReportData[]): TopLevelSpec 
       },
       { name: 'pipeline_labels', mark: { type: 'text', align: 'left', dx: 8, fontSize: 11 }, encoding: { text: { field: 'pipeline' } } },
     ],
+  };
+}
+
+/** An experiment's pipelines are `<experiment>/<variant>/seed-<seed>`: their seeds share the variant's colour. */
+const variantOf = (pipeline: string) => pipeline.replace(/\/seed-\d+$/, '');
+
+/** The first folder of the names when all of them share it (an experiment's name), else ''. */
+function sharedFolder(names: string[]): string {
+  const folder = /^[^/]+\//.exec(names[0] ?? '')?.[0];
+  return folder && names.every((n) => n.startsWith(folder) && n.length > folder.length) ? folder : '';
+}
+
+/** Each pipeline's first evaluation in sample time (an experiment's shared one), when every pipeline has one. */
+function sharedPlans(pipelines: PipelineReportData[]) {
+  const plans = pipelines.map((data) => data.plans.find((p) => p.name === `${data.name}/after-pipeline-0`));
+  return plans.every((p) => p !== undefined) ? plans : null;
+}
+
+/** The accuracy that compares pipelines: their shared evaluation's when they have one, else their trigger intervals'. */
+function comparedAccuracy(pipelines: PipelineReportData[]): { accuracy: (number | null)[]; inSampleTime: boolean } {
+  const plans = sharedPlans(pipelines);
+  return plans
+    ? { accuracy: plans.map((p) => p!.meanCompositeAccuracy), inSampleTime: true }
+    : { accuracy: pipelines.map((data) => data.figures.meanCompositeAccuracy), inSampleTime: false };
+}
+
+/**
+ * Each pipeline's mean composite accuracy against the two costs of retraining, triggers and training seconds, side
+ * by side on one accuracy axis: one point per pipeline, coloured by variant. The accuracy is the pipelines' first
+ * evaluation in sample time (an experiment's shared evaluation) when every pipeline has one, since it scores
+ * pipelines whose triggers fire at different times on the same intervals; otherwise their own trigger intervals'.
+ */
+export function accuracyVsCostSpec(pipelines: PipelineReportData[]): TopLevelSpec {
+  const { accuracy, inSampleTime } = comparedAccuracy(pipelines);
+  // An experiment's name, shared by every variant, titles the legend instead of repeating in each label.
+  const folder = sharedFolder(pipelines.map((data) => variantOf(data.name)));
+  const points = pipelines.map((data, i) => ({
+    pipeline: data.name,
+    variant: variantOf(data.name).slice(folder.length),
+    accuracy: accuracy[i],
+    triggers: data.figures.cost.triggers,
+    seconds: data.figures.cost.trainingSeconds,
+  }));
+  const y = { field: 'accuracy', type: 'quantitative', title: 'mean composite accuracy', axis: { format: '.0%' }, scale: { zero: false } } as const;
+  const color = { field: 'variant', type: 'nominal', legend: { title: folder ? folder.slice(0, -1) : null, orient: 'bottom', columns: 4, labelLimit: 240 } } as const;
+  const tooltip = [
+    { field: 'pipeline' }, { field: 'accuracy', type: 'quantitative', format: '.1%' }, { field: 'triggers' },
+    { field: 'seconds', type: 'quantitative', format: '.2f', title: 'training seconds' },
+  ] as const;
+  const triggersX = { field: 'triggers', type: 'quantitative', title: 'triggers', scale: { zero: true }, axis: { tickMinStep: 1 } } as const;
+  const secondsX = { field: 'seconds', type: 'quantitative', title: 'training seconds', scale: { zero: true } } as const;
+  const panel = (name: string, x: typeof triggersX | typeof secondsX) => ({
+    name, width: 320, height: 260, mark: { type: 'point', filled: true, size: 80, opacity: 0.8 } as const,
+    encoding: { x, y, color, tooltip: [...tooltip] },
+  });
+  return {
+    config,
+    title: {
+      text: 'Accuracy vs triggers and vs training seconds',
+      // Two short lines: Vega's headless text measure overestimates one long line and widens the chart with it.
+      subtitle: [`accuracy over ${inSampleTime ? 'the shared evaluation in sample time' : 'each pipeline’s trigger intervals'}`, 'one point per pipeline; a variant’s seeds share its colour'],
+      offset: 12,
+    },
+    data: { values: points },
+    hconcat: [panel('accuracy_triggers', triggersX), panel('accuracy_seconds', secondsX)],
+    resolve: { scale: { y: 'shared', color: 'shared' } },
   };
 }

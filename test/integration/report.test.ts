@@ -11,7 +11,9 @@ import { recordEvaluationTime, upsertEvaluation } from '../../lib/pipelines/eval
 import { upsertModel } from '../../lib/pipelines/models.js';
 import { upsertPipeline } from '../../lib/pipelines/registry.js';
 import { recordTrigger } from '../../lib/pipelines/triggers.js';
+import { accuracyVsCostSpec } from '../../lib/report/charts.js';
 import { loadPipelineReport } from '../../lib/report/data.js';
+import type { PlanReport } from '../../lib/report/plan-data.js';
 import { writeComparisonReport, writePipelineReport } from '../../lib/report/write.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat } from '../helpers/synthetic.js';
@@ -174,8 +176,37 @@ describe('HTML reports', () => {
     const html = await readFile(written.page, 'utf8');
     assert.equal(markCount(html, 'composite_line'), 2, 'one line per pipeline');
     assert.equal(markCount(html, 'pipelines'), 2, 'one point per pipeline in the cost-vs-accuracy scatter');
+    assert.equal(markCount(html, 'accuracy_triggers'), 2, 'one point per pipeline against its triggers');
+    assert.equal(markCount(html, 'accuracy_seconds'), 2, 'one point per pipeline against its training seconds');
     assert.equal((html.match(/<tr><td class="text">/g) ?? []).length, 2, 'a figures row per pipeline');
-    assert.equal(written.pngs.length, 2);
+    assert.equal(written.pngs.length, 3);
+  });
+
+  it('plots accuracy against cost from the shared evaluation in sample time when every pipeline has one', async () => {
+    const pipelines = await Promise.all(['daily', 'daily-worse'].map((name) => loadPipelineReport(db.pool, name)));
+    const accuracies = (spec: ReturnType<typeof accuracyVsCostSpec>) =>
+      ((spec.data as { values: { accuracy: number | null }[] }).values).map((p) => p.accuracy);
+    assert.deepEqual(accuracies(accuracyVsCostSpec(pipelines)), pipelines.map((p) => p.figures.meanCompositeAccuracy), 'no plans: the trigger intervals');
+
+    const plan: PlanReport = {
+      name: '', strategy: { kind: 'slicing', every: '1d' }, models: 'active', dataset: 'stream', heldOut: true,
+      intervals: [], cells: [], composite: [], meanCompositeAccuracy: null,
+    };
+    const shared = [0.61, 0.52];
+    const withPlans = pipelines.map((p, i) => ({ ...p, plans: [{ ...plan, name: `${p.name}/after-pipeline-0`, meanCompositeAccuracy: shared[i]! }] }));
+    assert.deepEqual(accuracies(accuracyVsCostSpec(withPlans)), shared);
+    const oneMissing = [withPlans[0]!, pipelines[1]!];
+    assert.deepEqual(accuracies(accuracyVsCostSpec(oneMissing)), [pipelines[0]!.figures.meanCompositeAccuracy, pipelines[1]!.figures.meanCompositeAccuracy], 'one without: all from trigger intervals');
+  });
+
+  it('colours an experiment’s pipelines by variant, its name titling the legend', async () => {
+    const [daily, worse] = await Promise.all(['daily', 'daily-worse'].map((name) => loadPipelineReport(db.pool, name)));
+    const runs = [{ ...daily!, name: 'exp/a/seed-1' }, { ...daily!, name: 'exp/a/seed-2' }, { ...worse!, name: 'exp/b/seed-1' }];
+    const spec = accuracyVsCostSpec(runs) as { data: { values: { variant: string }[] }; hconcat: { encoding: { color: { legend: { title: string | null } } } }[] };
+    assert.deepEqual(spec.data.values.map((p) => p.variant), ['a', 'a', 'b']);
+    assert.equal(spec.hconcat[0]!.encoding.color.legend.title, 'exp');
+    const html = await readFile((await writeComparisonReport(runs, path.join(dir, 'compare-variants'))).page, 'utf8');
+    assert.equal(markCount(html, 'accuracy_triggers'), 3, 'one point per pipeline, seeds included');
   });
 
   it('renders the charts in a real browser', async (t) => {
