@@ -20,7 +20,13 @@ describe('training-time forecast', () => {
     assert.equal(forecastTrainingMs([], 100), null);
     assert.equal(forecastTrainingMs([{ samples: 100, trainingMs: 1000 }], 250), 2500);
     assert.equal(forecastTrainingMs([{ samples: 100, trainingMs: 1500 }, { samples: 300, trainingMs: 2500 }], 500), 3500);
-    assert.equal(forecastTrainingMs([{ samples: 100, trainingMs: 1000 }, { samples: 300, trainingMs: 100 }], 10_000), 0);
+  });
+
+  it('takes time proportional to samples where a line would extrapolate noise: sizes close together, or time falling', () => {
+    // Two trainings of about 1,000 samples: the line through them would forecast ~41 s for 9,500 samples.
+    const alike = [{ samples: 1000, trainingMs: 500 }, { samples: 1010, trainingMs: 900 }];
+    assert.equal(forecastTrainingMs(alike, 9500), (700 / 1005) * 9500);
+    assert.equal(forecastTrainingMs([{ samples: 100, trainingMs: 1000 }, { samples: 300, trainingMs: 100 }], 10_000), (550 / 200) * 10_000);
   });
 });
 
