@@ -103,7 +103,7 @@ export function experimentActivities({ pool, storeDir }: ActivityDeps) {
         const { cost } = data.figures;
         const shared = data.plans.find((p) => p.name === `${run.pipelineName}/after-pipeline-0`);
         const figures: RunFigures = {
-          meanCompositeAccuracy: args.sharedEvaluation ? shared?.meanCompositeAccuracy ?? null : data.figures.meanCompositeAccuracy, triggers: cost.triggers, samplesTrained: cost.samplesTrained,
+          meanCompositeAccuracy: args.sharedEvaluation ? shared?.meanCompositeAccuracy ?? null : data.figures.meanCompositeAccuracy, triggers: cost.triggers, samplesTrained: cost.samplesTrained, samplesProcessed: cost.samplesProcessed,
           trainingSeconds: cost.trainingSeconds, totalSeconds: await wallSeconds(client, run.pipelineName),
         };
         results.push({ ...run, figures });

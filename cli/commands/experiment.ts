@@ -91,6 +91,7 @@ const COLUMNS: [string, (row: VariantRow) => string][] = [
   }],
   ['triggers', (r) => fixed(1)(r.triggers)],
   ['samples trained', (r) => fixed(0)(r.samplesTrained)],
+  ['samples processed', (r) => fixed(0)(r.samplesProcessed)],
   ['training s', (r) => fixed(1)(r.trainingSeconds)],
   ['total s', (r) => fixed(1)(r.totalSeconds)],
 ];

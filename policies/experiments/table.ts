@@ -4,6 +4,8 @@ export interface RunFigures {
   meanCompositeAccuracy: number | null;
   triggers: number;
   samplesTrained: number;
+  /** Samples the training steps processed: epochs count a sample again, and downsampling counts only its picks. */
+  samplesProcessed: number;
   trainingSeconds: number;
   /** Wall time of the pipeline workflow, from its start to its close. */
   totalSeconds: number;
@@ -31,6 +33,7 @@ export interface VariantRow {
   /** The cost columns, over the completed seeds; null when none completed. */
   triggers: Stat | null;
   samplesTrained: Stat | null;
+  samplesProcessed: Stat | null;
   trainingSeconds: Stat | null;
   totalSeconds: Stat | null;
 }
@@ -57,6 +60,7 @@ export function variantTable(runs: RunResult[]): VariantRow[] {
       meanCompositeAccuracy: column((f) => f.meanCompositeAccuracy),
       triggers: column((f) => f.triggers),
       samplesTrained: column((f) => f.samplesTrained),
+      samplesProcessed: column((f) => f.samplesProcessed),
       trainingSeconds: column((f) => f.trainingSeconds),
       totalSeconds: column((f) => f.totalSeconds),
     };

@@ -88,7 +88,7 @@ describe('experiment file', () => {
 
 describe('experiment table', () => {
   const figures = (accuracy: number | null, triggers: number): RunFigures => ({
-    meanCompositeAccuracy: accuracy, triggers, samplesTrained: 100 * triggers, trainingSeconds: triggers, totalSeconds: 10 * triggers,
+    meanCompositeAccuracy: accuracy, triggers, samplesTrained: 100 * triggers, samplesProcessed: 200 * triggers, trainingSeconds: triggers, totalSeconds: 10 * triggers,
   });
 
   it('gives each variant the mean ± sample std over its completed seeds, and lists failed seeds', () => {
