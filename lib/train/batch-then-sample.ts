@@ -36,7 +36,7 @@ export function batchThenSample(args: {
   let step = args.firstStep;
   return async (batch, forward) => {
     const at = step++;
-    const samples = needs === 'nothing' ? { n: batch.size } : scoredBatch(batch, await forward(batch), args.loss);
+    const samples = needs === 'nothing' ? { n: batch.size } : scoredBatch(batch, await forward(batch, { embedding: needs !== 'outputs' }), args.loss);
     if (args.irreducible) Object.assign(samples, { irreducibleOutput: await args.irreducible(batch) });
     return pickedBatch(batch, selectWith(downsampler, samples, pickedCount(batch.size, batchSize, downsampler.ratio), args.seed, at));
   };

@@ -23,7 +23,7 @@ import type { GradNormStats } from './step-stats.js';
 import { checkTrainBatch } from './train-batch.js';
 import { checkTrainOptions, type TrainOptions } from './train-options.js';
 
-export type { ForwardOutputs, SelectBatch } from './batch-selection.js';
+export type { Forward, ForwardOutputs, SelectBatch } from './batch-selection.js';
 export { NonFiniteLossError, type GradNormStats, type TrainProgress } from './step-stats.js';
 export type { TrainOptions } from './train-options.js';
 
@@ -43,7 +43,7 @@ export interface TrainResult {
   gradNorm?: GradNormStats;
   /** Samples that went through selectBatch's forward passes; 0 without selectBatch. */
   scoredSamples: number;
-  /** Wall time spent in selectBatch, its forward passes included; 0 without selectBatch. */
+  /** Wall time spent in selectBatch, its forward passes included, less its wait for the steps before it; 0 without selectBatch. */
   scoringMs: number;
 }
 
@@ -86,9 +86,9 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       }
       checkTrainBatch(next.value, model, inputs, `batch for step ${step}`);
       if (!selection) return next.value;
-      // The forward would queue behind the steps in flight anyway; waiting here keeps their time out of scoringMs.
-      await settle(0);
-      return halt.race(selection.select(next.value, step));
+      // Not settled first: the previous step is posted (a run is one step with selectBatch), so the forward queues
+      // behind it in the worker and sees the model after it, while the worker stays busy.
+      return halt.race(selection.select(next.value, step, Promise.allSettled(inFlight)));
     };
 
     while (!exhausted) {

@@ -1,7 +1,8 @@
 /**
  * trainModel's batch-then-sample seam (selectBatch) with real ORT sessions: a selection that keeps every batch
  * trains bit-identically to none; the forward a selection sees is the model after the previous step (checked
- * against an independent inference of the checkpointed state); scoring is counted; what cannot work is refused.
+ * against an independent inference of the checkpointed state), also when it is queued behind that step still in
+ * flight; scoring is counted; what cannot work is refused.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -87,6 +88,10 @@ const topHalfByLoss: SelectBatch = async (b, forward) => {
   return rowsOf(b, order.slice(0, b.size / 2).sort((i, j) => i - j), 2);
 };
 
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   assert.equal(a.length, b.length);
   return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
@@ -145,7 +150,52 @@ describe('trainModel selectBatch (batch-then-sample)', () => {
       // The steps changed the model, so each step's forward saw a different one.
       assert.ok(maxAbsDiff(seen[0]!.out.output, seen[1]!.out.output) > 0);
     });
+
+    it(`a forward queued behind the step in flight sees what it sees with no step in flight (${model.architecture})`, async () => {
+      /** Each forward's outputs, and the steps reported done when it was asked for. */
+      const run = async (checkpointEvery: number) => {
+        const seen: { out: ForwardOutputs; stepsDone: number }[] = [];
+        let stepsDone = 0;
+        const record: SelectBatch = (b, forward) => topHalfByLoss(b, async (scored) => {
+          const at = stepsDone;
+          const out = await forward(scored);
+          seen.push({ out, stepsDone: at });
+          return out;
+        });
+        const r = await train(model, batches(6, 8), {
+          selectBatch: record, checkpointEvery, onProgress: (p) => { stepsDone = p.step; },
+          ...(checkpointEvery > 0 && { onCheckpoint: async () => {} }),
+        });
+        return { seen, state: r.state };
+      };
+      const pipelined = await run(0);
+      // A checkpoint after every step waits for it, so no step is in flight when the next batch is scored.
+      const serial = await run(1);
+      assert.deepEqual(serial.seen.map((s) => s.stepsDone), [0, 1, 2, 3, 4, 5, 6, 7]);
+      assert.deepEqual(pipelined.seen.map((s) => s.stepsDone), [0, 0, 1, 2, 3, 4, 5, 6], 'each forward is asked for while the previous step runs');
+      for (const [t, { out }] of pipelined.seen.entries()) {
+        const expected = serial.seen[t]!.out;
+        assert.ok(sameBits(out.output, expected.output), `step ${t + 1}: output`);
+        assert.ok(sameBits(out.embedding, expected.embedding), `step ${t + 1}: embedding`);
+      }
+      assertBitIdentical(pipelined.state, serial.state);
+    });
   }
+
+  it('a forward without the embedding gives the same outputs and an empty embedding', async () => {
+    const outputs: ForwardOutputs[][] = [];
+    const both: SelectBatch = async (b, forward) => {
+      outputs.push([await forward(b), await forward(b, { embedding: false })]);
+      return b;
+    };
+    await train(MLP, batches(7, 3), { selectBatch: both });
+    assert.equal(outputs.length, 3);
+    for (const [full, bare] of outputs) {
+      assert.ok(sameBits(bare!.output, full!.output));
+      assert.deepEqual([bare!.outputSize, bare!.embedding.length, bare!.embeddingSize], [CLASSES, 0, 0]);
+      assert.equal(full!.embeddingSize, HIDDEN);
+    }
+  });
 
   it('checks the batch a selection returns like any batch', async () => {
     const empty: SelectBatch = async (b) => ({ ...b, x: new Float32Array(0), y: new Int32Array(0), w: new Float32Array(0), size: 0 });
