@@ -15,7 +15,7 @@ import { createPlan, datasetTimeSpan, getPlan, insertIntervalEvaluation, listInt
 import { recordEvaluationTime } from '../lib/pipelines/evaluations.js';
 import { listModels, type ModelRow } from '../lib/pipelines/models.js';
 import { getPipeline, pipelineEndKey } from '../lib/pipelines/registry.js';
-import { listTriggers } from '../lib/pipelines/triggers.js';
+import { listTriggers, type TriggerRow } from '../lib/pipelines/triggers.js';
 import type { ActivityDeps } from './deps.js';
 import { asActivityFailure } from './deterministic-errors.js';
 import { MODELS_PER_PASS, modelScoring } from './evaluation-sessions.js';
@@ -53,12 +53,13 @@ async function datasetOf(pool: ActivityDeps['pool'], id: number): Promise<Datase
   return dataset;
 }
 
-/** The pipeline's models whose files are on disk, with the newest timestamp of each one's training data. */
-async function trainedModels(deps: ActivityDeps, pipelineId: number): Promise<{ rows: Map<number, ModelRow>; spans: TrainedModel[] }> {
-  const triggers = new Map((await listTriggers(deps.pool, pipelineId)).map((t) => [t.triggerId, t]));
+/** The pipeline's triggers, and its models whose files are on disk with the newest timestamp of each one's training data. */
+async function trainedModels(deps: ActivityDeps, pipelineId: number): Promise<{ triggers: TriggerRow[]; rows: Map<number, ModelRow>; spans: TrainedModel[] }> {
+  const triggers = await listTriggers(deps.pool, pipelineId);
+  const maxTs = new Map(triggers.map((t) => [t.triggerId, Number(t.maxTs)]));
   const rows = new Map((await listModels(deps.pool, pipelineId)).filter((m) => m.deletedAt === null).map((m) => [m.triggerId, m]));
-  const spans = [...rows.keys()].map((trigger) => ({ trigger, maxTs: Number(triggers.get(trigger)?.maxTs ?? 0) }));
-  return { rows, spans };
+  const spans = [...rows.keys()].map((trigger) => ({ trigger, maxTs: maxTs.get(trigger) ?? 0 }));
+  return { triggers, rows, spans };
 }
 
 /**
@@ -69,7 +70,7 @@ async function trainedModels(deps: ActivityDeps, pipelineId: number): Promise<{ 
 export function evaluationPlanActivities(deps: ActivityDeps) {
   const { pool } = deps;
 
-  async function plan(args: PlanEvaluationArgs): Promise<EvaluationPlan> {
+  async function plan(args: PlanEvaluationArgs): Promise<{ stored: EvaluationPlan; spans: TrainedModel[] }> {
     const pipeline = await getPipeline(pool, args.pipelineId);
     if (!pipeline) throw configurationError('InvalidSpec', `pipeline ${args.pipelineId} does not exist`);
     const own = await datasetOf(pool, pipeline.datasetId);
@@ -77,13 +78,13 @@ export function evaluationPlanActivities(deps: ActivityDeps) {
     if (!evaluated) throw configurationError('DatasetNotFound', `evaluation dataset "${args.dataset}" does not exist: register it with tide dataset add`);
     const mismatch = sampleShapeMismatch(own.format, evaluated.format);
     if (mismatch) throw configurationError('InvalidSpec', `evaluation dataset "${evaluated.name}" cannot be scored by pipeline ${pipeline.name}'s models: ${mismatch}`);
-    const { spans } = await trainedModels(deps, args.pipelineId);
+    const { triggers, spans } = await trainedModels(deps, args.pipelineId);
     const trained = new Set(spans.map((m) => m.trigger));
     // On its own dataset, a pipeline with an end of the stream (an experiment's variant) is evaluated up to that end.
     const until = evaluated.id === own.id ? await pipelineEndKey(pool, args.pipelineId) : undefined;
     const context = {
       data: await datasetTimeSpan(pool, evaluated.id, until),
-      triggers: (await listTriggers(pool, args.pipelineId)).map((t) => ({ triggerId: t.triggerId, minTs: Number(t.minTs), maxTs: Number(t.maxTs), trained: trained.has(t.triggerId) })),
+      triggers: triggers.map((t) => ({ triggerId: t.triggerId, minTs: Number(t.minTs), maxTs: Number(t.maxTs), trained: trained.has(t.triggerId) })),
     };
     let intervals;
     try {
@@ -92,17 +93,17 @@ export function evaluationPlanActivities(deps: ActivityDeps) {
       if (err instanceof IntervalPlanError) throw configurationError('InvalidSpec', err.message);
       throw err;
     }
-    return createPlan(pool, {
+    const stored = await createPlan(pool, {
       name: args.name, pipelineId: args.pipelineId, datasetId: evaluated.id, heldOut: evaluated.id === own.id,
       strategy: args.strategy, models: args.models, intervals,
     });
+    return { stored, spans };
   }
 
   return {
     async planEvaluation(args: PlanEvaluationArgs): Promise<PlannedEvaluation> {
       try {
-        const stored = await plan(args);
-        const { spans } = await trainedModels(deps, args.pipelineId);
+        const { stored, spans } = await plan(args);
         return { planId: stored.planId, intervals: stored.intervals.length, cells: intervalCells(stored.intervals, spans, stored.models).length };
       } catch (err) {
         throw asActivityFailure(err, 'EvaluationFailed', `pipeline ${args.pipelineId}: planning the evaluation ${args.name}`);
@@ -116,7 +117,7 @@ export function planScoringActivities(deps: ActivityDeps, sessions: ModelSession
   const { pool } = deps;
   const score = modelScoring(new ModelStore(deps.storeDir), sessions);
 
-  async function evaluate(args: EvaluatePlanArgs): Promise<number> {
+  async function evaluate(args: EvaluatePlanArgs): Promise<{ stored: EvaluationPlan; cells: number }> {
     const stored = await getPlan(pool, args.planId);
     if (!stored) throw configurationError('InvalidSpec', `evaluation plan ${args.planId} does not exist`);
     const pipeline = await getPipeline(pool, stored.pipelineId);
@@ -145,15 +146,14 @@ export function planScoringActivities(deps: ActivityDeps, sessions: ModelSession
         heartbeat();
       }
     }
-    return cells.length;
+    return { stored, cells: cells.length };
   }
 
   return {
     async evaluatePlan(args: EvaluatePlanArgs): Promise<{ cells: number }> {
       const started = Date.now();
       try {
-        const cells = await evaluate(args);
-        const stored = (await getPlan(pool, args.planId))!;
+        const { stored, cells } = await evaluate(args);
         await recordEvaluationTime(pool, stored.pipelineId, `plan:${stored.name}`, cells, Date.now() - started);
         return { cells };
       } catch (err) {

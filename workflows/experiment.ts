@@ -59,8 +59,9 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
 
   async function runPipeline(run: ExperimentRun): Promise<RunOutcome> {
     const { variant, seed, pipelineName } = run;
-    const replay = run.replay && (await cpu.prepareReplay({ base: first.dataset.name, name: replayDatasetName(first.dataset.name, pipelineName), endKey }));
-    const spec = replay ? { ...run.spec, dataset: { name: replayDatasetName(first.dataset.name, pipelineName) } } : run.spec;
+    const replayDataset = replayDatasetName(first.dataset.name, pipelineName);
+    const replay = run.replay && (await cpu.prepareReplay({ base: first.dataset.name, name: replayDataset, endKey }));
+    const spec = replay ? { ...run.spec, dataset: { name: replayDataset } } : run.spec;
     let child;
     try {
       child = await startChild(pipelineWorkflow, {

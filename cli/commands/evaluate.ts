@@ -7,7 +7,7 @@ import { getDataset, getDatasetById } from '../../lib/data/datasets.js';
 import { sampleShapeMismatch } from '../../lib/data/sample-shape.js';
 import { getPlan, listPlans } from '../../lib/pipelines/evaluation-plans.js';
 import { listModels } from '../../lib/pipelines/models.js';
-import { getPipelineByName } from '../../lib/pipelines/registry.js';
+import { getPipelineByName, storedSpec } from '../../lib/pipelines/registry.js';
 import { listTriggers } from '../../lib/pipelines/triggers.js';
 import { describeStrategy } from '../../lib/report/plan-charts.js';
 import { loadPlanReport, type PlanReport } from '../../lib/report/plan-data.js';
@@ -57,8 +57,7 @@ export async function evaluate(args: string[]): Promise<void> {
       const mismatch = sampleShapeMismatch((await getDatasetById(pool, pipeline.datasetId))!.format, evaluated.format);
       if (mismatch) throw new Error(`--dataset: "${request.dataset}" cannot be scored by ${name}'s models: ${mismatch}`);
     }
-    const { rows } = await pool.query('SELECT spec FROM pipelines WHERE pipeline_id = $1', [pipeline.pipelineId]);
-    const spec = parseSpec(rows[0].spec);
+    const spec = parseSpec(await storedSpec(pool, pipeline.pipelineId));
     const input = { pipelineId: pipeline.pipelineId, request, metrics: spec.evaluation.metrics, batchSize: spec.evaluation.batchSize, queues: spec.queues };
     let number = (await listPlans(pool, pipeline.pipelineId)).length + 1;
     let handle;

@@ -128,7 +128,8 @@ async function adoptRunning(dataDir: string): Promise<EmbeddedPostgres | undefin
   };
 }
 
-function signal(pid: number, name: NodeJS.Signals | 0): boolean {
+/** Sends `name` to `pid` (0: only asks whether it lives); false when there is no such process. */
+export function signal(pid: number, name: NodeJS.Signals | 0): boolean {
   try {
     process.kill(pid, name);
     return true;

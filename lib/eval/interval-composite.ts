@@ -20,6 +20,8 @@ export type IntervalCompositePoint = CompositePoint & Pick<TimeInterval, 'startT
 /** Intervals that name their model (the offset strategy's) belong to that model alone and have no composite point. */
 export function intervalCompositeSeries(intervals: readonly TimeInterval[], models: readonly TrainedModel[], cells: readonly IntervalCell[]): IntervalCompositePoint[] {
   const byCell = new Map(cells.map((c) => [`${c.modelTrigger}/${c.intervalId}`, c]));
+  const samples = new Map<number, number>();
+  for (const c of cells) samples.set(c.intervalId, Math.max(samples.get(c.intervalId) ?? 0, c.numSamples));
   const accuracy = (model: number | null, intervalId: number) => {
     const value = model === null ? undefined : byCell.get(`${model}/${intervalId}`)?.accuracy;
     return value === undefined || value === null || Number.isNaN(value) ? null : value;
@@ -27,10 +29,9 @@ export function intervalCompositeSeries(intervals: readonly TimeInterval[], mode
   return intervals.filter((i) => i.model === undefined).map(({ intervalId, startTs, endTs }) => {
     const active = activeAt(startTs, models);
     const trained = trainedAt(startTs, models);
-    const samples = Math.max(0, ...cells.filter((c) => c.intervalId === intervalId).map((c) => c.numSamples));
     return {
       intervalId, startTs, endTs, activeModel: active, trainedModel: trained,
-      activeAccuracy: accuracy(active, intervalId), trainedAccuracy: accuracy(trained, intervalId), numSamples: samples,
+      activeAccuracy: accuracy(active, intervalId), trainedAccuracy: accuracy(trained, intervalId), numSamples: samples.get(intervalId) ?? 0,
     };
   });
 }

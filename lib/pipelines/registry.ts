@@ -44,6 +44,12 @@ function toPipelineRow(row: { pipeline_id: number; name: string; dataset_id: num
   return { pipelineId: row.pipeline_id, name: row.name, datasetId: row.dataset_id };
 }
 
+/** The spec the pipeline was registered with, as stored (the parsed spec's JSON). */
+export async function storedSpec(pool: pg.Pool, pipelineId: number): Promise<unknown> {
+  const { rows } = await pool.query('SELECT spec FROM pipelines WHERE pipeline_id = $1', [pipelineId]);
+  return rows[0]?.spec;
+}
+
 /** The pipeline spec's end of the stream (`until.key`), if it has one. */
 export async function pipelineEndKey(pool: pg.Pool, pipelineId: number): Promise<number | undefined> {
   const { rows } = await pool.query(`SELECT (spec->'until'->>'key')::bigint AS until FROM pipelines WHERE pipeline_id = $1`, [pipelineId]);

@@ -2,7 +2,7 @@ import { readdir, readFile, mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type pg from 'pg';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/db/embedded.js';
+import { signal, startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/db/embedded.js';
 import { migrate } from '../../lib/db/migrate.js';
 import { createPool } from '../../lib/db/pool.js';
 
@@ -84,13 +84,4 @@ async function serverProcesses(dataDir: string): Promise<number[]> {
     if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster) children.push(Number(entry));
   }
   return [postmaster, ...children];
-}
-
-function signal(pid: number, name: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(pid, name);
-    return true;
-  } catch {
-    return false;
-  }
 }
