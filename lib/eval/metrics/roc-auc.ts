@@ -10,95 +10,118 @@
  * Undefined, null: before any sample, when a class is absent from the labels (scikit-learn rejects or returns NaN:
  * a one-vs-rest curve needs both members and non-members), or when an output was NaN or infinite (scikit-learn
  * rejects non-finite scores).
- * Keeps every output row and label: O(samples × width) float32 and int32 values, as exactness needs.
+ *
+ * Each batch's scores are sorted as it arrives, members and non-members of each scored class apart, so the sorting
+ * overlaps the next batch's inference; the result merges the sorted runs. Keeps one float64 score per sample and
+ * scored class, as exactness needs.
  */
 import type { MetricSpecOf } from '../../../policies/evaluation/metric-specs.js';
-import { GrowableArray } from './growable-array.js';
 import type { Metric, MetricModel } from './metric.js';
 
 export function createRocAuc(_spec: MetricSpecOf<'rocAuc'>, model: MetricModel): Metric {
-  const outputs = new GrowableArray((n) => new Float32Array(n));
-  const labels = new GrowableArray((n) => new Int32Array(n));
+  // The scored classes: class 1 of a binary model, every class one-vs-rest otherwise.
+  const classes = model.loss === 'bce-logits' || model.numClasses === 2 ? [1] : Array.from({ length: model.numClasses }, (_, c) => c);
+  const members = classes.map(() => new SortedRuns());
+  const others = classes.map(() => new SortedRuns());
   let finite = true;
-  let width = 1;
   return {
     name: 'rocAuc',
-    update(output, batchLabels, rows, batchWidth) {
-      width = batchWidth;
-      const values = rows * batchWidth;
-      for (let i = 0; i < values && finite; i++) finite = Number.isFinite(output[i]!);
-      outputs.append(output, values);
-      labels.append(batchLabels, rows);
+    update(output, labels, rows, width) {
+      for (let i = 0; i < rows * width && finite; i++) finite = Number.isFinite(output[i]!);
+      if (!finite) return;
+      const scores = model.loss === 'bce-logits' ? [Float64Array.from(output.subarray(0, rows))] : softmaxColumns(output, rows, width, classes);
+      const counts = new Int32Array(model.numClasses);
+      for (let r = 0; r < rows; r++) counts[labels[r]!]!++;
+      classes.forEach((c, k) => {
+        const column = scores[k]!;
+        const count = counts[c]!;
+        const positive = new Float64Array(count);
+        const negative = new Float64Array(rows - count);
+        for (let r = 0, p = 0, n = 0; r < rows; r++) {
+          if (labels[r] === c) positive[p++] = column[r]!;
+          else negative[n++] = column[r]!;
+        }
+        members[k]!.add(positive.sort());
+        others[k]!.add(negative.sort());
+      });
     },
     result() {
-      if (labels.length === 0 || !finite) return null;
-      const z = outputs.values();
-      const y = labels.values();
-      if (model.loss === 'bce-logits') return binaryAuc(Float64Array.from(z), y, 1);
-      const probabilities = new SoftmaxColumns(z, width, y.length);
-      if (model.numClasses === 2) return binaryAuc(probabilities.column(1), y, 1);
+      if (!finite || members[0]!.length + others[0]!.length === 0) return null;
       let total = 0;
-      for (let c = 0; c < model.numClasses; c++) {
-        const auc = binaryAuc(probabilities.column(c), y, c);
+      for (let k = 0; k < classes.length; k++) {
+        const auc = sortedAuc(members[k]!.merged(), others[k]!.merged());
         if (auc === null) return null;
         total += auc;
       }
-      return total / model.numClasses;
+      return total / classes.length;
     },
   };
 }
 
-/** Softmax probabilities of row-major logits, one class column at a time to hold O(rows) float64 values. */
-class SoftmaxColumns {
-  private readonly rowMax: Float64Array;
-  private readonly rowSum: Float64Array;
+/** The softmax probability of each of `classes` for rows × width logits, a float64 column per class. */
+function softmaxColumns(logits: Float32Array, rows: number, width: number, classes: number[]): Float64Array[] {
+  const columns = classes.map(() => new Float64Array(rows));
+  const exps = new Float64Array(width);
+  for (let r = 0; r < rows; r++) {
+    const start = r * width;
+    let max = -Infinity;
+    for (let c = 0; c < width; c++) max = Math.max(max, logits[start + c]!);
+    let sum = 0;
+    for (let c = 0; c < width; c++) sum += exps[c] = Math.exp(logits[start + c]! - max);
+    for (let k = 0; k < classes.length; k++) columns[k]![r] = exps[classes[k]!]! / sum;
+  }
+  return columns;
+}
 
-  constructor(private readonly logits: Float32Array, private readonly width: number, private readonly rows: number) {
-    this.rowMax = new Float64Array(rows);
-    this.rowSum = new Float64Array(rows);
-    for (let r = 0; r < rows; r++) {
-      let max = -Infinity;
-      for (let c = 0; c < width; c++) max = Math.max(max, logits[r * width + c]!);
-      let sum = 0;
-      for (let c = 0; c < width; c++) sum += Math.exp(logits[r * width + c]! - max);
-      this.rowMax[r] = max;
-      this.rowSum[r] = sum;
-    }
+/** Ascending runs of scores, merged into one ascending array on demand. */
+class SortedRuns {
+  private runs: Float64Array[] = [];
+  length = 0;
+
+  add(run: Float64Array): void {
+    if (run.length === 0) return;
+    this.runs.push(run);
+    this.length += run.length;
   }
 
-  column(c: number): Float64Array {
-    const p = new Float64Array(this.rows);
-    for (let r = 0; r < this.rows; r++) p[r] = Math.exp(this.logits[r * this.width + c]! - this.rowMax[r]!) / this.rowSum[r]!;
-    return p;
+  /** All scores in ascending order; merges pairwise, so each score moves log2(runs) times. */
+  merged(): Float64Array {
+    if (this.runs.length === 0) return new Float64Array(0);
+    while (this.runs.length > 1) {
+      const next: Float64Array[] = [];
+      for (let i = 0; i < this.runs.length; i += 2) next.push(i + 1 < this.runs.length ? merge(this.runs[i]!, this.runs[i + 1]!) : this.runs[i]!);
+      this.runs = next;
+    }
+    return this.runs[0]!;
   }
 }
 
+function merge(a: Float64Array, b: Float64Array): Float64Array {
+  const out = new Float64Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let o = 0;
+  while (i < a.length && j < b.length) out[o++] = a[i]! <= b[j]! ? a[i++]! : b[j++]!;
+  while (i < a.length) out[o++] = a[i++]!;
+  while (j < b.length) out[o++] = b[j++]!;
+  return out;
+}
+
 /**
- * AUC of `scores` for samples labelled `positive` against all others; null when either group is empty. Sorts each
- * group and counts, for every positive, the negatives scored below it plus half of those scored equal (the
- * trapezoid over a tied threshold). U is a sum of half-integers below 2^53, so exact.
+ * AUC of ascending `positives` against ascending `negatives`; null when either is empty. For every positive, counts
+ * the negatives scored below it plus half of those scored equal (the trapezoid over a tied threshold). U is a sum of
+ * half-integers below 2^53, so exact.
  */
-function binaryAuc(scores: Float64Array, labels: Int32Array, positive: number): number | null {
-  let positives = 0;
-  for (const label of labels) if (label === positive) positives++;
-  const negatives = labels.length - positives;
-  if (positives === 0 || negatives === 0) return null;
-  const positiveScores = new Float64Array(positives);
-  const negativeScores = new Float64Array(negatives);
-  for (let i = 0, p = 0, n = 0; i < labels.length; i++) {
-    if (labels[i] === positive) positiveScores[p++] = scores[i]!;
-    else negativeScores[n++] = scores[i]!;
-  }
-  positiveScores.sort();
-  negativeScores.sort();
+function sortedAuc(positives: Float64Array, negatives: Float64Array): number | null {
+  if (positives.length === 0 || negatives.length === 0) return null;
   let u = 0;
   let below = 0; // negatives scored < the current positive
   let belowOrEqual = 0; // negatives scored <= it
-  for (const score of positiveScores) {
-    while (below < negatives && negativeScores[below]! < score) below++;
+  for (const score of positives) {
+    while (below < negatives.length && negatives[below]! < score) below++;
     if (belowOrEqual < below) belowOrEqual = below;
-    while (belowOrEqual < negatives && negativeScores[belowOrEqual]! <= score) belowOrEqual++;
+    while (belowOrEqual < negatives.length && negatives[belowOrEqual]! <= score) belowOrEqual++;
     u += (below + belowOrEqual) / 2;
   }
-  return u / (positives * negatives);
+  return u / (positives.length * negatives.length);
 }
