@@ -1,7 +1,8 @@
 /**
- * Tables held in JavaScript memory (host tables; see layers/host-embedding.ts): the gather of a batch's rows
- * before a train step and the row-sparse optimizer update after it. The session worker runs both around each
- * step, on tables kept in its store, so the next step's gather sees this step's update.
+ * Tables held outside the graph (host tables; see layers/host-embedding.ts): the table row of each id, and the
+ * gather and row-sparse ("lazy") optimizer update written as plain float32 JS. The session worker runs the gather
+ * and the update in WebAssembly (wasm-table.ts), bit for bit as here; this JS version is the reference its tests
+ * check it against.
  *
  * The update touches only the rows the batch uses. A row's gradient is the sum of the gradients of its
  * occurrences, added in occurrence order (batch-major), as ScatterND(reduction='add') builds the dense table
@@ -15,7 +16,8 @@
  */
 import type { HostIdSource } from './autodiff/tape.js';
 
-export type SparseRule =
+/** The optimizer of a worker-held table: the train step's optimizer with the table's (group's) weight decay. */
+export type TableRule =
   | { name: 'sgd'; momentum: number; nesterov: boolean; weightDecay: number }
   | { name: 'adam' | 'adamw'; beta1: number; beta2: number; eps: number; weightDecay: number };
 
@@ -86,7 +88,7 @@ function slotTable(table: Float32Array, dim: number): Int32Array {
  * `step` (1-based) are the step's float32 feeds.
  */
 export function sparseUpdate(
-  table: Float32Array, states: Float32Array[], dim: number, rows: Int32Array, grad: Float32Array, rule: SparseRule, lr: number, step: number,
+  table: Float32Array, states: Float32Array[], dim: number, rows: Int32Array, grad: Float32Array, rule: TableRule, lr: number, step: number,
 ): void {
   // Each row's slot (plus one) in `summed`, in a table-sized scratch kept with the table and cleared after use:
   // a lookup per occurrence without a Map.
@@ -127,16 +129,7 @@ export function sparseUpdate(
     return;
   }
   const [m, v] = states as [Float32Array, Float32Array];
-  const b1 = f(rule.beta1);
-  const b2 = f(rule.beta2);
-  const c1 = f(1 - rule.beta1);
-  const c2 = f(1 - rule.beta2);
-  const eps = f(rule.eps);
-  // In float64, rounded once, as the graph computes the bias corrections.
-  const stepSize = f(lr / (1 - rule.beta1 ** step));
-  const invSqrtBc2 = f(1 / Math.sqrt(1 - rule.beta2 ** step));
-  const decay = rule.name === 'adamw' && wd ? f(1 - f(lr * wd)) : 1;
-  const coupled = rule.name === 'adam' ? wd : 0;
+  const { b1, b2, c1, c2, eps, stepSize, invSqrtBc2, decay, wd: coupled } = adamScalars(rule, lr, step);
   for (let s = 0; s < visit.length; s++) {
     for (let k = 0, i = visit[s]! * dim, at = slots[s]! * dim; k < dim; k++, i++, at++) {
       const p = table[i]!;
@@ -149,4 +142,18 @@ export function sparseUpdate(
       table[i] = f(f(p * decay) - f(f(m2 / denom) * stepSize));
     }
   }
+}
+
+/**
+ * Adam's float32 scalars for a step at float32 learning rate `lr` and 1-based `step`, as the graph computes them:
+ * the bias corrections in float64, rounded once; `decay` 1 unless AdamW decays; `wd` the coupled (Adam) weight decay.
+ */
+export function adamScalars(rule: Extract<TableRule, { name: 'adam' | 'adamw' }>, lr: number, step: number) {
+  const f = Math.fround;
+  const wd = f(rule.weightDecay);
+  return {
+    b1: f(rule.beta1), b2: f(rule.beta2), c1: f(1 - rule.beta1), c2: f(1 - rule.beta2), eps: f(rule.eps),
+    stepSize: f(lr / (1 - rule.beta1 ** step)), invSqrtBc2: f(1 / Math.sqrt(1 - rule.beta2 ** step)),
+    decay: rule.name === 'adamw' && wd ? f(1 - f(lr * wd)) : 1, wd: rule.name === 'adam' ? wd : 0,
+  };
 }

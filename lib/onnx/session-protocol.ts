@@ -1,7 +1,7 @@
 /** Messages between SessionHost (main thread) and session-worker. Everything here is structured-cloneable. */
 import type { InferenceSession } from 'onnxruntime-node';
-import type { HostIdSource } from './autodiff/tape.js';
-import type { SparseRule } from './session-host-tables.js';
+import type { HostIdSource, TableUpdateMode } from './autodiff/tape.js';
+import type { TableRule } from './session-host-tables.js';
 
 export type TensorType = 'float32' | 'float64' | 'int32' | 'int64' | 'bool';
 export type TensorArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
@@ -13,10 +13,12 @@ export type Feed = TensorData | { stored: string };
 export type SessionOptions = InferenceSession.SessionOptions;
 
 /**
- * A table kept in the worker's store that a run gathers from and updates (session-host-tables.ts): before the
- * run, the rows of the ids in feed `ids` (int64 [B, width], sent with the request) are fed as input `rows`; after
- * it, output `grad` (the rows' gradient) updates the table and its stored optimizer `states` by `rule`, with the
- * step's learning rate and 1-based step read from the scalar feeds `lr` and `step`.
+ * A table kept in the worker that a run gathers from and updates (wasm-table.ts): before the run, the rows of the ids
+ * in feed `ids` (int64 [B, width], sent with the request) are fed as input `rows`; after it, output `grad` (the
+ * rows' gradient) updates the table and its optimizer `states` by `rule`, every row (`update: 'dense'`) or the
+ * touched ones (`'lazy'`), with the step's learning rate and 1-based step read from the scalar feeds `lr` and `step`.
+ * The table and its states are the stored tensors of those names until the first such run moves them into the
+ * table's wasm memory; `get` and `put` still see them under their names.
  */
 export interface HostTableRun {
   table: string;
@@ -26,7 +28,8 @@ export interface HostTableRun {
   source: HostIdSource;
   rows: string;
   grad: string;
-  rule: SparseRule;
+  rule: TableRule;
+  update: TableUpdateMode;
   states: string[];
   lr: string;
   step: string;

@@ -1,11 +1,14 @@
 /**
  * Worker-thread side of SessionHost: owns ONNX Runtime sessions and a store of tensors that stay here
  * between runs (e.g. parameters and optimizer state). `session.run` is synchronous native work that would
- * block an event loop for its whole duration, which is why it lives in this thread.
+ * block an event loop for its whole duration, which is why it lives in this thread. Host tables and their
+ * optimizer state move from the store into their WasmTable on the first run that updates them, and back out when
+ * `get` takes or `put` replaces one of them.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { gatherRows, sparseUpdate, tableRows } from './session-host-tables.js';
+import { tableRows } from './session-host-tables.js';
+import { WasmTable } from './wasm-table.js';
 import type { Feed, HostTableRun, Reply, Request, TensorData, WorkerData } from './session-protocol.js';
 
 const port = parentPort;
@@ -14,6 +17,12 @@ const cancel = new Int32Array((workerData as WorkerData).cancel);
 
 const sessions = new Map<number, ort.InferenceSession>();
 const store = new Map<string, ort.Tensor>();
+
+/** A host table in wasm memory: the store names of the table and its states, its dims, the run that set it up. */
+interface Held { table: WasmTable; names: string[]; dims: readonly number[]; key: string }
+/** By table name; `heldAs` maps each of a held table's names (table and states) to it. */
+const held = new Map<string, Held>();
+const heldAs = new Map<string, Held>();
 
 function toTensor(t: TensorData): ort.Tensor {
   return new ort.Tensor(t.type, t.data, t.dims);
@@ -24,9 +33,49 @@ function fromTensor(t: ort.Tensor): TensorData {
 }
 
 function stored(name: string): ort.Tensor {
+  const h = heldAs.get(name);
+  if (h) return new ort.Tensor('float32', heldValues(h, name), h.dims);
   const t = store.get(name);
   if (!t) throw new Error(`no stored tensor '${name}'`);
   return t;
+}
+
+function heldValues(h: Held, name: string): Float32Array {
+  const i = h.names.indexOf(name);
+  return i === 0 ? h.table.table : h.table.states[i - 1]!;
+}
+
+/** The WasmTable of `run`'s table: moved in from the store on first use (or when the run's rule changed). */
+function hold(run: HostTableRun): WasmTable {
+  const key = JSON.stringify([run.dim, run.rule, run.update, run.states]);
+  const current = held.get(run.table);
+  if (current?.key === key) return current.table;
+  if (current) release(current);
+  const names = [run.table, ...run.states];
+  const [table, ...states] = names.map((n) => stored(n));
+  const h: Held = { table: new WasmTable(table!.data as Float32Array, states.map((s) => s.data as Float32Array), run.dim, run.rule, run.update), names, dims: table!.dims, key };
+  for (const n of names) {
+    store.delete(n);
+    heldAs.set(n, h);
+  }
+  held.set(run.table, h);
+  return h.table;
+}
+
+/** Moves a held table's values back into the store (copied out of its wasm memory). */
+function release(h: Held): void {
+  for (const n of h.names) {
+    store.set(n, new ort.Tensor('float32', heldValues(h, n).slice(), h.dims));
+    heldAs.delete(n);
+  }
+  held.delete(h.names[0]!);
+}
+
+function releaseAny(names: string[]): void {
+  for (const n of names) {
+    const h = heldAs.get(n);
+    if (h) release(h);
+  }
 }
 
 function session(id: number): ort.InferenceSession {
@@ -36,20 +85,13 @@ function session(id: number): ort.InferenceSession {
 }
 
 /** Feeds `h.rows` with the rows of the batch's ids; returns the row index of each. */
-function gather(h: HostTableRun, feeds: Record<string, ort.Tensor>): Int32Array {
+function gather(h: HostTableRun, table: WasmTable, feeds: Record<string, ort.Tensor>): Int32Array {
   const ids = feeds[h.ids];
   if (!ids || ids.type !== 'int64' || ids.dims.length !== 2) throw new Error(`host table ${h.table}: feed '${h.ids}' is not int64 [B, n] ids`);
   const [batch, width] = ids.dims as [number, number];
   const rows = tableRows(ids.data as BigInt64Array, width, h.source, h.vocab, h.table);
-  const table = stored(h.table).data as Float32Array;
-  feeds[h.rows] = new ort.Tensor('float32', gatherRows(table, h.dim, rows), [batch, h.source.columns.length, h.dim]);
+  feeds[h.rows] = new ort.Tensor('float32', table.gather(rows), [batch, h.source.columns.length, h.dim]);
   return rows;
-}
-
-function update(h: HostTableRun, rows: Int32Array, feeds: Record<string, ort.Tensor>, out: ort.InferenceSession.OnnxValueMapType): void {
-  const scalar = (name: string): number => (feeds[name]!.data as Float32Array)[0]!;
-  const states = h.states.map((n) => stored(n).data as Float32Array);
-  sparseUpdate(stored(h.table).data as Float32Array, states, h.dim, rows, out[h.grad]!.data as Float32Array, h.rule, scalar(h.lr), scalar(h.step));
 }
 
 async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
@@ -62,16 +104,20 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
     case 'run': {
       const s = session(req.session);
       const feeds: Record<string, ort.Tensor> = {};
-      for (const [name, f] of Object.entries(req.feeds) as [string, Feed][]) {
-        feeds[name] = 'stored' in f ? stored(f.stored) : toTensor(f);
-      }
-      const gathered = req.tables.map((h) => gather(h, feeds));
+      const entries = Object.entries(req.feeds) as [string, Feed][];
+      const isHeld = (f: Feed) => 'stored' in f && heldAs.has(f.stored);
+      for (const [name, f] of entries) if (!isHeld(f)) feeds[name] = 'stored' in f ? stored(f.stored) : toTensor(f);
+      const tables = req.tables.map(hold);
+      const gathered = req.tables.map((h, i) => gather(h, tables[i]!, feeds));
+      // Views of held tables last: a gather may grow a table's memory, which replaces its views.
+      for (const [name, f] of entries) if (isHeld(f)) feeds[name] = stored((f as { stored: string }).stored);
       const grads = req.tables.map((h) => h.grad);
       const keepNames = Object.keys(req.keep);
       const fetch = req.fetch ?? s.outputNames.filter((n) => !(n in req.keep) && !grads.includes(n));
       const out = await s.run(feeds, [...new Set([...fetch, ...keepNames, ...grads])]);
       for (const [output, as] of Object.entries(req.keep)) store.set(as, out[output]!);
-      req.tables.forEach((h, i) => update(h, gathered[i]!, feeds, out));
+      const scalar = (name: string): number => (feeds[name]!.data as Float32Array)[0]!;
+      req.tables.forEach((h, i) => tables[i]!.step(gathered[i]!, out[h.grad]!.data as Float32Array, scalar(h.lr), scalar(h.step)));
       const result: Record<string, TensorData> = {};
       const transfer: ArrayBuffer[] = [];
       for (const name of fetch) {
@@ -83,11 +129,17 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       return { result, transfer };
     }
     case 'put':
+      releaseAny(Object.keys(req.tensors));
       for (const [name, t] of Object.entries(req.tensors)) store.set(name, toTensor(t));
       return { result: null, transfer: [] };
     case 'get': {
-      // Cloned, so the store keeps its tensors, unless they are taken: then whole buffers move without a copy.
-      const result = Object.fromEntries(req.names.map((n) => [n, fromTensor(stored(n))]));
+      // Cloned, so the store keeps its tensors, unless they are taken: then whole buffers move without a copy. Held
+      // tables are copied out of their wasm memory (cloning a view would clone the whole memory).
+      if (req.take) releaseAny(req.names);
+      const result = Object.fromEntries(req.names.map((n) => {
+        const h = heldAs.get(n);
+        return [n, h ? { type: 'float32', dims: [...h.dims], data: heldValues(h, n).slice() } : fromTensor(stored(n))];
+      }));
       if (!req.take) return { result, transfer: [] };
       for (const n of req.names) store.delete(n);
       const whole = Object.values(result).map((t) => t.data).filter((d) => d.byteOffset === 0 && d.byteLength === d.buffer.byteLength);

@@ -1,15 +1,15 @@
 /**
  * How the trainer drives a model's host tables (layers/host-embedding.ts): the per-run instructions that make the
- * session worker gather each table's rows before a step and apply the row-sparse update after it.
+ * session worker gather each table's rows before a step and apply the optimizer (dense or row-sparse) after it.
  */
 import type { HostTable } from '../onnx/autodiff/tape.js';
 import { rowsGradOutput } from '../onnx/models/build.js';
 import { optimizerStateNames, paramGroupOf, type OptimizerConfig } from '../onnx/optimizers.js';
-import type { SparseRule } from '../onnx/session-host-tables.js';
+import type { TableRule } from '../onnx/session-host-tables.js';
 import type { HostTableRun } from '../onnx/session-host.js';
 
-/** The row-sparse counterpart of `opt` for a parameter whose (group's) weight decay is `weightDecay`. */
-export function sparseRule(opt: OptimizerConfig, weightDecay: number): SparseRule {
+/** The worker-side counterpart of `opt` for a table whose (group's) weight decay is `weightDecay`. */
+export function tableRule(opt: OptimizerConfig, weightDecay: number): TableRule {
   return opt.name === 'sgd'
     ? { name: 'sgd', momentum: opt.momentum, nesterov: opt.nesterov ?? false, weightDecay }
     : { name: opt.name, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay };
@@ -22,7 +22,7 @@ export function hostTableRuns(tables: HostTable[], opt: OptimizerConfig): HostTa
     const { lrInput, weightDecay } = paramGroupOf(opt, h.param.name);
     return {
       table: h.param.name, vocab, dim, ids: h.source.input, source: h.source, rows: h.rows, grad: rowsGradOutput(h),
-      rule: sparseRule(opt, weightDecay), states: optimizerStateNames(h.param.name, opt), lr: lrInput, step: 'step',
+      rule: tableRule(opt, weightDecay), update: h.update, states: optimizerStateNames(h.param.name, opt), lr: lrInput, step: 'step',
     };
   });
 }

@@ -15,7 +15,10 @@ import type { ModelDefinition } from '../../lib/onnx/models/model.js';
 import { textClassifierModel } from '../../lib/onnx/models/text.js';
 import { optimizerStateNames, type OptimizerConfig } from '../../lib/onnx/optimizers.js';
 import { initialValue, paramSize } from '../../lib/onnx/params.js';
+import { tableRows } from '../../lib/onnx/session-host-tables.js';
+import { WasmTable } from '../../lib/onnx/wasm-table.js';
 import { createRng, type Rng } from '../../lib/rng.js';
+import { hostTableRuns, hostTensorNames } from '../../lib/train/host-tables.js';
 import { checkAgainstDifferences, Harness, SESSION_OPTS } from '../helpers/gradcheck.js';
 
 const ADAM: OptimizerConfig = { name: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
@@ -121,12 +124,25 @@ describe('dot interaction', () => {
 interface Batch { feeds: Record<string, ort.Tensor>; labels: number[] }
 
 /** Train steps on fresh batches with Adam; parameters and optimizer state go round as ORT tensors. */
+/**
+ * Trains through buildTrainStep as the trainer does: state fed back output → input; host tables (DLRM's) gathered
+ * before each step and updated after it in their WasmTables, as the session worker does.
+ */
 async function train(def: ModelDefinition, data: (rng: Rng, n: number) => Batch, steps: number, batch: number) {
-  const { params } = modelParameters(def);
+  const { params, hostTables } = modelParameters(def);
   const init = createRng(1);
+  const values: Record<string, Float32Array> = {};
+  for (const s of params) {
+    values[s.name] = initialValue(s, init);
+    for (const n of optimizerStateNames(s.name, ADAM)) values[n] = new Float32Array(paramSize(s));
+  }
+  const runs = hostTableRuns(hostTables, ADAM);
+  const held = new Map(runs.map((h) => [h.table, new WasmTable(values[h.table]!, h.states.map((n) => values[n]!), h.dim, h.rule, h.update)]));
+  const hostNames = hostTensorNames(hostTables, ADAM);
   const state: Record<string, ort.Tensor> = {};
-  for (const s of params) state[s.name] = new ort.Tensor('float32', initialValue(s, init), s.shape);
-  for (const s of params) for (const n of optimizerStateNames(s.name, ADAM)) state[n] = new ort.Tensor('float32', new Float32Array(paramSize(s)), s.shape);
+  for (const s of params) {
+    for (const n of [s.name, ...optimizerStateNames(s.name, ADAM)]) if (!hostNames.has(n)) state[n] = new ort.Tensor('float32', values[n]!, s.shape);
+  }
   const session = await ort.InferenceSession.create(buildTrainStep(def, ADAM), SESSION_OPTS);
   const rng = createRng(7);
   const losses: number[] = [];
@@ -135,6 +151,12 @@ async function train(def: ModelDefinition, data: (rng: Rng, n: number) => Batch,
     const y = def.loss === 'softmax-ce'
       ? new ort.Tensor('int64', BigInt64Array.from(labels, BigInt), [batch])
       : new ort.Tensor('float32', Float32Array.from(labels), [batch]);
+    const rows = runs.map((h) => {
+      const ids = feeds[h.ids]!;
+      const r = tableRows(ids.data as BigInt64Array, ids.dims[1]!, h.source, h.vocab, h.table);
+      feeds[h.rows] = new ort.Tensor('float32', held.get(h.table)!.gather(r), [batch, h.source.columns.length, h.dim]);
+      return r;
+    });
     const out = await session.run({
       ...state, ...feeds, y,
       w: new ort.Tensor('float32', new Float32Array(batch).fill(1), [batch]),
@@ -144,8 +166,9 @@ async function train(def: ModelDefinition, data: (rng: Rng, n: number) => Batch,
     });
     losses.push((out.loss!.data as Float32Array)[0]!);
     for (const name of Object.keys(state)) state[name] = out[`${name}__new`]!;
+    runs.forEach((h, i) => held.get(h.table)!.step(rows[i]!, out[h.grad]!.data as Float32Array, Math.fround(ADAM.lr), step));
   }
-  const weights = Object.fromEntries(params.map((s) => [s.name, state[s.name]!.data as Float32Array]));
+  const weights = Object.fromEntries(params.map((s) => [s.name, held.get(s.name)?.table ?? state[s.name]!.data as Float32Array]));
   return { losses, weights, params };
 }
 
@@ -182,8 +205,13 @@ describe('DLRM', () => {
     assert.deepEqual(names.slice(4, 30), vocabSizes.map((_, f) => `emb.${f}.weight`));
     assert.deepEqual(names.slice(30), ['top.fc1.weight', 'top.fc1.bias', 'top.fc2.weight', 'top.fc2.bias']);
     assert.deepEqual(modelParameters(def).params[4]!.shape, [5, 8]);
+    // Every table is held in the worker; the inference graph fed the stored state (batch-then-sample's forward) takes
+    // the tables whole, where the train step takes their gathered rows.
     const inference = await ort.InferenceSession.create(buildInference(def), SESSION_OPTS);
     assert.deepEqual([...inference.inputNames].filter((n) => !names.includes(n)), ['dense', 'sparse']);
+    assert.ok(vocabSizes.every((_, f) => inference.inputNames.includes(`emb.${f}.weight`)));
+    assert.deepEqual(modelParameters(def).hostTables.map((h) => h.rows), vocabSizes.map((_, f) => `emb.${f}.rows`));
+    assert.deepEqual(modelParameters(def).hostTables.map((h) => h.update), vocabSizes.map(() => 'dense'));
     assert.throws(() => dlrmModel({ denseFeatures: 13, sparseFeatures: 2, vocabSizes: [4], embeddingDim: 8, bottom: [8], top: [] }), /vocabSizes/);
     assert.throws(() => dlrmModel({ denseFeatures: 13, sparseFeatures: 1, vocabSizes: [4], embeddingDim: 8, bottom: [16], top: [] }), /embeddingDim/);
     assert.throws(() => dlrmModel({ denseFeatures: 13, sparseFeatures: 1, vocabSizes: [2 ** 24 + 1], embeddingDim: 16, bottom: [16], top: [] }), /at most 268435456/);

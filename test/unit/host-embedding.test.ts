@@ -1,8 +1,9 @@
 /**
- * Embedding tables held in JavaScript memory (layers/host-embedding.ts, session-host-tables.ts): the rows-input
- * layers' gradients against finite differences, the row-sparse optimizers against a naive reference, and training
- * through trainModel against the same model with its table in the graph; checkpoints, stepsPerRun, DLRM with a
- * table over the host threshold end to end (train, export, evaluate, state file).
+ * Embedding tables held in the training worker (layers/host-embedding.ts, wasm-table.ts, session-host-tables.ts):
+ * the rows-input layers' gradients against finite differences, the row-sparse optimizers against a naive reference,
+ * and training through trainModel against the same model with its table in the graph (lazily updated: the first step
+ * and plain SGD bit-identical; densely: bit-identical for every optimizer); the worker's store, checkpoints,
+ * stepsPerRun, DLRM with a lazily and a densely updated table end to end (train, export, evaluate, state file).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import ort from 'onnxruntime-node';
 import type { Batch } from '../../lib/data/batch.js';
 import { evaluateModel } from '../../lib/eval/evaluate.js';
 import { exportInferenceModel } from '../../lib/models/export.js';
-import { Tape } from '../../lib/onnx/autodiff/tape.js';
+import { Tape, type TableUpdateMode } from '../../lib/onnx/autodiff/tape.js';
 import { GraphBuilder } from '../../lib/onnx/graph.js';
 import { relu } from '../../lib/onnx/layers/activations.js';
 import { concat } from '../../lib/onnx/layers/concat.js';
@@ -21,14 +22,16 @@ import { embedding } from '../../lib/onnx/layers/embedding.js';
 import { hostEmbedding, hostEmbeddingBag } from '../../lib/onnx/layers/host-embedding.js';
 import { linear } from '../../lib/onnx/layers/linear.js';
 import { flatten } from '../../lib/onnx/layers/reshape.js';
-import { buildInference, modelParameters } from '../../lib/onnx/models/build.js';
-import { dlrmModel, hostTableFeatures } from '../../lib/onnx/models/dlrm.js';
+import { buildInference, buildTrainStep, modelParameters } from '../../lib/onnx/models/build.js';
+import { dlrmModel, lazyTableFeatures } from '../../lib/onnx/models/dlrm.js';
 import type { ModelDefinition } from '../../lib/onnx/models/model.js';
 import type { OptimizerConfig } from '../../lib/onnx/optimizers.js';
 import { scalar } from '../../lib/onnx/ops.js';
-import { SessionHost } from '../../lib/onnx/session-host.js';
-import { sparseUpdate, tableRows, type SparseRule } from '../../lib/onnx/session-host-tables.js';
+import { SessionHost, type TensorData } from '../../lib/onnx/session-host.js';
+import { sparseUpdate, tableRows, type TableRule } from '../../lib/onnx/session-host-tables.js';
+import { hostTableRuns, hostTensorNames } from '../../lib/train/host-tables.js';
 import { initModelState, readModelState, writeModelState, type ModelState } from '../../lib/train/model-state.js';
+import { storedFeeds, toTensors } from '../../lib/train/state-tensors.js';
 import { NonFiniteLossError, trainModel, type TrainOptions } from '../../lib/train/trainer.js';
 import { createRng } from '../../lib/rng.js';
 import { maxAbs, SESSION_OPTS, uniform } from '../helpers/gradcheck.js';
@@ -95,7 +98,7 @@ describe('rows-input layers: gradients against finite differences', () => {
 
   it('hostEmbedding: the rows are the output; their gradient is the output gradient', async () => {
     await checkRows([1, 3, 3, 5, 0, 1], [3, 2], (t, ids) => {
-      const e = hostEmbedding(t, 'emb', ids, { vocab: 6, dim: 4, source: { input: 'ids', columns: [0, 1], padding: false } });
+      const e = hostEmbedding(t, 'emb', ids, { vocab: 6, dim: 4, source: { input: 'ids', columns: [0, 1], padding: false }, update: 'lazy' });
       assert.deepEqual(t.shape(e), [3, 2, 4]);
       return e;
     });
@@ -105,7 +108,7 @@ describe('rows-input layers: gradients against finite differences', () => {
     it(`hostEmbeddingBag (${mode}): padding rows get no gradient`, async () => {
       const ids = [1, 2, -1, -1, 3, 3, 5, 1, -1, -1, -1, -1];
       const grad = await checkRows(ids, [3, 4], (t, x) => hostEmbeddingBag(t, 'bag', x, {
-        vocab: 6, dim: 4, mode, source: { input: 'ids', columns: [0, 1, 2, 3], padding: true },
+        vocab: 6, dim: 4, mode, source: { input: 'ids', columns: [0, 1, 2, 3], padding: true }, update: 'lazy',
       }));
       ids.forEach((id, p) => { if (id < 0) assert.ok(grad.subarray(p * 4, p * 4 + 4).every((v) => v === 0), `padding ${p}`); });
     });
@@ -115,12 +118,12 @@ describe('rows-input layers: gradients against finite differences', () => {
     const weights = { 'emb.weight': new Float32Array(24) };
     const t = new Tape(new GraphBuilder('x'), { training: false, params: { kind: 'weights', weights } });
     const ids = t.setShape(t.g.input('ids', 'int64', ['B', 2]), ['B', 2]);
-    hostEmbedding(t, 'emb', ids, { vocab: 6, dim: 4, source: { input: 'ids', columns: [0, 1], padding: false } });
+    hostEmbedding(t, 'emb', ids, { vocab: 6, dim: 4, source: { input: 'ids', columns: [0, 1], padding: false }, update: 'lazy' });
     assert.deepEqual(t.hostTables, []);
     assert.deepEqual(t.params.map((p) => p.name), ['emb.weight']);
     const u = new Tape(new GraphBuilder('y'), { training: false, params: { kind: 'inputs' } });
     const uIds = u.setShape(u.g.input('ids', 'int64', ['B', 2]), ['B', 2]);
-    assert.throws(() => hostEmbedding(u, 'emb', uIds, { vocab: 6, dim: 4, source: { input: 'ids', columns: [0], padding: false } }), /ids have 2 columns, the source names 1/);
+    assert.throws(() => hostEmbedding(u, 'emb', uIds, { vocab: 6, dim: 4, source: { input: 'ids', columns: [0], padding: false }, update: 'lazy' }), /ids have 2 columns, the source names 1/);
   });
 });
 
@@ -129,7 +132,7 @@ describe('row-sparse optimizers', () => {
    * The lazy update written out naively: dense per-row gradient sums in float64, every row visited, touched rows
    * (those with an occurrence) updated with the textbook formulas.
    */
-  function reference(table: Float64Array, states: Float64Array[], dim: number, rows: number[], grad: Float32Array, rule: SparseRule, lr: number, step: number): void {
+  function reference(table: Float64Array, states: Float64Array[], dim: number, rows: number[], grad: Float32Array, rule: TableRule, lr: number, step: number): void {
     const vocab = table.length / dim;
     for (let r = 0; r < vocab; r++) {
       if (!rows.includes(r)) continue;
@@ -154,7 +157,7 @@ describe('row-sparse optimizers', () => {
     }
   }
 
-  const rules: SparseRule[] = [
+  const rules: TableRule[] = [
     { name: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0 },
     { name: 'sgd', momentum: 0.9, nesterov: true, weightDecay: 0.01 },
     { name: 'adam', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 },
@@ -223,8 +226,11 @@ describe('session host', () => {
 describe('training with host tables', () => {
   const [VOCAB, FIELDS, DIM, DENSE, CLASSES] = [50, 3, 4, 5, 3];
 
-  /** Dense features through a ReLU layer, concatenated with the flattened embeddings of hashed ids; table in or out of the graph. */
-  function probeModel(host: boolean): ModelDefinition {
+  /**
+   * Dense features through a ReLU layer, concatenated with the flattened embeddings of hashed ids; the table in the
+   * graph or held in the worker with a lazy or dense update.
+   */
+  function probeModel(table: 'graph' | TableUpdateMode): ModelDefinition {
     return {
       architecture: 'host-probe',
       inputs: [{ name: 'x', dtype: 'float32', shape: ['B', DENSE] }, { name: 'ids', dtype: 'int64', shape: ['B', FIELDS] }],
@@ -234,16 +240,17 @@ describe('training with host tables', () => {
         const { g } = t;
         const hashed = t.setShape(g.op('Mod', [ids!, g.const('int64', [FIELDS], new Array<number>(FIELDS).fill(VOCAB))], { fmod: 0 }), t.shape(ids!));
         const opts = { vocab: VOCAB, dim: DIM };
-        const e = host
-          ? hostEmbedding(t, 'emb', hashed, { ...opts, source: { input: 'ids', columns: [0, 1, 2], padding: false } })
-          : embedding(t, 'emb', hashed, opts);
+        const e = table === 'graph'
+          ? embedding(t, 'emb', hashed, opts)
+          : hostEmbedding(t, 'emb', hashed, { ...opts, source: { input: 'ids', columns: [0, 1, 2], padding: false }, update: table });
         const h = concat(t, [flatten(t, e), relu(t, linear(t, 'fc0', x!, 6))], 1);
         return { output: linear(t, 'fc1', h, CLASSES), embedding: h, embeddingSize: FIELDS * DIM + 6 };
       },
     };
   }
-  const HOST = probeModel(true);
-  const IN_GRAPH = probeModel(false);
+  const HOST = probeModel('lazy');
+  const DENSE_HOST = probeModel('dense');
+  const IN_GRAPH = probeModel('graph');
 
   /** Labels from the first field's bucket; raw ids are buckets plus multiples of VOCAB (negative too); ids repeat within batches. */
   function batches(seed: number, count: number, size = 16): Batch[] {
@@ -275,19 +282,22 @@ describe('training with host tables', () => {
     assert.equal(a.finalLoss, b.finalLoss);
   });
 
-  it('global-norm clipping counts the table gradient (repeated ids summed first): the same norms and parameters as in the graph', async () => {
-    const clipped: OptimizerConfig = { ...PLAIN_SGD, clipGradNorm: 0.5 };
-    const normsA: number[] = [];
-    const normsB: number[] = [];
-    const a = await run(HOST, clipped, batches(2, 10), { onProgress: (p) => normsA.push(p.gradNorm!) });
-    const b = await run(IN_GRAPH, clipped, batches(2, 10), { onProgress: (p) => normsB.push(p.gradNorm!) });
-    assert.ok(a.gradNorm!.clippedSteps > 0);
-    normsA.forEach((n, i) => assert.ok(Math.abs(n - normsB[i]!) <= 1e-5 * normsB[i]!, `step ${i + 1}: norm ${n} vs ${normsB[i]}`));
-    // The squares are summed in another order, so the clip coefficient may differ in the last bit.
-    for (const [name, v] of Object.entries(a.state.params)) {
-      v.forEach((x, i) => assert.ok(Math.abs(x - b.state.params[name]![i]!) < 1e-6, `${name}[${i}]: ${x} vs ${b.state.params[name]![i]}`));
-    }
-  });
+  for (const [mode, model] of [['lazy', HOST], ['dense', DENSE_HOST]] as const) {
+    it(`global-norm clipping counts the table gradient (repeated ids summed first): the same norms and parameters as in the graph (${mode} update)`, async () => {
+      const clipped: OptimizerConfig = { ...PLAIN_SGD, clipGradNorm: 0.5 };
+      const normsA: number[] = [];
+      const normsB: number[] = [];
+      const a = await run(model, clipped, batches(2, 10), { onProgress: (p) => normsA.push(p.gradNorm!) });
+      const b = await run(IN_GRAPH, clipped, batches(2, 10), { onProgress: (p) => normsB.push(p.gradNorm!) });
+      assert.ok(a.gradNorm!.clippedSteps > 0);
+      normsA.forEach((n, i) => assert.ok(Math.abs(n - normsB[i]!) <= 1e-5 * normsB[i]!, `step ${i + 1}: norm ${n} vs ${normsB[i]}`));
+      // The squares are summed in another order, and the clip coefficient scales each occurrence's gradient before
+      // the sum (the graph scales the sum), so parameters may differ in the last bits.
+      for (const [name, v] of Object.entries(a.state.params)) {
+        v.forEach((x, i) => assert.ok(Math.abs(x - b.state.params[name]![i]!) < 1e-6, `${name}[${i}]: ${x} vs ${b.state.params[name]![i]}`));
+      }
+    });
+  }
 
   it('Adam: the first step equals the dense update; later, untouched rows and their state stay as they were (lazy)', async () => {
     const a = await run(HOST, ADAM, batches(3, 1));
@@ -301,6 +311,65 @@ describe('training with host tables', () => {
     assert.ok(many.state.optimizer['emb.weight__v']!.subarray(0, 12 * DIM).some((v) => v > 0));
   });
 
+  /** Each optimizer, and whether its weight decay moves rows the data never touches. */
+  const denseOptimizers: [string, OptimizerConfig, boolean][] = [
+    ['Adam', ADAM, false],
+    ['Adam with weight decay', { ...ADAM, weightDecay: 0.05 }, true],
+    ['AdamW', { ...ADAM, name: 'adamw', weightDecay: 0.1 }, true],
+    ['SGD with Nesterov momentum and weight decay', { name: 'sgd', lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01 }, true],
+    ['Adam with a parameter group for the table', { ...ADAM, groups: [{ match: 'emb.', lr: 0.003, weightDecay: 0.02 }] }, true],
+  ];
+  for (const [what, optimizer, decays] of denseOptimizers) {
+    it(`dense update, ${what}: parameters and optimizer state bit-identical to the in-graph table, untouched rows included`, async () => {
+      const learningRate = (step: number) => 1 / (1 + step / 4);
+      const a = await run(DENSE_HOST, optimizer, batches(10, 9), { learningRate });
+      const b = await run(IN_GRAPH, optimizer, batches(10, 9), { learningRate });
+      assertStatesBitIdentical(a.state, b.state);
+      assert.equal(a.finalLoss, b.finalLoss);
+      // Buckets 12..49 never occur in the data.
+      const untouched = (t: Float32Array) => Array.from(t.subarray(12 * DIM));
+      const moved = untouched(a.state.params['emb.weight']!).some((v, i) => v !== untouched(initModelState(DENSE_HOST, optimizer, 7).params['emb.weight']!)[i]);
+      assert.equal(moved, decays);
+    });
+  }
+
+  it('a held table in the session worker: get copies it out, put replaces it, get with take moves it out', async () => {
+    const { params, buffers, hostTables } = modelParameters(DENSE_HOST);
+    const initial = toTensors(initModelState(DENSE_HOST, ADAM, 7), params, buffers, ADAM);
+    const hostNames = hostTensorNames(hostTables, ADAM);
+    const graphNames = Object.keys(initial).filter((n) => !hostNames.has(n));
+    const b = batches(12, 1)[0]!;
+    const scalar = (v: number): TensorData => ({ type: 'float32', dims: [], data: Float32Array.of(v) });
+    const host = new SessionHost();
+    try {
+      const session = await host.createSession(buildTrainStep(DENSE_HOST, ADAM));
+      const step = () => session.run({
+        ...storedFeeds(graphNames),
+        x: { type: 'float32', dims: [b.size, DENSE], data: b.x },
+        ids: { type: 'int64', dims: [b.size, FIELDS], data: BigInt64Array.from(b.categorical!, BigInt) },
+        y: { type: 'int64', dims: [b.size], data: BigInt64Array.from(b.y, BigInt) },
+        w: { type: 'float32', dims: [b.size], data: b.w },
+        lr: scalar(ADAM.lr), step: scalar(1), rng_seed: scalar(0),
+      }, { fetch: ['loss'], keep: Object.fromEntries(graphNames.map((n) => [`${n}__new`, n])), tables: hostTableRuns(hostTables, ADAM) });
+      const names = ['emb.weight', 'emb.weight__m', 'emb.weight__v'];
+      await host.put(initial);
+      await step();
+      const first = await host.get(names);
+      await step();
+      const second = await host.get(names);
+      assert.notDeepEqual(Array.from(first['emb.weight']!.data as Float32Array), Array.from(second['emb.weight']!.data as Float32Array));
+      assert.deepEqual(first['emb.weight']!.dims, [VOCAB, DIM]);
+      // Back to the initial state: the same step gives the same table and state again.
+      await host.put(initial);
+      await step();
+      const again = await host.get(names, { take: true });
+      for (const n of names) assert.deepEqual(Array.from(again[n]!.data as Float32Array), Array.from(first[n]!.data as Float32Array), n);
+      await assert.rejects(host.get(['emb.weight']), /no stored tensor 'emb\.weight'/);
+    } finally {
+      await host.close();
+    }
+  });
+
   it('parameter groups: the table follows its group\'s learning rate and weight decay', async () => {
     const grouped: OptimizerConfig = { ...ADAM, groups: [{ match: 'emb.', lr: 0 }] };
     const r = await run(HOST, grouped, batches(5, 4));
@@ -312,23 +381,32 @@ describe('training with host tables', () => {
     assert.notDeepEqual(Array.from(decayed.state.params['emb.weight']!), Array.from(plain.state.params['emb.weight']!));
   });
 
-  it('resumes from a checkpoint file bit-identically to an uninterrupted run', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'host-tables-'));
-    try {
-      const opt: OptimizerConfig = { ...ADAM, name: 'adamw', weightDecay: 0.01, clipGradNorm: 1 };
-      const full = await run(HOST, opt, batches(6, 12), { seed: 3 });
-      let path: string | undefined;
-      await run(HOST, opt, batches(6, 12).slice(0, 5), {
-        seed: 3, checkpointEvery: 5,
-        onCheckpoint: async (state) => { path = join(dir, 'ckpt.state'); await writeModelState(path, state); },
-      });
-      const { state } = await readModelState(path!);
-      const resumed = await trainModel({ model: HOST, optimizer: opt, state, batches: stream(batches(6, 12).slice(5)), checkpointEvery: 0 });
-      assertStatesBitIdentical(resumed.state, full.state);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  for (const [mode, model] of [['lazy', HOST], ['dense', DENSE_HOST]] as const) {
+    it(`resumes from a checkpoint file bit-identically to an uninterrupted run (${mode} update)`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'host-tables-'));
+      try {
+        const opt: OptimizerConfig = { ...ADAM, name: 'adamw', weightDecay: 0.01, clipGradNorm: 1 };
+        const full = await run(model, opt, batches(6, 12), { seed: 3 });
+        let path: string | undefined;
+        const checkpoints: ModelState[] = [];
+        await run(model, opt, batches(6, 12).slice(0, 10), {
+          seed: 3, checkpointEvery: 5,
+          onCheckpoint: async (state) => {
+            checkpoints.push(state);
+            if (checkpoints.length === 1) await writeModelState((path = join(dir, 'ckpt.state')), state);
+          },
+        });
+        // A checkpoint is a copy: training on after it leaves it as it was.
+        assert.notDeepEqual(Array.from(checkpoints[0]!.params['emb.weight']!), Array.from(checkpoints[1]!.params['emb.weight']!));
+        const { state } = await readModelState(path!);
+        assertStatesBitIdentical(state, checkpoints[0]!);
+        const resumed = await trainModel({ model, optimizer: opt, state, batches: stream(batches(6, 12).slice(5)), checkpointEvery: 0 });
+        assertStatesBitIdentical(resumed.state, full.state);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   it('a non-finite loss stops training with NonFiniteLossError naming the step, as for in-graph tables', async () => {
     const data = batches(9, 4);
@@ -344,16 +422,16 @@ describe('training with host tables', () => {
   });
 });
 
-describe('DLRM with a table over the host threshold', () => {
+describe('DLRM with a table over the lazy-update threshold', () => {
   const [DENSE, VOCABS, DIM] = [4, [70_000, 40], 16];
   const DLRM = dlrmModel({ denseFeatures: DENSE, sparseFeatures: 2, vocabSizes: VOCABS, embeddingDim: DIM, bottom: [16], top: [16] });
 
-  it('holds the large table in JS and the small one in the graph', () => {
-    assert.deepEqual(hostTableFeatures(VOCABS, DIM), [true, false]);
-    // 26 tables of 80k values: 2.08M in all, so the largest (the first) moves out.
-    assert.deepEqual(hostTableFeatures(new Array<number>(26).fill(5000), 16), [true, ...new Array<boolean>(25).fill(false)]);
-    assert.deepEqual(hostTableFeatures(new Array<number>(26).fill(4096), 16), new Array<boolean>(26).fill(false));
-    assert.deepEqual(modelParameters(DLRM).hostTables.map((h) => h.rows), ['emb.0.rows']);
+  it('holds both tables in the worker: the large one updated lazily, the small one densely', () => {
+    assert.deepEqual(lazyTableFeatures(VOCABS, DIM), [true, false]);
+    // 26 tables of 80k values: 2.08M in all, so the largest (the first) is updated lazily.
+    assert.deepEqual(lazyTableFeatures(new Array<number>(26).fill(5000), 16), [true, ...new Array<boolean>(25).fill(false)]);
+    assert.deepEqual(lazyTableFeatures(new Array<number>(26).fill(4096), 16), new Array<boolean>(26).fill(false));
+    assert.deepEqual(modelParameters(DLRM).hostTables.map((h) => [h.rows, h.update]), [['emb.0.rows', 'lazy'], ['emb.1.rows', 'dense']]);
   });
 
   it('export refuses weights beyond protobuf\'s 2 GiB, naming the largest tensor', () => {
@@ -411,8 +489,9 @@ describe('DLRM with a table over the host threshold', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    // The training-side inference graph takes the rows as input; only the export embeds the table.
+    // The inference graph fed the stored state (batch-then-sample's forward) takes the tables whole, not their rows;
+    // only the export embeds them.
     const inputs = (await ort.InferenceSession.create(buildInference(DLRM), SESSION_OPTS)).inputNames;
-    assert.ok(inputs.includes('emb.0.rows') && !inputs.includes('emb.0.weight') && inputs.includes('emb.1.weight'));
+    assert.ok(inputs.includes('emb.0.weight') && inputs.includes('emb.1.weight') && !inputs.some((n) => n.endsWith('.rows')));
   });
 });

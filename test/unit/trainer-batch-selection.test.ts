@@ -227,7 +227,7 @@ describe('trainModel selectBatch (batch-then-sample)', () => {
       const dlrm = dlrmModel({ denseFeatures: 4, sparseFeatures: 2, vocabSizes: [70_000, 40], embeddingDim: 16, bottom: [16], top: [16] });
       await assert.rejects(
         trainModel({ model: dlrm, optimizer: ADAM, state: initModelState(dlrm, ADAM, 1), batches: stream([]), checkpointEvery: 0, selectBatch }),
-        /selectBatch \(batch-then-sample\) needs a derived inference graph .*host tables \(emb\.0\.weight\)/,
+        /selectBatch \(batch-then-sample\) needs a derived inference graph .*host tables \(emb\.0\.weight, emb\.1\.weight\)/,
       );
       assert.equal(called, false);
     });

@@ -7,7 +7,12 @@ import type { GraphBuilder } from '../graph.js';
 import type { Dim } from '../proto.js';
 import { paramSize, type ParamSpec } from '../params.js';
 
-export type ParamMode = { kind: 'inputs' } | { kind: 'weights'; weights: Record<string, Float32Array> };
+/**
+ * Where parameters come from: graph inputs, or `weights` embedded as initializers. With inputs, a host table is
+ * either its gathered rows (a train step: the worker gathers and updates the table) or, `wholeTables`, the table
+ * itself, looked up in the graph (batch-then-sample's forward, fed a view of the table the worker holds).
+ */
+export type ParamMode = { kind: 'inputs'; wholeTables?: boolean } | { kind: 'weights'; weights: Record<string, Float32Array> };
 
 /**
  * Given output gradients (undefined: no gradient flows into that output) and which inputs need a gradient,
@@ -25,6 +30,13 @@ interface Entry { inputs: string[]; outputs: string[]; backward: Backward }
 export interface HostIdSource { input: string; columns: number[]; padding: boolean }
 
 /**
+ * How the worker applies the optimizer to a host table: `dense` updates every row (untouched ones with a zero
+ * gradient), exactly as the graph updates a table it holds; `lazy` only the rows the batch touches (see
+ * session-host-tables.ts), for tables too large for a dense pass each step.
+ */
+export type TableUpdateMode = 'dense' | 'lazy';
+
+/**
  * An embedding table held outside the graph (in the session worker's memory). Its spec is also among the tape's
  * `params`, so model state, initialization and optimizer-state names treat it like any parameter; the graph
  * instead takes the gathered rows as input `rows` [B, columns, dim] and, in training, outputs `<rows>__grad`.
@@ -35,6 +47,7 @@ export interface HostTable {
   /** The in-graph ids [B, columns] the rows were gathered by (after hashing; padding mapped to row 0). */
   ids: string;
   source: HostIdSource;
+  update: TableUpdateMode;
 }
 
 /** Graph input name of the per-step seed that stochastic layers (Dropout) derive their randomness from. */
@@ -64,21 +77,21 @@ export class Tape {
     return this.declare(spec);
   }
 
-  /** True when parameters are embedded as initializers (a servable export): there are no host tables then. */
-  get embedsWeights(): boolean {
-    return this.mode.kind === 'weights';
+  /** True when host tables are looked up in the graph (an export's initializer, or a whole-table input). */
+  get gathersInGraph(): boolean {
+    return this.mode.kind === 'weights' || this.mode.wholeTables === true;
   }
 
   /**
    * Declares a host-held table (see HostTable) and its rows input `rows` [B, columns, dim]; returns the rows value.
-   * Only on tapes whose parameters are inputs: an export embeds the table instead.
+   * Only on tapes whose parameters are inputs, tables as their rows (see ParamMode).
    */
-  hostTable(spec: ParamSpec, rows: string, ids: string, source: HostIdSource): string {
-    if (this.mode.kind === 'weights') throw new Error(`host table ${spec.name} on a tape that embeds weights`);
+  hostTable(spec: ParamSpec, rows: string, ids: string, source: HostIdSource, update: TableUpdateMode): string {
+    if (this.gathersInGraph) throw new Error(`host table ${spec.name} on a tape that looks tables up in the graph`);
     const [, dim] = spec.shape as [number, number];
     const shape = [this.shape(ids)[0]!, source.columns.length, dim];
     this.params.push(spec);
-    this.hostTables.push({ param: spec, rows, ids, source });
+    this.hostTables.push({ param: spec, rows, ids, source, update });
     return this.setShape(this.g.input(rows, 'float32', shape), shape);
   }
 

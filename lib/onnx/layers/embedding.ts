@@ -5,7 +5,8 @@
  *
  * Ids must lie in [0, vocab) (hash upstream); ORT's Gather rejects out-of-range ids. In embeddingBag, -1 marks
  * padding. The whole table and its optimizer state cross the JS↔ORT boundary every step, so in-graph tables
- * are for small vocabularies (a few million floats in all); host-embedding.ts keeps large tables out of the graph.
+ * are for small vocabularies; host-embedding.ts keeps tables out of the graph (all of DLRM's, and the text
+ * classifier's over 1M values), and an export embeds them with these layers.
  */
 import type { Tape } from '../autodiff/tape.js';
 import { axes, reduceSum, unsqueeze } from '../ops.js';

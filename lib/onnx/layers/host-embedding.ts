@@ -1,15 +1,17 @@
 /**
- * Embedding lookups whose table is held outside the graph, for tables too large to cross the JS↔ORT boundary
- * every step. The table is still the parameter `<name>.weight` [vocab, dim] of the model state, but the graph takes
- * the rows already gathered for the batch as input `<name>.rows` [B, n, dim] and the train step outputs their
- * gradient `<name>.rows__grad`; the session worker gathers before each step and applies a row-sparse update after
- * it (session-host-tables.ts). Where the ids come from is the model's `source`: the worker gathers by exactly the
- * ids the graph computes (hashed raw ids, or bag ids with -1 padding).
+ * Embedding lookups whose table is held outside the graph, in the session worker, so that neither the table nor its
+ * optimizer state crosses the JS↔ORT boundary each step (ORT copies every output into a fresh buffer: 6 ms a step
+ * for DLRM's 1.7M table values with Adam's m and v). The table is still the parameter `<name>.weight` [vocab, dim]
+ * of the model state, but the graph takes the rows already gathered for the batch as input `<name>.rows`
+ * [B, n, dim] and the train step outputs their gradient `<name>.rows__grad`; the session worker gathers before each
+ * step and applies the optimizer after it (wasm-table.ts), to every row (`update: 'dense'`, as the graph would) or
+ * to the touched rows only (`'lazy'`). Where the ids come from is the model's `source`: the worker gathers by
+ * exactly the ids the graph computes (hashed raw ids, or bag ids with -1 padding).
  *
- * On a tape that embeds weights (the servable export) these are the in-graph layers of embedding.ts, so an
- * exported model is a plain ONNX graph with the table as an initializer.
+ * Where the tape looks tables up in the graph (ParamMode) these are the in-graph layers of embedding.ts: an exported
+ * model is a plain ONNX graph with the table as an initializer, and batch-then-sample's forward takes the table whole.
  */
-import type { HostIdSource, Tape } from '../autodiff/tape.js';
+import type { HostIdSource, Tape, TableUpdateMode } from '../autodiff/tape.js';
 import type { GraphBuilder } from '../graph.js';
 import { reshape, unsqueeze } from '../ops.js';
 import {
@@ -17,8 +19,8 @@ import {
 } from './embedding.js';
 import { expectRank } from './shapes.js';
 
-export interface HostEmbeddingOptions extends EmbeddingOptions { source: HostIdSource }
-export interface HostEmbeddingBagOptions extends EmbeddingBagOptions { source: HostIdSource }
+export interface HostEmbeddingOptions extends EmbeddingOptions { source: HostIdSource; update: TableUpdateMode }
+export interface HostEmbeddingBagOptions extends EmbeddingBagOptions { source: HostIdSource; update: TableUpdateMode }
 
 function checkSource(t: Tape, layer: string, ids: string, source: HostIdSource, padding: boolean): void {
   const [width] = expectRank(t, ids, 2, layer) as [number];
@@ -28,18 +30,18 @@ function checkSource(t: Tape, layer: string, ids: string, source: HostIdSource, 
 
 /** int64 ids [B, F] in [0, vocab) → [B, F, dim]: the rows input itself. */
 export function hostEmbedding(t: Tape, name: string, ids: string, opts: HostEmbeddingOptions): string {
-  if (t.embedsWeights) return embedding(t, name, ids, opts);
+  if (t.gathersInGraph) return embedding(t, name, ids, opts);
   checkSource(t, `hostEmbedding ${name}`, ids, opts.source, false);
-  return t.hostTable(tableSpec(name, opts), `${name}.rows`, ids, opts.source);
+  return t.hostTable(tableSpec(name, opts), `${name}.rows`, ids, opts.source, opts.update);
 }
 
 /** As embeddingBag: int64 ids [B, L] with -1 padding → [B, dim]; the worker gathers zeros for padding. */
 export function hostEmbeddingBag(t: Tape, name: string, ids: string, opts: HostEmbeddingBagOptions): string {
-  if (t.embedsWeights) return embeddingBag(t, name, ids, opts);
+  if (t.gathersInGraph) return embeddingBag(t, name, ids, opts);
   checkSource(t, `hostEmbeddingBag ${name}`, ids, opts.source, true);
   checkBagMode(name, opts.mode);
   const { valid, safeIds } = bagIds(t, ids);
-  const rows = t.hostTable(tableSpec(name, opts), `${name}.rows`, safeIds, opts.source);
+  const rows = t.hostTable(tableSpec(name, opts), `${name}.rows`, safeIds, opts.source, opts.update);
   return poolBag(t, rows, valid, ids, opts);
 }
 

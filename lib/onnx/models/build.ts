@@ -41,14 +41,14 @@ export function modelParameters(def: ModelDefinition): { params: ParamSpec[]; bu
 export const rowsGradOutput = (table: HostTable): string => `${table.rows}__grad`;
 
 /**
- * Inference graph: inputs `def.inputs` (and, without `weights`, every host table's rows input); outputs `output` [B, outputSize] and `embedding` [B, embeddingSize].
+ * Inference graph: inputs `def.inputs`; outputs `output` [B, outputSize] and `embedding` [B, embeddingSize].
  * With `weights` (params and buffers by name) they are embedded as initializers, giving a plain servable
- * model; without, every parameter and buffer is a graph input.
+ * model; without, every parameter and buffer is a graph input, host tables whole (batch-then-sample's forward).
  */
 export function buildInference(def: ModelDefinition, weights?: Record<string, Float32Array>): Uint8Array {
   if (def.supplied && weights) return def.supplied.inference(weights);
   const g = new GraphBuilder(`${def.architecture}_inference`);
-  const t = new Tape(g, { training: false, params: weights ? { kind: 'weights', weights } : { kind: 'inputs' } });
+  const t = new Tape(g, { training: false, params: weights ? { kind: 'weights', weights } : { kind: 'inputs', wholeTables: true } });
   const { output, embedding, embeddingSize } = forward(def, t, declareInputs(t, def));
   g.output('output', output, 'float32', ['B', def.outputSize]);
   g.output('embedding', embedding, 'float32', ['B', embeddingSize]);

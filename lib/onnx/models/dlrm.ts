@@ -9,26 +9,28 @@
  * takes the divisor's sign, so negative ids land in [0, vocab) too; ids already in range are unchanged). The
  * embedding is the interaction vector.
  *
- * A table in the graph crosses the JS↔ORT boundary with its optimizer state on every step and its dense gradient
- * touches every row (measured: V·K = 16M floats costs 170–310 ms a step), so only small tables stay there: a table
- * of more than HOST_TABLE_MIN_FLOATS values is held in JS memory instead (layers/host-embedding.ts: the worker
- * gathers its rows and updates the touched rows only, lazily), and so are the largest others while the in-graph
- * tables would hold more than MAX_IN_GRAPH_EMBEDDING_FLOATS in all. The rows input of host table f is
- * `emb.<f>.rows` [B, 1, K]; the table keeps its name `emb.<f>.weight` in the model state, and the export embeds it.
+ * Every table is held in the training worker (layers/host-embedding.ts): the graph takes the rows the worker gathers
+ * for the batch, as input `emb.<f>.rows` [B, 1, K], and outputs their gradient; the table keeps its name
+ * `emb.<f>.weight` in the model state, and the export embeds it. A table in the graph would cross the JS↔ORT
+ * boundary with its optimizer state every step (ORT copies each output into a fresh buffer), and ONNX has no fused
+ * optimizer, so its dense Adam would take 13 elementwise nodes per table. The worker updates a table of at most
+ * LAZY_TABLE_MIN_FLOATS values densely, every row as the in-graph update would (bit for bit), in one SIMD pass
+ * (wasm-table.ts); a larger table only in the rows the batch touches (lazily: a dense pass reads and writes the
+ * whole table and its state every step), and so are the largest others while the densely updated tables would hold
+ * more than MAX_DENSE_TABLE_FLOATS values in all.
  */
 import { concat } from '../layers/concat.js';
 import { relu } from '../layers/activations.js';
 import { dotInteraction, interactionPairs } from '../layers/dot-interaction.js';
-import { embedding } from '../layers/embedding.js';
 import { hostEmbedding } from '../layers/host-embedding.js';
 import { linear } from '../layers/linear.js';
 import type { ModelDefinition } from './model.js';
 
-/** A table of more values (vocab · dim) than this is held in JS memory. */
-export const HOST_TABLE_MIN_FLOATS = 1_000_000;
+/** A table of more values (vocab · dim) than this is updated lazily. */
+export const LAZY_TABLE_MIN_FLOATS = 1_000_000;
 
-/** Upper bound on the values of all in-graph tables together; beyond it the largest move to JS memory. */
-export const MAX_IN_GRAPH_EMBEDDING_FLOATS = 2_000_000;
+/** Upper bound on the values of all densely updated tables together; beyond it the largest are updated lazily. */
+export const MAX_DENSE_TABLE_FLOATS = 2_000_000;
 
 /**
  * Upper bound on Σ vocabSizes[f] · embeddingDim: 1 GiB of float32 tables, up to 3 GiB with Adam's state (and a
@@ -38,19 +40,19 @@ export const MAX_IN_GRAPH_EMBEDDING_FLOATS = 2_000_000;
 export const MAX_EMBEDDING_FLOATS = 2 ** 28;
 
 /**
- * Which features' tables are held in JS: those over HOST_TABLE_MIN_FLOATS, then the largest of the rest (the
- * first of equal ones) until the in-graph tables hold at most MAX_IN_GRAPH_EMBEDDING_FLOATS values.
+ * Which features' tables are updated lazily: those over LAZY_TABLE_MIN_FLOATS, then the largest of the rest (the
+ * first of equal ones) until the densely updated tables hold at most MAX_DENSE_TABLE_FLOATS values.
  */
-export function hostTableFeatures(vocabSizes: number[], embeddingDim: number): boolean[] {
+export function lazyTableFeatures(vocabSizes: number[], embeddingDim: number): boolean[] {
   const sizes = vocabSizes.map((v) => v * embeddingDim);
-  const hosted = sizes.map((n) => n > HOST_TABLE_MIN_FLOATS);
-  let inGraph = sizes.reduce((a, n, f) => a + (hosted[f] ? 0 : n), 0);
-  while (inGraph > MAX_IN_GRAPH_EMBEDDING_FLOATS) {
-    const largest = sizes.reduce((best, n, f) => (!hosted[f] && (best < 0 || n > sizes[best]!) ? f : best), -1);
-    hosted[largest] = true;
-    inGraph -= sizes[largest]!;
+  const lazy = sizes.map((n) => n > LAZY_TABLE_MIN_FLOATS);
+  let dense = sizes.reduce((a, n, f) => a + (lazy[f] ? 0 : n), 0);
+  while (dense > MAX_DENSE_TABLE_FLOATS) {
+    const largest = sizes.reduce((best, n, f) => (!lazy[f] && (best < 0 || n > sizes[best]!) ? f : best), -1);
+    lazy[largest] = true;
+    dense -= sizes[largest]!;
   }
-  return hosted;
+  return lazy;
 }
 
 export interface DlrmConfig {
@@ -76,7 +78,7 @@ export function dlrmModel(cfg: DlrmConfig): ModelDefinition {
   if (tableFloats > MAX_EMBEDDING_FLOATS) {
     throw new Error(`dlrm: embedding tables hold ${tableFloats} values; at most ${MAX_EMBEDDING_FLOATS} fit in memory with their optimizer state`);
   }
-  const hosted = hostTableFeatures(vocabSizes, embeddingDim);
+  const lazy = lazyTableFeatures(vocabSizes, embeddingDim);
   const embeddingSize = embeddingDim + interactionPairs(sparseFeatures + 1);
   return {
     architecture: 'dlrm',
@@ -95,13 +97,9 @@ export function dlrmModel(cfg: DlrmConfig): ModelDefinition {
       // One id column per feature.
       const columns = sparseFeatures === 1 ? [hashed]
         : t.g.opN('Split', [hashed, t.g.const('int64', [sparseFeatures], new Array<number>(sparseFeatures).fill(1))], sparseFeatures, { axis: 1 });
-      const embs = columns.map((ids, f) => {
-        t.setShape(ids, [t.shape(sparse!)[0]!, 1]);
-        const table = { vocab: vocabSizes[f]!, dim: embeddingDim };
-        return hosted[f] // [B, 1, K]
-          ? hostEmbedding(t, `emb.${f}`, ids, { ...table, source: { input: 'sparse', columns: [f], padding: false } })
-          : embedding(t, `emb.${f}`, ids, table);
-      });
+      const embs = columns.map((ids, f) => hostEmbedding(t, `emb.${f}`, t.setShape(ids, [t.shape(sparse!)[0]!, 1]), { // [B, 1, K]
+        vocab: vocabSizes[f]!, dim: embeddingDim, source: { input: 'sparse', columns: [f], padding: false }, update: lazy[f] ? 'lazy' : 'dense',
+      }));
       const stacked = embs.length === 1 ? embs[0]! : concat(t, embs, 1); // [B, F, K]
       const interaction = dotInteraction(t, h, stacked);
       let z = interaction;

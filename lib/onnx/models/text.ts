@@ -5,7 +5,7 @@
  * hidden layer) → Linear to numClasses, softmax-ce. Layer names: embedding.weight, fc1..fcN. The embedding
  * output is the bag vector [B, dim]. A sample with only padding gets the zero bag vector.
  *
- * A table of more than HOST_TABLE_MIN_FLOATS values is held in the training worker's memory with a row-sparse
+ * A table of more than LAZY_TABLE_MIN_FLOATS values is held in the training worker's memory with a row-sparse
  * update (layers/host-embedding.ts), as DLRM's large tables are; smaller ones live in the graph. At most
  * MAX_EMBEDDING_FLOATS values.
  */
@@ -13,7 +13,7 @@ import { relu } from '../layers/activations.js';
 import { embeddingBag } from '../layers/embedding.js';
 import { hostEmbeddingBag } from '../layers/host-embedding.js';
 import { linear } from '../layers/linear.js';
-import { HOST_TABLE_MIN_FLOATS, MAX_EMBEDDING_FLOATS } from './dlrm.js';
+import { LAZY_TABLE_MIN_FLOATS, MAX_EMBEDDING_FLOATS } from './dlrm.js';
 import type { ModelDefinition } from './model.js';
 
 export interface TextClassifierConfig {
@@ -30,7 +30,7 @@ export function textClassifierModel(cfg: TextClassifierConfig): ModelDefinition 
   if (vocab * dim > MAX_EMBEDDING_FLOATS) {
     throw new Error(`textClassifier: a ${vocab}×${dim} table exceeds the limit of ${MAX_EMBEDDING_FLOATS} values`);
   }
-  const hosted = vocab * dim > HOST_TABLE_MIN_FLOATS;
+  const hosted = vocab * dim > LAZY_TABLE_MIN_FLOATS;
   return {
     architecture: 'text-classifier',
     inputs: [{ name: 'tokens', dtype: 'int64', shape: ['B', maxTokens] }],
@@ -44,7 +44,7 @@ export function textClassifierModel(cfg: TextClassifierConfig): ModelDefinition 
       const ids = t.setShape(rows, t.shape(tokens!));
       const table = { vocab, dim, mode: 'mean' as const };
       const bag = hosted
-        ? hostEmbeddingBag(t, 'embedding', ids, { ...table, source: { input: 'tokens', columns: Array.from({ length: maxTokens }, (_, i) => i), padding: true } })
+        ? hostEmbeddingBag(t, 'embedding', ids, { ...table, source: { input: 'tokens', columns: Array.from({ length: maxTokens }, (_, i) => i), padding: true }, update: 'lazy' })
         : embeddingBag(t, 'embedding', ids, table);
       let h = bag;
       hidden.forEach((width, i) => { h = relu(t, linear(t, `fc${i + 1}`, h, width)); });
