@@ -65,7 +65,8 @@ async function checkEvaluationDatasets(pool: pg.Pool, spec: PipelineSpec, datase
  */
 function checkUserModel(def: ModelDefinition, model: UserModelSpec, training: PipelineSpec['training'], dataset: Dataset): void {
   const { stepsPerRun, optimizer } = training;
-  if (stepsPerRun !== 1) {
+  // Absent, the trainer runs a supplied graph's steps singly.
+  if (stepsPerRun !== undefined && stepsPerRun !== 1) {
     throw configurationError('InvalidSpec', `training.stepsPerRun: ${stepsPerRun}, but a user's onnx train-step graph runs one optimizer step per session run; use 1`);
   }
   try {

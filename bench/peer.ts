@@ -13,7 +13,6 @@ import { modelParameters } from '../lib/onnx/models/build.js';
 import type { ModelDefinition } from '../lib/onnx/models/model.js';
 import { createModel } from '../lib/onnx/models/zoo.js';
 import { paramSize } from '../lib/onnx/params.js';
-import { DEFAULT_SESSION_OPTIONS } from '../lib/onnx/session-host.js';
 import { spread, type Spread } from './rounds.js';
 import { BENCH_MODELS, randomBatch, rawLoop, trainerRun } from './train.js';
 
@@ -106,9 +105,11 @@ export async function benchPeer(opts: {
   seconds: number;
   rounds: number;
   models: string[];
+  /** Intra-op threads on both sides: Tideline's train-step sessions, and torch.set_num_threads; default 1. */
+  threads?: number;
   onSample?: (round: number, sample: PeerSample) => void;
 }): Promise<PeerReport> {
-  const threads = DEFAULT_SESSION_OPTIONS.intraOpNumThreads!;
+  const threads = opts.threads ?? 1;
   const models = BENCH_MODELS.filter((m) => opts.models.includes(m.name));
   const params = new Map<string, { tideline: number; torch: number }>();
   /** Per (model, batch size): the model, its batch and the trainer's step count, set up in the first round. */
@@ -123,11 +124,11 @@ export async function benchPeer(opts: {
           const def = createModel(spec, features, categorical);
           const batch = randomBatch(def, batchSize, features, categorical, batchSize);
           // As benchTrain: steps for about `seconds`, from a short probe of the bare session.
-          const probe = await rawLoop(def, batch, 3);
+          const probe = await rawLoop(def, batch, 3, threads);
           setups.set(key, { def, batch, steps: Math.max(5, Math.round((opts.seconds * probe) / batchSize)) });
         }
         const { def, batch, steps } = setups.get(key)!;
-        const tideline = async () => (await trainerRun(def, batch, steps)).samplesPerS;
+        const tideline = async () => (await trainerRun(def, batch, steps, { threads })).samplesPerS;
         const torch = () => torchRun(name, batchSize, opts.seconds, threads);
         let ours: number;
         let peer: TorchResult;

@@ -1,8 +1,9 @@
 /**
  * Training throughput of the model zoo: a tight loop over the train-step session on the main thread,
- * fed from in-memory tensors (the raw baseline), against the trainer (session in a worker thread,
- * batches handed over as transferable buffers while the next ones are produced), in the same run.
- * For models with host-held tables the raw loop does the same gather and row-sparse update on the main
+ * fed from in-memory tensors (the raw baseline, one step per run), against the trainer (session in a worker thread,
+ * batches handed over as transferable buffers while the next ones are produced, K steps per run as it chooses
+ * unless told), in the same run.
+ * For models with host-held tables the raw loop does the same gather and table update (wasm-table.ts) on the main
  * thread around each run, where the trainer has its worker do them.
  */
 import ort from 'onnxruntime-node';
@@ -12,7 +13,8 @@ import type { ModelDefinition } from '../lib/onnx/models/model.js';
 import { createModel } from '../lib/onnx/models/zoo.js';
 import { baseLearningRates, optimizerStateNames, type OptimizerConfig } from '../lib/onnx/optimizers.js';
 import { initialValue, paramSize } from '../lib/onnx/params.js';
-import { gatherRows, sparseUpdate, tableRows } from '../lib/onnx/session-host-tables.js';
+import { tableRows } from '../lib/onnx/session-host-tables.js';
+import { WasmTable } from '../lib/onnx/wasm-table.js';
 import { createRng } from '../lib/rng.js';
 import { rngSeedAt } from '../lib/train/schedules.js';
 import { hostTableRuns, hostTensorNames } from '../lib/train/host-tables.js';
@@ -24,6 +26,8 @@ export interface TrainBenchRow {
   model: string;
   batchSize: number;
   steps: number;
+  /** The trainer's steps per session run: the one given, or its automatic choice. */
+  stepsPerRun: number;
   rawSamplesPerS: number;
   trainerSamplesPerS: number;
   ratio: number;
@@ -39,8 +43,8 @@ export const BENCH_MODELS: { name: string; spec: ModelSpec; features: number; ca
   { name: 'mlp', spec: { architecture: 'mlp', hidden: [128], numClasses: 10 }, features: 784 },
   { name: 'cnn', spec: { architecture: 'cnn', numClasses: 10, inputShape: [3, 32, 32], filters: [32, 32] }, features: 3072 },
   { name: 'resnet', spec: { architecture: 'resnet', numClasses: 10, inputShape: [3, 32, 32], widths: [16, 32, 64], blocksPerStage: 1 }, features: 3072 },
-  // Criteo's layout: 13 dense features, 26 categorical fields. 4096 rows a table stay in the graph (1.7M values in
-  // all); 100k rows (1.6M values) a table are held in JS.
+  // Criteo's layout: 13 dense features, 26 categorical fields. Every table is held in the training worker: 4096 rows
+  // a table (1.7M values in all) are updated densely, 100k rows (1.6M values) a table lazily (row-sparse).
   { name: 'dlrm', spec: { architecture: 'dlrm', vocabSize: 4096, embeddingDim: 16, bottom: [64, 16], top: [64] }, features: 13, categorical: 26 },
   // Hashed bag of words: 64 token ids per sample, no float features.
   { name: 'textClassifier', spec: { architecture: 'textClassifier', numClasses: 4, vocabSize: 32768, embeddingDim: 32, hidden: [] }, features: 0, categorical: 64 },
@@ -65,7 +69,7 @@ export interface RawStepper {
 
 /**
  * The train-step session fed `batch` again and again with the state fed back output to input (and the gather and
- * row-sparse update of worker-held tables done here, timed into `hostMs` when given).
+ * update of worker-held tables done here, in their WasmTables, timed into `hostMs` when given).
  */
 export async function rawStepper(
   def: ModelDefinition, batch: Batch, options: ort.InferenceSession.SessionOptions = {}, hostMs?: { gather: number; update: number },
@@ -99,31 +103,30 @@ export async function rawStepper(
   const lrs = baseLearningRates(OPTIMIZER);
   for (const [name, lr] of Object.entries(lrs)) feeds[name] = new ort.Tensor('float32', [lr], []);
   const stateNames = Object.keys(feeds).filter((n) => session.outputNames.includes(`${n}__new`));
+  const wasmTables = tables.map((h) => new WasmTable(held[h.table]!, h.states.map((n) => held[n]!), h.dim, h.rule, h.update));
   const run = async (step: number) => {
     feeds.step = new ort.Tensor('float32', [step], []);
     if (session.inputNames.includes('rng_seed')) feeds.rng_seed = new ort.Tensor('float32', [rngSeedAt(0, step)], []);
     const gatherStarted = performance.now();
-    const rows = tables.map((h) => {
+    const rows = tables.map((h, i) => {
       const ids = feeds[h.ids]!;
       const r = tableRows(ids.data as BigInt64Array, ids.dims[1]!, h.source, h.vocab, h.table);
-      feeds[h.rows] = new ort.Tensor('float32', gatherRows(held[h.table]!, h.dim, r), [batch.size, h.source.columns.length, h.dim]);
+      feeds[h.rows] = new ort.Tensor('float32', wasmTables[i]!.gather(r), [batch.size, h.source.columns.length, h.dim]);
       return r;
     });
     if (hostMs) hostMs.gather += performance.now() - gatherStarted;
     const out = await session.run(feeds);
     for (const name of stateNames) feeds[name] = out[`${name}__new`]!;
     const updateStarted = performance.now();
-    tables.forEach((h, i) => sparseUpdate(
-      held[h.table]!, h.states.map((n) => held[n]!), h.dim, rows[i]!, out[h.grad]!.data as Float32Array, h.rule, Math.fround(lrs[h.lr]!), step,
-    ));
+    tables.forEach((h, i) => wasmTables[i]!.step(rows[i]!, out[h.grad]!.data as Float32Array, Math.fround(lrs[h.lr]!), step));
     if (hostMs) hostMs.update += performance.now() - updateStarted;
   };
   return { session, run };
 }
 
-/** Samples/s of `rawStepper`'s loop for `steps` steps after a three-step warm-up. */
-export async function rawLoop(def: ModelDefinition, batch: Batch, steps: number): Promise<number> {
-  const { session, run } = await rawStepper(def, batch);
+/** Samples/s of `rawStepper`'s loop for `steps` steps after a three-step warm-up, its session on `threads` intra-op threads. */
+export async function rawLoop(def: ModelDefinition, batch: Batch, steps: number, threads = 1): Promise<number> {
+  const { session, run } = await rawStepper(def, batch, { intraOpNumThreads: threads });
   for (let step = 1; step <= 3; step++) await run(step);
   const started = performance.now();
   for (let step = 4; step < 4 + steps; step++) await run(step);
@@ -132,12 +135,21 @@ export async function rawLoop(def: ModelDefinition, batch: Batch, steps: number)
   return (steps * batch.size) / seconds;
 }
 
-/** Samples/s through trainModel over the same number of steps, from the first step on; peak RSS while it runs. */
+export interface TrainerRunOptions {
+  /** The trainer's stepsPerRun; absent: its automatic choice. */
+  stepsPerRun?: number;
+  /** Intra-op threads of the trainer's train-step sessions; default 1. */
+  threads?: number;
+}
+
+/**
+ * Samples/s through trainModel over `steps` steps after a warm-up (the runs up to the third step; a run reports all
+ * its steps at once); peak RSS while it runs; the steps per run the trainer settled on.
+ */
 export async function trainerRun(
-  def: ModelDefinition, batch: Batch, steps: number, stepsPerRun = 1,
-): Promise<{ samplesPerS: number; peakRssMb: number }> {
-  // Warm-up: the first runs covering at least three steps (a run reports all its steps at once).
-  const warmup = Math.ceil(3 / stepsPerRun) * stepsPerRun;
+  def: ModelDefinition, batch: Batch, steps: number, opts: TrainerRunOptions = {},
+): Promise<{ samplesPerS: number; peakRssMb: number; stepsPerRun: number }> {
+  const warmup = 3;
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   async function* batches(): AsyncGenerator<Batch> {
@@ -147,23 +159,28 @@ export async function trainerRun(
     }
   }
   let started = 0;
-  let timedSteps = 0;
-  await trainModel({
+  let warmSteps = 0;
+  let lastStep = 0;
+  const result = await trainModel({
     model: def,
     optimizer: OPTIMIZER,
     state: initModelState(def, OPTIMIZER, 1),
     batches: batches(),
     checkpointEvery: 0,
-    stepsPerRun,
+    stepsPerRun: opts.stepsPerRun,
+    intraOpThreads: opts.threads,
     onProgress: (p) => {
       // The first three steps warm the session up, as in the raw loop.
-      if (p.step === warmup) started = performance.now();
-      if (p.step > warmup) timedSteps++;
+      if (!warmSteps && p.step >= warmup) {
+        started = performance.now();
+        warmSteps = p.step;
+      }
+      lastStep = p.step;
     },
   });
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
-  return { samplesPerS: (timedSteps * batch.size) / seconds, peakRssMb: peak / 2 ** 20 };
+  return { samplesPerS: ((lastStep - warmSteps) * batch.size) / seconds, peakRssMb: peak / 2 ** 20, stepsPerRun: result.stepsPerRun };
 }
 
 /** Times each zoo model at each batch size; steps are chosen so each measurement lasts about `seconds`. */
@@ -171,8 +188,10 @@ export async function benchTrain(opts: {
   batchSizes: number[];
   seconds: number;
   onRow?: (row: TrainBenchRow) => void;
-  /** The trainer's stepsPerRun (K optimizer steps per session run); default 1. */
+  /** The trainer's stepsPerRun (K optimizer steps per session run); absent: its automatic choice. */
   stepsPerRun?: number;
+  /** Intra-op threads of both sides' train-step sessions; default 1. */
+  threads?: number;
   /** Only these BENCH_MODELS names; default all. */
   models?: string[];
 }): Promise<TrainBenchRow[]> {
@@ -181,12 +200,13 @@ export async function benchTrain(opts: {
     const def = createModel(spec, features, categorical);
     for (const batchSize of opts.batchSizes) {
       const batch = randomBatch(def, batchSize, features, categorical, batchSize);
-      const probe = await rawLoop(def, batch, 3);
+      const threads = opts.threads ?? 1;
+      const probe = await rawLoop(def, batch, 3, threads);
       const steps = Math.max(5, Math.round((opts.seconds * probe) / batchSize));
-      const rawSamplesPerS = await rawLoop(def, batch, steps);
-      const trainer = await trainerRun(def, batch, steps, opts.stepsPerRun);
+      const rawSamplesPerS = await rawLoop(def, batch, steps, threads);
+      const trainer = await trainerRun(def, batch, steps, { stepsPerRun: opts.stepsPerRun, threads });
       const row = {
-        model: name, batchSize, steps, rawSamplesPerS: Math.round(rawSamplesPerS),
+        model: name, batchSize, steps, stepsPerRun: trainer.stepsPerRun, rawSamplesPerS: Math.round(rawSamplesPerS),
         trainerSamplesPerS: Math.round(trainer.samplesPerS), ratio: Number((trainer.samplesPerS / rawSamplesPerS).toFixed(3)),
         peakRssMb: Math.round(trainer.peakRssMb),
       };

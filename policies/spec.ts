@@ -204,8 +204,12 @@ export const pipelineSpecSchema = z.strictObject({
       keepOptimizerState: z.boolean().default(false),
       seed: z.number().int().min(0).default(0),
       checkpointEvery: steps(0).default(100),
-      /** Optimizer steps per session run (an ONNX Loop over stacked batches): fewer round trips for small models. */
-      stepsPerRun: boundedInt(SPEC_LIMITS.stepsPerRun).default(1),
+      /**
+       * Optimizer steps per session run (an ONNX Scan over stacked batches): fewer round trips for small models, the
+       * same results whatever it is. Absent: the trainer chooses from its first steps' times (lib/train/steps-per-run.ts),
+       * and runs single steps for user graphs and batchThenSample downsampling.
+       */
+      stepsPerRun: boundedInt(SPEC_LIMITS.stepsPerRun).optional(),
       /**
        * Fail the trigger (non-retryable 'Diverged') when its final loss is far above its first step's
        * (lib/train/divergence.ts); absent or false: keep the model, with a warning on its row.
@@ -255,7 +259,7 @@ export const pipelineSpecSchema = z.strictObject({
   until: z.strictObject({ key: positiveInt }).optional(),
 }).superRefine((spec, ctx) => {
   spec.selection.downsampling?.forEach((d, i) => {
-    if (d.mode === 'batchThenSample' && spec.training.stepsPerRun > 1) {
+    if (d.mode === 'batchThenSample' && (spec.training.stepsPerRun ?? 1) > 1) {
       ctx.addIssue({
         code: 'custom', path: ['selection', 'downsampling', ...(spec.selection.downsampling!.length > 1 ? [i] : []), 'mode'],
         message: `batchThenSample scores each batch with the model of the step before, so it needs training.stepsPerRun 1 (it is ${spec.training.stepsPerRun})`,

@@ -24,8 +24,8 @@ except ImportError:
     sys.stderr.write('torch is not installed for this python3: pip3 install torch (see bench/README.md, `tide bench peer`)\n')
     sys.exit(3)
 
-# As lib/onnx/models/dlrm.ts HOST_TABLE_MIN_FLOATS: a larger table is worker-held, updated row-sparsely.
-HOST_TABLE_MIN_FLOATS = 1_000_000
+# As lib/onnx/models/dlrm.ts LAZY_TABLE_MIN_FLOATS: a larger table is updated row-sparsely (lazily), smaller ones densely.
+LAZY_TABLE_MIN_FLOATS = 1_000_000
 # Raw categorical ids spread over this many values, as bench/train.ts randomBatch draws them.
 RAW_ID_RANGE = 10_000_000
 LR, BETAS, EPS = 1e-3, (0.9, 0.999), 1e-8
@@ -136,7 +136,7 @@ class Dlrm(nn.Module):
         super().__init__()
         self.vocab = vocab
         self.bottom, _ = mlp(bottom, dense)
-        sparse = vocab * dim > HOST_TABLE_MIN_FLOATS
+        sparse = vocab * dim > LAZY_TABLE_MIN_FLOATS
         self.emb = nn.ModuleList(table(nn.Embedding(vocab, dim, sparse=sparse), vocab) for _ in range(fields))
         n = fields + 1
         rows, cols = torch.tril_indices(n, n, offset=-1)  # (1,0), (2,0), (2,1), …: DLRM's order
@@ -159,7 +159,7 @@ class TextClassifier(nn.Module):
     def __init__(self, vocab, dim, hidden, classes):
         super().__init__()
         self.vocab = vocab
-        self.embedding = table(nn.EmbeddingBag(vocab, dim, mode='mean', sparse=vocab * dim > HOST_TABLE_MIN_FLOATS), vocab)
+        self.embedding = table(nn.EmbeddingBag(vocab, dim, mode='mean', sparse=vocab * dim > LAZY_TABLE_MIN_FLOATS), vocab)
         hidden_mlp, width = mlp(hidden, dim)
         self.head = nn.Sequential(*hidden_mlp, linear(width, classes))
 

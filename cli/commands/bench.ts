@@ -9,8 +9,8 @@ import { BENCH_MODELS, benchTrain } from '../../bench/train.js';
 import { benchTriggers } from '../../bench/triggers.js';
 
 const USAGE = [
-  'usage: tide bench train [--json] [--seconds S] [--steps-per-run K] [--models a,b]',
-  '       tide bench peer [--json] [--seconds S] [--rounds R] [--models a,b]',
+  'usage: tide bench train [--json] [--seconds S] [--steps-per-run K] [--threads N] [--models a,b]',
+  '       tide bench peer [--json] [--seconds S] [--rounds R] [--threads N] [--models a,b]',
   '       tide bench dataplane [--json] [--rows N] [--files F] [--parallel N] [--repeats R] [--batch-size B] [--steps S] [--rounds R] [--fraction F]',
   '                            [--partition-sizes a,b] [--prefetch a,b] [--requests a,b] [--loader size,prefetch,requests]',
   '                            [--images N] [--cnn-batch-size B] [--cnn-steps S] [--cnn-loader size,prefetch,requests]',
@@ -39,24 +39,32 @@ export async function bench(args: string[]): Promise<void> {
     options: {
       json: { type: 'boolean', default: false },
       seconds: { type: 'string', default: '3' },
-      'steps-per-run': { type: 'string', default: '1' },
+      'steps-per-run': { type: 'string' },
+      threads: { type: 'string', default: '1' },
       models: { type: 'string' },
     },
   });
   if (positionals[0] !== 'train') throw new Error(USAGE);
   const seconds = Number(values.seconds);
   if (!(seconds > 0)) throw new Error(`--seconds: "${values.seconds}" is not a positive number`);
-  const stepsPerRun = Number(values['steps-per-run']);
-  if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) throw new Error(`--steps-per-run: "${values['steps-per-run']}" is not a positive integer`);
+  const stepsPerRun = values['steps-per-run'] === undefined ? undefined : positiveInt('--steps-per-run', values['steps-per-run']);
+  const threads = positiveInt('--threads', values.threads);
   const rows = await benchTrain({
     batchSizes: [64, 256],
     seconds,
     stepsPerRun,
+    threads,
     models: values.models?.split(','),
     onRow: values.json ? undefined : (r) =>
-      console.log(`${r.model.padEnd(20)} B=${String(r.batchSize).padEnd(4)} raw ${String(r.rawSamplesPerS).padStart(7)}/s  trainer ${String(r.trainerSamplesPerS).padStart(7)}/s  ratio ${r.ratio.toFixed(3)}  peak RSS ${r.peakRssMb} MB`),
+      console.log(`${r.model.padEnd(20)} B=${String(r.batchSize).padEnd(4)} K=${String(r.stepsPerRun).padEnd(3)} raw ${String(r.rawSamplesPerS).padStart(7)}/s  trainer ${String(r.trainerSamplesPerS).padStart(7)}/s  ratio ${r.ratio.toFixed(3)}  peak RSS ${r.peakRssMb} MB`),
   });
-  if (values.json) console.log(JSON.stringify({ benchmark: 'train', machine: machine(), stepsPerRun, rows }, null, 2));
+  if (values.json) console.log(JSON.stringify({ benchmark: 'train', machine: machine(), stepsPerRun: stepsPerRun ?? 'auto', threads, rows }, null, 2));
+}
+
+function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: "${value}" is not a positive integer`);
+  return n;
 }
 
 async function peer(args: string[]): Promise<void> {
@@ -66,20 +74,21 @@ async function peer(args: string[]): Promise<void> {
       json: { type: 'boolean', default: false },
       seconds: { type: 'string', default: '3' },
       rounds: { type: 'string', default: '3' },
+      threads: { type: 'string', default: '1' },
       models: { type: 'string', default: BENCH_MODELS.map((m) => m.name).join(',') },
     },
   });
   if (positionals.length > 0) throw new Error(USAGE);
   const seconds = Number(values.seconds);
   if (!(seconds > 0)) throw new Error(`--seconds: "${values.seconds}" is not a positive number`);
-  const rounds = Number(values.rounds);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: "${values.rounds}" is not a positive integer`);
+  const rounds = positiveInt('--rounds', values.rounds);
+  const threads = positiveInt('--threads', values.threads);
   const models = values.models.split(',').map((m) => m.trim());
   const unknown = models.filter((m) => !BENCH_MODELS.some((b) => b.name === m));
   if (unknown.length > 0) throw new Error(`--models: unknown ${unknown.join(', ')} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`);
   const n = (v: number) => Math.round(v).toLocaleString('en-US');
   const report = await benchPeer({
-    batchSizes: [64, 256], seconds, rounds, models,
+    batchSizes: [64, 256], seconds, rounds, models, threads,
     onSample: values.json ? undefined : (round, s) => console.log(
       `round ${round + 1}/${rounds}  ${s.model.padEnd(20)} B=${String(s.batchSize).padEnd(4)} tideline ${n(s.tidelineSamplesPerS).padStart(8)}/s  `
       + `torch ${n(s.torchSamplesPerS).padStart(8)}/s  ratio ${(s.tidelineSamplesPerS / s.torchSamplesPerS).toFixed(3)}`,
@@ -196,7 +205,7 @@ async function evaluation(args: string[]): Promise<void> {
     args, allowPositionals: false,
     options: {
       json: { type: 'boolean', default: false },
-      samples: { type: 'string', default: '50000' },
+      samples: { type: 'string', default: '150000' },
       'batch-size': { type: 'string' },
       rounds: { type: 'string', default: '7' },
       triggers: { type: 'string', default: '50' },

@@ -1,7 +1,7 @@
 /**
  * The feeds of one train-step run: the stored parameters, buffers and optimizer state, the batch, and the step's
- * learning rates, 1-based global step and rng seed. A run of K > 1 steps (multi-step.ts) takes each of them
- * stacked along a new leading dim.
+ * learning rates, 1-based global step and rng seed. A run of the multi-step graph (multi-step.ts) takes each of them
+ * stacked along a new leading dim, its batches stacked as they arrived (stacked-batches.ts).
  */
 import type { Batch } from '../data/batch.js';
 import type { BatchInputs } from '../onnx/batch-feeds.js';
@@ -24,22 +24,21 @@ export interface StepFeedsConfig {
   takesRngSeed: boolean;
 }
 
-/** Feeds of the run of `run.length` consecutive steps after `stepsBefore` global steps. */
-export function stepFeeds(cfg: StepFeedsConfig, run: Batch[], stepsBefore: number): Record<string, Feed> {
-  const { model, inputs, stored, learningRates, rngSeed } = cfg;
-  const steps = run.map((_, j) => ({ lrs: learningRates(stepsBefore + j), step: stepsBefore + j + 1 }));
-  if (run.length === 1) {
-    const { lrs, step } = steps[0]!;
-    const feeds: Record<string, Feed> = { ...stored, ...trainBatchFeeds(run[0]!, model, inputs), step: scalar(step) };
-    for (const [name, lr] of Object.entries(lrs)) feeds[name] = scalar(lr);
-    if (cfg.takesRngSeed) feeds.rng_seed = scalar(rngSeedAt(rngSeed, step));
-    return feeds;
-  }
-  const feeds: Record<string, Feed> = {
-    ...stored, ...stackFeeds(run.map((b) => trainBatchFeeds(b, model, inputs))), step: vector(steps.map((s) => s.step)),
-  };
+/** Feeds of a single step, the step after `stepsBefore` global steps, on `batch` (its buffers fed as they are). */
+export function singleStepFeeds(cfg: StepFeedsConfig, batch: Batch, stepsBefore: number): Record<string, Feed> {
+  const step = stepsBefore + 1;
+  const feeds: Record<string, Feed> = { ...cfg.stored, ...trainBatchFeeds(batch, cfg.model, cfg.inputs), step: scalar(step) };
+  for (const [name, lr] of Object.entries(cfg.learningRates(stepsBefore))) feeds[name] = scalar(lr);
+  if (cfg.takesRngSeed) feeds.rng_seed = scalar(rngSeedAt(cfg.rngSeed, step));
+  return feeds;
+}
+
+/** Feeds of the run of `count` consecutive steps after `stepsBefore` global steps, on its stacked batch feeds. */
+export function multiStepFeeds(cfg: StepFeedsConfig, batchFeeds: Record<string, Feed>, count: number, stepsBefore: number): Record<string, Feed> {
+  const steps = Array.from({ length: count }, (_, j) => ({ lrs: cfg.learningRates(stepsBefore + j), step: stepsBefore + j + 1 }));
+  const feeds: Record<string, Feed> = { ...cfg.stored, ...batchFeeds, step: vector(steps.map((s) => s.step)) };
   for (const name of Object.keys(steps[0]!.lrs)) feeds[name] = vector(steps.map((s) => s.lrs[name]!));
-  feeds.rng_seed = vector(steps.map((s) => rngSeedAt(rngSeed, s.step)));
+  feeds.rng_seed = vector(steps.map((s) => rngSeedAt(cfg.rngSeed, s.step)));
   return feeds;
 }
 
@@ -65,18 +64,4 @@ function scalar(v: number): TensorData {
 
 function vector(v: number[]): TensorData {
   return { type: 'float32', dims: [v.length], data: Float32Array.from(v) };
-}
-
-/** Each feed of equally shaped per-step feeds, stacked along a new leading dim (a fresh buffer, transferable). */
-function stackFeeds(steps: Record<string, TensorData>[]): Record<string, TensorData> {
-  return Object.fromEntries(Object.entries(steps[0]!).map(([name, first]) => {
-    const parts = steps.map((s) => s[name]!.data);
-    const data = new (first.data.constructor as new (n: number) => typeof first.data)(parts.reduce((a, p) => a + p.length, 0));
-    let offset = 0;
-    for (const p of parts) {
-      (data as Float32Array).set(p as Float32Array, offset);
-      offset += p.length;
-    }
-    return [name, { type: first.type, dims: [steps.length, ...first.dims], data } as TensorData];
-  }));
 }

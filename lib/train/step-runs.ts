@@ -1,8 +1,9 @@
 /**
- * Runs of the train step in the worker: a run of one step goes to the single-step graph, a run of `stepsPerRun`
- * equally sized steps to the multi-step one (multi-step.ts), which takes them stacked as one ONNX Loop. Each run's
- * updated parameters, buffers and optimizer state stay in the worker, under the names they were fed from, and
- * its losses go to the step statistics.
+ * Runs of the train step in the worker: a run of one batch goes to the single-step graph, with the batch's own
+ * buffers; with stepsPerRun above 1, runs go to the multi-step one (multi-step.ts), their batches stacked as they
+ * arrive (stacked-batches.ts). With stepsPerRun left to choose, the first runs are timed until K is settled
+ * (steps-per-run.ts). Each run's updated parameters, buffers and optimizer state stay in the worker, under the names
+ * they were fed from, and its losses go to the step statistics.
  */
 import type { Batch } from '../data/batch.js';
 import type { HostTable } from '../onnx/autodiff/tape.js';
@@ -10,32 +11,48 @@ import type { BatchInputs } from '../onnx/batch-feeds.js';
 import { buildTrainStep } from '../onnx/models/build.js';
 import { buildMultiStepTrainStep } from '../onnx/models/multi-step.js';
 import { GRAD_NORM_OUTPUT } from '../onnx/optimizers.js';
-import type { HostedSession, RunOptions, SessionHost } from '../onnx/session-host.js';
+import type { HostedSession, RunOptions, SessionHost, SessionOptions } from '../onnx/session-host.js';
+import type { Request } from '../onnx/session-protocol.js';
 import { hostTableRuns } from './host-tables.js';
+import { StackedBatches, StackPool } from './stacked-batches.js';
 import { storedFeeds } from './state-tensors.js';
-import { learningRateFeeds, stepFeeds, type StepFeedsConfig } from './step-feeds.js';
+import { learningRateFeeds, multiStepFeeds, singleStepFeeds, type StepFeedsConfig } from './step-feeds.js';
+import { StepsPerRunProbe } from './steps-per-run.js';
 import { StepStats } from './step-stats.js';
+import { trainBatchFeeds } from './train-batch.js';
 import type { TrainOptions } from './train-options.js';
 
 export interface StepRunsConfig {
   inputs: BatchInputs;
   rngSeed: number;
-  stepsPerRun: number;
+  /** A fixed K, or 'auto' to time the first steps and choose. */
+  stepsPerRun: number | 'auto';
   /** The stored tensors the graph takes and updates: all but host tables and their optimizer state. */
   graphNames: string[];
   hostTables: HostTable[];
 }
 
+/** The batches of one run as they are pulled: one for a single step, up to K stacked for a multi-step run. */
+export type RunBatches = Pick<StackedBatches, 'batches' | 'accepts' | 'add'>;
+
 export class StepRuns {
   readonly stats: StepStats;
   private readonly feeds: StepFeedsConfig;
   private readonly runOptions: RunOptions;
+  private probe: StepsPerRunProbe | undefined;
+  private readonly stacks = new StackPool();
 
   private constructor(
+    private readonly host: SessionHost,
+    private readonly opts: TrainOptions,
+    private readonly sessionOptions: SessionOptions,
     private readonly single: HostedSession,
-    private readonly multi: HostedSession | undefined,
-    opts: TrainOptions,
-    private readonly cfg: StepRunsConfig,
+    private multi: HostedSession | undefined,
+    /** K when given; undefined when the probe chooses it. */
+    private readonly k: number | undefined,
+    /** How long creating the single-step session took: what a multi-step session is expected to cost. */
+    private readonly setupMs: number,
+    cfg: StepRunsConfig,
   ) {
     const { model, optimizer } = opts;
     const clipping = optimizer.clipGradNorm !== undefined && single.outputNames.includes(GRAD_NORM_OUTPUT);
@@ -50,12 +67,16 @@ export class StepRuns {
     };
   }
 
-  /** Creates the train-step sessions: the multi-step one only for stepsPerRun > 1. */
+  /** Creates the train-step sessions: the multi-step one now for a fixed stepsPerRun > 1, later if 'auto' settles on one. */
   static async open(host: SessionHost, opts: TrainOptions, cfg: StepRunsConfig): Promise<StepRuns> {
-    const single = await host.createSession(buildTrainStep(opts.model, opts.optimizer));
-    const multi = cfg.stepsPerRun > 1
-      ? await host.createSession(buildMultiStepTrainStep(opts.model, opts.optimizer, cfg.stepsPerRun)) : undefined;
-    return new StepRuns(single, multi, opts, cfg);
+    const sessionOptions: SessionOptions = opts.intraOpThreads === undefined ? {} : { intraOpNumThreads: opts.intraOpThreads };
+    const started = performance.now();
+    const single = await host.createSession(buildTrainStep(opts.model, opts.optimizer), sessionOptions);
+    const setupMs = performance.now() - started;
+    const k = cfg.stepsPerRun === 'auto' ? undefined : cfg.stepsPerRun;
+    const multi = k !== undefined && k > 1
+      ? await host.createSession(buildMultiStepTrainStep(opts.model, opts.optimizer), sessionOptions) : undefined;
+    return new StepRuns(host, opts, sessionOptions, single, multi, k, setupMs, cfg);
   }
 
   /** Where the train step runs: 'cpu' after a fallback from 'cuda'. */
@@ -63,18 +84,77 @@ export class StepRuns {
     return this.single.executionProvider;
   }
 
-  /** How a group of consecutive batches runs: all in one run when they fill a multi-step run, else one by one. */
-  runsOf(group: Batch[]): Batch[][] {
-    const stacked = this.multi !== undefined && group.length === this.cfg.stepsPerRun && group.every((b) => b.size === group[0]!.size);
-    return stacked ? [group] : group.map((b) => [b]);
+  /** Steps the next run may take: the given K, or the probe's (1 until it has timed single steps). */
+  get stepsPerRun(): number {
+    return this.k ?? this.probe?.stepsPerRun ?? 1;
   }
 
   /**
-   * Posts the run of `run` batches after `stepsBefore` global steps, the first being step `first` of this call;
-   * resolves once its losses are recorded. The batches' buffers are transferred to the worker.
+   * Between runs: has the multi-step session when the probe puts a K above 1 on trial, and releases it when the
+   * probe settles on 1 after all.
    */
-  post(run: Batch[], first: number, stepsBefore: number): Promise<void> {
-    const session = run.length === 1 ? this.single : this.multi!;
-    return session.run(stepFeeds(this.feeds, run, stepsBefore), this.runOptions).then((out) => this.stats.record(run, first, out));
+  async settleStepsPerRun(): Promise<void> {
+    if (this.k !== undefined || !this.probe) return;
+    const k = this.probe.stepsPerRun;
+    if (k > 1 && !this.multi) this.multi = await this.host.createSession(buildMultiStepTrainStep(this.opts.model, this.opts.optimizer), this.sessionOptions);
+    if (k === 1 && this.multi) {
+      const multi = this.multi;
+      this.multi = undefined;
+      await multi.release();
+    }
   }
+
+  /** An empty run that takes up to `limit` batches. */
+  newRun(limit: number): RunBatches {
+    const k = this.stepsPerRun;
+    if (k > 1) return new StackedBatches(k, limit, (b) => trainBatchFeeds(b, this.feeds.model, this.feeds.inputs), this.stacks);
+    const batches: Batch[] = [];
+    return { batches, accepts: () => batches.length === 0, add: (b) => void batches.push(b) };
+  }
+
+  /**
+   * Posts `run` after `stepsBefore` global steps, its first batch being step `first` of this call; resolves once its
+   * losses are recorded. A single step's batch buffers are transferred to the worker, as are a stacked run's arrays.
+   */
+  post(run: RunBatches, first: number, stepsBefore: number): Promise<void> {
+    const [batch] = run.batches;
+    if (this.k === undefined) this.probe ??= new StepsPerRunProbe(this.setupMs, stepBytes(trainBatchFeeds(batch!, this.feeds.model, this.feeds.inputs)));
+    const done = run instanceof StackedBatches
+      ? this.postStacked(run, first, stepsBefore)
+      : this.single.run(singleStepFeeds(this.feeds, batch!, stepsBefore), this.runOptions).then((out) => this.stats.record(run.batches, first, out));
+    const { probe } = this;
+    return probe && !probe.settled ? done.then(() => probe.finished(performance.now(), run.batches.length)) : done;
+  }
+
+  /**
+   * A full stack moves into the worker's store with the batches' own buffers, is fed from there, and is taken back
+   * for the pool right after the run (three requests, processed in order); a stack cut short is fed as copies of its
+   * filled slots.
+   */
+  private postStacked(run: StackedBatches, first: number, stepsBefore: number): Promise<void> {
+    const full = run.full;
+    const stack = run.feeds();
+    if (full) {
+      const tensors = Object.fromEntries(Object.entries(stack).map(([name, t]) => [STACK_PREFIX + name, t]));
+      const buffers = [...Object.values(stack).map((t) => t.data.buffer as ArrayBuffer), ...run.batchBuffers()];
+      // A failed put fails the run queued after it, which reports the error.
+      this.host.request({ op: 'put', tensors } satisfies Request, buffers).catch(() => {});
+    }
+    const batchFeeds = full ? Object.fromEntries(Object.keys(stack).map((n) => [n, { stored: STACK_PREFIX + n }])) : stack;
+    const feeds = multiStepFeeds(this.feeds, batchFeeds, run.batches.length, stepsBefore);
+    const done = this.multi!.run(feeds, this.runOptions).then((out) => this.stats.record(run.batches, first, out));
+    if (full) {
+      const names = Object.keys(stack);
+      this.host.get(names.map((n) => STACK_PREFIX + n), { take: true })
+        .then((back) => this.stacks.give(Object.fromEntries(names.map((n) => [n, back[STACK_PREFIX + n]!]))), () => {});
+    }
+    return done;
+  }
+}
+
+/** Where a full stack waits in the worker's store for its run. */
+const STACK_PREFIX = 'stack/';
+
+function stepBytes(feeds: Record<string, { data: ArrayBufferView }>): number {
+  return Object.values(feeds).reduce((sum, f) => sum + f.data.byteLength, 0);
 }

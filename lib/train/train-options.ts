@@ -52,15 +52,20 @@ export interface TrainOptions {
   /** Checkpoint after every this many steps of this call; 0 = never. */
   checkpointEvery: number;
   /**
-   * Optimizer steps per session run (default 1): K consecutive batches of equal size are stacked and run as
-   * one ONNX Loop (lib/onnx/models/multi-step.ts), which amortizes the per-run copy and worker round trip for
-   * small models. The results are bit-identical to single steps. Groups never straddle a checkpoint, so the
-   * checkpoint cadence and the resumed state are exactly those of single steps; a group cut short (by a
-   * checkpoint, the end of the batches or a batch of another size) runs as single steps. Models with host
-   * tables (layers/host-embedding.ts) always run single steps, whatever this says: each step's rows are gathered
-   * from the tables as the previous step left them, which a Loop inside one run cannot do.
+   * Optimizer steps per session run: K consecutive batches of equal size are stacked as they arrive and run as one
+   * ONNX Scan (lib/onnx/models/multi-step.ts), which amortizes the per-run copy and worker round trip for small
+   * models. The results are bit-identical to single steps, whatever K. Absent: chosen from the first steps' measured
+   * time (steps-per-run.ts) so that a run lasts about 10 ms, and kept only if runs of K turn out faster per step than
+   * single steps; 1 for models whose steps are that long already, and for calls too short to repay a second session.
+   * Runs never straddle a checkpoint, so the checkpoint cadence and the resumed state are exactly those of single
+   * steps; a run cut short (by a checkpoint, the end of the batches or a batch of another size) runs its batches so
+   * far. Models with host tables (layers/host-embedding.ts), batch selection (`selectBatch`) and supplied graphs run
+   * single steps when this is absent; host tables also when it is given: each step's rows are gathered from the
+   * tables as the previous step left them, which a Scan inside one run cannot do.
    */
   stepsPerRun?: number;
+  /** Intra-op threads of the train-step sessions; default DEFAULT_SESSION_OPTIONS' (1). */
+  intraOpThreads?: number;
   /**
    * Awaited (no further steps are posted meanwhile); `stepsDone` = batches consumed by this call. The state
    * holds parameters, buffers and optimizer tensors exactly as they are after that step.
@@ -81,8 +86,11 @@ export interface TrainOptions {
 /** Resolved from the options once they pass the checks. */
 export interface CheckedOptions {
   rngSeed: number;
-  /** Optimizer steps per session run: 1 for models with host tables, whatever was asked. */
-  stepsPerRun: number;
+  /**
+   * Optimizer steps per session run: 1 for models with host tables, whatever was asked; 'auto' to choose from
+   * measured step times (only where multi-step runs are possible).
+   */
+  stepsPerRun: number | 'auto';
 }
 
 /** Throws, naming the option, before any step when the options cannot train; `parameters`: modelParameters(opts.model). */
@@ -96,27 +104,27 @@ export function checkTrainOptions(
   if (opts.schedule && opts.learningRate) throw new Error('trainModel: give learningRate or schedule, not both');
   const rngSeed = opts.seed ?? state.rngSeed ?? 0;
   if (!Number.isInteger(rngSeed) || rngSeed < 0 || rngSeed >= 2 ** 32) throw new Error(`trainModel: seed ${rngSeed} is not a uint32`);
-  const stepsPerRun = opts.stepsPerRun ?? 1;
-  if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) {
+  const { stepsPerRun, intraOpThreads } = opts;
+  if (stepsPerRun !== undefined && (!Number.isInteger(stepsPerRun) || stepsPerRun < 1)) {
     throw new Error(`trainModel: stepsPerRun ${stepsPerRun} is not a positive integer`);
   }
-  if (opts.selectBatch) checkBatchSelection(model, parameters.hostTables, stepsPerRun);
-  return { rngSeed, stepsPerRun: parameters.hostTables.length > 0 ? 1 : stepsPerRun };
+  if (intraOpThreads !== undefined && (!Number.isInteger(intraOpThreads) || intraOpThreads < 1)) {
+    throw new Error(`trainModel: intraOpThreads ${intraOpThreads} is not a positive integer`);
+  }
+  if (opts.selectBatch) checkBatchSelection(model, stepsPerRun ?? 1);
+  const singleOnly = parameters.hostTables.length > 0 || (stepsPerRun === undefined && (opts.selectBatch !== undefined || model.supplied !== undefined));
+  return { rngSeed, stepsPerRun: singleOnly ? 1 : stepsPerRun ?? 'auto' };
 }
 
 /**
  * Batch-then-sample scores each batch with the derived inference graph fed the stored state, and selects each
- * step's batch after the previous step: a supplied graph has no derived one, a host table is not a graph input,
- * and a multi-step run trains on batches all selected before its first step.
+ * step's batch after the previous step: a supplied graph has no derived one, and a multi-step run trains on
+ * batches all selected before its first step. (Host tables are fed whole, as views of the worker's tables.)
  */
-function checkBatchSelection(model: ModelDefinition, hostTables: HostTable[], stepsPerRun: number): void {
+function checkBatchSelection(model: ModelDefinition, stepsPerRun: number): void {
   const refuse = (why: string): Error => new Error(`trainModel: selectBatch (batch-then-sample) ${why}`);
   if (model.supplied) {
     throw refuse(`needs a derived inference graph, but model ${model.architecture} comes as supplied ONNX graphs`);
-  }
-  if (hostTables.length > 0) {
-    const names = hostTables.map((h) => h.param.name).join(', ');
-    throw refuse(`needs a derived inference graph fed the stored parameters, but model ${model.architecture} keeps host tables (${names}) outside the graph`);
   }
   if (stepsPerRun > 1) throw refuse(`needs single steps (each batch is selected after the previous step), but stepsPerRun is ${stepsPerRun}`);
 }

@@ -1,12 +1,13 @@
 /**
  * Training loop driver for ModelDefinitions fed from batches by the rule of lib/onnx/batch-feeds.ts. The train-step
  * graph runs in a SessionHost worker that keeps parameters, buffers (BatchNorm running stats) and optimizer state
- * between steps; the main thread only pulls batches, posts them (up to MAX_IN_FLIGHT steps ahead of the worker,
- * so data loading overlaps compute) and reads back one loss per step. Host-held embedding tables
+ * between steps; the main thread only pulls batches, posts them in runs of K steps (step-runs.ts; K chosen from the
+ * first steps' times unless given), up to MAX_IN_FLIGHT runs ahead of the worker so data loading overlaps compute,
+ * and reads back one loss per step. Host-held embedding tables
  * (layers/host-embedding.ts) are kept in the worker too, under their parameter names: each run gathers their rows
  * before the step and applies the row-sparse update after it (host-tables.ts), so checkpoints and the returned
  * state hold them like any parameter. Each step: pull and check a batch, let selectBatch (when given) make the
- * batch to train on, post the run, record its loss, checkpoint when due.
+ * batch to train on, add it to the run; each run: post it, record its losses, checkpoint when due.
  */
 import type { Batch } from '../data/batch.js';
 import { batchInputs } from '../onnx/batch-feeds.js';
@@ -39,6 +40,8 @@ export interface TrainResult {
   meanLoss: number;
   /** Where the train step ran: 'cpu' after a fallback from 'cuda'. */
   executionProvider: ExecutionProvider;
+  /** Steps per session run the call settled on (given, or chosen from the first steps' times); 1 until then. */
+  stepsPerRun: number;
   /** Pre-clip global gradient norms of this call's steps; only when the optimizer clips and there were steps. */
   gradNorm?: GradNormStats;
   /** Samples that went through selectBatch's forward passes; 0 without selectBatch. */
@@ -47,7 +50,7 @@ export interface TrainResult {
   scoringMs: number;
 }
 
-/** Steps posted to the worker but not yet finished; 2 keeps it busy through a slow batch fetch. */
+/** Runs posted to the worker but not yet finished; 2 keeps it busy through a slow batch fetch. */
 const MAX_IN_FLIGHT = 2;
 
 export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
@@ -67,8 +70,9 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const it = opts.batches[Symbol.asyncIterator]();
   let exhausted = false;
   try {
-    const trainStep = await halt.race(StepRuns.open(host, opts, { inputs, rngSeed, stepsPerRun, graphNames, hostTables }));
+    // The state first: its request waits for the worker to start, so opening the sessions times only their creation.
     await halt.race(host.put(toTensors(opts.state, params, buffers, optimizer)));
+    const trainStep = await halt.race(StepRuns.open(host, opts, { inputs, rngSeed, stepsPerRun, graphNames, hostTables }));
     const selection = opts.selectBatch
       && new BatchSelection(host, model, inputs, storedFeeds([...names.params, ...names.buffers]), opts.selectBatch);
     let globalStep = opts.state.step;
@@ -91,34 +95,42 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
       return halt.race(selection.select(next.value, step, Promise.allSettled(inFlight)));
     };
 
-    while (!exhausted) {
-      const limit = stepsBeforeCheckpoint(checkpointEvery, stepsDone, stepsPerRun);
-      const group: Batch[] = [];
-      while (group.length < limit) {
-        const batch = await pull(stepsDone + group.length + 1);
+    /** A batch pulled but left for the next run: it has another size than the run it came after. */
+    let carried: Batch | undefined;
+    for (;;) {
+      await halt.race(trainStep.settleStepsPerRun());
+      const limit = stepsBeforeCheckpoint(checkpointEvery, stepsDone, trainStep.stepsPerRun);
+      const run = trainStep.newRun(limit);
+      while (run.batches.length < limit) {
+        const batch = carried ?? await pull(stepsDone + run.batches.length + 1);
+        carried = undefined;
         if (!batch) break;
-        group.push(batch);
+        if (!run.accepts(batch)) {
+          carried = batch;
+          break;
+        }
+        run.add(batch);
       }
-      for (const run of trainStep.runsOf(group)) {
-        const done = trainStep.post(run, stepsDone + 1, globalStep);
-        globalStep += run.length;
-        stepsDone += run.length;
-        done.catch(halt.stop);
-        inFlight.push(done);
-        const onCheckpoint = checkpointDue(checkpointEvery, stepsDone) ? opts.onCheckpoint : undefined;
-        // Queued right behind this run, so the snapshot is exactly the state after it.
-        const snapshot = onCheckpoint && host.get(allNames);
-        snapshot?.catch(() => {});
-        await settle(snapshot ? 0 : MAX_IN_FLIGHT);
-        if (snapshot) await halt.race(onCheckpoint!(fromTensors(await halt.race(snapshot), names, globalStep, rngSeed), stepsDone));
-      }
+      const steps = run.batches.length;
+      if (steps === 0) break;
+      const done = trainStep.post(run, stepsDone + 1, globalStep);
+      globalStep += steps;
+      stepsDone += steps;
+      done.catch(halt.stop);
+      inFlight.push(done);
+      const onCheckpoint = checkpointDue(checkpointEvery, stepsDone) ? opts.onCheckpoint : undefined;
+      // Queued right behind this run, so the snapshot is exactly the state after it.
+      const snapshot = onCheckpoint && host.get(allNames);
+      snapshot?.catch(() => {});
+      await settle(snapshot ? 0 : MAX_IN_FLIGHT);
+      if (snapshot) await halt.race(onCheckpoint!(fromTensors(await halt.race(snapshot), names, globalStep, rngSeed), stepsDone));
     }
     await settle(0);
     const { stats } = trainStep;
     return {
       state: fromTensors(await halt.race(host.get(allNames, { take: true })), names, globalStep, rngSeed),
       steps: stepsDone, samples: stats.samples, finalLoss: stats.finalLoss, meanLoss: stats.meanLoss,
-      executionProvider: trainStep.executionProvider, ...(stats.gradNorm && { gradNorm: stats.gradNorm }),
+      executionProvider: trainStep.executionProvider, stepsPerRun: trainStep.stepsPerRun, ...(stats.gradNorm && { gradNorm: stats.gradNorm }),
       scoredSamples: selection?.scoredSamples ?? 0, scoringMs: selection?.scoringMs ?? 0,
     };
   } finally {

@@ -1,5 +1,5 @@
 /**
- * The K-steps-per-run train graph (ONNX Loop over stacked batches) against K runs of the single-step graph:
+ * The K-steps-per-run train graph (ONNX Scan over stacked batches) against K runs of the single-step graph:
  * parameters, buffers and optimizer state must agree bit for bit, and the stacked losses step by step.
  */
 import assert from 'node:assert/strict';
@@ -112,13 +112,16 @@ async function singleSteps(def: ModelDefinition, opt: OptimizerConfig, data: Ste
   return { state: Object.fromEntries(Object.entries(state).map(([n, t]) => [n, t.data as Float32Array])), losses, perSample };
 }
 
-async function multiStep(def: ModelDefinition, opt: OptimizerConfig, data: StepData[], k: number): Promise<RunResult> {
-  const session = await ort.InferenceSession.create(buildMultiStepTrainStep(def, opt, k), SESSION_OPTS);
+/** One multi-step session run on consecutive groups of `data`, of the lengths `runs` in turn (the last repeated). */
+async function multiStep(def: ModelDefinition, opt: OptimizerConfig, data: StepData[], runs: number[]): Promise<RunResult> {
+  const session = await ort.InferenceSession.create(buildMultiStepTrainStep(def, opt), SESSION_OPTS);
   let state = initialState(def, opt);
   const losses: number[] = [];
   const perSample: Float32Array[] = [];
-  for (let i = 0; i < data.length; i += k) {
-    const group = data.slice(i, i + k);
+  for (let i = 0, r = 0; i < data.length; r++) {
+    const group = data.slice(i, i + runs[Math.min(r, runs.length - 1)]!);
+    i += group.length;
+    const k = group.length;
     const feeds: Record<string, ort.Tensor> = {
       ...state,
       x: new ort.Tensor('float32', stack(group.map((d) => d.x)), [k, B, FEATURES]),
@@ -159,7 +162,7 @@ const CASES: { name: string; def: ModelDefinition; opt: OptimizerConfig; dropout
 
 describe('buildMultiStepTrainStep', () => {
   for (const { name, def, opt, dropout } of CASES) {
-    it(`${name}: K=1 and K=${K} match ${K} single steps bit for bit`, async () => {
+    it(`${name}: runs of 1, ${K} and mixed lengths match single steps bit for bit`, async () => {
       const data = steps(opt, 2 * K);
       const expected = await singleSteps(def, opt, data);
       // The model must actually move, and dropout must matter, for the comparison to mean something.
@@ -170,30 +173,32 @@ describe('buildMultiStepTrainStep', () => {
         const reseeded = await singleSteps(def, opt, data.map((d) => ({ ...d, seed: d.seed + 1 })));
         assert.notDeepEqual(reseeded.losses, expected.losses, 'rng_seed changes the dropout masks');
       }
-      assertBitEqual(await multiStep(def, opt, data, 1), expected, 'K=1');
-      assertBitEqual(await multiStep(def, opt, data, K), expected, `K=${K}`);
+      assertBitEqual(await multiStep(def, opt, data, [1]), expected, 'K=1');
+      assertBitEqual(await multiStep(def, opt, data, [K]), expected, `K=${K}`);
+      // One session takes any number of steps a run: K is the stacked inputs' leading dim.
+      assertBitEqual(await multiStep(def, opt, data, [3, 1, 2]), expected, 'runs of 3, 1, 2, 2');
     });
   }
 
   it('stacks grad_norm per step when clipping', async () => {
     const def = bnDropoutModel();
-    const session = await ort.InferenceSession.create(buildMultiStepTrainStep(def, ADAM, K), SESSION_OPTS);
+    const session = await ort.InferenceSession.create(buildMultiStepTrainStep(def, ADAM), SESSION_OPTS);
     assert.ok(session.outputNames.includes('grad_norm'));
     assert.ok(session.outputNames.includes('per_sample_grad_norm'));
     assert.ok(session.inputNames.includes('lr__0'));
     await session.release();
   });
 
-  it('rejects k < 1', () => {
-    assert.throws(() => buildMultiStepTrainStep(bnDropoutModel(), SGD, 0), /positive integer/);
-  });
 });
 
 describe('trainModel stepsPerRun', () => {
-  /** 14 batches, the 8th of another size: runs 1-3, 4-6 and 10-12 are stacked, the rest single steps. */
-  function batches(): Batch[] {
+  /**
+   * `count` batches, the 8th of another size. With stepsPerRun 3 and a checkpoint every 6 steps: steps 1-3, 4-6 and
+   * 9-11 fill their runs; 7 and 8 (another size), 12 (a checkpoint) and 13-14 (the end) are runs cut short.
+   */
+  function batches(count = 14): Batch[] {
     const rng = createRng(5);
-    return Array.from({ length: 14 }, (_, i) => {
+    return Array.from({ length: count }, (_, i) => {
       const size = i === 7 ? B - 3 : B;
       return {
         x: Float32Array.from({ length: size * FEATURES }, () => rng.uniform(-2, 2)),
@@ -204,15 +209,15 @@ describe('trainModel stepsPerRun', () => {
     });
   }
 
-  async function train(def: ModelDefinition, opt: OptimizerConfig, stepsPerRun: number) {
+  async function train(def: ModelDefinition, opt: OptimizerConfig, stepsPerRun: number | undefined, count = 14, checkpointEvery = 6) {
     const progress: TrainProgress[] = [];
     const checkpoints: { state: ModelState; stepsDone: number }[] = [];
-    async function* feed(): AsyncGenerator<Batch> { yield* batches(); }
+    async function* feed(): AsyncGenerator<Batch> { yield* batches(count); }
     const start = { ...initModelState(def, opt, 1), step: 20 };
     const result = await trainModel({
       model: def, optimizer: opt, state: start, batches: feed(), seed: 9, stepsPerRun,
       schedule: { kind: 'cosine', totalSteps: 40, warmupSteps: 25 },
-      checkpointEvery: 6,
+      checkpointEvery,
       onCheckpoint: async (state, stepsDone) => { checkpoints.push({ state, stepsDone }); },
       onProgress: (p) => progress.push(p),
     });
@@ -233,12 +238,42 @@ describe('trainModel stepsPerRun', () => {
     });
   }
 
-  it('rejects a stepsPerRun that is not a positive integer', async () => {
+  it('left out, K is chosen from the first steps\' times, with single steps\' states, losses and checkpoints', async () => {
+    const { def, opt } = CASES[2]!;
+    // Steps of well under a millisecond, for long enough to repay creating the multi-step session.
+    const auto = await train(def, opt, undefined, 2_000, 100);
+    const single = await train(def, opt, 1, 2_000, 100);
+    assert.ok(auto.result.stepsPerRun > 1, `chose ${auto.result.stepsPerRun}`);
+    assert.equal(single.result.stepsPerRun, 1);
+    assert.equal(auto.result.steps, 2_000);
+    assert.deepEqual(auto.result.state, single.result.state);
+    assert.deepEqual(auto.progress, single.progress);
+    assert.deepEqual(auto.checkpoints.map((c) => c.stepsDone), Array.from({ length: 20 }, (_, i) => 100 * (i + 1)));
+    assert.deepEqual(auto.checkpoints, single.checkpoints);
+  });
+
+  it('left out, short calls and long steps run single steps', async () => {
+    const { def, opt } = CASES[2]!;
+    assert.equal((await train(def, opt, undefined)).result.stepsPerRun, 1, '14 steps do not repay a second session');
+  });
+
+  it('rejects a stepsPerRun or intraOpThreads that is not a positive integer', async () => {
     const def = bnDropoutModel();
     async function* none(): AsyncGenerator<Batch> {}
-    await assert.rejects(
-      trainModel({ model: def, optimizer: SGD, state: initModelState(def, SGD, 1), batches: none(), checkpointEvery: 0, stepsPerRun: 0 }),
-      /stepsPerRun 0/,
-    );
+    const options = { model: def, optimizer: SGD, state: initModelState(def, SGD, 1), batches: none(), checkpointEvery: 0 };
+    await assert.rejects(trainModel({ ...options, stepsPerRun: 0 }), /stepsPerRun 0 is not a positive integer/);
+    await assert.rejects(trainModel({ ...options, intraOpThreads: 1.5 }), /intraOpThreads 1.5 is not a positive integer/);
+  });
+
+  it('trains on two intra-op threads as on one, up to float rounding', async () => {
+    const { def, opt } = CASES[2]!;
+    async function* feed(): AsyncGenerator<Batch> { yield* batches(); }
+    const options = { model: def, optimizer: opt, state: initModelState(def, opt, 1), seed: 9, checkpointEvery: 0 };
+    const one = await trainModel({ ...options, batches: feed() });
+    const two = await trainModel({ ...options, batches: feed(), intraOpThreads: 2 });
+    assert.equal(two.steps, one.steps);
+    for (const [name, values] of Object.entries(one.state.params)) {
+      values.forEach((v, i) => assert.ok(Math.abs(two.state.params[name]![i]! - v) <= 1e-5, `${name}[${i}]`));
+    }
   });
 });

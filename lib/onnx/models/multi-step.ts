@@ -1,23 +1,24 @@
 /**
- * Multi-step train graph: K optimizer steps per session run, as an ONNX Loop over K stacked batches.
+ * Multi-step train graph: K optimizer steps per session run, as an ONNX Scan over K stacked batches.
  * onnxruntime copies every input and output on each run, and the trainer's worker pays a message round trip
  * per run; for tiny models (a step of 0.1–0.4 ms) that overhead is as large as the step, so batching K steps
  * into one run amortizes it.
  *
- * The Loop body is the single-step graph of `trainStepGraph` itself (not a re-derivation): its names are
- * prefixed with `step/` (subgraph names may not shadow outer ones), its per-step inputs become Gathers of the
- * stacked outer inputs at the iteration number, and its parameters, buffers and optimizer state are carried.
+ * The Scan body is the single-step graph of `trainStepGraph` itself (not a re-derivation): its names are
+ * prefixed with `step/` (subgraph names may not shadow outer ones), its per-step inputs are the Scan's slices of
+ * the stacked outer inputs, and its parameters, buffers and optimizer state are the Scan's carried state. Scan
+ * (rather than a Loop that Gathers slice j) hands the body each slice in place, without copying the batch, and
+ * takes K from the stacked inputs, so one session runs any number of steps.
  */
 import { GraphAttr, GraphBuilder } from '../graph.js';
-import { AttributeType, DataType, type Dim, type GraphProto, type NodeProto, type ValueInfoProto } from '../proto.js';
+import { DataType, type Dim, type GraphProto, type ValueInfoProto } from '../proto.js';
 import { learningRateInputs, type OptimizerConfig } from '../optimizers.js';
 import { trainStepGraph } from './build.js';
 import type { ModelDefinition } from './model.js';
 
 const PREFIX = 'step/';
-const ITER = `${PREFIX}iter`;
-const COND_IN = `${PREFIX}cond_in`;
-const COND_OUT = `${PREFIX}cond_out`;
+/** The stacked inputs' leading dim: the number of steps of a run. */
+const STEPS_DIM = 'K';
 
 /** Inputs of the single-step graph that take one value per step; they are stacked along a leading K dim. */
 export function perStepInputs(def: ModelDefinition, opt: OptimizerConfig): string[] {
@@ -25,17 +26,17 @@ export function perStepInputs(def: ModelDefinition, opt: OptimizerConfig): strin
 }
 
 /**
- * Train graph taking `k` optimizer steps per run. Inputs: those of `buildTrainStep(def, opt)`, except that
- * each model input, `y` and `w` are stacked [K, B, ...] and `lr`, `lr__<i>`, `step`, `rng_seed` are [K]
- * vectors (step j of the run uses slice j). Outputs: `<param>__new`, `<buffer>__new`, `<state>__new` after
- * the K-th step, and every other single-step output stacked per step: `loss` [K], `per_sample_loss` [K, B],
- * `per_sample_grad_norm` [K, B] and, when the optimizer clips, `grad_norm` [K].
+ * Train graph taking K ≥ 1 optimizer steps per run, K being the leading dim of its stacked inputs. Inputs: those
+ * of `buildTrainStep(def, opt)`, except that each model input, `y` and `w` are stacked [K, B, ...] and `lr`,
+ * `lr__<i>`, `step`, `rng_seed` are [K] vectors (step j of the run uses slice j). Outputs: `<param>__new`,
+ * `<buffer>__new`, `<state>__new` after the K-th step, and every other single-step output stacked per step:
+ * `loss` [K], `per_sample_loss` [K, B], `per_sample_grad_norm` [K, B] and, when the optimizer clips, `grad_norm` [K].
  */
-export function buildMultiStepTrainStep(def: ModelDefinition, opt: OptimizerConfig, k: number): Uint8Array {
-  if (!Number.isInteger(k) || k < 1) throw new Error(`buildMultiStepTrainStep: k ${k} must be a positive integer`);
+export function buildMultiStepTrainStep(def: ModelDefinition, opt: OptimizerConfig): Uint8Array {
   const single = trainStepGraph(def, opt).toGraph();
-  const stacked = new Set(perStepInputs(def, opt).filter((n) => single.input.some((i) => i.name === n)));
-  const carried = single.input.filter((i) => !stacked.has(i.name));
+  const perStep = new Set(perStepInputs(def, opt));
+  const stacked = single.input.filter((i) => perStep.has(i.name));
+  const carried = single.input.filter((i) => !perStep.has(i.name));
   const outputs = new Map(single.output.map((o) => [o.name, o]));
   for (const c of carried) {
     if (!outputs.has(`${c.name}__new`)) throw new Error(`${def.architecture}: train-step input ${c.name} has no ${c.name}__new output to carry`);
@@ -43,38 +44,33 @@ export function buildMultiStepTrainStep(def: ModelDefinition, opt: OptimizerConf
   const carriedOut = new Set(carried.map((c) => `${c.name}__new`));
   const scanned = single.output.filter((o) => !carriedOut.has(o.name));
 
-  const g = new GraphBuilder(`${def.architecture}_train_${k}_steps`);
-  for (const i of single.input) g.input(i.name, elemType(i), stacked.has(i.name) ? [k, ...shapeOf(i)] : shapeOf(i));
-  const trips = g.const('int64', [], [k]);
-  const always = g.const('bool', [], [1]);
-  const body = loopBody(single, stacked, carried, scanned);
-  const outs = g.opN('Loop', [trips, always, ...carried.map((c) => c.name)], carried.length + scanned.length, { body: new GraphAttr(body) });
+  const g = new GraphBuilder(`${def.architecture}_train_steps`);
+  for (const i of single.input) g.input(i.name, elemType(i), perStep.has(i.name) ? [STEPS_DIM, ...shapeOf(i)] : shapeOf(i));
+  const body = scanBody(single, stacked, carried, scanned);
+  const outs = g.opN('Scan', [...carried.map((c) => c.name), ...stacked.map((s) => s.name)], carried.length + scanned.length, {
+    body: new GraphAttr(body), num_scan_inputs: stacked.length,
+  });
   carried.forEach((c, j) => g.output(`${c.name}__new`, outs[j]!, elemType(c), shapeOf(c)));
-  scanned.forEach((o, j) => g.output(o.name, outs[carried.length + j]!, elemType(o), [k, ...shapeOf(o)]));
+  scanned.forEach((o, j) => g.output(o.name, outs[carried.length + j]!, elemType(o), [STEPS_DIM, ...shapeOf(o)]));
   return g.toBytes();
 }
 
-/** Body(iter, cond, ...carried) → (cond, ...carried__new, ...per-step outputs), with every name prefixed. */
-function loopBody(single: GraphProto, stacked: Set<string>, carried: ValueInfoProto[], scanned: ValueInfoProto[]): GraphProto {
+/** Body(...carried, ...one slice of each stacked input) → (...carried__new, ...per-step outputs), every name prefixed. */
+function scanBody(single: GraphProto, stacked: ValueInfoProto[], carried: ValueInfoProto[], scanned: ValueInfoProto[]): GraphProto {
   const p = (name: string): string => (name === '' ? name : PREFIX + name);
-  const gathers: NodeProto[] = [...stacked].map((name) => ({
-    name: `${PREFIX}gather_${name}`, op_type: 'Gather', input: [name, ITER], output: [p(name)],
-    attribute: [{ name: 'axis', type: AttributeType.INT, i: 0 }],
-  }));
-  const cond: NodeProto = { name: `${PREFIX}cond`, op_type: 'Identity', input: [COND_IN], output: [COND_OUT], attribute: [] };
-  const nodes = single.node.map((n) => ({ ...n, name: p(n.name), input: n.input.map(p), output: n.output.map(p) }));
-  const scalarInfo = (name: string, elem: number): ValueInfoProto => ({ name, type: { tensor_type: { elem_type: elem, shape: { dim: [] } } } });
   const rename = (v: ValueInfoProto): ValueInfoProto => ({ ...v, name: p(v.name) });
   return {
     name: `${single.name}_body`,
-    node: [cond, ...gathers, ...nodes],
+    node: single.node.map((n) => ({ ...n, name: p(n.name), input: n.input.map(p), output: n.output.map(p) })),
     initializer: single.initializer.map((t) => ({ ...t, name: p(t.name!) })),
-    input: [scalarInfo(ITER, DataType.int64), scalarInfo(COND_IN, DataType.bool), ...carried.map(rename)],
-    output: [scalarInfo(COND_OUT, DataType.bool), ...carried.map((c) => rename(single.output.find((o) => o.name === `${c.name}__new`)!)), ...scanned.map(rename)],
+    input: [...carried, ...stacked].map(rename),
+    output: [...carried.map((c) => rename(single.output.find((o) => o.name === `${c.name}__new`)!)), ...scanned.map(rename)],
   };
 }
 
-const ELEM_NAMES: Record<number, 'float32' | 'int32' | 'int64' | 'bool' | 'float64'> = { 1: 'float32', 6: 'int32', 7: 'int64', 9: 'bool', 11: 'float64' };
+const ELEM_NAMES: Record<number, 'float32' | 'int32' | 'int64' | 'bool' | 'float64'> = {
+  [DataType.float32]: 'float32', [DataType.int32]: 'int32', [DataType.int64]: 'int64', [DataType.bool]: 'bool', [DataType.float64]: 'float64',
+};
 
 function elemType(v: ValueInfoProto): 'float32' | 'int32' | 'int64' | 'bool' | 'float64' {
   const t = ELEM_NAMES[v.type.tensor_type.elem_type];
