@@ -1,6 +1,6 @@
 /**
- * Where a zoo model's train step spends its time: runs the bare train-step session (one intra-op thread, Adam, the
- * state fed back output to input, as bench/train.ts's raw loop) for N steps with ORT's per-node profiler on, with
+ * Where a zoo model's train step spends its time: runs the bare train-step session (bench/train.ts rawStepper, one
+ * intra-op thread, Adam, the state fed back output to input) for N steps with ORT's per-node profiler on, with
  * worker-held tables gathered before each run and updated after it in their WasmTables as the session worker does,
  * and prints the kernel time by op type and by node, the shares of the optimizer update, of copy-like ops and of
  * gathers/scatters, what `session.run` costs beyond its kernels, and the host-side gather and table update.
@@ -11,19 +11,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import ort from 'onnxruntime-node';
-import type { Batch } from '../lib/data/batch.js';
-import { buildTrainStep, modelParameters, trainStepGraph } from '../lib/onnx/models/build.js';
-import type { ModelDefinition } from '../lib/onnx/models/model.js';
+import { trainStepGraph } from '../lib/onnx/models/build.js';
 import { createModel } from '../lib/onnx/models/zoo.js';
-import { baseLearningRates, optimizerStateNames } from '../lib/onnx/optimizers.js';
-import { initialValue, paramSize } from '../lib/onnx/params.js';
-import { tableRows } from '../lib/onnx/session-host-tables.js';
-import { WasmTable } from '../lib/onnx/wasm-table.js';
-import { createRng } from '../lib/rng.js';
-import { hostTableRuns, hostTensorNames } from '../lib/train/host-tables.js';
-import { rngSeedAt } from '../lib/train/schedules.js';
-import { BENCH_MODELS, OPTIMIZER, randomBatch } from './train.js';
+import { BENCH_MODELS, OPTIMIZER, randomBatch, rawStepper } from './train.js';
 
 const COPY_OPS = new Set(['Identity', 'Transpose', 'Concat', 'Split', 'Slice', 'Pad', 'Expand', 'Tile', 'Cast', 'Reshape', 'Squeeze', 'Unsqueeze']);
 const GATHER_OPS = new Set(['Gather', 'GatherElements', 'GatherND', 'ScatterND', 'ScatterElements', 'MaxUnpool']);
@@ -53,66 +43,13 @@ const nodes = trainStepGraph(def, OPTIMIZER).toGraph().node;
 const firstOptimizerNode = nodes.findIndex((n) => n.input.includes('step'));
 const optimizerNodes = new Set(nodes.slice(firstOptimizerNode).map((n) => n.name));
 
-/**
- * The train-step session fed `batch` again and again, state fed back output to input, host tables gathered before
- * and updated after each run (timed into `host`).
- */
-async function stepper(def: ModelDefinition, batch: Batch, options: ort.InferenceSession.SessionOptions = {}) {
-  const session = await ort.InferenceSession.create(buildTrainStep(def, OPTIMIZER), { intraOpNumThreads: 1, interOpNumThreads: 1, ...options });
-  const { params, buffers, hostTables } = modelParameters(def);
-  const hostNames = hostTensorNames(hostTables, OPTIMIZER);
-  const runs = hostTableRuns(hostTables, OPTIMIZER);
-  const rng = createRng(1);
-  const values: Record<string, Float32Array> = {};
-  const feeds: Record<string, ort.Tensor> = {};
-  for (const spec of [...params, ...buffers]) values[spec.name] = initialValue(spec, rng);
-  for (const spec of params) for (const n of optimizerStateNames(spec.name, OPTIMIZER)) values[n] = new Float32Array(paramSize(spec));
-  for (const spec of [...params, ...buffers]) {
-    for (const n of [spec.name, ...optimizerStateNames(spec.name, OPTIMIZER)]) {
-      if (values[n] && !hostNames.has(n)) feeds[n] = new ort.Tensor('float32', values[n]!, spec.shape);
-    }
-  }
-  const held = runs.map((h) => new WasmTable(values[h.table]!, h.states.map((n) => values[n]!), h.dim, h.rule, h.update));
-  for (const input of def.inputs) {
-    const shape = input.shape.map((d) => (d === 'B' ? batch.size : d)) as number[];
-    feeds[input.name] = input.dtype === 'float32'
-      ? new ort.Tensor('float32', batch.x, shape)
-      : new ort.Tensor('int64', BigInt64Array.from(batch.categorical!, (v) => BigInt(v)), shape);
-  }
-  feeds.y = def.loss === 'softmax-ce'
-    ? new ort.Tensor('int64', BigInt64Array.from(batch.y, (v) => BigInt(v)), [batch.size])
-    : new ort.Tensor('float32', Float32Array.from(batch.y), [batch.size]);
-  feeds.w = new ort.Tensor('float32', batch.w, [batch.size]);
-  const lrs = baseLearningRates(OPTIMIZER);
-  for (const [name, lr] of Object.entries(lrs)) feeds[name] = new ort.Tensor('float32', [lr], []);
-  const kept = Object.keys(feeds).filter((n) => session.outputNames.includes(`${n}__new`));
-  const run = async (step: number) => {
-    feeds.step = new ort.Tensor('float32', [step], []);
-    if (session.inputNames.includes('rng_seed')) feeds.rng_seed = new ort.Tensor('float32', [rngSeedAt(0, step)], []);
-    const gatherStarted = performance.now();
-    const rows = runs.map((h, i) => {
-      const ids = feeds[h.ids]!;
-      const r = tableRows(ids.data as BigInt64Array, ids.dims[1]!, h.source, h.vocab, h.table);
-      feeds[h.rows] = new ort.Tensor('float32', held[i]!.gather(r), [batch.size, h.source.columns.length, h.dim]);
-      return r;
-    });
-    host.gather += performance.now() - gatherStarted;
-    const out = await session.run(feeds);
-    for (const name of kept) feeds[name] = out[`${name}__new`]!;
-    const updateStarted = performance.now();
-    runs.forEach((h, i) => held[i]!.step(rows[i]!, out[h.grad]!.data as Float32Array, Math.fround(lrs[h.lr]!), step));
-    host.update += performance.now() - updateStarted;
-  };
-  return { session, run };
-}
-
 // Warm up without the profiler, then profile `steps` steps in a second session (the first runs allocate and plan).
 const dir = mkdtempSync(join(tmpdir(), 'tide-profile-'));
 const host = { gather: 0, update: 0 };
-const warm = await stepper(def, batch);
+const warm = await rawStepper(def, batch);
 for (let step = 1; step <= 3; step++) await warm.run(step);
 await warm.session.release();
-const { session, run } = await stepper(def, batch, { enableProfiling: true, profileFilePrefix: join(dir, 'step') });
+const { session, run } = await rawStepper(def, batch, { enableProfiling: true, profileFilePrefix: join(dir, 'step') }, host);
 for (let step = 1; step <= 3; step++) await run(step);
 host.gather = 0;
 host.update = 0;

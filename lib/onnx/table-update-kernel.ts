@@ -7,7 +7,7 @@
  * `update` updates `count` rows of `span` values: the i-th is row `rows[i]` of the table and of each state
  * (row-major) and takes its gradient from row `slots[i]` of the gradient scratch, which it clears as it reads it
  * (slot 0 is a zero row that untouched rows of a dense update read). The operations are those of `appendOptimizer`
- * (optimizers.ts) and of `sparseUpdate` (session-host-tables.ts), in their order; each rule's variant emits only the
+ * (optimizers.ts) and of the reference `sparseUpdate` (test/helpers/table-update-reference.ts), in their order; each rule's variant emits only the
  * weight-decay operations the graph would emit. `accumulate` adds the gradient of each gathered row to its slot of
  * the scratch, in occurrence order; `gather` copies the rows of a batch out of the table.
  */

@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { gatherRows, sparseUpdate, type TableRule } from '../../lib/onnx/session-host-tables.js';
+import type { TableRule } from '../../lib/onnx/session-host-tables.js';
+import { gatherRows, sparseUpdate } from '../helpers/table-update-reference.js';
 import { WasmTable } from '../../lib/onnx/wasm-table.js';
 import { createRng } from '../../lib/rng.js';
 
