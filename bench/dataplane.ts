@@ -23,7 +23,7 @@ import { categoricalCount, featureCount, FORMAT_PRESETS, parseDatasetConfig } fr
 import { registerDataset, type Dataset } from '../lib/data/datasets.js';
 import { scanFile } from '../lib/data/formats/index.js';
 import { findNewFiles, ingestFiles } from '../lib/data/ingest.js';
-import { trainingBatches, type LoaderOptions } from '../lib/data/loader.js';
+import { trainingBatches, trainingEpochs, type LoaderOptions } from '../lib/data/loader.js';
 import { writeTrainingSet } from '../lib/data/selection.js';
 import { encodeBinaryCopy } from '../lib/db/copy-binary.js';
 import { startEmbeddedPostgres } from '../lib/db/embedded.js';
@@ -288,17 +288,27 @@ export async function selectUniform(pool: pg.Pool, dataset: Dataset, fraction: n
   return { pipelineId, selected };
 }
 
-/** Feeds trainModel `steps` batches after the warm-up and times them; the main thread is watched over the timed steps. */
-async function timedTraining(def: ModelDefinition, batches: AsyncIterable<Batch>): Promise<{ samplesPerS: number; stalls: MainThreadStalls }> {
+/** Samples/s of a timed training run, and the main thread's stalls during it. */
+interface Throughput {
+  samplesPerS: number;
+  stalls: MainThreadStalls;
+}
+
+/**
+ * Feeds trainModel the warm-up batches and `steps` more, and times those steps, from the end of the last warm-up
+ * step to the end of the last step: the trainer's setup and teardown (creating the session, fetching the final
+ * state) are the same on both sides of a ratio and would only dilute it. The main thread is watched over the same span.
+ */
+async function timedTraining(def: ModelDefinition, batches: AsyncIterable<Batch>, steps: number): Promise<Throughput> {
   let stop: (() => MainThreadStalls) | undefined;
+  let timed: { seconds: number; samples: number; stalls: MainThreadStalls } | undefined;
   let started = 0;
-  let samples = 0;
   let counted = 0;
   await trainModel({
     model: def,
     optimizer: OPTIMIZER,
     state: initModelState(def, OPTIMIZER, 1),
-    batches,
+    batches: take(batches, WARMUP_STEPS + steps),
     checkpointEvery: 0,
     onProgress: (p) => {
       if (p.step === WARMUP_STEPS) {
@@ -306,13 +316,14 @@ async function timedTraining(def: ModelDefinition, batches: AsyncIterable<Batch>
         counted = p.samples;
         stop = watchMainThread();
       }
-      if (p.step > WARMUP_STEPS) samples = p.samples - counted;
+      if (p.step === WARMUP_STEPS + steps) timed = { seconds: (performance.now() - started) / 1000, samples: p.samples - counted, stalls: stop!() };
     },
   });
-  const seconds = (performance.now() - started) / 1000;
-  const stalls = stop?.();
-  if (samples === 0 || !stalls) throw new Error(`too few batches: ${WARMUP_STEPS} warm-up steps and none timed`);
-  return { samplesPerS: samples / seconds, stalls };
+  if (!timed) {
+    stop?.();
+    throw new Error(`too few batches for ${WARMUP_STEPS} warm-up steps and ${steps} timed ones`);
+  }
+  return { samplesPerS: timed.samples / timed.seconds, stalls: timed.stalls };
 }
 
 /** The first `count` items of an async iterable; returning early lets the source clean up. */
@@ -325,34 +336,38 @@ async function* take<T>(items: AsyncIterable<T>, count: number): AsyncGenerator<
   }
 }
 
-/** Samples/s of trainModel fed by the loader, over `steps` batches after the warm-up. */
+/**
+ * Samples/s of trainModel fed by the loader, over `steps` batches after the warm-up: epoch after epoch
+ * (trainingEpochs) when the selection holds fewer batches.
+ */
 export function loaderThroughput(
   pool: pg.Pool, dataset: Dataset, def: ModelDefinition,
   args: { pipelineId: number; batchSize: number; steps: number; loader: LoaderOptions; seed?: number },
-): Promise<{ samplesPerS: number; stalls: MainThreadStalls }> {
-  const batches = trainingBatches(pool, dataset, {
-    pipelineId: args.pipelineId, triggerId: 1, batchSize: args.batchSize, seed: args.seed ?? 1, epoch: 0, dropLast: true, ...args.loader,
+): Promise<Throughput> {
+  const batches = trainingEpochs(pool, dataset, {
+    pipelineId: args.pipelineId, triggerId: 1, batchSize: args.batchSize, seed: args.seed ?? 1, epoch: 0, endEpoch: Infinity, dropLast: true, ...args.loader,
   });
-  return timedTraining(def, take(batches, WARMUP_STEPS + args.steps));
+  return timedTraining(def, batches, args.steps);
 }
 
 /** Samples/s of trainModel fed `steps` batches after the warm-up from memory: fresh copies of `batches`, round robin, as the loader hands over fresh buffers. */
-export function memoryThroughput(def: ModelDefinition, batches: Batch[], steps: number): Promise<{ samplesPerS: number; stalls: MainThreadStalls }> {
+export function memoryThroughput(def: ModelDefinition, batches: Batch[], steps: number): Promise<Throughput> {
   async function* copies(): AsyncGenerator<Batch> {
     for (let i = 0; i < WARMUP_STEPS + steps; i++) {
       const b = batches[i % batches.length]!;
       yield { ...b, x: b.x.slice(), y: b.y.slice(), w: b.w.slice(), ...(b.categorical && { categorical: b.categorical.slice() }) };
     }
   }
-  return timedTraining(def, copies());
+  return timedTraining(def, copies(), steps);
 }
 
 /**
  * The full path for one dataset and model: a seeded uniform selection of `fraction` of the dataset, then
- * `steps` timed training steps (after a warm-up) through the loader for each loader setting. Baselines,
- * over as many steps: the same trainer (its train-step session in a worker) fed the loader's batches from
- * memory, paired with each loader run (`rounds` pairs per setting), which isolates the data plane (`ratio`); and the bare session in
- * a tight loop on the main thread, as bench/train.ts runs it (`rawLoopSamplesPerS`).
+ * `steps` timed training steps (after a warm-up) through the loader for each loader setting, over as many epochs
+ * as that takes. Baselines, over as many steps: the same trainer (its train-step session in a worker) fed the
+ * loader's batches from memory, paired with each loader run (`rounds` pairs per setting), which isolates the data
+ * plane (`ratio`); and the bare session in a tight loop on the main thread, as bench/train.ts runs it
+ * (`rawLoopSamplesPerS`).
  */
 export async function fullPath(
   pool: pg.Pool, dataset: Dataset,
@@ -365,8 +380,8 @@ export async function fullPath(
   const def = createModel(spec, featureCount(dataset.format), categoricalCount(dataset.format));
   const seed = args.seed ?? 1;
   const { pipelineId, selected } = await selectUniform(pool, dataset, args.fraction, seed);
-  const steps = Math.min(args.steps, Math.floor(selected / args.batchSize) - WARMUP_STEPS);
-  if (steps < 1) throw new Error(`the selection of ${dataset.name} (${selected} samples) is too small for ${WARMUP_STEPS + 1} batches of ${args.batchSize}`);
+  const { steps } = args;
+  if (selected < args.batchSize) throw new Error(`the selection of ${dataset.name} (${selected} samples) is too small for a batch of ${args.batchSize}`);
   const inMemory: Batch[] = [];
   const source = trainingBatches(pool, dataset, { pipelineId, triggerId: 1, batchSize: args.batchSize, seed, epoch: 0, dropLast: true });
   for await (const b of take(source, Math.min(WARMUP_STEPS + steps, 64))) inMemory.push(b);
@@ -379,12 +394,16 @@ export async function fullPath(
   const sweep: SweepRow[] = [];
   const memoryRuns: number[] = [];
   for (const loader of args.loaders) {
-    // Each round pairs a baseline run with a loader run right after it, so drifting load on a shared
-    // machine hits both alike; the row keeps the median round.
+    // Each round pairs a baseline run with a loader run right next to it, so drifting load on a shared machine
+    // hits both alike, and the two take turns going first; the row keeps the median round.
     const rounds: { loader: number; memory: number; stalls: MainThreadStalls; memoryStalls: MainThreadStalls }[] = [];
     for (let round = 0; round < args.rounds; round++) {
-      const memory = await memoryThroughput(def, inMemory, steps);
-      const loaded = await loaderThroughput(pool, dataset, def, { pipelineId, batchSize: args.batchSize, steps, loader, seed });
+      const fromMemory = () => memoryThroughput(def, inMemory, steps);
+      const throughLoader = () => loaderThroughput(pool, dataset, def, { pipelineId, batchSize: args.batchSize, steps, loader, seed });
+      let memory: Throughput;
+      let loaded: Throughput;
+      if (round % 2 === 0) [memory, loaded] = [await fromMemory(), await throughLoader()];
+      else [loaded, memory] = [await throughLoader(), await fromMemory()];
       rounds.push({ loader: loaded.samplesPerS, memory: memory.samplesPerS, stalls: loaded.stalls, memoryStalls: memory.stalls });
       memoryRuns.push(memory.samplesPerS);
     }

@@ -30,21 +30,22 @@ const BATCH = 64;
 const OPTIMIZER: OptimizerConfig = { name: 'adam', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
 const def = createModel({ architecture: 'cnn', numClasses: 4, inputShape: [3, SIDE, SIDE], filters: [32, 32] }, 3 * SIDE * SIDE);
 
-/** Samples/s of one trainModel pass over `batches`, timed from the end of its third step. */
+/** Samples/s of one trainModel pass over `batches`, timed from the end of its third step to the end of its last (not its teardown). */
 async function trainThroughput(batches: AsyncIterable<Batch>): Promise<number> {
   let started = 0;
+  let ended = 0;
   let samples = 0;
   const cpu = process.cpuUsage();
   await trainModel({
     model: def, optimizer: OPTIMIZER, state: initModelState(def, OPTIMIZER, 1), batches, checkpointEvery: 0,
     onProgress: (p) => {
       if (p.step === 3) [started, samples] = [performance.now(), p.samples];
-      else if (p.step > 3) samples = p.samples;
+      else if (p.step > 3) [ended, samples] = [performance.now(), p.samples];
     },
   });
   const used = process.cpuUsage(cpu);
   cpuPerSample.push((used.user + used.system) / samples);
-  return (samples - (BATCH * 3)) / ((performance.now() - started) / 1000);
+  return (samples - (BATCH * 3)) / ((ended - started) / 1000);
 }
 
 /** µs of process CPU per sample of each trainThroughput call, in call order. */

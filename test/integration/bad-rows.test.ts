@@ -74,7 +74,7 @@ describe('bad rows: skipped with ingest.badRows "skip", counted and named (real 
     // The loader reads the kept rows' features by the indexes ingestion stored.
     const { rows: [file] } = await db.pool.query('SELECT file_id, size_bytes FROM files WHERE dataset_id = $1 AND path = $2', [dataset.id, 'a.csv']);
     const out = new Float32Array(6);
-    const csvFile = { fileId: file.file_id, absolute: path.join(dataset.root, 'a.csv'), relative: 'a.csv', sizeBytes: Number(file.size_bytes) };
+    const csvFile = { fileId: file.file_id, root: dataset.root, absolute: path.join(dataset.root, 'a.csv'), relative: 'a.csv', sizeBytes: Number(file.size_bytes) };
     await featureSource(dataset.format).read(csvFile, picksOf(stored.slice(0, 3).map((s, row) => ({ index: s.index, row }))), out);
     assert.deepEqual([...out], [1.5, 10, 2.5, 20, 4, 30]);
 
@@ -120,7 +120,7 @@ describe('bad rows: skipped with ingest.badRows "skip", counted and named (real 
 
     const { rows: [file] } = await db.pool.query('SELECT file_id, size_bytes FROM files WHERE dataset_id = $1', [dataset.id]);
     const tokens = new Int32Array(4);
-    const textFile = { fileId: file.file_id, absolute: path.join(dataset.root, 'n.tsv'), relative: 'n.tsv', sizeBytes: Number(file.size_bytes) };
+    const textFile = { fileId: file.file_id, root: dataset.root, absolute: path.join(dataset.root, 'n.tsv'), relative: 'n.tsv', sizeBytes: Number(file.size_bytes) };
     await featureSource(dataset.format).read(textFile, picksOf([{ index: 0, row: 0 }, { index: 4, row: 1 }]), new Float32Array(0), tokens);
     const expected = new Int32Array(4);
     tokenIds(dataset.format as TextFormat, 'good news', expected, 0);

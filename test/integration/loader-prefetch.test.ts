@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Batch } from '../../lib/data/batch.js';
 import { registerDataset, type Dataset } from '../../lib/data/datasets.js';
 import { ingestFiles } from '../../lib/data/ingest.js';
-import { trainingBatches, type LoaderOptions } from '../../lib/data/loader.js';
+import { trainingBatches, trainingEpochs, type LoaderOptions } from '../../lib/data/loader.js';
 import { writeTrainingSet } from '../../lib/data/selection.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { syntheticFormat, writeBlobFile } from '../helpers/synthetic.js';
@@ -92,6 +92,24 @@ describe('loader prefetch', () => {
     assert.deepEqual(await keysOf(2), keys, 'the same seed selects the same samples');
     assert.equal(await writeTrainingSet(db.pool, { ...args, triggerId: 3, subset: { fraction: 1, seed: 9 } }), all.length);
     await assert.rejects(writeTrainingSet(db.pool, { ...args, triggerId: 3, subset: { fraction: 0, seed: 9 } }), /subset fraction 0 is not in \(0, 1\]/);
+  });
+
+  it('reads epochs back to back, each started before the one before ends, as the epochs one by one', async () => {
+    const byEpoch = [reference, await load({ epoch: 1 }), await load({ epoch: 2 })];
+    const epochs = async (args: { epoch: number; endEpoch: number; skipBatches?: number }, count = Infinity): Promise<Batch[]> => {
+      const all: Batch[] = [];
+      for await (const b of trainingEpochs(db.pool, dataset, { pipelineId, triggerId: 1, batchSize: BATCH, seed: 3, partitionSize: PARTITION, ...args })) {
+        all.push(b);
+        if (all.length === count) break;
+      }
+      return all;
+    };
+    assert.deepEqual(await epochs({ epoch: 0, endEpoch: 3 }), byEpoch.flat());
+    assert.deepEqual(await epochs({ epoch: 1, endEpoch: 3, skipBatches: 4 }), [...byEpoch[1]!.slice(4), ...byEpoch[2]!]);
+    assert.deepEqual(await epochs({ epoch: 2, endEpoch: 2 }), []);
+    // Stopped in the middle of an epoch whose successor is loading: the loader goes on working.
+    assert.deepEqual(await epochs({ epoch: 0, endEpoch: 1000 }, reference.length + 2), [...reference, ...byEpoch[1]!.slice(0, 2)]);
+    assert.deepEqual(await load({}), reference);
   });
 
   it('refuses bad prefetch settings naming the setting', async () => {

@@ -51,7 +51,7 @@ const records = Array.from({ length: 50 }, (_, i) => ({ label: i % 10, ts: 1_700
 async function fileOf(name: string, content: Buffer | string): Promise<StoredFile> {
   const absolute = path.join(dir, name);
   await writeFile(absolute, content);
-  return { fileId: Math.floor(Math.random() * 1e9), absolute, relative: name, sizeBytes: Buffer.byteLength(content) };
+  return { fileId: Math.floor(Math.random() * 1e9), root: dir, absolute, relative: name, sizeBytes: Buffer.byteLength(content) };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<IngestError> {

@@ -29,7 +29,7 @@ async function writeImage(relative: string, rgb: [number, number, number][], typ
   const raw = Buffer.from(rgb.flat());
   const image = sharp(raw, { raw: { width: 2, height: 2, channels: 3 } });
   await (type === 'png' ? image.png() : image.jpeg({ quality: 100, chromaSubsampling: '4:4:4' })).toFile(absolute);
-  return { fileId: 1, absolute, relative, sizeBytes: (await stat(absolute)).size };
+  return { fileId: 1, root: dir, absolute, relative, sizeBytes: (await stat(absolute)).size };
 }
 
 const PIXELS: [number, number, number][] = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]];
@@ -165,6 +165,25 @@ describe('image format', () => {
     await symlink(path.join(os.tmpdir(), 'tideline-outside.label'), `${escaping.absolute}.label`);
     assert.match((await rejection(scanFile(sidecar, escaping.absolute, escaping.relative, 0))).message, /label file side\/escaping\.png\.label is a symlink/);
     await rm(path.join(os.tmpdir(), 'tideline-outside.label'));
+  });
+
+  it('serves cached pixels at once, and leaves anything else (not cached, changed, missing) to read', async () => {
+    const f = imageFormat({ height: 2, width: 2, label: { from: 'folder', classes: ['cls'] } });
+    const source = featureSource(f);
+    const now = (file: StoredFile) => {
+      const out = new Float32Array(featureCount(f) * 2);
+      return source.readNow!(file, picksOf([{ index: 0, row: 1 }]), out) && Array.from(out.subarray(featureCount(f)));
+    };
+    const file = await writeImage('cls/now.png', PIXELS);
+    assert.equal(now(file), false, 'not decoded yet');
+    const decoded = await read(f, file);
+    assert.deepEqual(now(file), decoded);
+    assert.equal(now({ ...file, sizeBytes: file.sizeBytes + 1 }), false);
+    const rewritten = await writeImage('cls/now.png', [[0, 0, 255], [0, 255, 0], [255, 0, 0], [255, 255, 255]]);
+    assert.equal(rewritten.sizeBytes, file.sizeBytes);
+    assert.equal(now(rewritten), false);
+    await rm(rewritten.absolute);
+    assert.equal(now(rewritten), false);
   });
 
   it('serves a rewritten image freshly decoded, never from the cache; refuses one whose size changed', async () => {

@@ -34,7 +34,7 @@ async function writeImage(relative: string, rgb: Rgb[]): Promise<StoredFile> {
   const absolute = path.join(dir, relative);
   await mkdir(path.dirname(absolute), { recursive: true });
   await sharp(Buffer.from(rgb.flat()), { raw: { width: 2, height: 2, channels: 3 } }).png().toFile(absolute);
-  return { fileId: 1, absolute, relative, sizeBytes: (await stat(absolute)).size };
+  return { fileId: 1, root: dir, absolute, relative, sizeBytes: (await stat(absolute)).size };
 }
 
 async function ingest(format: ImageFormat, file: StoredFile): Promise<void> {

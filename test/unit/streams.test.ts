@@ -297,7 +297,7 @@ describe('benchmark streams', () => {
         const dense = new Float32Array(50 * DENSE_FEATURES);
         const ids = new Int32Array(50 * CATEGORICAL_FEATURES);
         const all = Int32Array.from({ length: 50 }, (_, i) => i);
-        await featureSource(format).read({ fileId: 1, absolute, relative: file!, sizeBytes: size }, { indexes: all, rows: all }, dense, ids);
+        await featureSource(format).read({ fileId: 1, root: dir, absolute, relative: file!, sizeBytes: size }, { indexes: all, rows: all }, dense, ids);
         for (let i = 0; i < 50; i++) {
           const r = record(raw, i);
           assert.deepEqual(Array.from(ids.subarray(i * CATEGORICAL_FEATURES, (i + 1) * CATEGORICAL_FEATURES)), r.ids);

@@ -26,7 +26,7 @@ let nextId = 1;
 async function fileOf(name: string, content: string): Promise<StoredFile> {
   const absolute = path.join(dir, name);
   await writeFile(absolute, content);
-  return { fileId: nextId++, absolute, relative: name, sizeBytes: Buffer.byteLength(content) };
+  return { fileId: nextId++, root: dir, absolute, relative: name, sizeBytes: Buffer.byteLength(content) };
 }
 
 function ids(format: TextFormat, text: string): number[] {

@@ -23,6 +23,12 @@ export interface FileSamples {
 /** An ingested file as the loader finds it in `files`. */
 export interface StoredFile {
   fileId: number;
+  /** The dataset root. */
+  root: string;
+  /**
+   * The file's path: resolved in the root (resolveInRoot: no symlink leads out of it), or for a source that
+   * `checksPaths`, only lexically inside it.
+   */
   absolute: string;
   relative: string;
   sizeBytes: number;
@@ -53,11 +59,26 @@ export interface FeatureSource {
   /** How many files the loader may read at once with this source; absent → one at a time. */
   concurrency?: number;
   /**
+   * Whether `read` itself checks that a file lies in the root (resolveInRoot), before it reads the file's content:
+   * the loader then hands it paths only lexically inside the root. A source that serves most reads from data it
+   * derived from a checked version of the file (decoded pixels, kept under the file's identity) saves two realpath
+   * walks (a lookup of every component of the path each) per read.
+   */
+  checksPaths?: boolean;
+  /**
    * Rows the training loader decodes at a time, the next chunk while the current one is consumed; absent → a
-   * whole partition at once (best for formats whose reads of one file coalesce).
+   * whole partition at once (best for formats whose reads of one file coalesce). Chunks end where the loader's
+   * batches do, at the first batch boundary at least this many rows in, and a chunk of exactly one batch becomes
+   * it: the trainer receives the buffer it was decoded into, not a copy.
    */
   chunkRows?: number;
   read(file: StoredFile, picks: Picks, out: Float32Array, categorical?: Int32Array): Promise<void>;
+  /**
+   * A read served at once, when it waits for nothing (data the source keeps in memory, still valid for the file):
+   * true when done, false → the loader calls `read`. Asked only of a source that checksPaths, whose files the loader
+   * places in the root at once. Reads served from memory then cost no promise and no request slot.
+   */
+  readNow?(file: StoredFile, picks: Picks, out: Float32Array, categorical?: Int32Array): boolean;
 }
 
 /**
