@@ -1,7 +1,6 @@
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import type { KeyRange } from '../../policies/batches.js';
-import { BinaryCopyDecoder, copyOut, type CopyOutColumns, type CopyOutType } from '../db/copy-out.js';
+import { copyOut } from '../db/copy-out.js';
 import { inTransaction } from '../db/transaction.js';
 import type { Batch } from './batch.js';
 import { categoricalCount, featureCount } from './dataset-config.js';
@@ -420,19 +419,10 @@ async function readPage(pool: pg.Pool, query: string, capacity: number, rangeJoi
   const { length, columns: [keys, fileIds, indexes, labels, weights] } = rangeJoins
     ? await inTransaction(pool, async (client) => {
       await client.query('SET LOCAL enable_nestloop = off');
-      return copyOutOn(client, query, PAGE_COLUMNS, capacity);
+      return copyOut(client, query, PAGE_COLUMNS, capacity);
     })
     : await copyOut(pool, query, PAGE_COLUMNS, capacity);
   return { length, keys, fileIds, indexes, labels, weights };
-}
-
-/** copyOut (lib/db/copy-out.ts) on a client in a transaction, where its SET LOCAL applies. */
-async function copyOutOn<const T extends readonly CopyOutType[]>(
-  client: pg.PoolClient, query: string, types: T, capacity: number,
-): Promise<{ length: number; columns: CopyOutColumns<T> }> {
-  const decoder = new BinaryCopyDecoder(types, capacity);
-  for await (const chunk of client.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`))) decoder.push(chunk as Buffer);
-  return { length: decoder.finish(), columns: decoder.columns as CopyOutColumns<T> };
 }
 
 /** A value inlined into a page query (COPY takes no parameters): only a safe integer gets in. */

@@ -16,19 +16,20 @@ export type CopyOutColumns<T extends readonly CopyOutType[]> = { [K in keyof T]:
 const WIDTH: Record<CopyOutType, number> = { int4: 4, int8: 8, float4: 4 };
 
 /**
- * Runs `query` (a SELECT with its values inlined: COPY takes no parameters) and returns its first `capacity`
+ * Runs `query` (a SELECT with its values inlined: COPY takes no parameters) on `db` and returns its first `capacity`
  * rows, column by column, and the row count. A column whose wire type is not the declared one, or a NULL,
  * fails with the column's position.
  */
 export async function copyOut<const T extends readonly CopyOutType[]>(
-  pool: pg.Pool, query: string, types: T, capacity: number,
+  db: pg.Pool | pg.PoolClient, query: string, types: T, capacity: number,
 ): Promise<{ length: number; columns: CopyOutColumns<T> }> {
   const decoder = new BinaryCopyDecoder(types, capacity);
-  const client = await pool.connect();
+  // A client given is used as is (e.g. inside a transaction whose SET LOCAL the query needs); a pool lends one.
+  const client = 'release' in db ? db : await db.connect();
   try {
     for await (const chunk of client.query(copyTo(`COPY (${query}) TO STDOUT (FORMAT binary)`))) decoder.push(chunk as Buffer);
   } finally {
-    client.release();
+    if (client !== db) client.release();
   }
   return { length: decoder.finish(), columns: decoder.columns as CopyOutColumns<T> };
 }
