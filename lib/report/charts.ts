@@ -191,35 +191,6 @@ export function compareOverTimeSpec(pipelines: PipelineReportData[]): TopLevelSp
   };
 }
 
-/** Cost against quality: each pipeline's training seconds and mean composite accuracy. */
-export function costAccuracySpec(pipelines: PipelineReportData[]): TopLevelSpec {
-  const { accuracy } = comparedAccuracy(pipelines);
-  const points = pipelines.map((data, i) => ({
-    pipeline: data.name,
-    seconds: data.figures.cost.trainingSeconds,
-    accuracy: accuracy[i],
-    triggers: data.figures.cost.triggers,
-  }));
-  const x = { field: 'seconds', type: 'quantitative', title: 'training seconds', scale: { zero: true } } as const;
-  const y = { field: 'accuracy', type: 'quantitative', title: 'mean composite accuracy', axis: { format: '.0%' }, scale: { zero: false } } as const;
-  return {
-    config,
-    title: 'Cost vs accuracy',
-    data: { values: points },
-    width: 420,
-    height: 280,
-    encoding: { x, y },
-    layer: [
-      {
-        name: 'pipelines',
-        mark: { type: 'point', filled: true, size: 90 },
-        encoding: { color: { field: 'pipeline', type: 'nominal', legend: null }, tooltip: [{ field: 'pipeline' }, { field: 'seconds', type: 'quantitative', format: '.2f' }, { field: 'accuracy', type: 'quantitative', format: '.1%' }, { field: 'triggers' }] },
-      },
-      { name: 'pipeline_labels', mark: { type: 'text', align: 'left', dx: 8, fontSize: 11 }, encoding: { text: { field: 'pipeline' } } },
-    ],
-  };
-}
-
 /** An experiment's pipelines are `<experiment>/<variant>/seed-<seed>`: their seeds share the variant's colour. */
 const variantOf = (pipeline: string) => pipeline.replace(/\/seed-\d+$/, '');
 

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
-import { accuracyVsCostSpec, compareOverTimeSpec, costAccuracySpec, costSpec, heatmapSpec, overTimeSpec } from './charts.js';
+import { accuracyVsCostSpec, compareOverTimeSpec, costSpec, heatmapSpec, overTimeSpec } from './charts.js';
 import type { PipelineReportData } from './data.js';
 import { planHeatmapSpec } from './plan-charts.js';
 import { comparisonPage, pipelinePage, type RenderedChart } from './page.js';
@@ -26,8 +26,7 @@ export async function writePipelineReport(data: PipelineReportData, dir: string)
 /** Writes a page comparing several pipelines, and its charts' PNG copies, into `dir`. */
 export async function writeComparisonReport(pipelines: PipelineReportData[], dir: string): Promise<WrittenReport> {
   const specs: [string, TopLevelSpec][] = [
-    ['over-time', compareOverTimeSpec(pipelines)], ['cost-vs-accuracy', costAccuracySpec(pipelines)],
-    ['accuracy-vs-triggers-and-seconds', accuracyVsCostSpec(pipelines)],
+    ['over-time', compareOverTimeSpec(pipelines)], ['accuracy-vs-triggers-and-seconds', accuracyVsCostSpec(pipelines)],
   ];
   return writeReport(dir, specs, (charts) => comparisonPage(pipelines, charts, new Date()));
 }

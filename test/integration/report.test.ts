@@ -175,11 +175,10 @@ describe('HTML reports', () => {
     const written = await writeComparisonReport(pipelines, path.join(dir, 'compare'));
     const html = await readFile(written.page, 'utf8');
     assert.equal(markCount(html, 'composite_line'), 2, 'one line per pipeline');
-    assert.equal(markCount(html, 'pipelines'), 2, 'one point per pipeline in the cost-vs-accuracy scatter');
     assert.equal(markCount(html, 'accuracy_triggers'), 2, 'one point per pipeline against its triggers');
     assert.equal(markCount(html, 'accuracy_seconds'), 2, 'one point per pipeline against its training seconds');
     assert.equal((html.match(/<tr><td class="text">/g) ?? []).length, 2, 'a figures row per pipeline');
-    assert.equal(written.pngs.length, 3);
+    assert.equal(written.pngs.length, 2);
   });
 
   it('plots accuracy against cost from the shared evaluation in sample time when every pipeline has one', async () => {
