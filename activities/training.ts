@@ -1,10 +1,9 @@
 import { activityInfo, cancellationSignal, heartbeat, log } from '@temporalio/activity';
 import { join } from 'node:path';
 import type { ModelSpec, PipelineSpec } from '../policies/spec.js';
-import type { Batch } from '../lib/data/batch.js';
 import { categoricalCount } from '../lib/data/dataset-config.js';
 import { getDatasetById } from '../lib/data/datasets.js';
-import { countTrainingSet, trainingBatches } from '../lib/data/loader.js';
+import { countTrainingSet, trainingEpochs } from '../lib/data/loader.js';
 import { ModelStore } from '../lib/models/store.js';
 import type { ModelDefinition } from '../lib/onnx/models/model.js';
 import { getModel } from '../lib/pipelines/models.js';
@@ -201,21 +200,17 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
           continue;
         }
         const from = segment.position(done);
-        async function* batches(): AsyncGenerator<Batch> {
-          for (let epoch = from.epoch; epoch < endEpoch; epoch++) {
-            yield* trainingBatches(pool, dataset!, {
-              pipelineId: args.pipelineId, triggerId: args.triggerId, batchSize: loadBatch, seed, epoch,
-              skipBatches: epoch === from.epoch ? from.skipBatches : 0, round: roundSource, ...args.training.loader,
-            });
-          }
-        }
+        const batches = trainingEpochs(pool, dataset!, {
+          pipelineId: args.pipelineId, triggerId: args.triggerId, batchSize: loadBatch, seed, epoch: from.epoch, endEpoch,
+          skipBatches: from.skipBatches, round: roundSource, ...args.training.loader,
+        });
         const stepsAt = (segmentSteps: number) => stepsBefore + segmentSteps;
         const samplesAt = (segmentSteps: number) => samplesBefore + segment.trainedAfter(segmentSteps);
         const result = await trainModel({
           model: def,
           optimizer: args.training.optimizer,
           state,
-          batches: batches(),
+          batches,
           schedule: args.training.schedule,
           scheduleStartStep,
           seed,
