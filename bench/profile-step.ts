@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { trainStepGraph } from '../lib/onnx/models/build.js';
 import { createModel } from '../lib/onnx/models/zoo.js';
+import { nchwcBlock } from '../lib/onnx/nchwc-block.js';
 import { BENCH_MODELS, OPTIMIZER, randomBatch, rawStepper } from './train.js';
 
 const COPY_OPS = new Set(['Identity', 'Transpose', 'Concat', 'Split', 'Slice', 'Pad', 'Expand', 'Tile', 'Cast', 'Reshape', 'Squeeze', 'Unsqueeze']);
@@ -39,7 +40,7 @@ const batch = randomBatch(def, batchSize, entry.features, entry.categorical ?? 0
 
 // The optimizer is appended after the reverse pass and its first node reads `step` (Adam's bias correction), so
 // it owns every node from there on (GraphBuilder keeps creation order).
-const nodes = trainStepGraph(def, OPTIMIZER).toGraph().node;
+const nodes = trainStepGraph(def, OPTIMIZER, { nchwcBlock: await nchwcBlock() }).toGraph().node;
 const firstOptimizerNode = nodes.findIndex((n) => n.input.includes('step'));
 const optimizerNodes = new Set(nodes.slice(firstOptimizerNode).map((n) => n.name));
 

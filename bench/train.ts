@@ -11,6 +11,7 @@ import type { Batch } from '../lib/data/batch.js';
 import { buildTrainStep, modelParameters } from '../lib/onnx/models/build.js';
 import type { ModelDefinition } from '../lib/onnx/models/model.js';
 import { createModel } from '../lib/onnx/models/zoo.js';
+import { nchwcBlock } from '../lib/onnx/nchwc-block.js';
 import { baseLearningRates, optimizerStateNames, type OptimizerConfig } from '../lib/onnx/optimizers.js';
 import { initialValue, paramSize } from '../lib/onnx/params.js';
 import { tableRows } from '../lib/onnx/session-host-tables.js';
@@ -74,7 +75,9 @@ export interface RawStepper {
 export async function rawStepper(
   def: ModelDefinition, batch: Batch, options: ort.InferenceSession.SessionOptions = {}, hostMs?: { gather: number; update: number },
 ): Promise<RawStepper> {
-  const session = await ort.InferenceSession.create(buildTrainStep(def, OPTIMIZER), { intraOpNumThreads: 1, interOpNumThreads: 1, ...options });
+  // The graph the trainer builds on this machine (its convs as NCHWc kernels where the CPU has them).
+  const graph = buildTrainStep(def, OPTIMIZER, { nchwcBlock: await nchwcBlock() });
+  const session = await ort.InferenceSession.create(graph, { intraOpNumThreads: 1, interOpNumThreads: 1, ...options });
   const { params, buffers, hostTables } = modelParameters(def);
   const hostNames = hostTensorNames(hostTables, OPTIMIZER);
   const tables = hostTableRuns(hostTables, OPTIMIZER);

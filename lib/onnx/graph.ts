@@ -9,6 +9,8 @@ import {
 
 export const OPSET_VERSION = 18;
 export const IR_VERSION = 8;
+/** Versions of the operator domains beyond ONNX's own that graphs may use (ONNX Runtime's contrib kernels). */
+const DOMAIN_VERSIONS: Record<string, number> = { 'com.microsoft.nchwc': 1 };
 
 /** Float attributes must be marked: a bare `1` would be encoded as an INT attribute and rejected by ORT. */
 export class FloatAttr { constructor(readonly value: number) {} }
@@ -75,6 +77,15 @@ export function valueInfo(name: string, type: ElemType, shape?: Dim[]): ValueInf
   return { name, type: { tensor_type } };
 }
 
+/** The non-ONNX operator domains of a graph's nodes, subgraphs (Scan, Loop and If bodies) included. */
+function usedDomains(graph: GraphProto, into = new Set<string>()): Set<string> {
+  for (const node of graph.node) {
+    if (node.domain) into.add(node.domain);
+    for (const a of node.attribute) if (a.g) usedDomains(a.g, into);
+  }
+  return into;
+}
+
 export class GraphBuilder {
   private readonly nodes: NodeProto[] = [];
   private readonly initializers: TensorProto[] = [];
@@ -121,8 +132,14 @@ export class GraphBuilder {
     return this.opN(type, inputs, 1, attrs)[0]!;
   }
 
+  /** A one-output node of an operator domain other than ONNX's (one of DOMAIN_VERSIONS). */
+  domainOp(domain: string, type: string, inputs: string[], attrs: Attrs = {}): string {
+    if (!(domain in DOMAIN_VERSIONS)) throw new Error(`graph ${this.name}: unknown operator domain ${domain}`);
+    return this.opN(type, inputs, 1, attrs, domain)[0]!;
+  }
+
   /** A node with `count` outputs. */
-  opN(type: string, inputs: string[], count: number, attrs: Attrs = {}): string[] {
+  opN(type: string, inputs: string[], count: number, attrs: Attrs = {}, domain?: string): string[] {
     const id = this.fresh(type);
     const outs = Array.from({ length: count }, (_, i) => (count === 1 ? id : `${id}:${i}`));
     const node: NodeProto = {
@@ -131,6 +148,7 @@ export class GraphBuilder {
       input: inputs.map((v) => (v === '' ? v : this.resolve(v))),
       output: outs,
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+      ...(domain ? { domain } : {}),
     };
     for (const o of outs) this.define(o, node);
     this.nodes.push(node);
@@ -157,11 +175,12 @@ export class GraphBuilder {
   }
 
   toBytes(): Uint8Array {
+    const graph = this.toGraph();
     return encodeModel({
       ir_version: IR_VERSION,
       producer_name: 'tideline',
-      opset_import: [{ domain: '', version: OPSET_VERSION }],
-      graph: this.toGraph(),
+      opset_import: [{ domain: '', version: OPSET_VERSION }, ...[...usedDomains(graph)].map((domain) => ({ domain, version: DOMAIN_VERSIONS[domain]! }))],
+      graph,
     });
   }
 

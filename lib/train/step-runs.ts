@@ -8,8 +8,9 @@
 import type { Batch } from '../data/batch.js';
 import type { HostTable } from '../onnx/autodiff/tape.js';
 import type { BatchInputs } from '../onnx/batch-feeds.js';
-import { buildTrainStep } from '../onnx/models/build.js';
+import { buildTrainStep, type TrainStepOptions } from '../onnx/models/build.js';
 import { buildMultiStepTrainStep } from '../onnx/models/multi-step.js';
+import { nchwcBlock } from '../onnx/nchwc-block.js';
 import { GRAD_NORM_OUTPUT } from '../onnx/optimizers.js';
 import type { HostedSession, RunOptions, SessionHost, SessionOptions } from '../onnx/session-host.js';
 import type { Request } from '../onnx/session-protocol.js';
@@ -46,6 +47,7 @@ export class StepRuns {
     private readonly host: SessionHost,
     private readonly opts: TrainOptions,
     private readonly sessionOptions: SessionOptions,
+    private readonly graphOptions: TrainStepOptions,
     private readonly single: HostedSession,
     private multi: HostedSession | undefined,
     /** K when given; undefined when the probe chooses it. */
@@ -70,13 +72,15 @@ export class StepRuns {
   /** Creates the train-step sessions: the multi-step one now for a fixed stepsPerRun > 1, later if 'auto' settles on one. */
   static async open(host: SessionHost, opts: TrainOptions, cfg: StepRunsConfig): Promise<StepRuns> {
     const sessionOptions: SessionOptions = opts.intraOpThreads === undefined ? {} : { intraOpNumThreads: opts.intraOpThreads };
+    // NCHWc kernels are the CPU execution provider's; a CUDA session runs plain Convs.
+    const graphOptions: TrainStepOptions = { nchwcBlock: opts.executionProvider === 'cuda' ? undefined : await nchwcBlock() };
     const started = performance.now();
-    const single = await host.createSession(buildTrainStep(opts.model, opts.optimizer), sessionOptions);
+    const single = await host.createSession(buildTrainStep(opts.model, opts.optimizer, graphOptions), sessionOptions);
     const setupMs = performance.now() - started;
     const k = cfg.stepsPerRun === 'auto' ? undefined : cfg.stepsPerRun;
     const multi = k !== undefined && k > 1
-      ? await host.createSession(buildMultiStepTrainStep(opts.model, opts.optimizer), sessionOptions) : undefined;
-    return new StepRuns(host, opts, sessionOptions, single, multi, k, setupMs, cfg);
+      ? await host.createSession(buildMultiStepTrainStep(opts.model, opts.optimizer, graphOptions), sessionOptions) : undefined;
+    return new StepRuns(host, opts, sessionOptions, graphOptions, single, multi, k, setupMs, cfg);
   }
 
   /** Where the train step runs: 'cpu' after a fallback from 'cuda'. */
@@ -96,7 +100,7 @@ export class StepRuns {
   async settleStepsPerRun(): Promise<void> {
     if (this.k !== undefined || !this.probe) return;
     const k = this.probe.stepsPerRun;
-    if (k > 1 && !this.multi) this.multi = await this.host.createSession(buildMultiStepTrainStep(this.opts.model, this.opts.optimizer), this.sessionOptions);
+    if (k > 1 && !this.multi) this.multi = await this.host.createSession(buildMultiStepTrainStep(this.opts.model, this.opts.optimizer, this.graphOptions), this.sessionOptions);
     if (k === 1 && this.multi) {
       const multi = this.multi;
       this.multi = undefined;

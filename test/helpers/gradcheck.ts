@@ -26,6 +26,8 @@ export interface Probe {
   /** Values for some float inputs, parameters or buffers; the rest are U(-1, 1), normalization scales U(0.5, 1.5). */
   data?: (rng: Rng) => Tensors;
   training?: boolean;
+  /** The tape's NCHWc block size: convs as NCHWc kernels. */
+  nchwcBlock?: number;
 }
 
 /** A built probe: outputs `out`; in training also `loss` = Σ r·out, `<name>__grad` for params and float inputs, `<buffer>__new`. */
@@ -44,7 +46,7 @@ export class Harness {
     const inputs = p.inputs ?? {};
     const ints = p.ints ?? {};
     const g = new GraphBuilder('probe');
-    const t = new Tape(g, { training: p.training ?? true, params: { kind: 'inputs' } });
+    const t = new Tape(g, { training: p.training ?? true, params: { kind: 'inputs' }, nchwcBlock: p.nchwcBlock });
     const xs: Record<string, string> = {};
     for (const [n, s] of Object.entries(inputs)) xs[n] = t.setShape(g.input(n, 'float32', s), s);
     for (const [n, { shape }] of Object.entries(ints)) xs[n] = t.setShape(g.input(n, 'int64', shape), shape);

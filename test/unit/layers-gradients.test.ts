@@ -14,6 +14,7 @@ import { add } from '../../lib/onnx/layers/add.js';
 import { batchNorm } from '../../lib/onnx/layers/batchnorm.js';
 import { concat } from '../../lib/onnx/layers/concat.js';
 import { conv2d, type Conv2dOptions } from '../../lib/onnx/layers/conv2d.js';
+import { nchwcBlock } from '../../lib/onnx/nchwc-block.js';
 import { dropout, fnv1a } from '../../lib/onnx/layers/dropout.js';
 import { layerNorm } from '../../lib/onnx/layers/layernorm.js';
 import { linear } from '../../lib/onnx/layers/linear.js';
@@ -147,7 +148,7 @@ function maxPoolReference(shape: number[], { kernel: k, stride: s = k }: Pool2dO
   return { y, dx };
 }
 
-describe('conv2d against naive loops', () => {
+describe('conv2d against naive loops', async () => {
   // Both dX formulations: flipped Conv (stride 1, Ci ≥ Co) and ConvTranspose (the rest).
   const cases: ConvCase[] = [
     { b: 2, ci: 2, h: 6, w: 6, opts: { outChannels: 3, kernel: 3, padding: 1 } },
@@ -159,17 +160,38 @@ describe('conv2d against naive loops', () => {
     { b: 2, ci: 3, h: 6, w: 5, opts: { outChannels: 2, kernel: 1, stride: 2, bias: false } },
     { b: 1, ci: 1, h: 5, w: 5, opts: { outChannels: 2, kernel: 5, padding: 2 } },
   ];
-  for (const c of cases) {
-    const { kernel: k, stride = 1, padding = 0, bias = true } = c.opts;
-    it(`k${k} s${stride} p${padding} on ${c.h}×${c.w}${bias ? '' : ', no bias'}`, async () => {
-      const h = await Harness.create({ inputs: { x: [c.b, c.ci, c.h, c.w] }, forward: (t, { x }) => conv2d(t, 'conv', x!, c.opts) });
-      const out = await h.run();
-      const ref = convReference(c, h.feeds.x!, h.feeds['conv.weight']!, bias ? h.feeds['conv.bias'] : undefined, h.feeds.r!);
-      assertClose(out.out!, ref.y, 1e-5, 'y');
-      assertClose(out['x__grad']!, ref.dx, 1e-5, 'dx');
-      assertClose(out['conv.weight__grad']!, ref.dw, 1e-5, 'dw');
-      if (bias) assertClose(out['conv.bias__grad']!, ref.db, 1e-5, 'db');
-      else assert.ok(!h.differentiable.includes('conv.bias'));
+  // Shapes the NCHWc kernels take (channels in whole blocks of 8 or 16, or an input of fewer), each dX formulation.
+  const blockedCases: ConvCase[] = [
+    { b: 2, ci: 16, h: 6, w: 5, opts: { outChannels: 16, kernel: 3, padding: 1, bias: false } },
+    { b: 2, ci: 32, h: 5, w: 6, opts: { outChannels: 16, kernel: 3, padding: 1 } },
+    { b: 2, ci: 3, h: 6, w: 6, opts: { outChannels: 16, kernel: 3, padding: 1 } },
+    { b: 2, ci: 16, h: 7, w: 6, opts: { outChannels: 32, kernel: 3, stride: 2, padding: 1, bias: false } },
+    { b: 1, ci: 16, h: 7, w: 7, opts: { outChannels: 16, kernel: 5 } },
+  ];
+  const block = await nchwcBlock();
+  const check = (c: ConvCase, kernels?: number) => async () => {
+    const { bias = true } = c.opts;
+    const probe = { inputs: { x: [c.b, c.ci, c.h, c.w] }, forward: (t: Tape, { x }: Record<string, string>) => conv2d(t, 'conv', x!, c.opts), nchwcBlock: kernels };
+    const h = await Harness.create(probe);
+    const out = await h.run();
+    const ref = convReference(c, h.feeds.x!, h.feeds['conv.weight']!, bias ? h.feeds['conv.bias'] : undefined, h.feeds.r!);
+    assertClose(out.out!, ref.y, 1e-5, 'y');
+    assertClose(out['x__grad']!, ref.dx, 1e-5, 'dx');
+    assertClose(out['conv.weight__grad']!, ref.dw, 1e-5, 'dw');
+    if (bias) assertClose(out['conv.bias__grad']!, ref.db, 1e-5, 'db');
+    else assert.ok(!h.differentiable.includes('conv.bias'));
+  };
+  const name = ({ ci, h, w, opts: { outChannels, kernel: k, stride = 1, padding = 0, bias = true } }: ConvCase) =>
+    `${ci}→${outChannels} k${k} s${stride} p${padding} on ${h}×${w}${bias ? '' : ', no bias'}`;
+  for (const c of [...cases, ...blockedCases]) it(name(c), check(c));
+  for (const c of blockedCases) {
+    it(`${name(c)} as NCHWc kernels`, { skip: block === undefined && 'ONNX Runtime has no NCHWc kernels on this CPU' }, async () => {
+      const g = new GraphBuilder('nchwc');
+      const t = new Tape(g, { training: true, params: { kind: 'inputs' }, nchwcBlock: block });
+      const shape = [c.b, c.ci, c.h, c.w];
+      g.output('y', conv2d(t, 'conv', t.setShape(g.input('x', 'float32', shape), shape), c.opts), 'float32');
+      assert.ok(g.toGraph().node.some((n) => n.domain === 'com.microsoft.nchwc' && n.op_type === 'Conv'), 'the forward conv is an NCHWc Conv');
+      await check(c, block)();
     });
   }
 });

@@ -7,12 +7,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ort from 'onnxruntime-node';
-import { buildInference, buildTrainStep, modelParameters } from '../../lib/onnx/models/build.js';
+import { buildInference, buildTrainStep, modelParameters, trainStepGraph, type TrainStepOptions } from '../../lib/onnx/models/build.js';
 import { cnnModel } from '../../lib/onnx/models/cnn.js';
 import { logisticRegressionModel } from '../../lib/onnx/models/logistic-regression.js';
 import { mlpModel } from '../../lib/onnx/models/mlp.js';
 import type { ModelDefinition } from '../../lib/onnx/models/model.js';
+import { buildMultiStepTrainStep } from '../../lib/onnx/models/multi-step.js';
 import { resnetModel } from '../../lib/onnx/models/resnet.js';
+import { nchwcBlock } from '../../lib/onnx/nchwc-block.js';
 import { optimizerStateNames, type OptimizerConfig } from '../../lib/onnx/optimizers.js';
 import { initialValue } from '../../lib/onnx/params.js';
 import { createRng, type Rng } from '../../lib/rng.js';
@@ -56,13 +58,13 @@ function quadrantImages(channels: number, side: number): (rng: Rng, n: number) =
 }
 
 /** Runs `steps` train steps on fresh batches; parameters, buffers and optimizer state go round as ORT tensors. */
-async function train(def: ModelDefinition, opt: OptimizerConfig, data: (rng: Rng, n: number) => Data, steps: number, batch = 32) {
+async function train(def: ModelDefinition, opt: OptimizerConfig, data: (rng: Rng, n: number) => Data, steps: number, batch = 32, graph: TrainStepOptions = {}) {
   const { params, buffers } = modelParameters(def);
   const init = createRng(1);
   const state: Record<string, ort.Tensor> = {};
   for (const s of [...params, ...buffers]) state[s.name] = new ort.Tensor('float32', initialValue(s, init), s.shape);
   for (const s of params) for (const n of optimizerStateNames(s.name, opt)) state[n] = new ort.Tensor('float32', new Float32Array(state[s.name]!.size), s.shape);
-  const session = await ort.InferenceSession.create(buildTrainStep(def, opt), SESSION_OPTS);
+  const session = await ort.InferenceSession.create(buildTrainStep(def, opt, graph), SESSION_OPTS);
   const rng = createRng(7);
   const losses: number[] = [];
   for (let step = 1; step <= steps; step++) {
@@ -179,5 +181,28 @@ describe('model zoo', () => {
       await ort.InferenceSession.create(buildTrainStep(def, ADAM), SESSION_OPTS);
     }
     assert.throws(() => cnnModel({ channels: 1, height: 4, width: 4, numClasses: 2, filters: [4, 4, 4] }), /too small/);
+  });
+
+  it('with NCHWc convs (this CPU\'s block size) ResNet and the CNN take the steps they take with Conv', async (t) => {
+    const block = await nchwcBlock();
+    if (block === undefined) return t.skip('ONNX Runtime has no NCHWc kernels on this CPU');
+    const nets = [
+      resnetModel({ channels: 3, height: 8, width: 8, numClasses: 4, widths: [16, 32], blocksPerStage: 1 }),
+      cnnModel({ channels: 3, height: 8, width: 8, numClasses: 4, filters: [16, 32] }),
+    ];
+    for (const def of nets) {
+      const nodes = trainStepGraph(def, ADAM, { nchwcBlock: block }).toGraph().node;
+      assert.ok(nodes.some((n) => n.domain === 'com.microsoft.nchwc' && n.op_type === 'Conv'), `${def.architecture}: NCHWc convs in the train step`);
+      // The multi-step graph imports the domain its Scan body uses.
+      await (await ort.InferenceSession.create(buildMultiStepTrainStep(def, ADAM, { nchwcBlock: block }), SESSION_OPTS)).release();
+      const plain = await train(def, ADAM, quadrantImages(3, 8), 3);
+      const blocked = await train(def, ADAM, quadrantImages(3, 8), 3, 32, { nchwcBlock: block });
+      plain.losses.forEach((loss, i) => assert.ok(Math.abs(loss - blocked.losses[i]!) <= 1e-4 * loss, `${def.architecture} step ${i + 1}: loss ${loss} vs ${blocked.losses[i]}`));
+      // Adam moves a weight by about lr a step whatever its gradient's size, so a gradient near 0 whose sign rounding flips moves it the other way.
+      for (const [name, value] of Object.entries(plain.weights)) {
+        const gap = value.reduce((m, v, i) => Math.max(m, Math.abs(v - blocked.weights[name]![i]!)), 0);
+        assert.ok(gap <= 6 * ADAM.lr, `${def.architecture} ${name}: weights ${gap} apart after 3 steps`);
+      }
+    }
   });
 });

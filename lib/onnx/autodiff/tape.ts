@@ -53,9 +53,21 @@ export interface HostTable {
 /** Graph input name of the per-step seed that stochastic layers (Dropout) derive their randomness from. */
 const RNG_SEED_INPUT = 'rng_seed';
 
+/** How a tape builds its graph beyond what the model defines. */
+export interface TapeOptions {
+  training: boolean;
+  params: ParamMode;
+  /**
+   * The NCHWc block size of ONNX Runtime's CPU kernels on this machine (see nchwc-block.ts): set, convs run as
+   * NCHWc kernels (layers/nchwc-conv.ts). Only for sessions on the CPU execution provider.
+   */
+  nchwcBlock?: number;
+}
+
 export class Tape {
   readonly g: GraphBuilder;
   readonly training: boolean;
+  readonly nchwcBlock: number | undefined;
   readonly params: ParamSpec[] = [];
   readonly buffers: ParamSpec[] = [];
   readonly hostTables: HostTable[] = [];
@@ -65,9 +77,10 @@ export class Tape {
   private readonly bufferUpdates = new Map<string, string>();
   private seed?: string;
 
-  constructor(g: GraphBuilder, opts: { training: boolean; params: ParamMode }) {
+  constructor(g: GraphBuilder, opts: TapeOptions) {
     this.g = g;
     this.training = opts.training;
+    this.nchwcBlock = opts.nchwcBlock;
     this.mode = opts.params;
   }
 

@@ -13,10 +13,13 @@
  *   k−1−p (~30% faster); otherwise ConvTranspose with the weight as is (its [C_in_of_convT, C_out, k, k] layout is
  *   Conv's [Co, Ci, k, k]), output_padding restoring the rows/cols a strided conv dropped. ConvTranspose wins
  *   when Ci is small: its GEMM is Ci·k² rows tall where the flipped Conv's is Ci.
+ * With the tape's `nchwcBlock`, the forward Conv and the flipped Conv run as NCHWc kernels where their shapes allow
+ * (nchwc-conv.ts).
  */
 import type { Tape } from '../autodiff/tape.js';
 import type { GraphBuilder } from '../graph.js';
 import { axes, reduceSum, reshape, unsqueeze } from '../ops.js';
+import { nchwcApplies, nchwcConv } from './nchwc-conv.js';
 import { expectRank, withBatchOf } from './shapes.js';
 
 export interface Conv2dOptions {
@@ -28,19 +31,26 @@ export interface Conv2dOptions {
   bias?: boolean;
 }
 
-interface Geometry { ci: number; co: number; h: number; w: number; ho: number; wo: number; k: number; s: number; p: number }
+interface Geometry { ci: number; co: number; h: number; w: number; ho: number; wo: number; k: number; s: number; p: number; block?: number }
+
+/** Conv(x, weight[, bias]), Ci → Co channels, as NCHWc kernels when a block size is given and the shape allows. */
+function convOp(g: GraphBuilder, x: string, weight: string, bias: string | undefined, shape: { ci: number; co: number; k: number; s: number; p: number; block?: number }): string {
+  const { k, s, p, block } = shape;
+  if (block !== undefined && nchwcApplies({ ...shape, block })) return nchwcConv(g, x, weight, bias, { ...shape, block });
+  return g.op('Conv', bias ? [x, weight, bias] : [x, weight], { kernel_shape: [k, k], pads: [p, p, p, p], strides: [s, s] });
+}
 
 export function conv2d(t: Tape, name: string, x: string, opts: Conv2dOptions): string {
   const { g } = t;
   const { outChannels: co, kernel: k, stride: s = 1, padding: p = 0 } = opts;
   const [ci, h, w] = expectRank(t, x, 4, `conv2d ${name}`) as [number, number, number];
-  const geo: Geometry = { ci, co, h, w, ho: Math.floor((h + 2 * p - k) / s) + 1, wo: Math.floor((w + 2 * p - k) / s) + 1, k, s, p };
+  const geo: Geometry = { ci, co, h, w, ho: Math.floor((h + 2 * p - k) / s) + 1, wo: Math.floor((w + 2 * p - k) / s) + 1, k, s, p, block: t.nchwcBlock };
   if (geo.ho < 1 || geo.wo < 1) throw new Error(`conv2d ${name}: kernel ${k} does not fit a ${h}×${w} input with padding ${p}`);
   const fanIn = ci * k * k;
   const weight = t.param({ name: `${name}.weight`, shape: [co, ci, k, k], fanIn, init: 'kaiming-uniform' });
   const bias = opts.bias === false ? undefined : t.param({ name: `${name}.bias`, shape: [co], fanIn, init: 'zeros' });
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  const y = g.op('Conv', inputs, { kernel_shape: [k, k], pads: [p, p, p, p], strides: [s, s] });
+  const y = convOp(g, x, weight, bias, geo);
   t.record(inputs, [y], ([dy], [dx, dw, db]) => [
     dx ? inputGradient(g, geo, weight, dy!) : undefined,
     dw ? weightGradient(g, geo, x, dy!) : undefined,
@@ -49,12 +59,11 @@ export function conv2d(t: Tape, name: string, x: string, opts: Conv2dOptions): s
   return withBatchOf(t, y, x, [co, geo.ho, geo.wo]);
 }
 
-function inputGradient(g: GraphBuilder, { ci, co, h, w, k, s, p }: Geometry, weight: string, dy: string): string {
+function inputGradient(g: GraphBuilder, { ci, co, h, w, k, s, p, block }: Geometry, weight: string, dy: string): string {
   if (s === 1 && ci >= co && p <= k - 1) {
     const transposed = g.op('Transpose', [weight], { perm: [1, 0, 2, 3] });
     const flipped = g.op('Slice', [transposed, axes(g, [-1, -1]), axes(g, [-(k + 1), -(k + 1)]), axes(g, [2, 3]), axes(g, [-1, -1])]);
-    const q = k - 1 - p;
-    return g.op('Conv', [dy, flipped], { kernel_shape: [k, k], pads: [q, q, q, q] });
+    return convOp(g, dy, flipped, undefined, { ci: co, co: ci, k, s: 1, p: k - 1 - p, block });
   }
   const spare = [(h + 2 * p - k) % s, (w + 2 * p - k) % s];
   return g.op('ConvTranspose', [dy, weight], { kernel_shape: [k, k], pads: [p, p, p, p], strides: [s, s], output_padding: spare });

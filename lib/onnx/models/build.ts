@@ -12,9 +12,11 @@ import { appendOptimizer, type OptimizerConfig } from '../optimizers.js';
 import type { ParamSpec } from '../params.js';
 import type { ForwardResult, ModelDefinition } from './model.js';
 
-export interface TrainStepDebug {
+export interface TrainStepOptions {
   /** Also output `<param>__grad` for every parameter (gradient checks). */
   emitGradients?: boolean;
+  /** Convs as NCHWc kernels of this block size (Tape's `nchwcBlock`): for sessions on the CPU execution provider. */
+  nchwcBlock?: number;
 }
 
 function forward(def: ModelDefinition, t: Tape, inputs: Record<string, string>): ForwardResult {
@@ -63,15 +65,15 @@ export function buildInference(def: ModelDefinition, weights?: Record<string, Fl
  * `<buffer>__new`, `<state>__new`, `<rows>__grad` per host table (clipped when the optimizer clips), `loss`,
  * `per_sample_loss` [B], `per_sample_grad_norm` [B].
  */
-export function buildTrainStep(def: ModelDefinition, opt: OptimizerConfig, debug: TrainStepDebug = {}): Uint8Array {
+export function buildTrainStep(def: ModelDefinition, opt: OptimizerConfig, options: TrainStepOptions = {}): Uint8Array {
   if (def.supplied) return def.supplied.trainStep(opt);
-  return trainStepGraph(def, opt, debug).toBytes();
+  return trainStepGraph(def, opt, options).toBytes();
 }
 
 /** The train step of `buildTrainStep`, unserialized (e.g. to embed as a Loop body: see multi-step.ts). */
-export function trainStepGraph(def: ModelDefinition, opt: OptimizerConfig, debug: TrainStepDebug = {}): GraphBuilder {
+export function trainStepGraph(def: ModelDefinition, opt: OptimizerConfig, options: TrainStepOptions = {}): GraphBuilder {
   const g = new GraphBuilder(`${def.architecture}_train_step`);
-  const t = new Tape(g, { training: true, params: { kind: 'inputs' } });
+  const t = new Tape(g, { training: true, params: { kind: 'inputs' }, nchwcBlock: options.nchwcBlock });
   const inputs = declareInputs(t, def);
   const y = g.input('y', def.loss === 'softmax-ce' ? 'int64' : 'float32', ['B']);
   const w = g.input('w', 'float32', ['B']);
@@ -100,6 +102,6 @@ export function trainStepGraph(def: ModelDefinition, opt: OptimizerConfig, debug
   g.output('per_sample_loss', perSampleLoss, 'float32', ['B']);
   g.output('per_sample_grad_norm', perSampleGradNorm, 'float32', ['B']);
   // Host rows gradients are outputs already (rowsGradOutput).
-  if (debug.emitGradients) for (const u of updates) g.output(`${u.spec.name}__grad`, u.grad, 'float32', u.spec.shape);
+  if (options.emitGradients) for (const u of updates) g.output(`${u.spec.name}__grad`, u.grad, 'float32', u.spec.shape);
   return g;
 }

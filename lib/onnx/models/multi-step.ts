@@ -13,7 +13,7 @@
 import { GraphAttr, GraphBuilder } from '../graph.js';
 import { DataType, type Dim, type GraphProto, type ValueInfoProto } from '../proto.js';
 import { learningRateInputs, type OptimizerConfig } from '../optimizers.js';
-import { trainStepGraph } from './build.js';
+import { trainStepGraph, type TrainStepOptions } from './build.js';
 import type { ModelDefinition } from './model.js';
 
 const PREFIX = 'step/';
@@ -32,8 +32,8 @@ export function perStepInputs(def: ModelDefinition, opt: OptimizerConfig): strin
  * `<buffer>__new`, `<state>__new` after the K-th step, and every other single-step output stacked per step:
  * `loss` [K], `per_sample_loss` [K, B], `per_sample_grad_norm` [K, B] and, when the optimizer clips, `grad_norm` [K].
  */
-export function buildMultiStepTrainStep(def: ModelDefinition, opt: OptimizerConfig): Uint8Array {
-  const single = trainStepGraph(def, opt).toGraph();
+export function buildMultiStepTrainStep(def: ModelDefinition, opt: OptimizerConfig, options: Pick<TrainStepOptions, 'nchwcBlock'> = {}): Uint8Array {
+  const single = trainStepGraph(def, opt, options).toGraph();
   const perStep = new Set(perStepInputs(def, opt));
   const stacked = single.input.filter((i) => perStep.has(i.name));
   const carried = single.input.filter((i) => !perStep.has(i.name));
