@@ -6,8 +6,8 @@
  * weights, so its convs ask for them: the input reordered into blocks (or, with fewer channels than a block, read
  * as it is), the weight reordered to the blocked layout in the graph each step (a few thousand values), the output
  * reordered back. Measured against Conv, one intra-op thread, B = 256, AVX-512 (b = 16), reorders included:
- * 3×3 16→16 on 32×32 14–18 ms vs 17–23, 32→32 on 16×16 8–10 vs 11–15, 3→16 on 32×32 (no input reorder) 4–7 vs 5–7;
- * 1×1 convs gained nothing, so they stay Conv.
+ * 3×3 16→16 on 32×32 13–18 ms vs 17–24, 32→32 on 16×16 8–10 vs 11–15, 64→64 on 8×8 7–9 vs 10–11; 1×1 convs
+ * gained nothing, so they stay Conv (bench/README.md).
  */
 import type { GraphBuilder } from '../graph.js';
 import { reshape } from '../ops.js';
