@@ -5,7 +5,7 @@
  * and prints the kernel time by op type and by node, the shares of the optimizer update, of copy-like ops and of
  * gathers/scatters, what `session.run` costs beyond its kernels, and the host-side gather and table update.
  *
- *   node --import tsx bench/profile-step.ts --model resnet --batch 256 [--steps 20] [--top 15] [--json]
+ *   node --import tsx bench/profile-step.ts --model resnet --batch 256 [--steps 20] [--top 15] [--threads 1] [--json]
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ interface Total { name: string; ms: number; calls: number }
 const { values } = parseArgs({
   options: {
     model: { type: 'string' }, batch: { type: 'string', default: '256' }, steps: { type: 'string', default: '20' },
-    top: { type: 'string', default: '15' }, json: { type: 'boolean', default: false },
+    top: { type: 'string', default: '15' }, threads: { type: 'string', default: '1' }, json: { type: 'boolean', default: false },
   },
 });
 const entry = BENCH_MODELS.find((m) => m.name === values.model);
@@ -34,6 +34,7 @@ if (!entry) throw new Error(`--model must be one of ${BENCH_MODELS.map((m) => m.
 const batchSize = Number(values.batch);
 const steps = Number(values.steps);
 const top = Number(values.top);
+const intraOpNumThreads = Number(values.threads);
 
 const def = createModel(entry.spec, entry.features, entry.categorical ?? 0);
 const batch = randomBatch(def, batchSize, entry.features, entry.categorical ?? 0, batchSize);
@@ -47,10 +48,10 @@ const optimizerNodes = new Set(nodes.slice(firstOptimizerNode).map((n) => n.name
 // Warm up without the profiler, then profile `steps` steps in a second session (the first runs allocate and plan).
 const dir = mkdtempSync(join(tmpdir(), 'tide-profile-'));
 const host = { gather: 0, update: 0 };
-const warm = await rawStepper(def, batch);
+const warm = await rawStepper(def, batch, { intraOpNumThreads });
 for (let step = 1; step <= 3; step++) await warm.run(step);
 await warm.session.release();
-const { session, run } = await rawStepper(def, batch, { enableProfiling: true, profileFilePrefix: join(dir, 'step') }, host);
+const { session, run } = await rawStepper(def, batch, { intraOpNumThreads, enableProfiling: true, profileFilePrefix: join(dir, 'step') }, host);
 for (let step = 1; step <= 3; step++) await run(step);
 host.gather = 0;
 host.update = 0;

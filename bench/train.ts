@@ -22,16 +22,20 @@ import { hostTableRuns, hostTensorNames } from '../lib/train/host-tables.js';
 import { initModelState } from '../lib/train/model-state.js';
 import { trainModel } from '../lib/train/trainer.js';
 import type { ModelSpec } from '../policies/spec.js';
+import { spread, type Spread } from './rounds.js';
 
 export interface TrainBenchRow {
   model: string;
   batchSize: number;
+  /** Steps each side times per round. */
   steps: number;
-  /** The trainer's steps per session run: the one given, or its automatic choice. */
-  stepsPerRun: number;
-  rawSamplesPerS: number;
-  trainerSamplesPerS: number;
-  ratio: number;
+  /** The trainer's steps per session run in each round: the one given, or its automatic choice. */
+  stepsPerRun: number[];
+  rawSamplesPerS: Spread;
+  trainerSamplesPerS: Spread;
+  /** trainer ÷ raw, taken within each round. */
+  ratio: Spread;
+  /** The highest over the trainer's runs. */
   peakRssMb: number;
 }
 
@@ -186,10 +190,14 @@ export async function trainerRun(
   return { samplesPerS: ((lastStep - warmSteps) * batch.size) / seconds, peakRssMb: peak / 2 ** 20, stepsPerRun: result.stepsPerRun };
 }
 
-/** Times each zoo model at each batch size; steps are chosen so each measurement lasts about `seconds`. */
+/**
+ * Times each zoo model at each batch size, raw loop and trainer back to back in each of `rounds` rounds (the raw loop
+ * first in odd rounds, the trainer in even ones); steps are chosen so each measurement lasts about `seconds`.
+ */
 export async function benchTrain(opts: {
   batchSizes: number[];
   seconds: number;
+  rounds: number;
   onRow?: (row: TrainBenchRow) => void;
   /** The trainer's stepsPerRun (K optimizer steps per session run); absent: its automatic choice. */
   stepsPerRun?: number;
@@ -206,12 +214,20 @@ export async function benchTrain(opts: {
       const threads = opts.threads ?? 1;
       const probe = await rawLoop(def, batch, 3, threads);
       const steps = Math.max(5, Math.round((opts.seconds * probe) / batchSize));
-      const rawSamplesPerS = await rawLoop(def, batch, steps, threads);
-      const trainer = await trainerRun(def, batch, steps, { stepsPerRun: opts.stepsPerRun, threads });
-      const row = {
-        model: name, batchSize, steps, stepsPerRun: trainer.stepsPerRun, rawSamplesPerS: Math.round(rawSamplesPerS),
-        trainerSamplesPerS: Math.round(trainer.samplesPerS), ratio: Number((trainer.samplesPerS / rawSamplesPerS).toFixed(3)),
-        peakRssMb: Math.round(trainer.peakRssMb),
+      const raw: number[] = [];
+      const trainer: { samplesPerS: number; peakRssMb: number; stepsPerRun: number }[] = [];
+      for (let round = 0; round < opts.rounds; round++) {
+        const sides = [
+          async () => raw.push(await rawLoop(def, batch, steps, threads)),
+          async () => trainer.push(await trainerRun(def, batch, steps, { stepsPerRun: opts.stepsPerRun, threads })),
+        ];
+        for (const side of round % 2 === 0 ? sides : sides.reverse()) await side();
+      }
+      const row: TrainBenchRow = {
+        model: name, batchSize, steps, stepsPerRun: trainer.map((t) => t.stepsPerRun),
+        rawSamplesPerS: spread(raw, 0), trainerSamplesPerS: spread(trainer.map((t) => t.samplesPerS), 0),
+        ratio: spread(trainer.map((t, i) => t.samplesPerS / raw[i]!), 3),
+        peakRssMb: Math.round(Math.max(...trainer.map((t) => t.peakRssMb))),
       };
       rows.push(row);
       opts.onRow?.(row);

@@ -9,7 +9,7 @@ import { BENCH_MODELS, benchTrain } from '../../bench/train.js';
 import { benchTriggers } from '../../bench/triggers.js';
 
 const USAGE = [
-  'usage: tide bench train [--json] [--seconds S] [--steps-per-run K] [--threads N] [--models a,b]',
+  'usage: tide bench train [--json] [--seconds S] [--rounds R] [--steps-per-run K] [--threads N] [--models a,b]',
   '       tide bench peer [--json] [--seconds S] [--rounds R] [--threads N] [--models a,b]',
   '       tide bench dataplane [--json] [--rows N] [--files F] [--parallel N] [--repeats R] [--batch-size B] [--steps S] [--rounds R] [--fraction F]',
   '                            [--partition-sizes a,b] [--prefetch a,b] [--requests a,b] [--loader size,prefetch,requests]',
@@ -39,6 +39,7 @@ export async function bench(args: string[]): Promise<void> {
     options: {
       json: { type: 'boolean', default: false },
       seconds: { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '3' },
       'steps-per-run': { type: 'string' },
       threads: { type: 'string', default: '1' },
       models: { type: 'string' },
@@ -49,16 +50,26 @@ export async function bench(args: string[]): Promise<void> {
   if (!(seconds > 0)) throw new Error(`--seconds: "${values.seconds}" is not a positive number`);
   const stepsPerRun = values['steps-per-run'] === undefined ? undefined : positiveInt('--steps-per-run', values['steps-per-run']);
   const threads = positiveInt('--threads', values.threads);
+  const rounds = positiveInt('--rounds', values.rounds);
+  const models = values.models?.split(',').map((m) => m.trim());
+  const unknown = models?.filter((m) => !BENCH_MODELS.some((b) => b.name === m)) ?? [];
+  if (unknown.length > 0) throw new Error(`--models: unknown ${unknown.join(', ')} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`);
   const rows = await benchTrain({
     batchSizes: [64, 256],
     seconds,
+    rounds,
     stepsPerRun,
     threads,
-    models: values.models?.split(','),
-    onRow: values.json ? undefined : (r) =>
-      console.log(`${r.model.padEnd(20)} B=${String(r.batchSize).padEnd(4)} K=${String(r.stepsPerRun).padEnd(3)} raw ${String(r.rawSamplesPerS).padStart(7)}/s  trainer ${String(r.trainerSamplesPerS).padStart(7)}/s  ratio ${r.ratio.toFixed(3)}  peak RSS ${r.peakRssMb} MB`),
+    models,
+    onRow: values.json ? undefined : (r) => console.log(
+      `${r.model.padEnd(20)} B=${String(r.batchSize).padEnd(4)} K=${[...new Set(r.stepsPerRun)].join(',').padEnd(5)} `
+      + `raw ${String(r.rawSamplesPerS.median).padStart(8)}/s  trainer ${String(r.trainerSamplesPerS.median).padStart(8)}/s  `
+      + `ratio ${r.ratio.median.toFixed(3)} (${r.ratio.min.toFixed(3)}–${r.ratio.max.toFixed(3)})  peak RSS ${r.peakRssMb} MB`,
+    ),
   });
-  if (values.json) console.log(JSON.stringify({ benchmark: 'train', machine: machine(), stepsPerRun: stepsPerRun ?? 'auto', threads, rows }, null, 2));
+  const minRatio = Math.min(...rows.map((r) => r.ratio.median));
+  if (values.json) console.log(JSON.stringify({ benchmark: 'train', machine: machine(), stepsPerRun: stepsPerRun ?? 'auto', threads, rounds, min_trainer_ratio: minRatio, rows }, null, 2));
+  else console.log(`min_trainer_ratio ${minRatio} (medians over ${rounds} rounds)`);
 }
 
 function positiveInt(flag: string, value: string): number {
