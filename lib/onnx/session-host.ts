@@ -70,19 +70,21 @@ export class HostedSession {
   ) {}
 
   run(feeds: Record<string, Feed>, opts: RunOptions = {}): Promise<Record<string, TensorData>> {
-    const sent: Record<string, Feed> = {};
     const transfer = new Set<ArrayBuffer>();
-    for (const [name, f] of Object.entries(feeds)) {
-      if ('stored' in f) {
-        sent[name] = f;
-        continue;
-      }
-      const t = compact(f);
-      sent[name] = t;
-      if (opts.transfer && t.data.buffer instanceof ArrayBuffer) transfer.add(t.data.buffer);
-    }
     return this.host.request<Record<string, TensorData>>(
-      { op: 'run', session: this.id, feeds: sent, fetch: opts.fetch ?? null, keep: opts.keep ?? {}, tables: opts.tables ?? [] },
+      { op: 'run', session: this.id, feeds: sendable(feeds, opts, transfer), fetch: opts.fetch ?? null, keep: opts.keep ?? {}, tables: opts.tables ?? [] },
+      [...transfer],
+    );
+  }
+
+  /**
+   * Consecutive runs in one request, each on its own feeds (a stored feed is read as the run before left it), so that
+   * a sequence of short runs pays one round trip to the worker; `fetch`ed outputs come back stacked [runs, ...dims].
+   */
+  runSteps(steps: Record<string, Feed>[], opts: RunOptions & { fetch: string[] }): Promise<Record<string, TensorData>> {
+    const transfer = new Set<ArrayBuffer>();
+    return this.host.request<Record<string, TensorData>>(
+      { op: 'runSteps', session: this.id, steps: steps.map((f) => sendable(f, opts, transfer)), fetch: opts.fetch, keep: opts.keep ?? {}, tables: opts.tables ?? [] },
       [...transfer],
     );
   }
@@ -90,6 +92,21 @@ export class HostedSession {
   async release(): Promise<void> {
     await this.host.request({ op: 'release', session: this.id });
   }
+}
+
+/** Feeds as a request carries them: inline tensors compacted, their buffers added to `transfer` when the options say so. */
+function sendable(feeds: Record<string, Feed>, opts: RunOptions, transfer: Set<ArrayBuffer>): Record<string, Feed> {
+  const sent: Record<string, Feed> = {};
+  for (const [name, f] of Object.entries(feeds)) {
+    if ('stored' in f) {
+      sent[name] = f;
+      continue;
+    }
+    const t = compact(f);
+    sent[name] = t;
+    if (opts.transfer && t.data.buffer instanceof ArrayBuffer) transfer.add(t.data.buffer);
+  }
+  return sent;
 }
 
 /**

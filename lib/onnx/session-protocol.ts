@@ -38,6 +38,8 @@ export interface HostTableRun {
 export type Request =
   | { op: 'create'; session: number; model: Uint8Array; options: SessionOptions }
   | { op: 'run'; session: number; feeds: Record<string, Feed>; fetch: string[] | null; keep: Record<string, string>; tables: HostTableRun[] }
+  /** Runs of one session, one per element of `steps`, in order: outputs in `fetch` come back stacked [steps, ...dims]. */
+  | { op: 'runSteps'; session: number; steps: Record<string, Feed>[]; fetch: string[]; keep: Record<string, string>; tables: HostTableRun[] }
   | { op: 'put'; tensors: Record<string, TensorData> }
   | { op: 'get'; names: string[]; take: boolean }
   | { op: 'release'; session: number }

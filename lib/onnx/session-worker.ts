@@ -84,6 +84,40 @@ function session(id: number): ort.InferenceSession {
   return s;
 }
 
+/**
+ * One run of `s`: feeds resolved (stored ones from the store as it is now, so a step sees the state the one before
+ * kept), host tables (`runs`, held as `tables`) gathered before it and updated after it, outputs in `keep` stored.
+ * Returns the fetched outputs: `fetch`, or when null every output neither kept nor a table's gradient.
+ */
+async function runStep(
+  s: ort.InferenceSession, sent: Record<string, Feed>, fetchNames: string[] | null, keep: Record<string, string>,
+  runs: HostTableRun[], tables: WasmTable[],
+): Promise<Record<string, ort.Tensor>> {
+  const feeds: Record<string, ort.Tensor> = {};
+  const entries = Object.entries(sent);
+  const isHeld = (f: Feed) => 'stored' in f && heldAs.has(f.stored);
+  for (const [name, f] of entries) if (!isHeld(f)) feeds[name] = 'stored' in f ? stored(f.stored) : toTensor(f);
+  const gathered = runs.map((h, i) => gather(h, tables[i]!, feeds));
+  // Views of held tables last: a gather may grow a table's memory, which replaces its views.
+  for (const [name, f] of entries) if (isHeld(f)) feeds[name] = stored((f as { stored: string }).stored);
+  const grads = runs.map((h) => h.grad);
+  const fetch = fetchNames ?? s.outputNames.filter((n) => !(n in keep) && !grads.includes(n));
+  const out = await s.run(feeds, [...new Set([...fetch, ...Object.keys(keep), ...grads])]);
+  for (const [output, as] of Object.entries(keep)) store.set(as, out[output]!);
+  const scalar = (name: string): number => (feeds[name]!.data as Float32Array)[0]!;
+  runs.forEach((h, i) => tables[i]!.step(gathered[i]!, out[h.grad]!.data as Float32Array, scalar(h.lr), scalar(h.step)));
+  return Object.fromEntries(fetch.map((name) => [name, out[name]!]));
+}
+
+/** One output of consecutive steps, stacked along a new leading dim [steps, ...dims], as a multi-step graph outputs it. */
+function stacked(steps: ort.Tensor[]): TensorData {
+  const [first] = steps;
+  const size = first!.data.length;
+  const data = new (first!.data.constructor as new (n: number) => TensorData['data'])(size * steps.length);
+  steps.forEach((t, j) => (data as Float32Array).set(t.data as Float32Array, j * size));
+  return { type: first!.type as TensorData['type'], dims: [steps.length, ...first!.dims], data };
+}
+
 /** Feeds `h.rows` with the rows of the batch's ids; returns the row index of each. */
 function gather(h: HostTableRun, table: WasmTable, feeds: Record<string, ort.Tensor>): Int32Array {
   const ids = feeds[h.ids];
@@ -102,31 +136,24 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       return { result: { inputNames: [...s.inputNames], outputNames: [...s.outputNames] }, transfer: [] };
     }
     case 'run': {
-      const s = session(req.session);
-      const feeds: Record<string, ort.Tensor> = {};
-      const entries = Object.entries(req.feeds) as [string, Feed][];
-      const isHeld = (f: Feed) => 'stored' in f && heldAs.has(f.stored);
-      for (const [name, f] of entries) if (!isHeld(f)) feeds[name] = 'stored' in f ? stored(f.stored) : toTensor(f);
-      const tables = req.tables.map(hold);
-      const gathered = req.tables.map((h, i) => gather(h, tables[i]!, feeds));
-      // Views of held tables last: a gather may grow a table's memory, which replaces its views.
-      for (const [name, f] of entries) if (isHeld(f)) feeds[name] = stored((f as { stored: string }).stored);
-      const grads = req.tables.map((h) => h.grad);
-      const keepNames = Object.keys(req.keep);
-      const fetch = req.fetch ?? s.outputNames.filter((n) => !(n in req.keep) && !grads.includes(n));
-      const out = await s.run(feeds, [...new Set([...fetch, ...keepNames, ...grads])]);
-      for (const [output, as] of Object.entries(req.keep)) store.set(as, out[output]!);
-      const scalar = (name: string): number => (feeds[name]!.data as Float32Array)[0]!;
-      req.tables.forEach((h, i) => tables[i]!.step(gathered[i]!, out[h.grad]!.data as Float32Array, scalar(h.lr), scalar(h.step)));
+      const out = await runStep(session(req.session), req.feeds, req.fetch, req.keep, req.tables, req.tables.map(hold));
       const result: Record<string, TensorData> = {};
       const transfer: ArrayBuffer[] = [];
-      for (const name of fetch) {
-        const t = fromTensor(out[name]!);
+      for (const [name, tensor] of Object.entries(out)) {
+        const t = fromTensor(tensor);
         result[name] = t;
         // ORT copies every output into a fresh buffer; hand it over unless it is also kept here.
         if (!(name in req.keep) && t.data.byteLength === t.data.buffer.byteLength) transfer.push(t.data.buffer as ArrayBuffer);
       }
       return { result, transfer };
+    }
+    case 'runSteps': {
+      const s = session(req.session);
+      const tables = req.tables.map(hold);
+      const outs: Record<string, ort.Tensor>[] = [];
+      for (const feeds of req.steps) outs.push(await runStep(s, feeds, req.fetch, req.keep, req.tables, tables));
+      const result = Object.fromEntries(req.fetch.map((name) => [name, stacked(outs.map((o) => o[name]!))]));
+      return { result, transfer: Object.values(result).map((t) => t.data.buffer as ArrayBuffer) };
     }
     case 'put':
       releaseAny(Object.keys(req.tensors));

@@ -1,7 +1,9 @@
 /**
  * Runs of the train step in the worker: a run of one batch goes to the single-step graph, with the batch's own
  * buffers; with stepsPerRun above 1, runs go to the multi-step one (multi-step.ts), their batches stacked as they
- * arrive (stacked-batches.ts). With stepsPerRun left to choose, the first runs are timed until K is settled
+ * arrive (stacked-batches.ts), except for models with host tables: each step's rows are gathered from the tables as
+ * the step before left them, which a Scan inside one run cannot do, so their runs of K are K single-step runs in one
+ * request to the worker (one round trip, not K). With stepsPerRun left to choose, the first runs are timed until K is settled
  * (steps-per-run.ts). Each run's updated parameters, buffers and optimizer state stay in the worker, under the names
  * they were fed from, and its losses go to the step statistics.
  */
@@ -76,9 +78,10 @@ export class StepRuns {
     const graphOptions: TrainStepOptions = { nchwcBlock: opts.executionProvider === 'cuda' ? undefined : await nchwcBlock() };
     const started = performance.now();
     const single = await host.createSession(buildTrainStep(opts.model, opts.optimizer, graphOptions), sessionOptions);
-    const setupMs = performance.now() - started;
+    // Runs of sequential steps need no second session: the probe need not repay one.
+    const setupMs = cfg.hostTables.length > 0 ? 0 : performance.now() - started;
     const k = cfg.stepsPerRun === 'auto' ? undefined : cfg.stepsPerRun;
-    const multi = k !== undefined && k > 1
+    const multi = k !== undefined && k > 1 && cfg.hostTables.length === 0
       ? await host.createSession(buildMultiStepTrainStep(opts.model, opts.optimizer, graphOptions), sessionOptions) : undefined;
     return new StepRuns(host, opts, sessionOptions, graphOptions, single, multi, k, setupMs, cfg);
   }
@@ -98,7 +101,7 @@ export class StepRuns {
    * probe settles on 1 after all.
    */
   async settleStepsPerRun(): Promise<void> {
-    if (this.k !== undefined || !this.probe) return;
+    if (this.k !== undefined || !this.probe || this.sequential) return;
     const k = this.probe.stepsPerRun;
     if (k > 1 && !this.multi) this.multi = await this.host.createSession(buildMultiStepTrainStep(this.opts.model, this.opts.optimizer, this.graphOptions), this.sessionOptions);
     if (k === 1 && this.multi) {
@@ -108,12 +111,17 @@ export class StepRuns {
     }
   }
 
+  /** Whether runs of K are K single-step runs (models with host tables) rather than one multi-step run. */
+  private get sequential(): boolean {
+    return this.runOptions.tables!.length > 0;
+  }
+
   /** An empty run that takes up to `limit` batches. */
   newRun(limit: number): RunBatches {
     const k = this.stepsPerRun;
-    if (k > 1) return new StackedBatches(k, limit, (b) => trainBatchFeeds(b, this.feeds.model, this.feeds.inputs), this.stacks);
+    if (k > 1 && !this.sequential) return new StackedBatches(k, limit, (b) => trainBatchFeeds(b, this.feeds.model, this.feeds.inputs), this.stacks);
     const batches: Batch[] = [];
-    return { batches, accepts: () => batches.length === 0, add: (b) => void batches.push(b) };
+    return { batches, accepts: () => batches.length < Math.min(k, limit), add: (b) => void batches.push(b) };
   }
 
   /**
@@ -123,9 +131,11 @@ export class StepRuns {
   post(run: RunBatches, first: number, stepsBefore: number): Promise<void> {
     const [batch] = run.batches;
     if (this.k === undefined) this.probe ??= new StepsPerRunProbe(this.setupMs, stepBytes(trainBatchFeeds(batch!, this.feeds.model, this.feeds.inputs)));
-    const done = run instanceof StackedBatches
-      ? this.postStacked(run, first, stepsBefore)
-      : this.single.run(singleStepFeeds(this.feeds, batch!, stepsBefore), this.runOptions).then((out) => this.stats.record(run.batches, first, out));
+    const done = run instanceof StackedBatches ? this.postStacked(run, first, stepsBefore)
+      : run.batches.length > 1
+        ? this.single.runSteps(run.batches.map((b, j) => singleStepFeeds(this.feeds, b, stepsBefore + j)), { ...this.runOptions, fetch: this.stats.fetch })
+          .then((out) => this.stats.record(run.batches, first, out))
+        : this.single.run(singleStepFeeds(this.feeds, batch!, stepsBefore), this.runOptions).then((out) => this.stats.record(run.batches, first, out));
     const { probe } = this;
     return probe && !probe.settled ? done.then(() => probe.finished(performance.now(), run.batches.length)) : done;
   }

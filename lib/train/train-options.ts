@@ -1,6 +1,5 @@
 /** What a trainModel call is given, and the checks it passes before any step. */
 import type { Batch } from '../data/batch.js';
-import type { HostTable } from '../onnx/autodiff/tape.js';
 import type { ModelDefinition } from '../onnx/models/model.js';
 import { checkOptimizer, type OptimizerConfig } from '../onnx/optimizers.js';
 import type { ParamSpec } from '../onnx/params.js';
@@ -59,9 +58,9 @@ export interface TrainOptions {
    * single steps; 1 for models whose steps are that long already, and for calls too short to repay a second session.
    * Runs never straddle a checkpoint, so the checkpoint cadence and the resumed state are exactly those of single
    * steps; a run cut short (by a checkpoint, the end of the batches or a batch of another size) runs its batches so
-   * far. Models with host tables (layers/host-embedding.ts), batch selection (`selectBatch`) and supplied graphs run
-   * single steps when this is absent; host tables also when it is given: each step's rows are gathered from the
-   * tables as the previous step left them, which a Scan inside one run cannot do.
+   * far. Models with host tables (layers/host-embedding.ts) run K single steps in one request to the worker instead
+   * of a Scan (each step's rows are gathered from the tables as the step before left them); batch selection
+   * (`selectBatch`) and supplied graphs run single steps when this is absent.
    */
   stepsPerRun?: number;
   /** Intra-op threads of the train-step sessions; default DEFAULT_SESSION_OPTIONS' (1). */
@@ -86,20 +85,15 @@ export interface TrainOptions {
 /** Resolved from the options once they pass the checks. */
 export interface CheckedOptions {
   rngSeed: number;
-  /**
-   * Optimizer steps per session run: 1 for models with host tables, whatever was asked; 'auto' to choose from
-   * measured step times (only where multi-step runs are possible).
-   */
+  /** Optimizer steps per run: as asked, 'auto' to choose from measured step times where runs of several steps are possible. */
   stepsPerRun: number | 'auto';
 }
 
-/** Throws, naming the option, before any step when the options cannot train; `parameters`: modelParameters(opts.model). */
-export function checkTrainOptions(
-  opts: TrainOptions, parameters: { params: ParamSpec[]; hostTables: HostTable[] },
-): CheckedOptions {
+/** Throws, naming the option, before any step when the options cannot train; `params`: modelParameters(opts.model)'s. */
+export function checkTrainOptions(opts: TrainOptions, params: ParamSpec[]): CheckedOptions {
   const { model, optimizer, state } = opts;
   checkModelState(state, model, optimizer);
-  checkOptimizer(optimizer, parameters.params.map((s) => s.name));
+  checkOptimizer(optimizer, params.map((s) => s.name));
   if (opts.schedule) checkSchedule(opts.schedule);
   if (opts.schedule && opts.learningRate) throw new Error('trainModel: give learningRate or schedule, not both');
   const rngSeed = opts.seed ?? state.rngSeed ?? 0;
@@ -112,7 +106,7 @@ export function checkTrainOptions(
     throw new Error(`trainModel: intraOpThreads ${intraOpThreads} is not a positive integer`);
   }
   if (opts.selectBatch) checkBatchSelection(model, stepsPerRun ?? 1);
-  const singleOnly = parameters.hostTables.length > 0 || (stepsPerRun === undefined && (opts.selectBatch !== undefined || model.supplied !== undefined));
+  const singleOnly = stepsPerRun === undefined && (opts.selectBatch !== undefined || model.supplied !== undefined);
   return { rngSeed, stepsPerRun: singleOnly ? 1 : stepsPerRun ?? 'auto' };
 }
 

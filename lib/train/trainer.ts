@@ -57,7 +57,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const { model, optimizer, signal, checkpointEvery } = opts;
   const inputs = batchInputs(model);
   const { params, buffers, hostTables } = modelParameters(model);
-  const { rngSeed, stepsPerRun } = checkTrainOptions(opts, { params, hostTables });
+  const { rngSeed, stepsPerRun } = checkTrainOptions(opts, params);
   signal?.throwIfAborted();
 
   const names = stateNames(params, buffers, optimizer);

@@ -415,10 +415,13 @@ describe('training with host tables', () => {
     await assert.rejects(run(HOST, ADAM, data), (e: Error) => e instanceof NonFiniteLossError && e.step === 3);
   });
 
-  it('stepsPerRun > 1 runs single steps: bit-identical to stepsPerRun 1', async () => {
-    const a = await run(HOST, ADAM, batches(8, 6), { stepsPerRun: 3 });
-    const b = await run(HOST, ADAM, batches(8, 6));
+  it('stepsPerRun > 1 runs that many single steps a request: bit-identical to stepsPerRun 1, losses included', async () => {
+    const a = await run(HOST, ADAM, batches(8, 7), { stepsPerRun: 3 });
+    const b = await run(HOST, ADAM, batches(8, 7), { stepsPerRun: 1 });
+    assert.equal(a.stepsPerRun, 3);
     assertStatesBitIdentical(a.state, b.state);
+    assert.equal(a.finalLoss, b.finalLoss);
+    assert.equal(a.meanLoss, b.meanLoss);
     await assert.rejects(run(HOST, ADAM, batches(8, 1), { stepsPerRun: 0 }), /stepsPerRun 0 is not a positive integer/);
   });
 });

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import type { Batch } from '../../lib/data/batch.js';
 import { evaluateModel } from '../../lib/eval/evaluate.js';
 import { exportInferenceModel } from '../../lib/models/export.js';
+import { GraphBuilder } from '../../lib/onnx/graph.js';
 import { buildInference, modelParameters } from '../../lib/onnx/models/build.js';
 import { mlpModel, type MlpConfig } from '../../lib/onnx/models/mlp.js';
 import type { OptimizerConfig } from '../../lib/onnx/optimizers.js';
@@ -337,5 +338,27 @@ describe('SessionHost', () => {
       await host.close();
     }
     await assert.rejects(host.get(['emb']), /closed/);
+  });
+
+  it('runSteps: each run reads the stored tensors the run before kept; fetched outputs come back stacked', async () => {
+    const g = new GraphBuilder('accumulate');
+    const acc = g.input('acc', 'float32', [1]);
+    const x = g.input('x', 'float32', [1]);
+    g.output('acc__new', g.op('Add', [acc, x]), 'float32', [1]);
+    g.output('seen', g.op('Identity', [acc]), 'float32', [1]);
+    const host = new SessionHost();
+    try {
+      await host.put({ acc: { type: 'float32', dims: [1], data: Float32Array.of(10) } });
+      const session = await host.createSession(g.toBytes());
+      const step = (v: number) => ({ acc: { stored: 'acc' }, x: { type: 'float32', dims: [1], data: Float32Array.of(v) } as TensorData });
+      const out = await session.runSteps([step(1), step(2), step(3)], { fetch: ['seen'], keep: { acc__new: 'acc' }, transfer: true });
+      assert.deepEqual(out.seen!.dims, [3, 1]);
+      assert.deepEqual(Array.from(out.seen!.data as Float32Array), [10, 11, 13]);
+      assert.deepEqual(Array.from((await host.get(['acc'])).acc!.data as Float32Array), [16]);
+      await assert.rejects(session.runSteps([step(1), { acc: { stored: 'acc' } }], { fetch: ['seen'], keep: { acc__new: 'acc' } }), /onnxruntime:/);
+      assert.deepEqual(Array.from((await host.get(['acc'])).acc!.data as Float32Array), [17], 'the steps before a failed one stay done');
+    } finally {
+      await host.close();
+    }
   });
 });
