@@ -1,10 +1,8 @@
 /**
  * Runs of the train step in the worker: a run of one batch goes to the single-step graph, with the batch's own
  * buffers; with stepsPerRun above 1, runs go to the multi-step one (multi-step.ts), their batches stacked as they
- * arrive (stacked-batches.ts), except for models with host tables: each step's rows are gathered from the tables as
- * the step before left them, which a Scan inside one run cannot do, so their runs of K are K single-step runs in one
- * request to the worker (one round trip, not K). With stepsPerRun left to choose, the first runs are timed until K is settled
- * (steps-per-run.ts). Each run's updated parameters, buffers and optimizer state stay in the worker, under the names
+ * arrive (stacked-batches.ts), except for models with host tables (see `sequentialRuns`). With stepsPerRun left to
+ * choose, the first runs are timed until K is settled (steps-per-run.ts). Each run's updated parameters, buffers and optimizer state stay in the worker, under the names
  * they were fed from, and its losses go to the step statistics.
  */
 import type { Batch } from '../data/batch.js';
@@ -35,6 +33,13 @@ export interface StepRunsConfig {
   hostTables: HostTable[];
 }
 
+/**
+ * Whether runs of K are K single-step runs in one request to the worker (one round trip, not K) rather than one run
+ * of the multi-step graph: with host tables, each step's rows are gathered from the tables as the step before left
+ * them, which a Scan inside one run cannot do.
+ */
+const sequentialRuns = (cfg: StepRunsConfig): boolean => cfg.hostTables.length > 0;
+
 /** The batches of one run as they are pulled: one for a single step, up to K stacked for a multi-step run. */
 export type RunBatches = Pick<StackedBatches, 'batches' | 'accepts' | 'add'>;
 
@@ -44,6 +49,7 @@ export class StepRuns {
   private readonly runOptions: RunOptions;
   private probe: StepsPerRunProbe | undefined;
   private readonly stacks = new StackPool();
+  private readonly sequential: boolean;
 
   private constructor(
     private readonly host: SessionHost,
@@ -59,6 +65,7 @@ export class StepRuns {
     cfg: StepRunsConfig,
   ) {
     const { model, optimizer } = opts;
+    this.sequential = sequentialRuns(cfg);
     const clipping = optimizer.clipGradNorm !== undefined && single.outputNames.includes(GRAD_NORM_OUTPUT);
     this.stats = new StepStats(clipping ? optimizer.clipGradNorm : undefined, opts.onProgress);
     this.feeds = {
@@ -78,10 +85,10 @@ export class StepRuns {
     const graphOptions: TrainStepOptions = { nchwcBlock: opts.executionProvider === 'cuda' ? undefined : await nchwcBlock() };
     const started = performance.now();
     const single = await host.createSession(buildTrainStep(opts.model, opts.optimizer, graphOptions), sessionOptions);
-    // Runs of sequential steps need no second session: the probe need not repay one.
-    const setupMs = cfg.hostTables.length > 0 ? 0 : performance.now() - started;
+    // Sequential runs need no second session: the probe need not repay one.
+    const setupMs = sequentialRuns(cfg) ? 0 : performance.now() - started;
     const k = cfg.stepsPerRun === 'auto' ? undefined : cfg.stepsPerRun;
-    const multi = k !== undefined && k > 1 && cfg.hostTables.length === 0
+    const multi = k !== undefined && k > 1 && !sequentialRuns(cfg)
       ? await host.createSession(buildMultiStepTrainStep(opts.model, opts.optimizer, graphOptions), sessionOptions) : undefined;
     return new StepRuns(host, opts, sessionOptions, graphOptions, single, multi, k, setupMs, cfg);
   }
@@ -111,11 +118,6 @@ export class StepRuns {
     }
   }
 
-  /** Whether runs of K are K single-step runs (models with host tables) rather than one multi-step run. */
-  private get sequential(): boolean {
-    return this.runOptions.tables!.length > 0;
-  }
-
   /** An empty run that takes up to `limit` batches. */
   newRun(limit: number): RunBatches {
     const k = this.stepsPerRun;
@@ -131,11 +133,14 @@ export class StepRuns {
   post(run: RunBatches, first: number, stepsBefore: number): Promise<void> {
     const [batch] = run.batches;
     if (this.k === undefined) this.probe ??= new StepsPerRunProbe(this.setupMs, stepBytes(trainBatchFeeds(batch!, this.feeds.model, this.feeds.inputs)));
-    const done = run instanceof StackedBatches ? this.postStacked(run, first, stepsBefore)
-      : run.batches.length > 1
-        ? this.single.runSteps(run.batches.map((b, j) => singleStepFeeds(this.feeds, b, stepsBefore + j)), { ...this.runOptions, fetch: this.stats.fetch })
-          .then((out) => this.stats.record(run.batches, first, out))
-        : this.single.run(singleStepFeeds(this.feeds, batch!, stepsBefore), this.runOptions).then((out) => this.stats.record(run.batches, first, out));
+    let done: Promise<void>;
+    if (run instanceof StackedBatches) done = this.postStacked(run, first, stepsBefore);
+    else {
+      const outputs = run.batches.length === 1
+        ? this.single.run(singleStepFeeds(this.feeds, batch!, stepsBefore), this.runOptions)
+        : this.single.runSteps(run.batches.map((b, j) => singleStepFeeds(this.feeds, b, stepsBefore + j)), { ...this.runOptions, fetch: this.stats.fetch });
+      done = outputs.then((out) => this.stats.record(run.batches, first, out));
+    }
     const { probe } = this;
     return probe && !probe.settled ? done.then(() => probe.finished(performance.now(), run.batches.length)) : done;
   }

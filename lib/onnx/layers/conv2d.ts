@@ -19,7 +19,7 @@
 import type { Tape } from '../autodiff/tape.js';
 import type { GraphBuilder } from '../graph.js';
 import { axes, reduceSum, reshape, unsqueeze } from '../ops.js';
-import { nchwcApplies, nchwcConv } from './nchwc-conv.js';
+import { nchwcApplies, nchwcConv, type NchwcConvShape } from './nchwc-conv.js';
 import { expectRank, withBatchOf } from './shapes.js';
 
 export interface Conv2dOptions {
@@ -34,7 +34,7 @@ export interface Conv2dOptions {
 interface Geometry { ci: number; co: number; h: number; w: number; ho: number; wo: number; k: number; s: number; p: number; block?: number }
 
 /** Conv(x, weight[, bias]), Ci → Co channels, as NCHWc kernels when a block size is given and the shape allows. */
-function convOp(g: GraphBuilder, x: string, weight: string, bias: string | undefined, shape: { ci: number; co: number; k: number; s: number; p: number; block?: number }): string {
+function convOp(g: GraphBuilder, x: string, weight: string, bias: string | undefined, shape: Omit<NchwcConvShape, 'block'> & { block?: number }): string {
   const { k, s, p, block } = shape;
   if (block !== undefined && nchwcApplies({ ...shape, block })) return nchwcConv(g, x, weight, bias, { ...shape, block });
   return g.op('Conv', bias ? [x, weight, bias] : [x, weight], { kernel_shape: [k, k], pads: [p, p, p, p], strides: [s, s] });
