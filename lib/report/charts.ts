@@ -165,15 +165,16 @@ export function costSpec(data: PipelineReportData): TopLevelSpec {
 export function compareOverTimeSpec(pipelines: PipelineReportData[]): TopLevelSpec {
   // On the shared evaluation's intervals when the pipelines have one: the same points in time for every pipeline.
   const plans = sharedPlans(pipelines);
+  const colors = variantColors(pipelines);
   const points = pipelines.flatMap((data, i) => {
     const plan = plans?.[i];
     const start = plan ? new Map(plan.intervals.map((t) => [t.intervalId, t.startTs * 1000])) : new Map(data.intervals.map((t) => [t.intervalId, t.minTs * 1000]));
     return (plan ? plan.composite : data.composite)
       .filter((p) => p.activeAccuracy !== null)
-      .map((p) => ({ pipeline: data.name, time: start.get(p.intervalId), accuracy: p.activeAccuracy, model: modelLabel(p.activeModel!), interval: p.intervalId }));
+      .map((p) => ({ pipeline: data.name, variant: colors.variant(data.name), time: start.get(p.intervalId), accuracy: p.activeAccuracy, model: modelLabel(p.activeModel!), interval: p.intervalId }));
   });
   const x = { field: 'time', type: 'temporal', scale: { type: 'utc' }, axis: TIME_AXIS } as const;
-  const color = { field: 'pipeline', type: 'nominal', legend: { orient: 'bottom', direction: 'vertical', labelLimit: 400 } } as const;
+  const { color } = colors;
   return {
     config,
     title: 'Composite model accuracy over sample time',
@@ -181,7 +182,11 @@ export function compareOverTimeSpec(pipelines: PipelineReportData[]): TopLevelSp
     width: 640,
     height: 280,
     layer: [
-      { name: 'composite_line', mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y: { field: 'accuracy', type: 'quantitative', scale: ACCURACY_SCALE, axis: ACCURACY_AXIS }, color } },
+      {
+        name: 'composite_line', mark: { type: 'line', strokeWidth: 2 },
+        // One line per pipeline: a variant's seeds share its colour.
+        encoding: { x, y: { field: 'accuracy', type: 'quantitative', scale: ACCURACY_SCALE, axis: ACCURACY_AXIS }, color, detail: { field: 'pipeline' } },
+      },
       {
         name: 'composite_points',
         mark: { type: 'point', filled: true, size: 45 },
@@ -193,6 +198,18 @@ export function compareOverTimeSpec(pipelines: PipelineReportData[]): TopLevelSp
 
 /** An experiment's pipelines are `<experiment>/<variant>/seed-<seed>`: their seeds share the variant's colour. */
 const variantOf = (pipeline: string) => pipeline.replace(/\/seed-\d+$/, '');
+
+/**
+ * The colour of a pipeline in every comparison chart: its variant's, with an experiment's name, shared by every
+ * variant, as the legend's title instead of repeated in each label.
+ */
+function variantColors(pipelines: PipelineReportData[]) {
+  const folder = sharedFolder(pipelines.map((data) => variantOf(data.name)));
+  return {
+    variant: (pipeline: string) => variantOf(pipeline).slice(folder.length),
+    color: { field: 'variant', type: 'nominal', legend: { title: folder ? folder.slice(0, -1) : null, orient: 'bottom', columns: 4, labelLimit: 240 } } as const,
+  };
+}
 
 /** The first folder of the names when all of them share it (an experiment's name), else ''. */
 function sharedFolder(names: string[]): string {
@@ -222,17 +239,15 @@ function comparedAccuracy(pipelines: PipelineReportData[]): { accuracy: (number 
  */
 export function accuracyVsCostSpec(pipelines: PipelineReportData[]): TopLevelSpec {
   const { accuracy, inSampleTime } = comparedAccuracy(pipelines);
-  // An experiment's name, shared by every variant, titles the legend instead of repeating in each label.
-  const folder = sharedFolder(pipelines.map((data) => variantOf(data.name)));
+  const { variant, color } = variantColors(pipelines);
   const points = pipelines.map((data, i) => ({
     pipeline: data.name,
-    variant: variantOf(data.name).slice(folder.length),
+    variant: variant(data.name),
     accuracy: accuracy[i],
     triggers: data.figures.cost.triggers,
     seconds: data.figures.cost.trainingSeconds,
   }));
   const y = { field: 'accuracy', type: 'quantitative', title: 'mean composite accuracy', axis: { format: '.0%' }, scale: { zero: false } } as const;
-  const color = { field: 'variant', type: 'nominal', legend: { title: folder ? folder.slice(0, -1) : null, orient: 'bottom', columns: 4, labelLimit: 240 } } as const;
   const tooltip = [
     { field: 'pipeline' }, { field: 'accuracy', type: 'quantitative', format: '.1%' }, { field: 'triggers' },
     { field: 'seconds', type: 'quantitative', format: '.2f', title: 'training seconds' },

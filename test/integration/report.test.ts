@@ -11,7 +11,7 @@ import { recordEvaluationTime, upsertEvaluation } from '../../lib/pipelines/eval
 import { upsertModel } from '../../lib/pipelines/models.js';
 import { upsertPipeline } from '../../lib/pipelines/registry.js';
 import { recordTrigger } from '../../lib/pipelines/triggers.js';
-import { accuracyVsCostSpec } from '../../lib/report/charts.js';
+import { accuracyVsCostSpec, compareOverTimeSpec } from '../../lib/report/charts.js';
 import { loadPipelineReport } from '../../lib/report/data.js';
 import type { PlanReport } from '../../lib/report/plan-data.js';
 import { writeComparisonReport, writePipelineReport } from '../../lib/report/write.js';
@@ -206,6 +206,11 @@ describe('HTML reports', () => {
     assert.equal(spec.hconcat[0]!.encoding.color.legend.title, 'exp');
     const html = await readFile((await writeComparisonReport(runs, path.join(dir, 'compare-variants'))).page, 'utf8');
     assert.equal(markCount(html, 'accuracy_triggers'), 3, 'one point per pipeline, seeds included');
+    // The over-time chart colours alike, and still draws one line per pipeline.
+    const overTime = compareOverTimeSpec(runs) as { data: { values: { pipeline: string; variant: string }[] }; layer: { encoding: { color: unknown; detail?: unknown } }[] };
+    assert.deepEqual(overTime.layer[0]!.encoding.color, spec.hconcat[0]!.encoding.color);
+    assert.deepEqual([...new Set(overTime.data.values.map((p) => `${p.pipeline} ${p.variant}`))], ['exp/a/seed-1 a', 'exp/a/seed-2 a', 'exp/b/seed-1 b']);
+    assert.equal(markCount(html, 'composite_line'), 3, 'one line per pipeline, seeds included');
   });
 
   it('renders the charts in a real browser', async (t) => {
