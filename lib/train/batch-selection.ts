@@ -8,7 +8,7 @@
  */
 import type { Batch } from '../data/batch.js';
 import { checkBatchInputs, inputFeeds, type BatchInputs } from '../onnx/batch-feeds.js';
-import { buildInference } from '../onnx/models/build.js';
+import { buildInference, type TrainStepOptions } from '../onnx/models/build.js';
 import type { ModelDefinition } from '../onnx/models/model.js';
 import type { Feed, HostedSession, SessionHost } from '../onnx/session-host.js';
 import { checkTrainBatch } from './train-batch.js';
@@ -35,13 +35,14 @@ export class BatchSelection {
   /** Created on the first forward, queued behind the steps posted before it. */
   private session: Promise<HostedSession> | undefined;
 
-  /** `stored`: the inference graph's parameter and buffer inputs, fed from the worker's store. */
+  /** `stored`: the inference graph's parameter and buffer inputs, fed from the worker's store; `graph`: the train step's graph options. */
   constructor(
     private readonly host: SessionHost,
     private readonly model: ModelDefinition,
     private readonly inputs: BatchInputs,
     private readonly stored: Record<string, Feed>,
     private readonly selectBatch: SelectBatch,
+    private readonly graph: Pick<TrainStepOptions, 'nchwcBlock'>,
   ) {}
 
   /**
@@ -67,7 +68,7 @@ export class BatchSelection {
    */
   private async forward(b: Batch, step: number, fetch = { embedding: true }): Promise<ForwardOutputs> {
     checkBatchInputs(b, this.inputs, (why) => new Error(`forward of selectBatch for step ${step}: ${why}`));
-    this.session ??= this.host.createSession(buildInference(this.model));
+    this.session ??= this.host.createSession(buildInference(this.model, undefined, this.graph));
     const session = await this.session;
     const feeds = inputFeeds({ ...b, x: b.x.slice() }, this.inputs);
     const out = await session.run({ ...this.stored, ...feeds }, { fetch: fetch.embedding ? ['output', 'embedding'] : ['output'], transfer: true });

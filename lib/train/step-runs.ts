@@ -55,7 +55,8 @@ export class StepRuns {
     private readonly host: SessionHost,
     private readonly opts: TrainOptions,
     private readonly sessionOptions: SessionOptions,
-    private readonly graphOptions: TrainStepOptions,
+    /** How the train step's graphs are built on this machine (NCHWc convs), for the other graphs the trainer runs. */
+    readonly graphOptions: TrainStepOptions,
     private readonly single: HostedSession,
     private multi: HostedSession | undefined,
     /** K when given; undefined when the probe chooses it. */

@@ -74,7 +74,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     await halt.race(host.put(toTensors(opts.state, params, buffers, optimizer)));
     const trainStep = await halt.race(StepRuns.open(host, opts, { inputs, rngSeed, stepsPerRun, graphNames, hostTables }));
     const selection = opts.selectBatch
-      && new BatchSelection(host, model, inputs, storedFeeds([...names.params, ...names.buffers]), opts.selectBatch);
+      && new BatchSelection(host, model, inputs, storedFeeds([...names.params, ...names.buffers]), opts.selectBatch, trainStep.graphOptions);
     let globalStep = opts.state.step;
     let stepsDone = 0;
     const inFlight: Promise<void>[] = [];

@@ -195,6 +195,18 @@ describe('model zoo', () => {
       assert.ok(nodes.some((n) => n.domain === 'com.microsoft.nchwc' && n.op_type === 'Conv'), `${def.architecture}: NCHWc convs in the train step`);
       // The multi-step graph imports the domain its Scan body uses.
       await (await ort.InferenceSession.create(buildMultiStepTrainStep(def, ADAM, { nchwcBlock: block }), SESSION_OPTS)).release();
+      // The forward with parameters as inputs (batch-then-sample's) computes what the plain one does; an export stays plain.
+      const declared = modelParameters(def);
+      const rng = createRng(5);
+      const feeds: Record<string, ort.Tensor> = { x: new ort.Tensor('float32', quadrantImages(3, 8)(rng, 6).x, [6, 3, 8, 8]) };
+      for (const spec of [...declared.params, ...declared.buffers]) feeds[spec.name] = new ort.Tensor('float32', initialValue(spec, rng), spec.shape);
+      const [plainOut, blockedOut] = await Promise.all([{}, { nchwcBlock: block }].map(async (options) => {
+        const session = await ort.InferenceSession.create(buildInference(def, undefined, options), SESSION_OPTS);
+        return (await session.run(feeds)).output!.data as Float32Array;
+      }));
+      plainOut!.forEach((v, i) => assert.ok(Math.abs(v - blockedOut![i]!) <= 1e-4 * Math.max(1, Math.abs(v)), `${def.architecture} forward output ${i}: ${v} vs ${blockedOut![i]}`));
+      const weights = Object.fromEntries(Object.entries(feeds).filter(([name]) => name !== 'x').map(([name, t]) => [name, t.data as Float32Array]));
+      assert.throws(() => buildInference(def, weights, { nchwcBlock: block }), /stays plain ONNX/);
       const plain = await train(def, ADAM, quadrantImages(3, 8), 3);
       const blocked = await train(def, ADAM, quadrantImages(3, 8), 3, 32, { nchwcBlock: block });
       plain.losses.forEach((loss, i) => assert.ok(Math.abs(loss - blocked.losses[i]!) <= 1e-4 * loss, `${def.architecture} step ${i + 1}: loss ${loss} vs ${blocked.losses[i]}`));
