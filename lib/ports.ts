@@ -1,4 +1,4 @@
-import { createConnection, createServer } from 'node:net';
+import { type AddressInfo, createConnection, createServer } from 'node:net';
 
 /** True when something accepts TCP connections at host:port within the timeout. */
 export function isListening(host: string, port: number, timeoutMs = 500): Promise<boolean> {
@@ -14,17 +14,26 @@ export function isListening(host: string, port: number, timeoutMs = 500): Promis
   });
 }
 
-/** `preferred` when it is free on 127.0.0.1, otherwise a free port the OS picks. */
+/**
+ * `preferred` when it is free on 127.0.0.1, otherwise a free port the OS picks and holds back from its
+ * next picks: a connection to it, closed from the listening side, stays in TIME_WAIT for a minute, and
+ * while it does Linux gives the port to no bind(0) (the dev server picks a dozen ports of its own that
+ * way after this one), yet a server binding it by number (with SO_REUSEADDR, as Node, Go and PostgreSQL
+ * do) gets it.
+ */
 export function freePort(preferred = 0): Promise<number> {
   return new Promise((resolvePort, reject) => {
-    const server = createServer();
+    const server = createServer((accepted) => accepted.destroy());
     server.once('error', (err: NodeJS.ErrnoException) => {
       if (preferred !== 0 && err.code === 'EADDRINUSE') freePort(0).then(resolvePort, reject);
       else reject(err);
     });
     server.listen(preferred, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : preferred));
+      const { port } = server.address() as AddressInfo;
+      if (preferred !== 0) return server.close(() => resolvePort(port));
+      const client = createConnection({ host: '127.0.0.1', port });
+      client.once('error', reject);
+      client.once('close', () => server.close(() => resolvePort(port)));
     });
   });
 }

@@ -1,5 +1,5 @@
-import { execFile, spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { type ChildProcess, execFile, spawn, type StdioPipe } from 'node:child_process';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { freePort } from '../ports.js';
 
@@ -33,10 +33,26 @@ export interface DevServerOptions {
   searchAttributes?: boolean;
 }
 
+/** Port clashes a fresh pick of ports gets past; other failures end the start at once. */
+const START_ATTEMPTS = 3;
+
 /** Starts `temporal server start-dev` and waits until the cluster reports healthy. */
 export async function startTemporalDevServer(opts: DevServerOptions): Promise<DevServer> {
-  const port = await freePort(opts.port ?? 0);
-  const uiPort = opts.uiPort === false ? undefined : await freePort(opts.uiPort ?? 0);
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort(attempt === 1 ? opts.port : undefined);
+    const uiPort = opts.uiPort === false ? undefined : await freePort(attempt === 1 ? opts.uiPort : undefined);
+    try {
+      return await startOnPorts(opts, port, uiPort);
+    } catch (err) {
+      // Another process can take a port between freePort and the server binding it.
+      if (!(err instanceof PortClash) || attempt === START_ATTEMPTS) throw err;
+    }
+  }
+}
+
+class PortClash extends Error {}
+
+async function startOnPorts(opts: DevServerOptions, port: number, uiPort: number | undefined): Promise<DevServer> {
   const address = `127.0.0.1:${port}`;
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
   args.push('--namespace', opts.namespace ?? 'default');
@@ -47,16 +63,22 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
   const dynamic = { 'frontend.enableServerVersionCheck': false, ...opts.dynamicConfig };
   for (const [key, value] of Object.entries(dynamic)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
 
-  const out = opts.logFile ? openSync(opts.logFile, 'a') : 'ignore';
-  const child = spawn(opts.cli, args, { stdio: ['ignore', out, out] });
+  const output = serverOutput(opts.logFile);
+  const child = spawn(opts.cli, args, { stdio: ['ignore', output.stdio, output.stdio] });
+  output.follow(child);
   let exited: string | undefined;
-  const exit = new Promise<string>((resolveExit) => child.on('exit', (code, signal) => resolveExit(exited = `exited with ${signal ?? code}`)));
+  const exit = new Promise<string>((resolveExit) => child.on('close', (code, signal) => resolveExit(exited = `exited with ${signal ?? code}`)));
   const killOnExit = () => child.kill('SIGKILL');
   process.on('exit', killOnExit);
 
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
   for (;;) {
-    if (exited) throw new Error(`The Temporal dev server ${exited}${opts.logFile ? `; see ${opts.logFile}` : ''}`);
+    if (exited) {
+      process.off('exit', killOnExit);
+      const said = output.text();
+      if (/address already in use/i.test(said)) throw new PortClash(`The Temporal dev server ${exited}: a port it chose was taken`);
+      throw new Error(`The Temporal dev server ${exited}${opts.logFile ? `; see ${opts.logFile}` : `: ${lastLine(said)}`}`);
+    }
     try {
       await run(opts.cli, ['operator', 'cluster', 'health', '--address', address], { timeout: 5_000 });
       break;
@@ -83,4 +105,43 @@ export async function startTemporalDevServer(opts: DevServerOptions): Promise<De
         setTimeout(() => child.kill('SIGKILL'), 5_000).unref();
       }),
   };
+}
+
+/** Where the server's output goes (its log file, or a pipe kept in memory), and what it has said since it started. */
+function serverOutput(logFile: string | undefined): { stdio: number | StdioPipe; follow(child: ChildProcess): void; text(): string } {
+  if (logFile) {
+    const fd = openSync(logFile, 'a');
+    const start = fstatSync(fd).size;
+    return {
+      stdio: fd,
+      follow: () => closeSync(fd),
+      text: () => {
+        const read = openSync(logFile, 'r');
+        try {
+          const size = fstatSync(read).size;
+          const from = Math.max(start, size - KEPT_OUTPUT);
+          const buffer = Buffer.alloc(size - from);
+          readSync(read, buffer, 0, buffer.length, from);
+          return buffer.toString();
+        } finally {
+          closeSync(read);
+        }
+      },
+    };
+  }
+  let said = '';
+  return {
+    stdio: 'pipe',
+    follow: (child) => {
+      for (const stream of [child.stdout, child.stderr]) stream?.on('data', (chunk: Buffer) => (said = (said + chunk.toString()).slice(-KEPT_OUTPUT)));
+    },
+    text: () => said,
+  };
+}
+
+/** Enough of the server's last words to tell why it stopped. */
+const KEPT_OUTPUT = 16 * 1024;
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').at(-1) || 'no output';
 }

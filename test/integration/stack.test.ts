@@ -125,15 +125,19 @@ describe('the stack of a state folder', () => {
 
   it("another start from the same folder attaches to the owner's services and leaves them running when it stops", async () => {
     const config = configFor(join(parent, 'a', '.tideline'));
-    const owner = stacks[0]!;
+    const owner = stacks[0];
+    assert.ok(owner, "the folder's owner started in the test before");
     const attached = await startStack(config);
-    assert.equal(attached.temporalAddress, owner.temporalAddress);
-    assert.equal(attached.databaseUrl, owner.databaseUrl);
-    assert.deepEqual(attached.summary, [
-      `PostgreSQL: attached to ${owner.databaseUrl.replace(/\/\/[^@]*@/, '//…@')}; tide process ${process.pid} runs it for ${config.home}`,
-      `Temporal: attached to ${owner.temporalAddress}; tide process ${process.pid} runs it for ${config.home}`,
-    ]);
-    await attached.stop();
+    try {
+      assert.equal(attached.temporalAddress, owner.temporalAddress);
+      assert.equal(attached.databaseUrl, owner.databaseUrl);
+      assert.deepEqual(attached.summary, [
+        `PostgreSQL: attached to ${owner.databaseUrl.replace(/\/\/[^@]*@/, '//…@')}; tide process ${process.pid} runs it for ${config.home}`,
+        `Temporal: attached to ${owner.temporalAddress}; tide process ${process.pid} runs it for ${config.home}`,
+      ]);
+    } finally {
+      await attached.stop();
+    }
     for (const port of portsOf(owner)) assert.ok(await isListening('127.0.0.1', port), `port ${port} still open`);
     assert.ok(existsSync(stackFilePath(config.home)), "the owner's record stays");
   });
