@@ -105,6 +105,34 @@ function sgdProgram(coupled: boolean, nesterov: boolean): Program {
   };
 }
 
+/** The locals of a kernel's loop over row entries: the entry count and span (parameters), the cursor and byte ends. */
+interface RowLoopLocals { count: number; span: number; cursor: number; end: number; vecEnd: number; spanEnd: number }
+
+/**
+ * The loop of every kernel: `body` once per 4-byte entry from `cursor` (0) to count·4, after setting the span's byte
+ * ends (spanEnd = span·4; vecEnd = its whole 4-float vectors, span rounded down to a multiple of 4, ·4).
+ */
+function rowLoop({ count, span, cursor, end, vecEnd, spanEnd }: RowLoopLocals, body: number[]): number[] {
+  return [
+    ...op.get(count), ...op.i32(2), ...op.i32Shl, ...op.set(end),
+    ...op.get(span), ...op.i32(2), ...op.i32Shl, ...op.set(spanEnd),
+    ...op.get(span), ...op.i32(-4), ...op.i32And, ...op.i32(2), ...op.i32Shl, ...op.set(vecEnd),
+    ...strideLoop(cursor, end, 4, body),
+  ];
+}
+
+/** `body` once for each `bytes`-wide step of local `off` up to local `limit`. */
+function strideLoop(off: number, limit: number, bytes: number, body: number[]): number[] {
+  return [
+    ...op.block, ...op.loop,
+    ...op.get(off), ...op.get(limit), ...op.i32GeU, ...op.brIf(1),
+    ...body,
+    ...op.get(off), ...op.i32(bytes), ...op.i32Add, ...op.set(off),
+    ...op.br(0),
+    ...op.end, ...op.end,
+  ];
+}
+
 /**
  * `update` of program `p`. Parameters: table, states..., grad, rows, slots (byte offsets), count, span, then the
  * rule's float32 scalars.
@@ -137,32 +165,19 @@ function updateFunction(p: Program): WasmFunction {
     div: op.f32Div, sqrt: op.f32Sqrt, zero: op.f32Const0, scalar: (k) => op.get(firstScalar + k),
   };
   /** Lanes of `w` from `off` up to `limit` bytes into the span. */
-  const lanes = (w: Width, temps: number[], limit: number) => [
-    ...op.block, ...op.loop,
-    ...op.get(off), ...op.get(limit), ...op.i32GeU, ...op.brIf(1),
-    ...p.body(w, at, (k) => temps[k]!),
-    ...op.get(off), ...op.i32(w.bytes), ...op.i32Add, ...op.set(off),
-    ...op.br(0),
-    ...op.end, ...op.end,
-  ];
+  const lanes = (w: Width, temps: number[], limit: number) => strideLoop(off, limit, w.bytes, p.body(w, at, (k) => temps[k]!));
   const body = [
     ...p.scalars.flatMap((_, k) => [...op.get(firstScalar + k), ...op.f32x4Splat, ...op.set(vScalars[k]!)]),
-    ...op.get(count), ...op.i32(2), ...op.i32Shl, ...op.set(end),
-    ...op.get(span), ...op.i32(2), ...op.i32Shl, ...op.set(spanEnd),
-    ...op.get(span), ...op.i32(-4), ...op.i32And, ...op.i32(2), ...op.i32Shl, ...op.set(vecEnd),
-    ...op.block, ...op.loop,
-    ...op.get(cursor), ...op.get(end), ...op.i32GeU, ...op.brIf(1),
-    // Byte offset of the span's row, then each stream's row base; the gradient's from the slot.
-    ...op.get(rows), ...op.get(cursor), ...op.i32Add, ...op.i32Load, ...op.get(spanEnd), ...op.i32Mul, ...op.set(rowOff),
-    ...Array.from({ length: streams }, (_, s) => [...op.get(base(s)), ...op.get(rowOff), ...op.i32Add, ...op.set(rowBase[s]!)]).flat(),
-    ...op.get(base(G)), ...op.get(slots), ...op.get(cursor), ...op.i32Add, ...op.i32Load, ...op.get(spanEnd), ...op.i32Mul, ...op.i32Add,
-    ...op.set(rowBaseOf(G)),
-    ...op.i32(0), ...op.set(off),
-    ...lanes(vector, vTemps, vecEnd),
-    ...lanes(scalar, fTemps, spanEnd),
-    ...op.get(cursor), ...op.i32(4), ...op.i32Add, ...op.set(cursor),
-    ...op.br(0),
-    ...op.end, ...op.end,
+    ...rowLoop({ count, span, cursor, end, vecEnd, spanEnd }, [
+      // Byte offset of the span's row, then each stream's row base; the gradient's from the slot.
+      ...op.get(rows), ...op.get(cursor), ...op.i32Add, ...op.i32Load, ...op.get(spanEnd), ...op.i32Mul, ...op.set(rowOff),
+      ...Array.from({ length: streams }, (_, s) => [...op.get(base(s)), ...op.get(rowOff), ...op.i32Add, ...op.set(rowBase[s]!)]).flat(),
+      ...op.get(base(G)), ...op.get(slots), ...op.get(cursor), ...op.i32Add, ...op.i32Load, ...op.get(spanEnd), ...op.i32Mul, ...op.i32Add,
+      ...op.set(rowBaseOf(G)),
+      ...op.i32(0), ...op.set(off),
+      ...lanes(vector, vTemps, vecEnd),
+      ...lanes(scalar, fTemps, spanEnd),
+    ]),
   ];
   return { name: 'update', params, locals, body };
 }
@@ -171,22 +186,12 @@ function updateFunction(p: Program): WasmFunction {
 function accumulateFunction(): WasmFunction {
   const [grad, occurrences, count, scratch, span] = [0, 1, 2, 3, 4];
   const [cursor, end, vecEnd, spanEnd, dst, off] = [5, 6, 7, 8, 9, 10];
-  const add = (load: number[], store: number[], addOp: number[], bytes: number, limit: number) => [
-    ...op.block, ...op.loop,
-    ...op.get(off), ...op.get(limit), ...op.i32GeU, ...op.brIf(1),
+  const add = (load: number[], store: number[], addOp: number[], bytes: number, limit: number) => strideLoop(off, limit, bytes, [
     ...op.get(dst), ...op.get(off), ...op.i32Add,
     ...op.get(dst), ...op.get(off), ...op.i32Add, ...load, ...op.get(grad), ...op.get(off), ...op.i32Add, ...load, ...addOp,
     ...store,
-    ...op.get(off), ...op.i32(bytes), ...op.i32Add, ...op.set(off),
-    ...op.br(0),
-    ...op.end, ...op.end,
-  ];
-  const body = [
-    ...op.get(count), ...op.i32(2), ...op.i32Shl, ...op.set(end),
-    ...op.get(span), ...op.i32(2), ...op.i32Shl, ...op.set(spanEnd),
-    ...op.get(span), ...op.i32(-4), ...op.i32And, ...op.i32(2), ...op.i32Shl, ...op.set(vecEnd),
-    ...op.block, ...op.loop,
-    ...op.get(cursor), ...op.get(end), ...op.i32GeU, ...op.brIf(1),
+  ]);
+  const body = rowLoop({ count, span, cursor, end, vecEnd, spanEnd }, [
     ...op.block,
     // dst = scratch + slot · span bytes; a negative slot skips the row.
     ...op.get(occurrences), ...op.get(cursor), ...op.i32Add, ...op.i32Load, ...op.set(dst),
@@ -197,10 +202,7 @@ function accumulateFunction(): WasmFunction {
     ...add(op.f32Load, op.f32Store, op.f32Add, 4, spanEnd),
     ...op.end,
     ...op.get(grad), ...op.get(spanEnd), ...op.i32Add, ...op.set(grad),
-    ...op.get(cursor), ...op.i32(4), ...op.i32Add, ...op.set(cursor),
-    ...op.br(0),
-    ...op.end, ...op.end,
-  ];
+  ]);
   return { name: 'accumulate', params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32], body };
 }
 
@@ -209,27 +211,17 @@ function gatherFunction(): WasmFunction {
   const [table, rows, count, out, span] = [0, 1, 2, 3, 4];
   const [cursor, end, vecEnd, spanEnd, src, off] = [5, 6, 7, 8, 9, 10];
   /** Copies (or, with `zero`, clears) the span from `off` up to `limit` in steps of `bytes`. */
-  const copy = (load: number[], store: number[], zero: number[] | undefined, bytes: number, limit: number) => [
-    ...op.block, ...op.loop,
-    ...op.get(off), ...op.get(limit), ...op.i32GeU, ...op.brIf(1),
+  const copy = (load: number[], store: number[], zero: number[] | undefined, bytes: number, limit: number) => strideLoop(off, limit, bytes, [
     ...op.get(out), ...op.get(off), ...op.i32Add,
     ...(zero ?? [...op.get(src), ...op.get(off), ...op.i32Add, ...load]),
     ...store,
-    ...op.get(off), ...op.i32(bytes), ...op.i32Add, ...op.set(off),
-    ...op.br(0),
-    ...op.end, ...op.end,
-  ];
+  ]);
   const row = (zero: boolean) => [
     ...op.i32(0), ...op.set(off),
     ...copy(op.v128Load, op.v128Store, zero ? op.v128Const0 : undefined, 16, vecEnd),
     ...copy(op.f32Load, op.f32Store, zero ? op.f32Const0 : undefined, 4, spanEnd),
   ];
-  const body = [
-    ...op.get(count), ...op.i32(2), ...op.i32Shl, ...op.set(end),
-    ...op.get(span), ...op.i32(2), ...op.i32Shl, ...op.set(spanEnd),
-    ...op.get(span), ...op.i32(-4), ...op.i32And, ...op.i32(2), ...op.i32Shl, ...op.set(vecEnd),
-    ...op.block, ...op.loop,
-    ...op.get(cursor), ...op.get(end), ...op.i32GeU, ...op.brIf(1),
+  const body = rowLoop({ count, span, cursor, end, vecEnd, spanEnd }, [
     ...op.get(rows), ...op.get(cursor), ...op.i32Add, ...op.i32Load, ...op.set(src),
     ...op.get(src), ...op.i32(0), ...op.i32LtS,
     ...op.if, ...row(true),
@@ -238,10 +230,7 @@ function gatherFunction(): WasmFunction {
     ...row(false),
     ...op.end,
     ...op.get(out), ...op.get(spanEnd), ...op.i32Add, ...op.set(out),
-    ...op.get(cursor), ...op.i32(4), ...op.i32Add, ...op.set(cursor),
-    ...op.br(0),
-    ...op.end, ...op.end,
-  ];
+  ]);
   return { name: 'gather', params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32], body };
 }
 
