@@ -79,12 +79,13 @@ export function bagIds(t: Tape, ids: string): { valid: string; safeIds: string }
 
 /**
  * Gathered rows [B, L, dim] → [B, dim]: the sum (or mean) over the rows where `valid`; the rows' gradient is zero
- * at padding.
+ * at padding. `zeroAtPadding`: the rows are zeros there already (a worker-held table gathers them so), and the sum
+ * needs no mask.
  */
-export function poolBag(t: Tape, rows: string, valid: string, ids: string, opts: EmbeddingBagOptions): string {
+export function poolBag(t: Tape, rows: string, valid: string, ids: string, opts: EmbeddingBagOptions, zeroAtPadding = false): string {
   const { g } = t;
   const mask = unsqueeze(g, g.op('Cast', [valid], { to: DataType.float32 }), [2]); // [B, L, 1]
-  const sum = reduceSum(g, g.op('Mul', [rows, mask]), [1], false);
+  const sum = reduceSum(g, zeroAtPadding ? rows : g.op('Mul', [rows, mask]), [1], false);
   // [B, 1]: 1 / max(count, 1); a static constant of 1 in sum mode.
   const scale = opts.mode === 'mean'
     ? g.op('Reciprocal', [g.op('Max', [g.op('ReduceSum', [mask, axes(g, [1])], { keepdims: 0 }), g.const('float32', [], [1])])])

@@ -42,7 +42,7 @@ export function hostEmbeddingBag(t: Tape, name: string, ids: string, opts: HostE
   checkBagMode(name, opts.mode);
   const { valid, safeIds } = bagIds(t, ids);
   const rows = t.hostTable(tableSpec(name, opts), `${name}.rows`, safeIds, opts.source, opts.update);
-  return poolBag(t, rows, valid, ids, opts);
+  return poolBag(t, rows, valid, ids, opts, true);
 }
 
 /**
