@@ -32,7 +32,7 @@ export function freePort(preferred = 0): Promise<number> {
       const { port } = server.address() as AddressInfo;
       if (preferred !== 0) return server.close(() => resolvePort(port));
       const client = createConnection({ host: '127.0.0.1', port });
-      client.once('error', reject);
+      client.once('error', (err) => server.close(() => reject(err)));
       client.once('close', () => server.close(() => resolvePort(port)));
     });
   });

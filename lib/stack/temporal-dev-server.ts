@@ -84,6 +84,7 @@ async function startOnPorts(opts: DevServerOptions, port: number, uiPort: number
       break;
     } catch {
       if (Date.now() > deadline) {
+        process.off('exit', killOnExit);
         child.kill('SIGKILL');
         throw new Error(`The Temporal dev server did not become healthy at ${address} within ${(opts.readyTimeoutMs ?? 60_000) / 1000}s`);
       }
