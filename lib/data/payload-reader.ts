@@ -23,8 +23,10 @@ export interface Chunk {
 
 /** Reads the features of page rows from the dataset's files. */
 export class PayloadReader {
-  /** Files resolved in the root, each when first read (a source that checksPaths gets them only placed lexically). */
+  /** Files resolved in the root, each when first read. */
   private readonly resolved = new Map<number, Promise<StoredFile>>();
+  /** For a source that checksPaths: files placed in the root lexically, each when first read. */
+  private readonly placed = new Map<number, StoredFile>();
   /** Settles a turn of the event loop after the chunk before (see decode). */
   private turn: Promise<void> = Promise.resolve();
   /** The dataset root as resolveInRoot gives paths in it. */
@@ -98,8 +100,7 @@ export class PayloadReader {
       const row = this.files.get(fileId);
       if (!row) throw new DataError(`file ${fileId} of dataset ${this.dataset.name} is not registered`);
       if (source.checksPaths) {
-        const { absolute, relative } = lexicallyInRoot(this.root, row.path);
-        const file = { fileId, root: this.dataset.root, absolute, relative, sizeBytes: row.size_bytes };
+        const file = this.placedFile(fileId, row);
         if (!source.readNow?.(file, picks, out, categorical)) reads.push(this.requests.run(() => source.read(file, picks, out, categorical)));
       } else {
         reads.push(this.requests.run(async () => source.read(await this.resolvedFile(fileId, row), picks, out, categorical)));
@@ -107,6 +108,16 @@ export class PayloadReader {
     }
     await Promise.all(reads);
     return categorical ? { x: out, c: categorical } : { x: out };
+  }
+
+  private placedFile(fileId: number, row: FileRow): StoredFile {
+    let file = this.placed.get(fileId);
+    if (!file) {
+      const { absolute, relative } = lexicallyInRoot(this.root, row.path);
+      file = { fileId, root: this.dataset.root, absolute, relative, sizeBytes: row.size_bytes };
+      this.placed.set(fileId, file);
+    }
+    return file;
   }
 
   /** A file resolved in the root when first read, so that a symlink swapped in after ingestion cannot point outside it. */

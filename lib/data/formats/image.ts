@@ -6,7 +6,7 @@ import type { ImageFormat } from '../dataset-config.js';
 import { DataError, IngestError } from '../errors.js';
 import { resolveInRoot } from '../paths.js';
 import type { FeatureSource, FileSamples, Picks, StoredFile } from './index.js';
-import { fileIdentity, portableIdentity } from './file-identity.js';
+import { portableIdentity } from './file-identity.js';
 import { FileStatus } from './file-status.js';
 import { cachedPixels, cachePixels } from './pixel-cache.js';
 import { readStoredPixels, storeEntry, writeStoredPixels } from './pixel-store.js';
@@ -72,7 +72,7 @@ interface LoaderRead {
 /**
  * HWC uint8 pixels at the format's size and channels: from the process's cache when one stat shows the file
  * unchanged, else from the store in the dataset root (pixel-store.ts), else decoded and stored. A decode reads
- * the file through one handle, so the identity kept with the pixels is that of the bytes decoded. A loader's read
+ * the file through one handle, so the version kept with the pixels is that of the bytes decoded. A loader's read
  * checks the file against its size at ingestion, and its place in the root (resolveInRoot) only before decoding
  * it: cached and stored pixels were decoded from a version of a file checked then (or at ingestion), or from the
  * store inside the root, so serving them reads nothing from wherever a symlink swapped in since may lead.
@@ -84,13 +84,13 @@ async function loadPixels(format: ImageFormat, absolute: string, relative: strin
   };
   const current = read ? await statForRead(read, relative) : await stat(absolute);
   checkSize(current.size);
-  const cached = cachedPixels(key, fileIdentity(current));
+  const cached = cachedPixels(key, current);
   if (cached) return cached;
   const entry = format.pixelStore === false ? undefined : storeEntry(format, absolute, relative);
   // The store's entries name the version they hold to the nanosecond, which only a BigInt stat gives.
   const stored = entry && await readStoredPixels(entry, format, portableIdentity(await stat(absolute, { bigint: true })));
   if (stored) {
-    cachePixels(key, fileIdentity(current), stored);
+    cachePixels(key, current, stored);
     return stored;
   }
   if (read) await resolveInRoot(read.file.root, relative);
@@ -105,7 +105,7 @@ async function loadPixels(format: ImageFormat, absolute: string, relative: strin
   } finally {
     await handle.close();
   }
-  cachePixels(key, fileIdentity(info), pixels);
+  cachePixels(key, info, pixels);
   if (entry) await writeStoredPixels(entry, format, portableIdentity(exact), pixels);
   return pixels;
 }
@@ -164,7 +164,7 @@ export function imageFeatureSource(format: ImageFormat): FeatureSource {
       // takes `read`, which also reports what is wrong.
       const current = status.now(file.absolute);
       if (!current || current.size !== file.sizeBytes) return false;
-      const pixels = cachedPixels(pixelKey(format, file.absolute), fileIdentity(current));
+      const pixels = cachedPixels(pixelKey(format, file.absolute), current);
       if (!pixels) return false;
       write(file, pixels, picks, out);
       return true;
