@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { signal, startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/db/embedded.js';
 import { migrate } from '../../lib/db/migrate.js';
 import { createPool } from '../../lib/db/pool.js';
+import { stopOnSignal } from './stop-on-signal.js';
 
 export interface TestPostgres {
   pool: pg.Pool;
@@ -43,6 +44,10 @@ export async function startTestPostgres(options: { synchronousCommit?: boolean }
       await server.stop();
       throw e;
     }
+    const forgetOnSignal = stopOnSignal(async () => {
+      await server.stop();
+      await removeFiles();
+    });
     return {
       pool,
       url: server.url,
@@ -62,6 +67,7 @@ export async function startTestPostgres(options: { synchronousCommit?: boolean }
         server = restarted;
       },
       stop: async () => {
+        forgetOnSignal();
         await pool.end();
         await server.stop();
         await removeFiles();
