@@ -161,9 +161,10 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
     let stepsBefore = 0;
     let samplesBefore = 0;
     let finalLoss = 0;
-    // Sample-then-batch rounds and RHO-LOSS's irreducible-loss model score in one host, started when first needed.
-    let scoringHost: SessionHost | undefined;
-    const host = () => (scoringHost ??= new SessionHost({ executionProvider, onWarning: (message) => log.warn(message) }));
+    // One host for the whole activity, started when first needed: every round's training (sample-then-batch trains
+    // each round in its own call), its scoring, and RHO-LOSS's irreducible-loss model.
+    let sessionHost: SessionHost | undefined;
+    const host = () => (sessionHost ??= new SessionHost({ executionProvider, onWarning: (message) => log.warn(message) }));
     try {
       const irreducible = downsampling?.strategy === 'rhoLoss' ? await timedScoring(async () => {
         const twin = downsampling.holdout.strategy === 'twin';
@@ -211,11 +212,11 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
           optimizer: args.training.optimizer,
           state,
           batches,
+          host: host(),
           schedule: args.training.schedule,
           scheduleStartStep,
           seed,
           executionProvider,
-          onWarning: (message) => log.warn(message),
           checkpointEvery,
           stepsPerRun: args.training.stepsPerRun,
           signal: cancellationSignal(),
@@ -284,7 +285,7 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
       }
       throw err;
     } finally {
-      await scoringHost?.close();
+      await sessionHost?.close();
     }
   }
 

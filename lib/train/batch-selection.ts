@@ -61,6 +61,11 @@ export class BatchSelection {
     return selected;
   }
 
+  /** Releases the forward's session, for a host that outlives the training call. */
+  async release(): Promise<void> {
+    await (await this.session)?.release();
+  }
+
   /**
    * A copy of the features goes over, transferred: the batch stays usable (e.g. to be returned by selectBatch and
    * trained on), and the worker, which reads the message between the previous step's start and its run

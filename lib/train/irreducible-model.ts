@@ -1,7 +1,7 @@
 /**
  * RHO-LOSS's irreducible-loss models: each trained from a seeded initialization on held-out samples of the trigger
  * (a downsampled_samples round, see lib/data/training-set/irreducible-holdout.ts), then served from an inference
- * session in the training attempt's scoring host, so each batch's irreducible loss is one more forward pass (two
+ * session in the training attempt's session host, so each batch's irreducible loss is one more forward pass (two
  * for a twin holdout). Deterministic, so a retried attempt trains the same models again rather than storing them.
  */
 import type pg from 'pg';
@@ -39,7 +39,7 @@ export async function trainIrreducibleModel(
   }
   const { state } = await trainModel({
     model, optimizer: args.optimizer, state: initModelState(model, args.optimizer, seed), batches: batches(),
-    seed, checkpointEvery: 0, executionProvider: args.executionProvider, signal: args.signal,
+    seed, checkpointEvery: 0, host: args.host, executionProvider: args.executionProvider, signal: args.signal,
   });
   const session = await args.host.createSession(buildInference(model, { ...state.params, ...state.buffers }));
   const inputs = batchInputs(model, 'irreducible-loss model');

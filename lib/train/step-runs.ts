@@ -119,6 +119,11 @@ export class StepRuns {
     }
   }
 
+  /** Releases the train-step sessions, for a host that outlives the training call. */
+  async release(): Promise<void> {
+    await Promise.all([this.single.release(), this.multi?.release()]);
+  }
+
   /** An empty run that takes up to `limit` batches. */
   newRun(limit: number): RunBatches {
     const k = this.stepsPerRun;

@@ -64,16 +64,18 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   const allNames = [...names.params, ...names.buffers, ...names.optimizer];
   const hostNames = hostTensorNames(hostTables, optimizer);
   const graphNames = allNames.filter((n) => !hostNames.has(n));
-  const host = new SessionHost({ executionProvider: opts.executionProvider, deviceId: opts.deviceId, onWarning: opts.onWarning });
+  const host = opts.host ?? new SessionHost({ executionProvider: opts.executionProvider, deviceId: opts.deviceId, onWarning: opts.onWarning });
   const halt = new Halt();
   const detach = halt.stopOnAbort(signal, (reason) => void host.close(reason));
   const it = opts.batches[Symbol.asyncIterator]();
   let exhausted = false;
+  let trainStep: StepRuns | undefined;
+  let selection: BatchSelection | undefined;
   try {
     // The state first: its request waits for the worker to start, so opening the sessions times only their creation.
     await halt.race(host.put(toTensors(opts.state, params, buffers, optimizer)));
-    const trainStep = await halt.race(StepRuns.open(host, opts, { inputs, rngSeed, stepsPerRun, graphNames, hostTables }));
-    const selection = opts.selectBatch
+    trainStep = await halt.race(StepRuns.open(host, opts, { inputs, rngSeed, stepsPerRun, graphNames, hostTables }));
+    selection = opts.selectBatch
       && new BatchSelection(host, model, inputs, storedFeeds([...names.params, ...names.buffers]), opts.selectBatch, trainStep.graphOptions);
     let globalStep = opts.state.step;
     let stepsDone = 0;
@@ -135,7 +137,9 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     };
   } finally {
     detach();
-    await host.close();
+    if (!opts.host) await host.close();
+    // A failed call's state stays in the shared host's store until the next call puts its own over it.
+    else await Promise.all([trainStep?.release(), selection?.release()]).catch(() => {});
     if (!exhausted) void it.return?.()?.catch(() => {});
   }
 }

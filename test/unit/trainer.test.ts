@@ -133,6 +133,26 @@ describe('trainModel', () => {
     assert.deepEqual([progressSteps[0], progressSteps.at(-1), second.steps, second.state.step], [1, 18, 18, 30]);
   });
 
+  it('trains in parts on a host it is given, as in one call, and leaves the host open and its store empty', async () => {
+    // The trainer transfers what it trains on, so each run gets batches of its own.
+    const whole = await train({ optimizer: ADAM, state: fresh(ADAM, 3), batches: stream(blobBatches(6, 24)) });
+    const data = blobBatches(6, 24);
+    const host = new SessionHost();
+    try {
+      let state = fresh(ADAM, 3);
+      for (const part of [data.slice(0, 10), data.slice(10, 17), data.slice(17)]) {
+        state = (await train({ optimizer: ADAM, state, batches: stream(part), host })).state;
+      }
+      assertBitIdentical(state, whole.state);
+      // The state went back with each call; the worker keeps none of it for the next one.
+      await assert.rejects(host.get(Object.keys(state.params)), /no stored tensor/);
+      await host.put({ probe: { type: 'float32', dims: [1], data: Float32Array.of(7) } });
+      assert.deepEqual([...(await host.get(['probe'])).probe!.data], [7]);
+    } finally {
+      await host.close();
+    }
+  });
+
   it('throws NonFiniteLossError naming the step when the input contains NaN', async () => {
     const data = blobBatches(5, 6);
     data[3]!.x[7] = NaN;
