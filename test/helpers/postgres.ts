@@ -1,3 +1,4 @@
+import { readFileSync, realpathSync, rmSync } from 'node:fs';
 import { readdir, readFile, mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -5,7 +6,7 @@ import type pg from 'pg';
 import { signal, startEmbeddedPostgres, type EmbeddedPostgres } from '../../lib/db/embedded.js';
 import { migrate } from '../../lib/db/migrate.js';
 import { createPool } from '../../lib/db/pool.js';
-import { stopOnSignal } from './stop-on-signal.js';
+import { stopWithProcess } from './stop-on-signal.js';
 
 export interface TestPostgres {
   pool: pg.Pool;
@@ -44,9 +45,12 @@ export async function startTestPostgres(options: { synchronousCommit?: boolean }
       await server.stop();
       throw e;
     }
-    const forgetOnSignal = stopOnSignal(async () => {
-      await server.stop();
-      await removeFiles();
+    const detachFromProcess = stopWithProcess({
+      stop: async () => {
+        await server.stop();
+        await removeFiles();
+      },
+      stopNow: () => stopNow(dir, dataDir),
     });
     return {
       pool,
@@ -67,7 +71,7 @@ export async function startTestPostgres(options: { synchronousCommit?: boolean }
         server = restarted;
       },
       stop: async () => {
-        forgetOnSignal();
+        detachFromProcess();
         await pool.end();
         await server.stop();
         await removeFiles();
@@ -77,6 +81,21 @@ export async function startTestPostgres(options: { synchronousCommit?: boolean }
     await removeFiles();
     throw e;
   }
+}
+
+/**
+ * Stops the cluster synchronously, from an exiting process: an immediate shutdown (SIGQUIT, which also ends the
+ * backends and frees shared memory), waited for up to 5 s, then its files removed.
+ */
+function stopNow(dir: string, dataDir: string): void {
+  const real = realpathSync(dataDir);
+  const postmaster = Number(readFileSync(path.join(real, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  if (signal(postmaster, 'SIGQUIT')) {
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    for (let waited = 0; waited < 5_000 && signal(postmaster, 0); waited += 20) Atomics.wait(pause, 0, 0, 20);
+  }
+  rmSync(real, { recursive: true, force: true });
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** The postmaster (its pid is the first line of postmaster.pid) and its children, the backends. */

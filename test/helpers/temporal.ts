@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { ensureTemporalCli } from '../../lib/stack/temporal-cli.js';
 import { startTemporalDevServer, type DevServer } from '../../lib/stack/temporal-dev-server.js';
 import { WORKFLOWS_PATH, type WorkerRole } from '../../workers/plugin.js';
-import { stopOnSignal } from './stop-on-signal.js';
+import { stopWithProcess } from './stop-on-signal.js';
 import { createWorkers, runWorkers } from '../../workers/workers.js';
 
 export interface TestTemporal {
@@ -41,7 +41,7 @@ export async function startTestTemporal(
   const start = (port?: number) => startTemporalDevServer({ cli, uiPort: false, dynamicConfig, dbFile: options.dbFile, port });
   const server = await start();
   // A server started again after killServer is not stopped here: process.exit kills it (temporal-dev-server.ts).
-  const forgetOnSignal = stopOnSignal(() => server.stop());
+  const detachFromProcess = stopWithProcess({ stop: () => server.stop() });
   const connection = await Connection.connect({ address: server.address });
   const nativeConnection = await NativeConnection.connect({ address: server.address });
   const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('ERROR') });
@@ -66,7 +66,7 @@ export async function startTestTemporal(
       temporal.server = restarted;
     },
     async stop() {
-      forgetOnSignal();
+      detachFromProcess();
       await nativeConnection.close();
       await connection.close();
       await temporal.server.stop();

@@ -15,10 +15,11 @@ function alive(pid: number): boolean {
   }
 }
 
-describe('test servers and signals', () => {
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    it(`stops the PostgreSQL and dev server of a test process ended by ${signal}, and removes the cluster's data`, async () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT], { stdio: ['ignore', 'pipe', 'pipe'] });
+describe('test servers of a process that ends early', () => {
+  for (const end of ['SIGTERM', 'SIGINT', 'an uncaught error'] as const) {
+    it(`stops the PostgreSQL and dev server of a test process ended by ${end}, and removes the cluster's data`, async () => {
+      const crash = end === 'an uncaught error';
+      const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, ...(crash ? ['crash'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       child.stderr.on('data', (d) => (output += d));
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -31,9 +32,9 @@ describe('test servers and signals', () => {
         void exited.then((code) => reject(new Error(`exited with ${code} before starting its servers:\n${output}`)));
       });
       assert.ok(alive(started.postmaster) && alive(started.devServer));
-      child.kill(signal);
-      assert.equal(await exited, signal === 'SIGTERM' ? 143 : 130, output);
-      // The dev server is killed on the process's exit; PostgreSQL stops with a fast shutdown, its files removed.
+      if (!crash) child.kill(end);
+      assert.equal(await exited, { SIGTERM: 143, SIGINT: 130, 'an uncaught error': 1 }[end], output);
+      // The dev server is killed on the process's exit; PostgreSQL is stopped and its files removed.
       for (let i = 0; i < 100 && (alive(started.postmaster) || alive(started.devServer)); i++) await new Promise((r) => setTimeout(r, 50));
       assert.equal(alive(started.devServer), false, 'dev server still running');
       assert.equal(alive(started.postmaster), false, 'PostgreSQL still running');
