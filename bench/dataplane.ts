@@ -19,6 +19,7 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { exitOnSignal, shutdownSignal } from '../cli/signals.js';
 import type { Batch } from '../lib/data/batch.js';
+import { batchCopy } from '../lib/data/batch-buffers.js';
 import { categoricalCount, featureCount, FORMAT_PRESETS, parseDatasetConfig } from '../lib/data/dataset-config.js';
 import { registerDataset, type Dataset } from '../lib/data/datasets.js';
 import { scanFile } from '../lib/data/formats/index.js';
@@ -350,12 +351,15 @@ export function loaderThroughput(
   return timedTraining(def, batches, args.steps);
 }
 
-/** Samples/s of trainModel fed `steps` batches after the warm-up from memory: fresh copies of `batches`, round robin, as the loader hands over fresh buffers. */
+/**
+ * Samples/s of trainModel fed `steps` batches after the warm-up from memory: copies of `batches`, round robin, in
+ * arrays from where the loader takes its own (batchCopy: buffers the trainer gave back, else fresh), so that the
+ * ratio to the loader's run is the data plane's own cost.
+ */
 export function memoryThroughput(def: ModelDefinition, batches: Batch[], steps: number): Promise<Throughput> {
   async function* copies(): AsyncGenerator<Batch> {
     for (let i = 0; i < WARMUP_STEPS + steps; i++) {
-      const b = batches[i % batches.length]!;
-      yield { ...b, x: b.x.slice(), y: b.y.slice(), w: b.w.slice(), ...(b.categorical && { categorical: b.categorical.slice() }) };
+      yield batchCopy(batches[i % batches.length]!);
     }
   }
   return timedTraining(def, copies(), steps);

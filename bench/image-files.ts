@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { Batch } from '../lib/data/batch.js';
+import { batchCopy } from '../lib/data/batch-buffers.js';
 import { parseDatasetConfig } from '../lib/data/dataset-config.js';
 import { registerDataset } from '../lib/data/datasets.js';
 import { clearPixelCache } from '../lib/data/formats/pixel-cache.js';
@@ -52,8 +53,8 @@ async function trainThroughput(batches: AsyncIterable<Batch>): Promise<number> {
 const cpuPerSample: number[] = [];
 
 async function* fromMemory(batches: Batch[]): AsyncGenerator<Batch> {
-  // Fresh buffers each step, as the loader produces them; the trainer transfers what it gets.
-  for (const b of batches) yield { ...b, x: b.x.slice(), y: b.y.slice(), w: b.w.slice() };
+  // A copy each step in the arrays the loader would use (the trainer transfers what it gets, and gives it back).
+  for (const b of batches) yield batchCopy(b);
 }
 
 const root = await mkdtemp(path.join(os.tmpdir(), 'tideline-image-bench-'));

@@ -8,6 +8,7 @@
  */
 import ort from 'onnxruntime-node';
 import type { Batch } from '../lib/data/batch.js';
+import { batchCopy } from '../lib/data/batch-buffers.js';
 import { buildTrainStep, modelParameters } from '../lib/onnx/models/build.js';
 import type { ModelDefinition } from '../lib/onnx/models/model.js';
 import { createModel } from '../lib/onnx/models/zoo.js';
@@ -162,10 +163,8 @@ export async function trainerRun(
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   async function* batches(): AsyncGenerator<Batch> {
-    // Fresh buffers each step, as the loader produces them; the trainer transfers (detaches) what it gets.
-    for (let i = 0; i < steps + warmup; i++) {
-      yield { ...batch, x: batch.x.slice(), y: batch.y.slice(), w: batch.w.slice(), categorical: batch.categorical?.slice() };
-    }
+    // A copy each step in the arrays the loader would use (the trainer transfers what it gets, and gives it back).
+    for (let i = 0; i < steps + warmup; i++) yield batchCopy(batch);
   }
   let started = 0;
   let ended = 0;

@@ -3,6 +3,7 @@ import type { KeyRange } from '../../policies/batches.js';
 import { copyOut } from '../db/copy-out.js';
 import { inTransaction } from '../db/transaction.js';
 import type { Batch } from './batch.js';
+import { float32Batch, int32Batch } from './batch-buffers.js';
 import { categoricalCount, featureCount } from './dataset-config.js';
 import type { Dataset } from './datasets.js';
 import { DataError } from './errors.js';
@@ -396,7 +397,7 @@ class BatchAssembler {
   }
 
   /** A batch to fill; `x` and `c`, when given, are its features and categorical ids already. */
-  private empty(x: Float32Array = new Float32Array(this.size * this.features), c?: Int32Array): Batch {
+  private empty(x: Float32Array = float32Batch(this.size * this.features), c?: Int32Array): Batch {
     const batch: Batch = {
       x,
       y: new Int32Array(this.size),
@@ -407,7 +408,7 @@ class BatchAssembler {
     };
     // Formats without categorical fields keep the Batch shape they always had.
     if (this.categories > 0) {
-      batch.categorical = c ?? new Int32Array(this.size * this.categories);
+      batch.categorical = c ?? int32Batch(this.size * this.categories);
       batch.categoricalCount = this.categories;
     }
     return batch;

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { float32Batch, int32Batch } from './batch-buffers.js';
 import { picksByChunk, type PageFiles } from './chunk-picks.js';
 import { categoricalCount, featureCount } from './dataset-config.js';
 import type { Dataset } from './datasets.js';
@@ -93,8 +94,8 @@ export class PayloadReader {
     await this.files.ready(byFile.keys());
     const { source } = this;
     if (source.readNow) await (this.turn = this.turn.then(() => new Promise((resolve) => setImmediate(resolve))));
-    const out = new Float32Array(length * this.features);
-    const categorical = this.categories > 0 ? new Int32Array(length * this.categories) : undefined;
+    const out = float32Batch(length * this.features);
+    const categorical = this.categories > 0 ? int32Batch(length * this.categories) : undefined;
     const reads: Promise<void>[] = [];
     for (const [fileId, picks] of byFile) {
       const row = this.files.get(fileId);

@@ -55,6 +55,11 @@ export interface RunOptions {
   keep?: Record<string, string>;
   /** Transfer (detach) the buffers of the inline feeds instead of copying them; the caller gives them up. */
   transfer?: boolean;
+  /**
+   * With `transfer`: the worker sends the inline feeds' buffers back once the run is done with them, and they go
+   * here (e.g. to be filled with later batches) before the run's promise settles.
+   */
+  recycle?: (buffers: ArrayBuffer[]) => void;
   /** Stored tables to gather rows from before the run and to update after it (their gradients are not sent back). */
   tables?: HostTableRun[];
 }
@@ -72,8 +77,9 @@ export class HostedSession {
   run(feeds: Record<string, Feed>, opts: RunOptions = {}): Promise<Record<string, TensorData>> {
     const transfer = new Set<ArrayBuffer>();
     return this.host.request<Record<string, TensorData>>(
-      { op: 'run', session: this.id, feeds: sendable(feeds, opts, transfer), fetch: opts.fetch ?? null, keep: opts.keep ?? {}, tables: opts.tables ?? [] },
+      { op: 'run', session: this.id, feeds: sendable(feeds, opts, transfer), fetch: opts.fetch ?? null, keep: opts.keep ?? {}, tables: opts.tables ?? [], giveBack: givesBack(opts) },
       [...transfer],
+      opts.recycle,
     );
   }
 
@@ -84,14 +90,19 @@ export class HostedSession {
   runSteps(steps: Record<string, Feed>[], opts: RunOptions & { fetch: string[] }): Promise<Record<string, TensorData>> {
     const transfer = new Set<ArrayBuffer>();
     return this.host.request<Record<string, TensorData>>(
-      { op: 'runSteps', session: this.id, steps: steps.map((f) => sendable(f, opts, transfer)), fetch: opts.fetch, keep: opts.keep ?? {}, tables: opts.tables ?? [] },
+      { op: 'runSteps', session: this.id, steps: steps.map((f) => sendable(f, opts, transfer)), fetch: opts.fetch, keep: opts.keep ?? {}, tables: opts.tables ?? [], giveBack: givesBack(opts) },
       [...transfer],
+      opts.recycle,
     );
   }
 
   async release(): Promise<void> {
     await this.host.request({ op: 'release', session: this.id });
   }
+}
+
+function givesBack(opts: RunOptions): boolean {
+  return opts.transfer === true && opts.recycle !== undefined;
 }
 
 /** Feeds as a request carries them: inline tensors compacted, their buffers added to `transfer` when the options say so. */
@@ -124,7 +135,7 @@ export class SessionHost {
   private readonly worker = spawnWorker({ cancel: this.cancel.buffer as SharedArrayBuffer });
   private readonly exited = once(this.worker, 'exit').then(() => {});
   private closing = false;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; recycle?: (buffers: ArrayBuffer[]) => void }>();
   private nextId = 1;
   private nextSession = 1;
   private failure: Error | undefined;
@@ -135,7 +146,10 @@ export class SessionHost {
       const p = this.pending.get(reply.id);
       if (!p) return;
       this.pending.delete(reply.id);
-      if (reply.ok) p.resolve(reply.result);
+      if (reply.ok) {
+        if (reply.returned) p.recycle?.(reply.returned);
+        p.resolve(reply.result);
+      }
       else p.reject(new Error(`onnxruntime: ${reply.error}`));
     });
     this.worker.on('error', (e) => this.fail(e));
@@ -198,11 +212,12 @@ export class SessionHost {
     await this.exited;
   }
 
-  request<T>(req: Request, transfer: ArrayBuffer[] = []): Promise<T> {
+  /** `recycle` gets the buffers a run request gives back (RunOptions.recycle). */
+  request<T>(req: Request, transfer: ArrayBuffer[] = [], recycle?: (buffers: ArrayBuffer[]) => void): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, recycle });
       this.worker.postMessage({ id, req }, transfer);
     });
   }

@@ -37,16 +37,17 @@ export interface HostTableRun {
 
 export type Request =
   | { op: 'create'; session: number; model: Uint8Array; options: SessionOptions }
-  | { op: 'run'; session: number; feeds: Record<string, Feed>; fetch: string[] | null; keep: Record<string, string>; tables: HostTableRun[] }
+  /** `giveBack`: the inline feeds' buffers come back with the reply (`returned`), once the run no longer needs them. */
+  | { op: 'run'; session: number; feeds: Record<string, Feed>; fetch: string[] | null; keep: Record<string, string>; tables: HostTableRun[]; giveBack: boolean }
   /** Runs of one session, one per element of `steps`, in order: outputs in `fetch` come back stacked [steps, ...dims]. */
-  | { op: 'runSteps'; session: number; steps: Record<string, Feed>[]; fetch: string[]; keep: Record<string, string>; tables: HostTableRun[] }
+  | { op: 'runSteps'; session: number; steps: Record<string, Feed>[]; fetch: string[]; keep: Record<string, string>; tables: HostTableRun[]; giveBack: boolean }
   | { op: 'put'; tensors: Record<string, TensorData> }
   | { op: 'get'; names: string[]; take: boolean }
   | { op: 'release'; session: number }
   | { op: 'close' };
 
 export type Reply =
-  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: true; result: unknown; returned?: ArrayBuffer[] }
   | { id: number; ok: false; error: string };
 
 /** workerData: `cancel[0]` set to 1 tells the worker to drop queued requests and exit. */

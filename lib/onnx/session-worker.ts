@@ -128,7 +128,16 @@ function gather(h: HostTableRun, table: WasmTable, feeds: Record<string, ort.Ten
   return rows;
 }
 
-async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
+/** The buffers of the inline feeds of `steps`, each once: what a request that gives them back returns. */
+function feedBuffers(steps: Record<string, Feed>[]): ArrayBuffer[] {
+  const buffers = new Set<ArrayBuffer>();
+  for (const feeds of steps) {
+    for (const f of Object.values(feeds)) if (!('stored' in f) && f.data.buffer instanceof ArrayBuffer) buffers.add(f.data.buffer);
+  }
+  return [...buffers];
+}
+
+async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayBuffer[]; returned?: ArrayBuffer[] }> {
   switch (req.op) {
     case 'create': {
       const s = await ort.InferenceSession.create(req.model, req.options);
@@ -145,7 +154,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
         // ORT copies every output into a fresh buffer; hand it over unless it is also kept here.
         if (!(name in req.keep) && t.data.byteLength === t.data.buffer.byteLength) transfer.push(t.data.buffer as ArrayBuffer);
       }
-      return { result, transfer };
+      return { result, transfer, ...(req.giveBack && { returned: feedBuffers([req.feeds]) }) };
     }
     case 'runSteps': {
       const s = session(req.session);
@@ -153,7 +162,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       const outs: Record<string, ort.Tensor>[] = [];
       for (const feeds of req.steps) outs.push(await runStep(s, feeds, req.fetch, req.keep, req.tables, tables));
       const result = Object.fromEntries(req.fetch.map((name) => [name, stacked(outs.map((o) => o[name]!))]));
-      return { result, transfer: Object.values(result).map((t) => t.data.buffer as ArrayBuffer) };
+      return { result, transfer: Object.values(result).map((t) => t.data.buffer as ArrayBuffer), ...(req.giveBack && { returned: feedBuffers(req.steps) }) };
     }
     case 'put':
       releaseAny(Object.keys(req.tensors));
@@ -199,8 +208,8 @@ port.on('message', ({ id, req }: { id: number; req: Request }) => {
     let transfer: ArrayBuffer[] = [];
     try {
       const r = await handle(req);
-      reply = { id, ok: true, result: r.result };
-      transfer = r.transfer;
+      reply = { id, ok: true, result: r.result, ...(r.returned && { returned: r.returned }) };
+      transfer = [...r.transfer, ...(r.returned ?? [])];
     } catch (e) {
       reply = { id, ok: false, error: e instanceof Error ? e.message : String(e) };
     }

@@ -14,6 +14,7 @@ import { nchwcBlock } from '../onnx/nchwc-block.js';
 import { GRAD_NORM_OUTPUT } from '../onnx/optimizers.js';
 import type { HostedSession, RunOptions, SessionHost, SessionOptions } from '../onnx/session-host.js';
 import type { Request } from '../onnx/session-protocol.js';
+import { recycleBatchBuffers } from '../data/batch-buffers.js';
 import { hostTableRuns } from './host-tables.js';
 import { StackedBatches, StackPool } from './stacked-batches.js';
 import { storedFeeds } from './state-tensors.js';
@@ -74,7 +75,7 @@ export class StepRuns {
       rngSeed: cfg.rngSeed, takesRngSeed: single.inputNames.includes('rng_seed'),
     };
     this.runOptions = {
-      fetch: this.stats.fetch, keep: Object.fromEntries(cfg.graphNames.map((n) => [`${n}__new`, n])), transfer: true,
+      fetch: this.stats.fetch, keep: Object.fromEntries(cfg.graphNames.map((n) => [`${n}__new`, n])), transfer: true, recycle: recycleBatchBuffers,
       tables: hostTableRuns(cfg.hostTables, optimizer),
     };
   }
