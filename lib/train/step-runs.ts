@@ -6,6 +6,7 @@
  * they were fed from, and its losses go to the step statistics.
  */
 import type { Batch } from '../data/batch.js';
+import { recycleBatchBuffers } from '../data/batch-buffers.js';
 import type { HostTable } from '../onnx/autodiff/tape.js';
 import type { BatchInputs } from '../onnx/batch-feeds.js';
 import { buildTrainStep, type TrainStepOptions } from '../onnx/models/build.js';
@@ -14,7 +15,6 @@ import { nchwcBlock } from '../onnx/nchwc-block.js';
 import { GRAD_NORM_OUTPUT } from '../onnx/optimizers.js';
 import type { HostedSession, RunOptions, SessionHost, SessionOptions } from '../onnx/session-host.js';
 import type { Request } from '../onnx/session-protocol.js';
-import { recycleBatchBuffers } from '../data/batch-buffers.js';
 import { hostTableRuns } from './host-tables.js';
 import { StackedBatches, StackPool } from './stacked-batches.js';
 import { storedFeeds } from './state-tensors.js';
