@@ -1,6 +1,6 @@
 /**
  * Arrays for the loader's batches, used again: the trainer hands a batch's buffers back once its step has run
- * (session-host.ts, RunOptions.recycle) and the loader fills them for a later batch. A fresh array of a batch's size
+ * (session-host.ts, RunOptions.recycle: batchBufferRecycler) and the loader fills them for a later batch. A fresh array of a batch's size
  * (786 KB for 64 RGB images of 32×32) is new memory the kernel zeroes page by page as it is first written, next to
  * the core the training session runs on, and garbage the collector has to find; the session shares the caches and
  * the memory bus with both (bench/README.md, the image path, has the measurements).
@@ -64,6 +64,9 @@ export function recycleBatchBuffers(buffers: ArrayBuffer[]): void {
   }
   if (held > 0) restartIdleTimer();
 }
+
+/** The pool as a training run's recycler (session-host.ts, RunOptions.recycle): only buffers it keeps come back. */
+export const batchBufferRecycler = { minBytes: MIN_BYTES, take: recycleBatchBuffers };
 
 /** Bytes the pool holds now: for tests. */
 export function recycledBytes(): number {

@@ -56,12 +56,19 @@ export interface RunOptions {
   /** Transfer (detach) the buffers of the inline feeds instead of copying them; the caller gives them up. */
   transfer?: boolean;
   /**
-   * With `transfer`: the worker sends the inline feeds' buffers back once the run is done with them, and they go
-   * here (e.g. to be filled with later batches) before the run's promise settles.
+   * With `transfer`: the worker sends the buffers of the inline feeds of at least `minBytes` back once the run is
+   * done with them, and `take` gets them (e.g. to fill later batches) before the run's promise settles.
    */
-  recycle?: (buffers: ArrayBuffer[]) => void;
+  recycle?: BufferRecycler;
   /** Stored tables to gather rows from before the run and to update after it (their gradients are not sent back). */
   tables?: HostTableRun[];
+}
+
+/** Where buffers a run gives back go (RunOptions.recycle). */
+export interface BufferRecycler {
+  /** Smaller buffers are not worth sending back. */
+  minBytes: number;
+  take(buffers: ArrayBuffer[]): void;
 }
 
 export class HostedSession {
@@ -77,7 +84,7 @@ export class HostedSession {
   run(feeds: Record<string, Feed>, opts: RunOptions = {}): Promise<Record<string, TensorData>> {
     const transfer = new Set<ArrayBuffer>();
     return this.host.request<Record<string, TensorData>>(
-      { op: 'run', session: this.id, feeds: sendable(feeds, opts, transfer), fetch: opts.fetch ?? null, keep: opts.keep ?? {}, tables: opts.tables ?? [], giveBack: givesBack(opts) },
+      { op: 'run', session: this.id, feeds: sendable(feeds, opts, transfer), fetch: opts.fetch ?? null, keep: opts.keep ?? {}, tables: opts.tables ?? [], giveBackFrom: giveBackFrom(opts) },
       [...transfer],
       opts.recycle,
     );
@@ -90,7 +97,7 @@ export class HostedSession {
   runSteps(steps: Record<string, Feed>[], opts: RunOptions & { fetch: string[] }): Promise<Record<string, TensorData>> {
     const transfer = new Set<ArrayBuffer>();
     return this.host.request<Record<string, TensorData>>(
-      { op: 'runSteps', session: this.id, steps: steps.map((f) => sendable(f, opts, transfer)), fetch: opts.fetch, keep: opts.keep ?? {}, tables: opts.tables ?? [], giveBack: givesBack(opts) },
+      { op: 'runSteps', session: this.id, steps: steps.map((f) => sendable(f, opts, transfer)), fetch: opts.fetch, keep: opts.keep ?? {}, tables: opts.tables ?? [], giveBackFrom: giveBackFrom(opts) },
       [...transfer],
       opts.recycle,
     );
@@ -101,8 +108,8 @@ export class HostedSession {
   }
 }
 
-function givesBack(opts: RunOptions): boolean {
-  return opts.transfer === true && opts.recycle !== undefined;
+function giveBackFrom(opts: RunOptions): number | null {
+  return opts.transfer && opts.recycle ? opts.recycle.minBytes : null;
 }
 
 /** Feeds as a request carries them: inline tensors compacted, their buffers added to `transfer` when the options say so. */
@@ -135,7 +142,7 @@ export class SessionHost {
   private readonly worker = spawnWorker({ cancel: this.cancel.buffer as SharedArrayBuffer });
   private readonly exited = once(this.worker, 'exit').then(() => {});
   private closing = false;
-  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; recycle?: (buffers: ArrayBuffer[]) => void }>();
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; recycle?: BufferRecycler }>();
   private nextId = 1;
   private nextSession = 1;
   private failure: Error | undefined;
@@ -147,7 +154,7 @@ export class SessionHost {
       if (!p) return;
       this.pending.delete(reply.id);
       if (reply.ok) {
-        if (reply.returned) p.recycle?.(reply.returned);
+        if (reply.returned) p.recycle?.take(reply.returned);
         p.resolve(reply.result);
       }
       else p.reject(new Error(`onnxruntime: ${reply.error}`));
@@ -212,8 +219,8 @@ export class SessionHost {
     await this.exited;
   }
 
-  /** `recycle` gets the buffers a run request gives back (RunOptions.recycle). */
-  request<T>(req: Request, transfer: ArrayBuffer[] = [], recycle?: (buffers: ArrayBuffer[]) => void): Promise<T> {
+  /** `recycle` takes the buffers a run request gives back (RunOptions.recycle). */
+  request<T>(req: Request, transfer: ArrayBuffer[] = [], recycle?: BufferRecycler): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {

@@ -37,10 +37,13 @@ export interface HostTableRun {
 
 export type Request =
   | { op: 'create'; session: number; model: Uint8Array; options: SessionOptions }
-  /** `giveBack`: the inline feeds' buffers come back with the reply (`returned`), once the run no longer needs them. */
-  | { op: 'run'; session: number; feeds: Record<string, Feed>; fetch: string[] | null; keep: Record<string, string>; tables: HostTableRun[]; giveBack: boolean }
+  /**
+   * `giveBackFrom`: the buffers of the inline feeds of at least that many bytes come back with the reply
+   * (`returned`), once the run no longer needs them; null: none.
+   */
+  | { op: 'run'; session: number; feeds: Record<string, Feed>; fetch: string[] | null; keep: Record<string, string>; tables: HostTableRun[]; giveBackFrom: number | null }
   /** Runs of one session, one per element of `steps`, in order: outputs in `fetch` come back stacked [steps, ...dims]. */
-  | { op: 'runSteps'; session: number; steps: Record<string, Feed>[]; fetch: string[]; keep: Record<string, string>; tables: HostTableRun[]; giveBack: boolean }
+  | { op: 'runSteps'; session: number; steps: Record<string, Feed>[]; fetch: string[]; keep: Record<string, string>; tables: HostTableRun[]; giveBackFrom: number | null }
   | { op: 'put'; tensors: Record<string, TensorData> }
   | { op: 'get'; names: string[]; take: boolean }
   | { op: 'release'; session: number }

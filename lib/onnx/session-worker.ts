@@ -128,11 +128,14 @@ function gather(h: HostTableRun, table: WasmTable, feeds: Record<string, ort.Ten
   return rows;
 }
 
-/** The buffers of the inline feeds of `steps`, each once: what a request that gives them back returns. */
-function feedBuffers(steps: Record<string, Feed>[]): ArrayBuffer[] {
+/** The buffers of the inline feeds of `steps` of at least `from` bytes, each once: what a request gives back. */
+function feedBuffers(steps: Record<string, Feed>[], from: number | null): ArrayBuffer[] | undefined {
+  if (from === null) return undefined;
   const buffers = new Set<ArrayBuffer>();
   for (const feeds of steps) {
-    for (const f of Object.values(feeds)) if (!('stored' in f) && f.data.buffer instanceof ArrayBuffer) buffers.add(f.data.buffer);
+    for (const f of Object.values(feeds)) {
+      if (!('stored' in f) && f.data.buffer instanceof ArrayBuffer && f.data.buffer.byteLength >= from) buffers.add(f.data.buffer);
+    }
   }
   return [...buffers];
 }
@@ -154,7 +157,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
         // ORT copies every output into a fresh buffer; hand it over unless it is also kept here.
         if (!(name in req.keep) && t.data.byteLength === t.data.buffer.byteLength) transfer.push(t.data.buffer as ArrayBuffer);
       }
-      return { result, transfer, ...(req.giveBack && { returned: feedBuffers([req.feeds]) }) };
+      return { result, transfer, returned: feedBuffers([req.feeds], req.giveBackFrom) };
     }
     case 'runSteps': {
       const s = session(req.session);
@@ -162,7 +165,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       const outs: Record<string, ort.Tensor>[] = [];
       for (const feeds of req.steps) outs.push(await runStep(s, feeds, req.fetch, req.keep, req.tables, tables));
       const result = Object.fromEntries(req.fetch.map((name) => [name, stacked(outs.map((o) => o[name]!))]));
-      return { result, transfer: Object.values(result).map((t) => t.data.buffer as ArrayBuffer), ...(req.giveBack && { returned: feedBuffers(req.steps) }) };
+      return { result, transfer: Object.values(result).map((t) => t.data.buffer as ArrayBuffer), returned: feedBuffers(req.steps, req.giveBackFrom) };
     }
     case 'put':
       releaseAny(Object.keys(req.tensors));

@@ -6,7 +6,7 @@
  * they were fed from, and its losses go to the step statistics.
  */
 import type { Batch } from '../data/batch.js';
-import { recycleBatchBuffers } from '../data/batch-buffers.js';
+import { batchBufferRecycler } from '../data/batch-buffers.js';
 import type { HostTable } from '../onnx/autodiff/tape.js';
 import type { BatchInputs } from '../onnx/batch-feeds.js';
 import { buildTrainStep, type TrainStepOptions } from '../onnx/models/build.js';
@@ -75,7 +75,7 @@ export class StepRuns {
       rngSeed: cfg.rngSeed, takesRngSeed: single.inputNames.includes('rng_seed'),
     };
     this.runOptions = {
-      fetch: this.stats.fetch, keep: Object.fromEntries(cfg.graphNames.map((n) => [`${n}__new`, n])), transfer: true, recycle: recycleBatchBuffers,
+      fetch: this.stats.fetch, keep: Object.fromEntries(cfg.graphNames.map((n) => [`${n}__new`, n])), transfer: true, recycle: batchBufferRecycler,
       tables: hostTableRuns(cfg.hostTables, optimizer),
     };
   }

@@ -52,7 +52,7 @@ describe('batch buffers', () => {
     }
   });
 
-  it('gets the inline feeds of a run back from the session worker, as sent, once the run is done', async () => {
+  it('gets the inline feeds of a run back from the session worker, as sent, once the run is done, if large enough', async () => {
     const g = new GraphBuilder('double');
     const input = g.input('x', 'float32', [LENGTH]);
     g.output('y', g.op('Add', [input, input]), 'float32', [LENGTH]);
@@ -61,16 +61,21 @@ describe('batch buffers', () => {
       const session = await host.createSession(g.toBytes());
       const x = Float32Array.from({ length: LENGTH }, (_, i) => i % 251);
       const returned: ArrayBuffer[] = [];
-      const out = await session.run({ x: { type: 'float32', dims: [LENGTH], data: x } }, { transfer: true, recycle: (b) => returned.push(...b) });
+      const out = await session.run({ x: { type: 'float32', dims: [LENGTH], data: x } }, { transfer: true, recycle: { minBytes: 1024, take: (b) => returned.push(...b) } });
       assert.equal(x.length, 0, 'the feed was transferred');
       assert.equal(returned.length, 1);
       const back = new Float32Array(returned[0]!);
       assert.equal(back.length, LENGTH);
       assert.ok(back.every((v, i) => v === i % 251));
       assert.equal((out.y!.data as Float32Array)[252], 2, 'outputs are computed before the feeds go back');
+      // Buffers under the recycler's size stay in the worker.
+      const small: ArrayBuffer[] = [];
+      const y = back.slice();
+      await session.run({ x: { type: 'float32', dims: [LENGTH], data: y } }, { transfer: true, recycle: { minBytes: LENGTH * 4 + 1, take: (b) => small.push(...b) } });
+      assert.deepEqual([small.length, y.length], [0, 0]);
       // Without transfer, the worker keeps a copy and gives nothing back.
       const kept: ArrayBuffer[] = [];
-      await session.run({ x: { type: 'float32', dims: [LENGTH], data: back } }, { recycle: (b) => kept.push(...b) });
+      await session.run({ x: { type: 'float32', dims: [LENGTH], data: back } }, { recycle: { minBytes: 1024, take: (b) => kept.push(...b) } });
       assert.deepEqual([kept.length, back.length], [0, LENGTH]);
     } finally {
       await host.close();
