@@ -53,6 +53,7 @@ export function batchCopy(batch: Batch): Batch {
  * run) for later batches. Detached and small buffers, and those over the pool's bounds, are left alone.
  */
 export function recycleBatchBuffers(buffers: ArrayBuffer[]): void {
+  let kept = false;
   for (const buffer of buffers) {
     const bytes = buffer.byteLength;
     if (bytes < MIN_BYTES || held + bytes > MAX_BYTES) continue;
@@ -61,8 +62,9 @@ export function recycleBatchBuffers(buffers: ArrayBuffer[]): void {
     same.push(buffer);
     free.set(bytes, same);
     held += bytes;
+    kept = true;
   }
-  if (held > 0) restartIdleTimer();
+  if (kept) restartIdleTimer();
 }
 
 /** The pool as a training run's recycler (session-host.ts, RunOptions.recycle): only buffers it keeps come back. */

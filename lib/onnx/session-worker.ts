@@ -128,7 +128,7 @@ function gather(h: HostTableRun, table: WasmTable, feeds: Record<string, ort.Ten
   return rows;
 }
 
-/** The buffers of the inline feeds of `steps` of at least `from` bytes, each once: what a request gives back. */
+/** The buffers of the inline feeds of `steps` of at least `from` bytes, each once: what a request gives back (none: undefined). */
 function feedBuffers(steps: Record<string, Feed>[], from: number | null): ArrayBuffer[] | undefined {
   if (from === null) return undefined;
   const buffers = new Set<ArrayBuffer>();
@@ -137,7 +137,7 @@ function feedBuffers(steps: Record<string, Feed>[], from: number | null): ArrayB
       if (!('stored' in f) && f.data.buffer instanceof ArrayBuffer && f.data.buffer.byteLength >= from) buffers.add(f.data.buffer);
     }
   }
-  return [...buffers];
+  return buffers.size > 0 ? [...buffers] : undefined;
 }
 
 async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayBuffer[]; returned?: ArrayBuffer[] }> {

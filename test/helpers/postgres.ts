@@ -88,19 +88,23 @@ export async function startTestPostgres(options: { synchronousCommit?: boolean }
  * backends and frees shared memory), waited for up to 5 s, then its files removed.
  */
 function stopNow(dir: string, dataDir: string): void {
-  const real = realpathSync(dataDir);
-  const postmaster = Number(readFileSync(path.join(real, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const postmaster = postmasterPid(dataDir);
   if (signal(postmaster, 'SIGQUIT')) {
     const pause = new Int32Array(new SharedArrayBuffer(4));
     for (let waited = 0; waited < 5_000 && signal(postmaster, 0); waited += 20) Atomics.wait(pause, 0, 0, 20);
   }
-  rmSync(real, { recursive: true, force: true });
+  rmSync(realpathSync(dataDir), { recursive: true, force: true });
   rmSync(dir, { recursive: true, force: true });
 }
 
-/** The postmaster (its pid is the first line of postmaster.pid) and its children, the backends. */
+/** The first line of the cluster's postmaster.pid. */
+function postmasterPid(dataDir: string): number {
+  return Number(readFileSync(path.join(realpathSync(dataDir), 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+/** The postmaster and its children, the backends. */
 async function serverProcesses(dataDir: string): Promise<number[]> {
-  const postmaster = Number((await readFile(path.join(await realpath(dataDir), 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const postmaster = postmasterPid(dataDir);
   const children: number[] = [];
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
