@@ -2,7 +2,7 @@
  * Training throughput of the model zoo: a tight loop over the train-step session on the main thread,
  * fed from in-memory tensors (the raw baseline, one step per run), against the trainer (session in a worker thread,
  * batches handed over as transferable buffers while the next ones are produced, K steps per run as it chooses
- * unless told), in the same run.
+ * unless told), taking turns in the same run.
  * For models with host-held tables the raw loop does the same gather and table update (wasm-table.ts) on the main
  * thread around each run, where the trainer has its worker do them.
  */
@@ -30,13 +30,13 @@ export interface TrainBenchRow {
   batchSize: number;
   /** Steps each side times per round. */
   steps: number;
-  /** The trainer's steps per session run in each round: the one given, or its automatic choice. */
-  stepsPerRun: number[];
+  /** The trainer's steps per session run: the one given, or its automatic choice. */
+  stepsPerRun: number;
   rawSamplesPerS: Spread;
   trainerSamplesPerS: Spread;
   /** trainer ÷ raw, taken within each round. */
   ratio: Spread;
-  /** The highest over the trainer's runs. */
+  /** The trainer's, before the raw loop's session is created. */
   peakRssMb: number;
 }
 
@@ -143,6 +143,11 @@ export async function rawLoop(def: ModelDefinition, batch: Batch, steps: number,
   return (steps * batch.size) / seconds;
 }
 
+/** Trainer segments before the first round: K is chosen and the sessions warmed up in them. */
+const WARMUP_SEGMENTS = 2;
+/** Even a slow step's segment has this many steps. */
+const MIN_SEGMENT_STEPS = 3;
+
 export interface TrainerRunOptions {
   /** The trainer's stepsPerRun; absent: its automatic choice. */
   stepsPerRun?: number;
@@ -194,8 +199,71 @@ export async function trainerRun(
 }
 
 /**
- * Times each zoo model at each batch size, raw loop and trainer back to back in each of `rounds` rounds (the raw loop
- * first in odd rounds, the trainer in even ones); steps are chosen so each measurement lasts about `seconds`.
+ * The raw loop and one trainer call taking turns, segment by segment: the trainer trains `warmup + rounds` segments
+ * of `steps` steps with a checkpoint after each (where it drains its runs and waits for the callback), and after
+ * each timed segment the raw loop runs `steps` steps on the main thread while the worker sits idle. Each round pairs
+ * two segments a fraction of a second apart, so the pair sees the same machine: on a VM whose speed drifts by a
+ * third over seconds, rounds of whole runs seconds apart differed by more than the trainer's overhead. The warm-up
+ * segments hold the trainer's choice of K and its sessions' first runs; its window ends as its last step is
+ * reported (the checkpoint's copy of the state out of the worker is left out, as the raw loop leaves out its setup).
+ */
+export async function pairedRounds(
+  def: ModelDefinition, batch: Batch, steps: number, rounds: number, opts: TrainerRunOptions = {},
+): Promise<{ raw: number[]; trainer: number[]; peakRssMb: number; stepsPerRun: number }> {
+  const warmup = WARMUP_SEGMENTS;
+  const segments = warmup + rounds;
+  const samplesPerS = (ms: number) => (steps * batch.size * 1000) / ms;
+  const raw: number[] = [];
+  const trainer: number[] = [];
+  // The trainer's own memory: sampled until the raw loop's session joins it.
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  let stepper: RawStepper | undefined;
+  let rawStep = 0;
+  let segmentStarted = 0;
+  let segmentEnded = 0;
+  async function* batches(): AsyncGenerator<Batch> {
+    // A copy each step in the arrays the loader would use (the trainer transfers what it gets, and gives it back).
+    for (let i = 0; i < segments * steps; i++) yield batchCopy(batch);
+  }
+  try {
+    const result = await trainModel({
+      model: def,
+      optimizer: OPTIMIZER,
+      state: initModelState(def, OPTIMIZER, 1),
+      batches: batches(),
+      checkpointEvery: steps,
+      stepsPerRun: opts.stepsPerRun,
+      intraOpThreads: opts.threads,
+      onProgress: (p) => {
+        if (p.step % steps === 0) segmentEnded = performance.now();
+      },
+      onCheckpoint: async (_state, stepsDone) => {
+        const segment = stepsDone / steps;
+        if (segment > warmup) trainer.push(samplesPerS(segmentEnded - segmentStarted));
+        if (segment === warmup) {
+          clearInterval(sampler);
+          stepper = await rawStepper(def, batch, { intraOpNumThreads: opts.threads ?? 1 });
+          for (; rawStep < 3; ) await stepper.run(++rawStep);
+        }
+        if (segment > warmup) {
+          const started = performance.now();
+          for (let i = 0; i < steps; i++) await stepper!.run(++rawStep);
+          raw.push(samplesPerS(performance.now() - started));
+        }
+        segmentStarted = performance.now();
+      },
+    });
+    return { raw, trainer, peakRssMb: peak / 2 ** 20, stepsPerRun: result.stepsPerRun };
+  } finally {
+    clearInterval(sampler);
+    await stepper?.session.release();
+  }
+}
+
+/**
+ * Times each zoo model at each batch size in `rounds` rounds of `pairedRounds`; steps are chosen so each segment
+ * lasts about `seconds`.
  */
 export async function benchTrain(opts: {
   batchSizes: number[];
@@ -216,21 +284,13 @@ export async function benchTrain(opts: {
       const batch = randomBatch(def, batchSize, features, categorical, batchSize);
       const threads = opts.threads ?? 1;
       const probe = await rawLoop(def, batch, 3, threads);
-      const steps = Math.max(5, Math.round((opts.seconds * probe) / batchSize));
-      const raw: number[] = [];
-      const trainer: { samplesPerS: number; peakRssMb: number; stepsPerRun: number }[] = [];
-      for (let round = 0; round < opts.rounds; round++) {
-        const sides = [
-          async () => raw.push(await rawLoop(def, batch, steps, threads)),
-          async () => trainer.push(await trainerRun(def, batch, steps, { stepsPerRun: opts.stepsPerRun, threads })),
-        ];
-        for (const side of round % 2 === 0 ? sides : sides.reverse()) await side();
-      }
+      const steps = Math.max(MIN_SEGMENT_STEPS, Math.round((opts.seconds * probe) / batchSize));
+      const { raw, trainer, peakRssMb, stepsPerRun } = await pairedRounds(def, batch, steps, opts.rounds, { stepsPerRun: opts.stepsPerRun, threads });
       const row: TrainBenchRow = {
-        model: name, batchSize, steps, stepsPerRun: trainer.map((t) => t.stepsPerRun),
-        rawSamplesPerS: spread(raw, 0), trainerSamplesPerS: spread(trainer.map((t) => t.samplesPerS), 0),
-        ratio: spread(trainer.map((t, i) => t.samplesPerS / raw[i]!), 3),
-        peakRssMb: Math.round(Math.max(...trainer.map((t) => t.peakRssMb))),
+        model: name, batchSize, steps, stepsPerRun,
+        rawSamplesPerS: spread(raw, 0), trainerSamplesPerS: spread(trainer, 0),
+        ratio: spread(trainer.map((t, i) => t / raw[i]!), 3),
+        peakRssMb: Math.round(peakRssMb),
       };
       rows.push(row);
       opts.onRow?.(row);

@@ -38,8 +38,8 @@ export async function bench(args: string[]): Promise<void> {
     args, allowPositionals: true,
     options: {
       json: { type: 'boolean', default: false },
-      seconds: { type: 'string', default: '3' },
-      rounds: { type: 'string', default: '3' },
+      seconds: { type: 'string', default: '0.5' },
+      rounds: { type: 'string', default: '10' },
       'steps-per-run': { type: 'string' },
       threads: { type: 'string', default: '1' },
       models: { type: 'string' },
@@ -62,14 +62,14 @@ export async function bench(args: string[]): Promise<void> {
     threads,
     models,
     onRow: values.json ? undefined : (r) => console.log(
-      `${r.model.padEnd(20)} B=${String(r.batchSize).padEnd(4)} K=${[...new Set(r.stepsPerRun)].join(',').padEnd(5)} `
+      `${r.model.padEnd(20)} B=${String(r.batchSize).padEnd(4)} K=${String(r.stepsPerRun).padEnd(3)} `
       + `raw ${String(r.rawSamplesPerS.median).padStart(8)}/s  trainer ${String(r.trainerSamplesPerS.median).padStart(8)}/s  `
       + `ratio ${r.ratio.median.toFixed(3)} (${r.ratio.min.toFixed(3)}–${r.ratio.max.toFixed(3)})  peak RSS ${r.peakRssMb} MB`,
     ),
   });
   const minRatio = Math.min(...rows.map((r) => r.ratio.median));
   if (values.json) console.log(JSON.stringify({ benchmark: 'train', machine: machine(), stepsPerRun: stepsPerRun ?? 'auto', threads, rounds, min_trainer_ratio: minRatio, rows }, null, 2));
-  else console.log(`min_trainer_ratio ${minRatio} (medians over ${rounds} rounds)`);
+  else console.log(`min_trainer_ratio ${minRatio} (medians over ${rounds} rounds of ${seconds} s a side)`);
 }
 
 function positiveInt(flag: string, value: string): number {
