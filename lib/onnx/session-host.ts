@@ -4,7 +4,7 @@
  */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { Feed, HostTableRun, Reply, Request, SessionOptions, TensorData, WorkerData } from './session-protocol.js';
+import type { Feed, HostTableList, HostTableRun, Reply, Request, SessionOptions, TensorData, WorkerData } from './session-protocol.js';
 
 export type { Feed, HostTableRun, SessionOptions, TensorArray, TensorData, TensorType } from './session-protocol.js';
 
@@ -60,8 +60,12 @@ export interface RunOptions {
    * done with them, and `take` gets them (e.g. to fill later batches) before the run's promise settles.
    */
   recycle?: BufferRecycler;
-  /** Stored tables to gather rows from before the run and to update after it (their gradients are not sent back). */
-  tables?: HostTableRun[];
+  /**
+   * Stored tables to gather rows from before the run and to update after it (their gradients are not sent back).
+   * The worker is sent a list's descriptions once, with the first run that uses it, and keeps them: a list is not to
+   * change afterwards (hostTableRuns freezes its lists); other tables take another list.
+   */
+  tables?: readonly HostTableRun[];
 }
 
 /** Where buffers a run gives back go (RunOptions.recycle). */
@@ -84,7 +88,7 @@ export class HostedSession {
   run(feeds: Record<string, Feed>, opts: RunOptions = {}): Promise<Record<string, TensorData>> {
     const transfer = new Set<ArrayBuffer>();
     return this.host.request<Record<string, TensorData>>(
-      { op: 'run', session: this.id, feeds: sendable(feeds, opts, transfer), fetch: opts.fetch ?? null, keep: opts.keep ?? {}, tables: opts.tables ?? [], giveBackFrom: giveBackFrom(opts) },
+      { op: 'run', session: this.id, feeds: sendable(feeds, opts, transfer), fetch: opts.fetch ?? null, keep: opts.keep ?? {}, tables: this.host.tableList(opts.tables), giveBackFrom: giveBackFrom(opts) },
       [...transfer],
       opts.recycle,
     );
@@ -97,7 +101,7 @@ export class HostedSession {
   runSteps(steps: Record<string, Feed>[], opts: RunOptions & { fetch: string[] }): Promise<Record<string, TensorData>> {
     const transfer = new Set<ArrayBuffer>();
     return this.host.request<Record<string, TensorData>>(
-      { op: 'runSteps', session: this.id, steps: steps.map((f) => sendable(f, opts, transfer)), fetch: opts.fetch, keep: opts.keep ?? {}, tables: opts.tables ?? [], giveBackFrom: giveBackFrom(opts) },
+      { op: 'runSteps', session: this.id, steps: steps.map((f) => sendable(f, opts, transfer)), fetch: opts.fetch, keep: opts.keep ?? {}, tables: this.host.tableList(opts.tables), giveBackFrom: giveBackFrom(opts) },
       [...transfer],
       opts.recycle,
     );
@@ -145,6 +149,9 @@ export class SessionHost {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; recycle?: BufferRecycler }>();
   private nextId = 1;
   private nextSession = 1;
+  /** The id of each host-table list sent to the worker. */
+  private readonly tableLists = new WeakMap<readonly HostTableRun[], number>();
+  private nextTableList = 1;
   private failure: Error | undefined;
   private warned = false;
 
@@ -217,6 +224,16 @@ export class SessionHost {
       this.worker.postMessage({ id: 0, req: { op: 'close' } satisfies Request });
     }
     await this.exited;
+  }
+
+  /** How a run request names `tables`: by id, with their descriptions the first time (HostTableList). */
+  tableList(tables: readonly HostTableRun[] | undefined): HostTableList | null {
+    if (!tables?.length) return null;
+    const sent = this.tableLists.get(tables);
+    if (sent !== undefined) return { id: sent };
+    const id = this.nextTableList++;
+    this.tableLists.set(tables, id);
+    return { id, runs: [...tables] };
   }
 
   /** `recycle` takes the buffers a run request gives back (RunOptions.recycle). */

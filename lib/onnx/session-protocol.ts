@@ -35,15 +35,21 @@ export interface HostTableRun {
   step: string;
 }
 
+/**
+ * The host tables of a run, by the id the host gave their list: the descriptions come with the first request that
+ * uses the list and the worker keeps them, so that later runs (a step each) do not carry them again.
+ */
+export interface HostTableList { id: number; runs?: HostTableRun[] }
+
 export type Request =
   | { op: 'create'; session: number; model: Uint8Array; options: SessionOptions }
   /**
    * `giveBackFrom`: the buffers of the inline feeds of at least that many bytes come back with the reply
    * (`returned`), once the run no longer needs them; null: none.
    */
-  | { op: 'run'; session: number; feeds: Record<string, Feed>; fetch: string[] | null; keep: Record<string, string>; tables: HostTableRun[]; giveBackFrom: number | null }
+  | { op: 'run'; session: number; feeds: Record<string, Feed>; fetch: string[] | null; keep: Record<string, string>; tables: HostTableList | null; giveBackFrom: number | null }
   /** Runs of one session, one per element of `steps`, in order: outputs in `fetch` come back stacked [steps, ...dims]. */
-  | { op: 'runSteps'; session: number; steps: Record<string, Feed>[]; fetch: string[]; keep: Record<string, string>; tables: HostTableRun[]; giveBackFrom: number | null }
+  | { op: 'runSteps'; session: number; steps: Record<string, Feed>[]; fetch: string[]; keep: Record<string, string>; tables: HostTableList | null; giveBackFrom: number | null }
   | { op: 'put'; tensors: Record<string, TensorData> }
   | { op: 'get'; names: string[]; take: boolean }
   | { op: 'release'; session: number }

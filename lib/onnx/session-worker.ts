@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { tableRows } from './session-host-tables.js';
 import { WasmTable } from './wasm-table.js';
-import type { Feed, HostTableRun, Reply, Request, TensorData, WorkerData } from './session-protocol.js';
+import type { Feed, HostTableList, HostTableRun, Reply, Request, TensorData, WorkerData } from './session-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('session-worker must run in a worker thread');
@@ -45,9 +45,20 @@ function heldValues(h: Held, name: string): Float32Array {
   return i === 0 ? h.table.table : h.table.states[i - 1]!;
 }
 
-/** The WasmTable of `run`'s table: moved in from the store on first use (or when the run's rule changed). */
-function hold(run: HostTableRun): WasmTable {
-  const key = JSON.stringify([run.dim, run.rule, run.update, run.states]);
+/** A host-table list as sent once (HostTableList), with what `hold` compares each of its tables by. */
+interface TableList { runs: HostTableRun[]; keys: string[] }
+const tableLists = new Map<number, TableList>();
+
+function tableList(list: HostTableList | null): TableList {
+  if (!list) return { runs: [], keys: [] };
+  if (list.runs) tableLists.set(list.id, { runs: list.runs, keys: list.runs.map((r) => JSON.stringify([r.dim, r.rule, r.update, r.states])) });
+  const known = tableLists.get(list.id);
+  if (!known) throw new Error(`no host-table list ${list.id}`);
+  return known;
+}
+
+/** The WasmTable of `run`'s table (`key` its layout and rule): moved in from the store on first use (or when the rule changed). */
+function hold(run: HostTableRun, key: string): WasmTable {
   const current = held.get(run.table);
   if (current?.key === key) return current.table;
   if (current) release(current);
@@ -148,7 +159,9 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       return { result: { inputNames: [...s.inputNames], outputNames: [...s.outputNames] }, transfer: [] };
     }
     case 'run': {
-      const out = await runStep(session(req.session), req.feeds, req.fetch, req.keep, req.tables, req.tables.map(hold));
+      // The list first: it is kept even when the request fails after, as the host sends it once.
+      const { runs, keys } = tableList(req.tables);
+      const out = await runStep(session(req.session), req.feeds, req.fetch, req.keep, runs, runs.map((r, i) => hold(r, keys[i]!)));
       const result: Record<string, TensorData> = {};
       const transfer: ArrayBuffer[] = [];
       for (const [name, tensor] of Object.entries(out)) {
@@ -160,10 +173,12 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       return { result, transfer, returned: feedBuffers([req.feeds], req.giveBackFrom) };
     }
     case 'runSteps': {
+      // The list first: it is kept even when the request fails after, as the host sends it once.
+      const { runs, keys } = tableList(req.tables);
       const s = session(req.session);
-      const tables = req.tables.map(hold);
+      const tables = runs.map((r, i) => hold(r, keys[i]!));
       const outs: Record<string, ort.Tensor>[] = [];
-      for (const feeds of req.steps) outs.push(await runStep(s, feeds, req.fetch, req.keep, req.tables, tables));
+      for (const feeds of req.steps) outs.push(await runStep(s, feeds, req.fetch, req.keep, runs, tables));
       const result = Object.fromEntries(req.fetch.map((name) => [name, stacked(outs.map((o) => o[name]!))]));
       return { result, transfer: Object.values(result).map((t) => t.data.buffer as ArrayBuffer), returned: feedBuffers(req.steps, req.giveBackFrom) };
     }

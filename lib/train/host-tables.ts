@@ -15,16 +15,19 @@ export function tableRule(opt: OptimizerConfig, weightDecay: number): TableRule 
     : { name: opt.name, beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay };
 }
 
-/** One HostTableRun per table: its parameter group's learning-rate feed and weight decay, its optimizer state. */
-export function hostTableRuns(tables: HostTable[], opt: OptimizerConfig): HostTableRun[] {
-  return tables.map((h) => {
+/**
+ * One HostTableRun per table: its parameter group's learning-rate feed and weight decay, its optimizer state. Frozen:
+ * the session host sends a list once and names it by id after (RunOptions.tables).
+ */
+export function hostTableRuns(tables: HostTable[], opt: OptimizerConfig): readonly HostTableRun[] {
+  return Object.freeze(tables.map((h) => {
     const [vocab, dim] = h.param.shape as [number, number];
     const { lrInput, weightDecay } = paramGroupOf(opt, h.param.name);
-    return {
+    return Object.freeze({
       table: h.param.name, vocab, dim, ids: h.source.input, source: h.source, rows: h.rows, grad: rowsGradOutput(h),
       rule: tableRule(opt, weightDecay), update: h.update, states: optimizerStateNames(h.param.name, opt), lr: lrInput, step: 'step',
-    };
-  });
+    });
+  }));
 }
 
 /** Names of the host tables and their optimizer state: stored in the worker, but neither fed to nor output by the graph. */

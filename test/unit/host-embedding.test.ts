@@ -28,6 +28,7 @@ import type { ModelDefinition } from '../../lib/onnx/models/model.js';
 import type { OptimizerConfig } from '../../lib/onnx/optimizers.js';
 import { scalar } from '../../lib/onnx/ops.js';
 import { SessionHost, type TensorData } from '../../lib/onnx/session-host.js';
+import type { HostTableList } from '../../lib/onnx/session-protocol.js';
 import { tableRows, type TableRule } from '../../lib/onnx/session-host-tables.js';
 import { sparseUpdate } from '../helpers/table-update-reference.js';
 import { hostTableRuns, hostTensorNames } from '../../lib/train/host-tables.js';
@@ -348,6 +349,14 @@ describe('training with host tables', () => {
     const b = batches(12, 1)[0]!;
     const scalar = (v: number): TensorData => ({ type: 'float32', dims: [], data: Float32Array.of(v) });
     const host = new SessionHost();
+    // One list for every step, as the trainer keeps: its descriptions go to the worker with the first run only.
+    const tables = hostTableRuns(hostTables, ADAM);
+    const sent: (HostTableList | null)[] = [];
+    const request = host.request.bind(host);
+    host.request = (req, ...rest) => {
+      if (req.op === 'run') sent.push(req.tables);
+      return request(req, ...rest);
+    };
     try {
       const session = await host.createSession(buildTrainStep(DENSE_HOST, ADAM));
       const step = () => session.run({
@@ -357,7 +366,7 @@ describe('training with host tables', () => {
         y: { type: 'int64', dims: [b.size], data: BigInt64Array.from(b.y, BigInt) },
         w: { type: 'float32', dims: [b.size], data: b.w },
         lr: scalar(ADAM.lr), step: scalar(1), rng_seed: scalar(0),
-      }, { fetch: ['loss'], keep: Object.fromEntries(graphNames.map((n) => [`${n}__new`, n])), tables: hostTableRuns(hostTables, ADAM) });
+      }, { fetch: ['loss'], keep: Object.fromEntries(graphNames.map((n) => [`${n}__new`, n])), tables });
       const names = ['emb.weight', 'emb.weight__m', 'emb.weight__v'];
       await host.put(initial);
       await step();
@@ -372,6 +381,8 @@ describe('training with host tables', () => {
       const again = await host.get(names, { take: true });
       for (const n of names) assert.deepEqual(Array.from(again[n]!.data as Float32Array), Array.from(first[n]!.data as Float32Array), n);
       await assert.rejects(host.get(['emb.weight']), /no stored tensor 'emb\.weight'/);
+      assert.deepEqual(sent.map((t) => t?.runs?.map((r) => r.table)), [['emb.weight'], undefined, undefined], 'the descriptions, then the id');
+      assert.ok(sent.every((t) => t?.id === sent[0]!.id));
     } finally {
       await host.close();
     }
