@@ -139,7 +139,7 @@ export class StepRuns {
    */
   post(run: RunBatches, first: number, stepsBefore: number): Promise<void> {
     const [batch] = run.batches;
-    if (this.k === undefined) this.probe ??= new StepsPerRunProbe(this.setupMs, stepBytes(trainBatchFeeds(batch!, this.feeds.model, this.feeds.inputs)));
+    if (this.k === undefined) this.probe ??= new StepsPerRunProbe(this.setupMs, stepBytes(trainBatchFeeds(batch!, this.feeds.model, this.feeds.inputs)), !this.sequential);
     let done: Promise<void>;
     if (run instanceof StackedBatches) done = this.postStacked(run, first, stepsBefore);
     else {

@@ -6,7 +6,10 @@
  * main thread a copy of each batch into its stack. So the first steps run singly and are timed; K is chosen so that
  * a run lasts about TARGET_RUN_MS, within MAX_STEPS_PER_RUN and MAX_RUN_BYTES of stacked batch data a run (the
  * trainer keeps a few runs' stacks for reuse, stacked-batches.ts); then runs of K are timed too, and K is kept only
- * if they train faster per step than single steps did. K never changes the results (multi-step runs are
+ * if they train faster per step than single steps did. Models with host tables are the exception: their K steps
+ * are K runs of the same single-step session in one request (step-runs.ts), which saves K − 1 round trips and costs
+ * nothing, so K is kept untried (a trial would settle it by noise: on a noisy machine its gain of a few percent was
+ * measured as a loss in one run out of three). K never changes the results (multi-step runs are
  * bit-identical to single steps), so the choice, timing-dependent as it is, keeps training deterministic.
  */
 
@@ -37,7 +40,8 @@ export function chooseStepsPerRun(stepMs: number, stepBytes: number): number {
  * keeps it busy, or the main thread's when it is the slower: either way what a step costs), and settles on K in two
  * phases. Single steps first: K stays 1 at once when they are long; a K above 1 needs a second session (the multi-step
  * graph), so single steps run for as long as creating a session took (`setupMs`) first, and a call too short to
- * repay that never pays it. Then runs of K, kept if a step is at least 5% faster in them. Each phase lasts at least
+ * repay that never pays it. Then runs of K, kept if a step is at least 5% faster in them (without a trial when they
+ * need no other graph). Each phase lasts at least
  * MIN_PHASE_MS, so that a burst of load on the machine does not decide alone.
  */
 export class StepsPerRunProbe {
@@ -48,7 +52,12 @@ export class StepsPerRunProbe {
   /** Completions in the current phase: when, and how many steps the run took (fewer than K when cut short). */
   private runs: { at: number; steps: number }[] = [];
 
-  constructor(private readonly setupMs: number, private readonly stepBytes: number) {}
+  constructor(
+    private readonly setupMs: number,
+    private readonly stepBytes: number,
+    /** Whether runs of K go to another graph, which must prove itself faster; false: K single steps a request. */
+    private readonly trialNeeded: boolean,
+  ) {}
 
   /** The steps the next run should take: 1 while single steps are timed, then the K on trial, then the choice. */
   get stepsPerRun(): number {
@@ -73,7 +82,7 @@ export class StepsPerRunProbe {
       const k = chooseStepsPerRun(stepMs, this.stepBytes);
       if (k > 1 && elapsed < Math.max(this.setupMs, MIN_PHASE_MS)) return;
       this.singleStepMs = stepMs;
-      if (k === 1) this.decided = 1;
+      if (k === 1 || !this.trialNeeded) this.decided = k;
       else this.trial = k;
       this.runs = [];
       return;

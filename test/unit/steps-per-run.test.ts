@@ -40,7 +40,7 @@ describe('StepsPerRunProbe', () => {
   }
 
   it('times single steps for MIN_PHASE_MS, skipping the first ones, then tries K and keeps it when a step is faster', () => {
-    const probe = new StepsPerRunProbe(0, SMALL);
+    const probe = new StepsPerRunProbe(0, SMALL, true);
     assert.equal(probe.stepsPerRun, 1);
     let at = runs(probe, 1, 1, 50);
     at = runs(probe, PHASE - 2, 1, STEP, at);
@@ -57,7 +57,7 @@ describe('StepsPerRunProbe', () => {
   });
 
   it('goes back to single steps when runs of K are not clearly faster', () => {
-    const probe = new StepsPerRunProbe(0, SMALL);
+    const probe = new StepsPerRunProbe(0, SMALL, true);
     const at = runs(probe, PHASE, 1, STEP);
     assert.equal(probe.stepsPerRun, 8);
     runs(probe, PHASE, 8, STEP * (KEEP_IF_FASTER + 0.02), at);
@@ -66,7 +66,7 @@ describe('StepsPerRunProbe', () => {
   });
 
   it('averages over the phase, so completions seen in bursts time right', () => {
-    const probe = new StepsPerRunProbe(0, SMALL);
+    const probe = new StepsPerRunProbe(0, SMALL, true);
     let at = 0;
     probe.finished(at += 1, 1);
     probe.finished(at += 1, 1);
@@ -75,7 +75,7 @@ describe('StepsPerRunProbe', () => {
   });
 
   it('counts the steps of runs cut short', () => {
-    const probe = new StepsPerRunProbe(0, SMALL);
+    const probe = new StepsPerRunProbe(0, SMALL, true);
     let at = runs(probe, PHASE, 1, STEP);
     // Runs of 8 and of 2 (cut short by checkpoints), at half a single step's time a step.
     for (let i = 0; i < PHASE; i++) at = runs(probe, 1, i % 2 ? 2 : 8, STEP / 2, at);
@@ -84,7 +84,7 @@ describe('StepsPerRunProbe', () => {
   });
 
   it('runs single steps as long as creating a session took before trying K > 1', () => {
-    const probe = new StepsPerRunProbe(4 * MIN_PHASE_MS, SMALL);
+    const probe = new StepsPerRunProbe(4 * MIN_PHASE_MS, SMALL, true);
     let at = runs(probe, PHASE, 1, STEP);
     assert.equal(probe.stepsPerRun, 1, 'MIN_PHASE_MS of steps do not repay a session that took 4 times as long');
     let count = PHASE;
@@ -97,14 +97,26 @@ describe('StepsPerRunProbe', () => {
   });
 
   it('settles on 1 as soon as the steps are long, without waiting', () => {
-    const probe = new StepsPerRunProbe(1_000, SMALL);
+    const probe = new StepsPerRunProbe(1_000, SMALL, true);
     runs(probe, 11, 1, TARGET_RUN_MS * 0.8);
     assert.equal(probe.settled, true);
     assert.equal(probe.stepsPerRun, 1);
   });
 
+  it('keeps K untried when runs of K need no other graph (host tables: K single steps a request)', () => {
+    const probe = new StepsPerRunProbe(0, SMALL, false);
+    runs(probe, PHASE - 1, 1, STEP);
+    assert.equal(probe.settled, false);
+    runs(probe, 1, 1, STEP, (PHASE - 1) * STEP);
+    assert.equal(probe.settled, true);
+    assert.equal(probe.stepsPerRun, 8);
+    const long = new StepsPerRunProbe(0, SMALL, false);
+    runs(long, 11, 1, TARGET_RUN_MS * 0.8);
+    assert.equal(long.stepsPerRun, 1, 'long steps still run singly');
+  });
+
   it('keeps its decision: later runs change nothing', () => {
-    const probe = new StepsPerRunProbe(0, SMALL);
+    const probe = new StepsPerRunProbe(0, SMALL, true);
     let at = runs(probe, PHASE, 1, STEP);
     at = runs(probe, PHASE, 8, STEP / 4, at);
     assert.equal(probe.stepsPerRun, 8);
