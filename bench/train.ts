@@ -36,7 +36,7 @@ export interface TrainBenchRow {
   trainerSamplesPerS: Spread;
   /** trainer ÷ raw, taken within each round. */
   ratio: Spread;
-  /** The trainer's, before the raw loop's session is created. */
+  /** The trainer's, through its first segment. */
   peakRssMb: number;
 }
 
@@ -215,7 +215,8 @@ export async function pairedRounds(
   const samplesPerS = (ms: number) => (steps * batch.size * 1000) / ms;
   const raw: number[] = [];
   const trainer: number[] = [];
-  // The trainer's own memory: sampled until the raw loop's session joins it.
+  // The trainer's own memory while it trains: sampled through the first segment, before its first checkpoint copies the
+  // state out (500 MB for dlrm-host-100k) and before the raw loop's session exists.
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   let stepper: RawStepper | undefined;
@@ -237,12 +238,15 @@ export async function pairedRounds(
       intraOpThreads: opts.threads,
       onProgress: (p) => {
         if (p.step % steps === 0) segmentEnded = performance.now();
+        if (p.step === steps) {
+          clearInterval(sampler);
+          peak = Math.max(peak, process.memoryUsage().rss);
+        }
       },
       onCheckpoint: async (_state, stepsDone) => {
         const segment = stepsDone / steps;
         if (segment > warmup) trainer.push(samplesPerS(segmentEnded - segmentStarted));
         if (segment === warmup) {
-          clearInterval(sampler);
           stepper = await rawStepper(def, batch, { intraOpNumThreads: opts.threads ?? 1 });
           for (; rawStep < 3; ) await stepper.run(++rawStep);
         }
