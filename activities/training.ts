@@ -24,7 +24,8 @@ import type { ActivityDeps } from './deps.js';
 import { asActivityFailure } from './deterministic-errors.js';
 import { configurationError } from './failures.js';
 import { modelFor } from './model-for.js';
-import { SessionHost } from '../lib/onnx/session-host.js';
+import type { SessionHost } from '../lib/onnx/session-host.js';
+import { sessionHostPool } from '../lib/onnx/session-host-pool.js';
 
 export interface TrainArgs {
   pipelineId: number;
@@ -161,10 +162,11 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
     let stepsBefore = 0;
     let samplesBefore = 0;
     let finalLoss = 0;
-    // One host for the whole activity, started when first needed: every round's training (sample-then-batch trains
-    // each round in its own call), its scoring, and RHO-LOSS's irreducible-loss model.
+    // One host for the whole activity, taken when first needed: every round's training (sample-then-batch trains
+    // each round in its own call), its scoring, and RHO-LOSS's irreducible-loss model. Given back at the end, for
+    // the process's next training activity.
     let sessionHost: SessionHost | undefined;
-    const host = () => (sessionHost ??= new SessionHost({ executionProvider, onWarning: (message) => log.warn(message) }));
+    const host = () => (sessionHost ??= sessionHostPool.take({ executionProvider, onWarning: (message) => log.warn(message) }));
     try {
       const irreducible = downsampling?.strategy === 'rhoLoss' ? await timedScoring(async () => {
         const twin = downsampling.holdout.strategy === 'twin';
@@ -261,6 +263,8 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
         stepsBefore += segment.steps;
         samplesBefore += segment.trainedAfter(segment.steps);
       }
+      // Its sessions go before the host is given back: a host is lent again only empty.
+      await irreducible?.release();
       const trainedState = join(runDir, 'final.state');
       const warning = checkDivergence(latest.firstLoss, finalLoss, args.training.failOnDivergence);
       // Storing the model (activities/models.ts) reads the warning from here onto the model row.
@@ -285,7 +289,7 @@ export function trainingActivities({ pool, storeDir, executionProvider }: Activi
       }
       throw err;
     } finally {
-      await sessionHost?.close();
+      if (sessionHost) await sessionHostPool.giveBack(sessionHost);
     }
   }
 

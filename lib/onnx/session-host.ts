@@ -4,7 +4,7 @@
  */
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import type { Feed, HostTableList, HostTableRun, Reply, Request, SessionOptions, TensorData, WorkerData } from './session-protocol.js';
+import type { Feed, HostTableList, HostTableRun, Inventory, Reply, Request, SessionOptions, TensorData, WorkerData } from './session-protocol.js';
 
 export type { Feed, HostTableRun, SessionOptions, TensorArray, TensorData, TensorType } from './session-protocol.js';
 
@@ -212,6 +212,23 @@ export class SessionHost {
     return this.request({ op: 'get', names, take: opts.take ?? false });
   }
 
+  /** Whether requests can still succeed: neither closed nor failed. */
+  get usable(): boolean {
+    return !this.closing && !this.failure;
+  }
+
+  /** Whether the worker holds no session, stored tensor or table: what a host lent out again must be. */
+  async isEmpty(): Promise<boolean> {
+    const { sessions, stored, held } = await this.request<Inventory>({ op: 'inventory' });
+    return sessions === 0 && stored === 0 && held === 0;
+  }
+
+  /** Whether the worker thread keeps the process alive (as it does from the start): an idle pooled host does not. */
+  keepsProcessAlive(yes: boolean): void {
+    if (yes) this.worker.ref();
+    else this.worker.unref();
+  }
+
   /**
    * Rejects pending requests with `reason` at once and makes the worker drop its queue and exit; resolves when it
    * has, which is after the run in progress (if any) finishes. Idempotent.
@@ -220,6 +237,8 @@ export class SessionHost {
     this.fail(reason);
     if (!this.closing) {
       this.closing = true;
+      // Waiting for the exit keeps the process alive, even for an idle pooled host.
+      this.worker.ref();
       Atomics.store(this.cancel, 0, 1);
       this.worker.postMessage({ id: 0, req: { op: 'close' } satisfies Request });
     }

@@ -53,7 +53,11 @@ export type Request =
   | { op: 'put'; tensors: Record<string, TensorData> }
   | { op: 'get'; names: string[]; take: boolean }
   | { op: 'release'; session: number }
+  /** What the worker still holds: its sessions, stored tensors and held tables (an Inventory). */
+  | { op: 'inventory' }
   | { op: 'close' };
+
+export interface Inventory { sessions: number; stored: number; held: number }
 
 export type Reply =
   | { id: number; ok: true; result: unknown; returned?: ArrayBuffer[] }

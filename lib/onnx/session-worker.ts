@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { tableRows } from './session-host-tables.js';
 import { WasmTable } from './wasm-table.js';
-import type { Feed, HostTableList, HostTableRun, Reply, Request, TensorData, WorkerData } from './session-protocol.js';
+import type { Feed, HostTableList, HostTableRun, Inventory, Reply, Request, TensorData, WorkerData } from './session-protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('session-worker must run in a worker thread');
@@ -203,6 +203,8 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       await sessions.get(req.session)?.release();
       sessions.delete(req.session);
       return { result: null, transfer: [] };
+    case 'inventory':
+      return { result: { sessions: sessions.size, stored: store.size, held: held.size } satisfies Inventory, transfer: [] };
     case 'close':
       return shutdown();
   }

@@ -19,6 +19,8 @@ import { trainModel } from './trainer.js';
 export interface IrreducibleModel {
   /** The model's outputs on a batch, [size, outputSize]. */
   outputs(batch: Batch): Promise<Float32Array>;
+  /** Releases its session(s) on the host, which outlives it. */
+  release(): Promise<void>;
 }
 
 export async function trainIrreducibleModel(
@@ -48,6 +50,7 @@ export async function trainIrreducibleModel(
       const out = await session.run(inputFeeds(batch, inputs), { fetch: ['output'] });
       return out.output!.data as Float32Array;
     },
+    release: () => session.release(),
   };
 }
 
@@ -68,6 +71,9 @@ export function twinIrreducibleModel(first: IrreducibleModel, second: Irreducibl
         out.set(source.subarray(i * width, (i + 1) * width), i * width);
       }
       return out;
+    },
+    release: async () => {
+      await Promise.all([first.release(), second.release()]);
     },
   };
 }

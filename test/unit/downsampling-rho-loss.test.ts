@@ -50,11 +50,17 @@ describe('RHO-LOSS', () => {
 describe('twin irreducible loss', () => {
   it('scores each sample with the model trained on the other half', async () => {
     // Each model answers its own constant outputs, two classes per sample.
-    const model = (value: number): IrreducibleModel => ({ outputs: async (b: Batch) => new Float32Array(2 * b.size).fill(value) });
+    const released: number[] = [];
+    const model = (value: number): IrreducibleModel => ({
+      outputs: async (b: Batch) => new Float32Array(2 * b.size).fill(value),
+      release: async () => void released.push(value),
+    });
     const batch = { size: 4, keys: Float64Array.of(10, 11, 12, 13) } as Batch;
     const twin = twinIrreducibleModel(model(1), model(2), Float64Array.of(11, 13));
     // Keys 11 and 13 trained the first model: the second scores them.
     assert.deepEqual([...await twin.outputs(batch)], [1, 1, 2, 2, 1, 1, 2, 2]);
     await assert.rejects(twin.outputs({ size: 1 } as Batch), /needs the batch's keys/);
+    await twin.release();
+    assert.deepEqual(released.sort(), [1, 2], 'both models\' sessions');
   });
 });

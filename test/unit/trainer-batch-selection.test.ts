@@ -203,9 +203,14 @@ describe('trainModel selectBatch (batch-then-sample)', () => {
       seen.push({ batch: { ...b, x: b.x.slice(), categorical: b.categorical!.slice() }, out: await forward(b) });
       return b;
     };
+    const trainingHost = new SessionHost();
     const selected = await trainModel({
-      model: dlrm, optimizer: ADAM, state: initial, batches: stream(clicks(4, 5)), selectBatch: keepAll,
+      model: dlrm, optimizer: ADAM, state: initial, batches: stream(clicks(4, 5)), selectBatch: keepAll, host: trainingHost,
       checkpointEvery: 1, onCheckpoint: async (state) => { after.push(state); },
+    }).finally(async () => {
+      // The forward's session and the held tables went with the call: a pooled host may be lent again.
+      assert.equal(await trainingHost.isEmpty(), true);
+      await trainingHost.close();
     });
     assertBitIdentical(selected.state, plain.state);
     assert.equal(seen.length, 5);

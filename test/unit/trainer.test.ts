@@ -144,8 +144,10 @@ describe('trainModel', () => {
         state = (await train({ optimizer: ADAM, state, batches: stream(part), host })).state;
       }
       assertBitIdentical(state, whole.state);
-      // The state went back with each call; the worker keeps none of it for the next one.
+      // The state went back with each call, and the sessions were released: the worker keeps nothing for the next
+      // one, so a pooled host may be lent again (session-host-pool.ts).
       await assert.rejects(host.get(Object.keys(state.params)), /no stored tensor/);
+      assert.equal(await host.isEmpty(), true);
       await host.put({ probe: { type: 'float32', dims: [1], data: Float32Array.of(7) } });
       assert.deepEqual([...(await host.get(['probe'])).probe!.data], [7]);
     } finally {
