@@ -1,20 +1,19 @@
 /**
  * Tideline's trainer against PyTorch on the same zoo models (bench/peers/torch_zoo.py builds them as lib/onnx/models
- * does), in interleaved rounds: each round measures every (model, batch size) once with each, back to back, the
- * order flipping between rounds so neither side always runs on a machine the other just warmed or loaded. Both use
+ * does), taking turns: for each (model, batch size), a PyTorch process trains segments on demand, each right after a
+ * segment of Tideline's trainer (bench/train.ts pairedRounds), so each round's pair sees the same machine. Both use
  * the intra-op thread count of Tideline's sessions. A model whose parameter counts differ is a different model, and
  * fails the benchmark.
  */
-import { execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import type { Batch } from '../lib/data/batch.js';
 import { modelParameters } from '../lib/onnx/models/build.js';
-import type { ModelDefinition } from '../lib/onnx/models/model.js';
 import { createModel } from '../lib/onnx/models/zoo.js';
 import { paramSize } from '../lib/onnx/params.js';
 import { spread, type Spread } from './rounds.js';
-import { BENCH_MODELS, randomBatch, rawLoop, trainerRun } from './train.js';
+import { BENCH_MODELS, MIN_SEGMENT_STEPS, pairedRounds, randomBatch, rawLoop, type BaselineSegments } from './train.js';
 
 const SCRIPT = fileURLToPath(new URL('./peers/torch_zoo.py', import.meta.url));
 const INSTALL = '`pip3 install torch` (bench/README.md, `tide bench peer`, has the size and details)';
@@ -51,7 +50,6 @@ export interface PeerReport {
   min_ratio_vs_torch: number;
 }
 
-interface TorchResult { samplesPerS: number; params: number; torch: string }
 
 /** Throws, naming the model, unless both implementations have the same number of parameters. */
 export function checkParams(model: string, tideline: number, torch: number): void {
@@ -86,20 +84,43 @@ export function minRatio(rows: PeerRow[]): number {
   return Math.min(...rows.map((r) => r.ratio.median));
 }
 
-async function torchRun(model: string, batchSize: number, seconds: number, threads: number): Promise<TorchResult> {
-  const args = [SCRIPT, '--models', model, '--batch-sizes', String(batchSize), '--seconds', String(seconds), '--threads', String(threads)];
-  try {
-    const { stdout } = await promisify(execFile)('python3', args);
-    return JSON.parse(stdout.trim().split('\n').at(-1)!) as TorchResult;
-  } catch (err) {
-    const { code, stderr } = err as { code?: string | number; stderr?: string };
-    if (code === 'ENOENT') throw new Error(`bench peer: python3 is not on PATH; the PyTorch side needs Python 3 with torch: ${INSTALL}`);
+/**
+ * A PyTorch process serving segments of `model` at `batchSize` (torch_zoo.py --serve), once it is ready: its model
+ * built and three warm-up steps taken. Each segment's time is the process's own, without the pipe's latency.
+ */
+async function torchSegments(model: string, batchSize: number, threads: number): Promise<BaselineSegments & { params: number; torch: string }> {
+  const child = spawn('python3', [SCRIPT, '--serve', '--models', model, '--batch-sizes', String(batchSize), '--threads', String(threads)]);
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => void (stderr += d.toString()));
+  const exited = once(child, 'close') as Promise<[number | null]>;
+  const spawnFailed = once(child, 'error').then(([e]) => {
+    throw (e as NodeJS.ErrnoException).code === 'ENOENT'
+      ? new Error(`bench peer: python3 is not on PATH; the PyTorch side needs Python 3 with torch: ${INSTALL}`) : e;
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const reply = async (): Promise<Record<string, unknown>> => {
+    const line = await Promise.race([lines.next(), spawnFailed]);
+    if (!line.done) return JSON.parse(line.value) as Record<string, unknown>;
+    const [code] = await exited;
     if (code === NO_TORCH) throw new Error(`bench peer: PyTorch is not installed for python3: ${INSTALL}`);
-    throw new Error(`bench peer: bench/peers/torch_zoo.py failed on ${model}, batch ${batchSize}: ${stderr?.trim() || String(err)}`);
-  }
+    throw new Error(`bench peer: bench/peers/torch_zoo.py failed on ${model}, batch ${batchSize}: ${stderr.trim() || `exit code ${code}`}`);
+  };
+  const ready = await reply();
+  return {
+    params: ready.params as number,
+    torch: ready.torch as string,
+    async run(steps) {
+      child.stdin.write(`${steps}\n`);
+      return ((await reply()).seconds as number) * 1000;
+    },
+    async close() {
+      child.stdin.end();
+      await exited;
+    },
+  };
 }
 
-/** Measures `rounds` rounds of each model at each batch size; each measurement lasts about `seconds`. */
+/** Times `rounds` paired rounds of each model at each batch size; each segment lasts about `seconds`. */
 export async function benchPeer(opts: {
   batchSizes: number[];
   seconds: number;
@@ -110,43 +131,31 @@ export async function benchPeer(opts: {
   onSample?: (round: number, sample: PeerSample) => void;
 }): Promise<PeerReport> {
   const threads = opts.threads ?? 1;
-  const models = BENCH_MODELS.filter((m) => opts.models.includes(m.name));
   const params = new Map<string, { tideline: number; torch: number }>();
-  /** Per (model, batch size): the model, its batch and the trainer's step count, set up in the first round. */
-  const setups = new Map<string, { def: ModelDefinition; batch: Batch; steps: number }>();
   const samples: PeerSample[] = [];
   let torchVersion = '';
-  for (let round = 0; round < opts.rounds; round++) {
-    for (const { name, spec, features, categorical = 0 } of models) {
-      for (const batchSize of opts.batchSizes) {
-        const key = `${name}/${batchSize}`;
-        if (!setups.has(key)) {
-          const def = createModel(spec, features, categorical);
-          const batch = randomBatch(def, batchSize, features, categorical, batchSize);
-          // As benchTrain: steps for about `seconds`, from a short probe of the bare session.
-          const probe = await rawLoop(def, batch, 3, threads);
-          setups.set(key, { def, batch, steps: Math.max(5, Math.round((opts.seconds * probe) / batchSize)) });
-        }
-        const { def, batch, steps } = setups.get(key)!;
-        const tideline = async () => (await trainerRun(def, batch, steps, { threads })).samplesPerS;
-        const torch = () => torchRun(name, batchSize, opts.seconds, threads);
-        let ours: number;
-        let peer: TorchResult;
-        // PyTorch first in even rounds, so a missing torch fails before the first Tideline run.
-        if (round % 2 === 0) {
-          peer = await torch();
-          ours = await tideline();
-        } else {
-          ours = await tideline();
-          peer = await torch();
-        }
-        torchVersion = peer.torch;
+  for (const { name, spec, features, categorical = 0 } of BENCH_MODELS.filter((m) => opts.models.includes(m.name))) {
+    for (const batchSize of opts.batchSizes) {
+      const def = createModel(spec, features, categorical);
+      const batch = randomBatch(def, batchSize, features, categorical, batchSize);
+      // As benchTrain: segments of about `seconds`, from a short probe of the bare session.
+      const probe = await rawLoop(def, batch, 3, threads);
+      const steps = Math.max(MIN_SEGMENT_STEPS, Math.round((opts.seconds * probe) / batchSize));
+      // Ready before the trainer starts: loading torch would otherwise land on the trainer's first segments.
+      const torch = await torchSegments(name, batchSize, threads);
+      try {
+        torchVersion = torch.torch;
         const tidelineParams = modelParameters(def).params.reduce((n, p) => n + paramSize(p), 0);
-        checkParams(name, tidelineParams, peer.params);
-        params.set(name, { tideline: tidelineParams, torch: peer.params });
-        const sample = { model: name, batchSize, tidelineSamplesPerS: ours, torchSamplesPerS: peer.samplesPerS };
-        samples.push(sample);
-        opts.onSample?.(round, sample);
+        checkParams(name, tidelineParams, torch.params);
+        params.set(name, { tideline: tidelineParams, torch: torch.params });
+        const { baseline, trainer } = await pairedRounds(def, batch, steps, opts.rounds, { threads, baseline: async () => torch });
+        trainer.forEach((ours, round) => {
+          const sample = { model: name, batchSize, tidelineSamplesPerS: ours, torchSamplesPerS: baseline[round]! };
+          samples.push(sample);
+          opts.onSample?.(round, sample);
+        });
+      } finally {
+        await torch.close();
       }
     }
   }

@@ -146,7 +146,7 @@ export async function rawLoop(def: ModelDefinition, batch: Batch, steps: number,
 /** Trainer segments before the first round: K is chosen and the sessions warmed up in them. */
 const WARMUP_SEGMENTS = 2;
 /** Even a slow step's segment has this many steps. */
-const MIN_SEGMENT_STEPS = 3;
+export const MIN_SEGMENT_STEPS = 3;
 
 export interface TrainerRunOptions {
   /** The trainer's stepsPerRun; absent: its automatic choice. */
@@ -198,29 +198,52 @@ export async function trainerRun(
   return { samplesPerS: ((lastStep - warmSteps) * batch.size) / seconds, peakRssMb: peak / 2 ** 20, stepsPerRun: result.stepsPerRun };
 }
 
+/** The side the trainer takes turns with: `run(steps)` trains that many steps and resolves to the milliseconds they took. */
+export interface BaselineSegments {
+  run(steps: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The raw loop (rawStepper) as segments, after its three warm-up steps. */
+export async function rawSegments(def: ModelDefinition, batch: Batch, threads = 1): Promise<BaselineSegments> {
+  const stepper = await rawStepper(def, batch, { intraOpNumThreads: threads });
+  let step = 0;
+  while (step < 3) await stepper.run(++step);
+  return {
+    async run(steps) {
+      const started = performance.now();
+      for (let i = 0; i < steps; i++) await stepper.run(++step);
+      return performance.now() - started;
+    },
+    close: () => stepper.session.release(),
+  };
+}
+
 /**
- * The raw loop and one trainer call taking turns, segment by segment: the trainer trains `warmup + rounds` segments
- * of `steps` steps with a checkpoint after each (where it drains its runs and waits for the callback), and after
- * each timed segment the raw loop runs `steps` steps on the main thread while the worker sits idle. Each round pairs
- * two segments a fraction of a second apart, so the pair sees the same machine: on a VM whose speed drifts by a
- * third over seconds, rounds of whole runs seconds apart differed by more than the trainer's overhead. The warm-up
- * segments hold the trainer's choice of K and its sessions' first runs; its window ends as its last step is
- * reported (the checkpoint's copy of the state out of the worker is left out, as the raw loop leaves out its setup).
+ * One trainer call and a baseline (the raw loop unless given) taking turns, segment by segment: the trainer trains
+ * `warmup + rounds` segments of `steps` steps with a checkpoint after each (where it drains its runs and waits for
+ * the callback), and after each timed segment the baseline runs `steps` steps while the worker sits idle. Each round
+ * pairs two segments a fraction of a second apart, so the pair sees the same machine: on a VM whose speed drifts by
+ * a third over seconds, rounds of whole runs seconds apart differed by more than the trainer's overhead. The warm-up
+ * segments hold the trainer's choice of K and its sessions' first runs; the baseline is started after them. The
+ * trainer's window ends as its last step is reported (the checkpoint's copy of the state out of the worker is left
+ * out, as the baseline leaves out its setup). Samples/s of each round, both sides.
  */
 export async function pairedRounds(
-  def: ModelDefinition, batch: Batch, steps: number, rounds: number, opts: TrainerRunOptions = {},
-): Promise<{ raw: number[]; trainer: number[]; peakRssMb: number; stepsPerRun: number }> {
+  def: ModelDefinition, batch: Batch, steps: number, rounds: number,
+  opts: TrainerRunOptions & { baseline?: () => Promise<BaselineSegments> } = {},
+): Promise<{ baseline: number[]; trainer: number[]; peakRssMb: number; stepsPerRun: number }> {
   const warmup = WARMUP_SEGMENTS;
   const segments = warmup + rounds;
   const samplesPerS = (ms: number) => (steps * batch.size * 1000) / ms;
-  const raw: number[] = [];
+  const startBaseline = opts.baseline ?? (() => rawSegments(def, batch, opts.threads));
+  const baseline: number[] = [];
   const trainer: number[] = [];
   // The trainer's own memory while it trains: sampled through the first segment, before its first checkpoint copies the
-  // state out (500 MB for dlrm-host-100k) and before the raw loop's session exists.
+  // state out (500 MB for dlrm-host-100k) and before the baseline starts.
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-  let stepper: RawStepper | undefined;
-  let rawStep = 0;
+  let other: BaselineSegments | undefined;
   let segmentStarted = 0;
   let segmentEnded = 0;
   async function* batches(): AsyncGenerator<Batch> {
@@ -245,23 +268,18 @@ export async function pairedRounds(
       },
       onCheckpoint: async (_state, stepsDone) => {
         const segment = stepsDone / steps;
-        if (segment > warmup) trainer.push(samplesPerS(segmentEnded - segmentStarted));
-        if (segment === warmup) {
-          stepper = await rawStepper(def, batch, { intraOpNumThreads: opts.threads ?? 1 });
-          for (; rawStep < 3; ) await stepper.run(++rawStep);
-        }
+        if (segment === warmup) other = await startBaseline();
         if (segment > warmup) {
-          const started = performance.now();
-          for (let i = 0; i < steps; i++) await stepper!.run(++rawStep);
-          raw.push(samplesPerS(performance.now() - started));
+          trainer.push(samplesPerS(segmentEnded - segmentStarted));
+          baseline.push(samplesPerS(await other!.run(steps)));
         }
         segmentStarted = performance.now();
       },
     });
-    return { raw, trainer, peakRssMb: peak / 2 ** 20, stepsPerRun: result.stepsPerRun };
+    return { baseline, trainer, peakRssMb: peak / 2 ** 20, stepsPerRun: result.stepsPerRun };
   } finally {
     clearInterval(sampler);
-    await stepper?.session.release();
+    await other?.close();
   }
 }
 
@@ -289,7 +307,7 @@ export async function benchTrain(opts: {
       const threads = opts.threads ?? 1;
       const probe = await rawLoop(def, batch, 3, threads);
       const steps = Math.max(MIN_SEGMENT_STEPS, Math.round((opts.seconds * probe) / batchSize));
-      const { raw, trainer, peakRssMb, stepsPerRun } = await pairedRounds(def, batch, steps, opts.rounds, { stepsPerRun: opts.stepsPerRun, threads });
+      const { baseline: raw, trainer, peakRssMb, stepsPerRun } = await pairedRounds(def, batch, steps, opts.rounds, { stepsPerRun: opts.stepsPerRun, threads });
       const row: TrainBenchRow = {
         model: name, batchSize, steps, stepsPerRun,
         rawSamplesPerS: spread(raw, 0), trainerSamplesPerS: spread(trainer, 0),

@@ -3,7 +3,8 @@ lib/onnx/models builds them, trained with the same optimizer on the same kind of
 
 Usage: python3 bench/peers/torch_zoo.py [--models a,b] [--batch-sizes 64,256] [--seconds S] [--threads T]
 Prints one JSON line per (model, batch size): samples/s over the timed steps and the parameter count.
-`tide bench peer` runs it next to Tideline's trainer (bench/peer.ts).
+With --serve (one model and batch size): trains segments on demand, as `tide bench peer` (bench/peer.ts) runs it,
+taking turns with Tideline's trainer.
 
 What matches lib/onnx: layer order, widths and activations; initial scales (weights U(±sqrt(6/fan_in)),
 biases 0, BatchNorm 1/0, tables U(±sqrt(1/vocab))); the loss sum(w·l)/max(sum(w), 1e-12); Adam (lr 1e-3,
@@ -223,8 +224,8 @@ def optimizers(model):
     return opts
 
 
-def measure(name, size, seconds):
-    """Samples/s over whole steps after three warm-up steps, stepping until `seconds` have passed (at least 5 steps)."""
+def trainer(name, size):
+    """The model's train step on one fixed random batch, three warm-up steps taken; and its parameter count."""
     spec, features, categorical = ZOO[name]
     torch.manual_seed(1)
     model, loss, classes = build(spec, features, categorical)
@@ -242,15 +243,30 @@ def measure(name, size, seconds):
 
     for _ in range(3):
         step()
+    return step, sum(p.numel() for p in model.parameters())
+
+
+def measure(name, size, seconds):
+    """Samples/s over whole steps after three warm-up steps, stepping until `seconds` have passed (at least 5 steps)."""
+    step, params = trainer(name, size)
     steps, started = 0, time.perf_counter()
     while steps < 5 or time.perf_counter() - started < seconds:
         step()
         steps += 1
     elapsed = time.perf_counter() - started
-    return {
-        'model': name, 'batchSize': size, 'steps': steps, 'samplesPerS': steps * size / elapsed,
-        'params': sum(p.numel() for p in model.parameters()),
-    }
+    return {'model': name, 'batchSize': size, 'steps': steps, 'samplesPerS': steps * size / elapsed, 'params': params}
+
+
+def serve(name, size):
+    """Segments on demand (`tide bench peer` pairs each with one of Tideline's): prints a ready line with the
+    parameter count, then for each line N read, trains N steps and prints the seconds they took."""
+    step, params = trainer(name, size)
+    print(json.dumps({'ready': True, 'params': params, 'torch': torch.__version__}), flush=True)
+    for line in sys.stdin:
+        started = time.perf_counter()
+        for _ in range(int(line)):
+            step()
+        print(json.dumps({'seconds': time.perf_counter() - started}), flush=True)
 
 
 def main():
@@ -259,6 +275,7 @@ def main():
     parser.add_argument('--batch-sizes', default='64,256')
     parser.add_argument('--seconds', type=float, default=3)
     parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--serve', action='store_true', help='one model and batch size, segments on demand (see serve)')
     args = parser.parse_args()
     models = args.models.split(',')
     unknown = [m for m in models if m not in ZOO]
@@ -267,6 +284,9 @@ def main():
     # Before any parallel work, or torch refuses the inter-op setting.
     torch.set_num_interop_threads(1)
     torch.set_num_threads(args.threads)
+    if args.serve:
+        serve(models[0], int(args.batch_sizes.split(',')[0]))
+        return
     for name in models:
         for size in (int(s) for s in args.batch_sizes.split(',')):
             row = measure(name, size, args.seconds)

@@ -83,8 +83,8 @@ async function peer(args: string[]): Promise<void> {
     args, allowPositionals: false,
     options: {
       json: { type: 'boolean', default: false },
-      seconds: { type: 'string', default: '3' },
-      rounds: { type: 'string', default: '3' },
+      seconds: { type: 'string', default: '0.5' },
+      rounds: { type: 'string', default: '10' },
       threads: { type: 'string', default: '1' },
       models: { type: 'string', default: BENCH_MODELS.map((m) => m.name).join(',') },
     },
@@ -109,7 +109,7 @@ async function peer(args: string[]): Promise<void> {
     console.log(JSON.stringify({ ...report, machine: machine() }, null, 2));
     return;
   }
-  console.log(`\ntorch ${report.torch}, ${report.threads} intra-op thread(s), ${rounds} rounds of ${seconds} s: medians (min–max over rounds)`);
+  console.log(`\ntorch ${report.torch}, ${report.threads} intra-op thread(s), ${rounds} rounds of ${seconds} s a side: medians (min–max over rounds)`);
   console.log('| model | batch | Tideline samples/s | PyTorch samples/s | ratio | parameters (Tideline / PyTorch) |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const r of report.rows) {

@@ -20,7 +20,7 @@ describe('bench train', () => {
 
   it('pairs each timed trainer segment with a raw segment of as many steps, after the warm-up segments', async () => {
     const def = createModel({ architecture: 'mlp', hidden: [8], numClasses: 3 }, 5);
-    const { raw, trainer, stepsPerRun } = await pairedRounds(def, randomBatch(def, 4, 5, 0, 1), 6, 4, { stepsPerRun: 3 });
+    const { baseline: raw, trainer, stepsPerRun } = await pairedRounds(def, randomBatch(def, 4, 5, 0, 1), 6, 4, { stepsPerRun: 3 });
     assert.equal(raw.length, 4);
     assert.equal(trainer.length, 4);
     assert.equal(stepsPerRun, 3);
