@@ -62,8 +62,9 @@ export interface RunOptions {
   recycle?: BufferRecycler;
   /**
    * Stored tables to gather rows from before the run and to update after it (their gradients are not sent back).
-   * The worker is sent a list's descriptions once, with the first run that uses it, and keeps them: a list is not to
-   * change afterwards (hostTableRuns freezes its lists); other tables take another list.
+   * The worker is sent a list's descriptions once, with the session's first run that uses it, and keeps them until
+   * the session is released: a list is not to change afterwards (hostTableRuns freezes its lists); other tables take
+   * another list.
    */
   tables?: readonly HostTableRun[];
 }
@@ -76,6 +77,10 @@ export interface BufferRecycler {
 }
 
 export class HostedSession {
+  /** The id of each host-table list this session's runs sent to the worker, which keeps them until the release. */
+  private readonly tableLists = new WeakMap<readonly HostTableRun[], number>();
+  private nextTableList = 1;
+
   constructor(
     private readonly host: SessionHost,
     readonly id: number,
@@ -88,7 +93,7 @@ export class HostedSession {
   run(feeds: Record<string, Feed>, opts: RunOptions = {}): Promise<Record<string, TensorData>> {
     const transfer = new Set<ArrayBuffer>();
     return this.host.request<Record<string, TensorData>>(
-      { op: 'run', session: this.id, feeds: sendable(feeds, opts, transfer), fetch: opts.fetch ?? null, keep: opts.keep ?? {}, tables: this.host.tableList(opts.tables), giveBackFrom: giveBackFrom(opts) },
+      { op: 'run', session: this.id, feeds: sendable(feeds, opts, transfer), fetch: opts.fetch ?? null, keep: opts.keep ?? {}, tables: this.tableList(opts.tables), giveBackFrom: giveBackFrom(opts) },
       [...transfer],
       opts.recycle,
     );
@@ -101,7 +106,7 @@ export class HostedSession {
   runSteps(steps: Record<string, Feed>[], opts: RunOptions & { fetch: string[] }): Promise<Record<string, TensorData>> {
     const transfer = new Set<ArrayBuffer>();
     return this.host.request<Record<string, TensorData>>(
-      { op: 'runSteps', session: this.id, steps: steps.map((f) => sendable(f, opts, transfer)), fetch: opts.fetch, keep: opts.keep ?? {}, tables: this.host.tableList(opts.tables), giveBackFrom: giveBackFrom(opts) },
+      { op: 'runSteps', session: this.id, steps: steps.map((f) => sendable(f, opts, transfer)), fetch: opts.fetch, keep: opts.keep ?? {}, tables: this.tableList(opts.tables), giveBackFrom: giveBackFrom(opts) },
       [...transfer],
       opts.recycle,
     );
@@ -109,6 +114,16 @@ export class HostedSession {
 
   async release(): Promise<void> {
     await this.host.request({ op: 'release', session: this.id });
+  }
+
+  /** How a run request names `tables`: by id, with their descriptions the first time (HostTableList). */
+  private tableList(tables: readonly HostTableRun[] | undefined): HostTableList | null {
+    if (!tables?.length) return null;
+    const sent = this.tableLists.get(tables);
+    if (sent !== undefined) return { id: sent };
+    const id = this.nextTableList++;
+    this.tableLists.set(tables, id);
+    return { id, runs: [...tables] };
   }
 }
 
@@ -149,9 +164,6 @@ export class SessionHost {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; recycle?: BufferRecycler }>();
   private nextId = 1;
   private nextSession = 1;
-  /** The id of each host-table list sent to the worker. */
-  private readonly tableLists = new WeakMap<readonly HostTableRun[], number>();
-  private nextTableList = 1;
   private failure: Error | undefined;
   private warned = false;
 
@@ -243,16 +255,6 @@ export class SessionHost {
       this.worker.postMessage({ id: 0, req: { op: 'close' } satisfies Request });
     }
     await this.exited;
-  }
-
-  /** How a run request names `tables`: by id, with their descriptions the first time (HostTableList). */
-  tableList(tables: readonly HostTableRun[] | undefined): HostTableList | null {
-    if (!tables?.length) return null;
-    const sent = this.tableLists.get(tables);
-    if (sent !== undefined) return { id: sent };
-    const id = this.nextTableList++;
-    this.tableLists.set(tables, id);
-    return { id, runs: [...tables] };
   }
 
   /** `recycle` takes the buffers a run request gives back (RunOptions.recycle). */

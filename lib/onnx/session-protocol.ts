@@ -36,8 +36,9 @@ export interface HostTableRun {
 }
 
 /**
- * The host tables of a run, by the id the host gave their list: the descriptions come with the first request that
- * uses the list and the worker keeps them, so that later runs (a step each) do not carry them again.
+ * The host tables of a run, by the id its session gave their list: the descriptions come with the session's first
+ * request that uses the list and the worker keeps them until the session's release, so that later runs (a step
+ * each) do not carry them again.
  */
 export interface HostTableList { id: number; runs?: HostTableRun[] }
 

@@ -47,13 +47,16 @@ function heldValues(h: Held, name: string): Float32Array {
 
 /** A host-table list as sent once (HostTableList), with what `hold` compares each of its tables by. */
 interface TableList { runs: HostTableRun[]; keys: string[] }
-const tableLists = new Map<number, TableList>();
+/** By session, then list id: dropped with the session. */
+const tableLists = new Map<number, Map<number, TableList>>();
 
-function tableList(list: HostTableList | null): TableList {
+function tableList(session: number, list: HostTableList | null): TableList {
   if (!list) return { runs: [], keys: [] };
-  if (list.runs) tableLists.set(list.id, { runs: list.runs, keys: list.runs.map((r) => JSON.stringify([r.dim, r.rule, r.update, r.states])) });
-  const known = tableLists.get(list.id);
-  if (!known) throw new Error(`no host-table list ${list.id}`);
+  let lists = tableLists.get(session);
+  if (!lists) tableLists.set(session, lists = new Map());
+  if (list.runs) lists.set(list.id, { runs: list.runs, keys: list.runs.map((r) => JSON.stringify([r.dim, r.rule, r.update, r.states])) });
+  const known = lists.get(list.id);
+  if (!known) throw new Error(`session ${session}: no host-table list ${list.id}`);
   return known;
 }
 
@@ -159,9 +162,10 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       return { result: { inputNames: [...s.inputNames], outputNames: [...s.outputNames] }, transfer: [] };
     }
     case 'run': {
-      // The list first: it is kept even when the request fails after, as the host sends it once.
-      const { runs, keys } = tableList(req.tables);
-      const out = await runStep(session(req.session), req.feeds, req.fetch, req.keep, runs, runs.map((r, i) => hold(r, keys[i]!)));
+      // The list before anything that may fail: the session's later runs send only its id.
+      const s = session(req.session);
+      const { runs, keys } = tableList(req.session, req.tables);
+      const out = await runStep(s, req.feeds, req.fetch, req.keep, runs, runs.map((r, i) => hold(r, keys[i]!)));
       const result: Record<string, TensorData> = {};
       const transfer: ArrayBuffer[] = [];
       for (const [name, tensor] of Object.entries(out)) {
@@ -173,9 +177,9 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       return { result, transfer, returned: feedBuffers([req.feeds], req.giveBackFrom) };
     }
     case 'runSteps': {
-      // The list first: it is kept even when the request fails after, as the host sends it once.
-      const { runs, keys } = tableList(req.tables);
+      // The list before anything that may fail: the session's later runs send only its id.
       const s = session(req.session);
+      const { runs, keys } = tableList(req.session, req.tables);
       const tables = runs.map((r, i) => hold(r, keys[i]!));
       const outs: Record<string, ort.Tensor>[] = [];
       for (const feeds of req.steps) outs.push(await runStep(s, feeds, req.fetch, req.keep, runs, tables));
@@ -202,6 +206,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
     case 'release':
       await sessions.get(req.session)?.release();
       sessions.delete(req.session);
+      tableLists.delete(req.session);
       return { result: null, transfer: [] };
     case 'inventory':
       return { result: { sessions: sessions.size, stored: store.size, held: held.size } satisfies Inventory, transfer: [] };

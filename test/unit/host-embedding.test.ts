@@ -358,7 +358,7 @@ describe('training with host tables', () => {
       return request(req, ...rest);
     };
     try {
-      const session = await host.createSession(buildTrainStep(DENSE_HOST, ADAM));
+      let session = await host.createSession(buildTrainStep(DENSE_HOST, ADAM));
       const step = () => session.run({
         ...storedFeeds(graphNames),
         x: { type: 'float32', dims: [b.size, DENSE], data: b.x },
@@ -383,6 +383,12 @@ describe('training with host tables', () => {
       await assert.rejects(host.get(['emb.weight']), /no stored tensor 'emb\.weight'/);
       assert.deepEqual(sent.map((t) => t?.runs?.map((r) => r.table)), [['emb.weight'], undefined, undefined], 'the descriptions, then the id');
       assert.ok(sent.every((t) => t?.id === sent[0]!.id));
+      // The worker keeps a list with the session that was sent it: another session is sent it again.
+      await session.release();
+      session = await host.createSession(buildTrainStep(DENSE_HOST, ADAM));
+      await host.put(initial);
+      await step();
+      assert.deepEqual(sent.at(-1)?.runs?.map((r) => r.table), ['emb.weight']);
     } finally {
       await host.close();
     }
