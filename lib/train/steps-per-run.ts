@@ -9,8 +9,9 @@
  * if they train faster per step than single steps did. Models with host tables are the exception: their K steps
  * are K runs of the same single-step session in one request (step-runs.ts), which saves K − 1 round trips and costs
  * nothing, so K is kept untried (a trial would settle it by noise: on a noisy machine its gain of a few percent was
- * measured as a loss in one run out of three). K never changes the results (multi-step runs are
- * bit-identical to single steps), so the choice, timing-dependent as it is, keeps training deterministic.
+ * measured as a loss in several runs of textClassifier and dlrm-host-100k at batch 64). K never changes the results
+ * (multi-step runs are bit-identical to single steps), so the choice, timing-dependent as it is, keeps training
+ * deterministic.
  */
 
 /** How long a run should last: its fixed cost is then a few percent of it. */
