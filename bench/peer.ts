@@ -50,7 +50,6 @@ export interface PeerReport {
   min_ratio_vs_torch: number;
 }
 
-
 /** Throws, naming the model, unless both implementations have the same number of parameters. */
 export function checkParams(model: string, tideline: number, torch: number): void {
   if (tideline !== torch) {

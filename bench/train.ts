@@ -148,56 +148,6 @@ const WARMUP_SEGMENTS = 2;
 /** Even a slow step's segment has this many steps. */
 export const MIN_SEGMENT_STEPS = 3;
 
-export interface TrainerRunOptions {
-  /** The trainer's stepsPerRun; absent: its automatic choice. */
-  stepsPerRun?: number;
-  /** Intra-op threads of the trainer's train-step sessions; default 1. */
-  threads?: number;
-}
-
-/**
- * Samples/s through trainModel over `steps` steps after a warm-up (the runs up to the third step; a run reports all
- * its steps at once), until the last step is reported: handing back the final state is left out, as the raw loop
- * leaves out its setup (for the 100k-row tables, copying 500 MB out of the worker takes about half a second); peak
- * RSS while it runs; the steps per run the trainer settled on.
- */
-export async function trainerRun(
-  def: ModelDefinition, batch: Batch, steps: number, opts: TrainerRunOptions = {},
-): Promise<{ samplesPerS: number; peakRssMb: number; stepsPerRun: number }> {
-  const warmup = 3;
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
-  async function* batches(): AsyncGenerator<Batch> {
-    // A copy each step in the arrays the loader would use (the trainer transfers what it gets, and gives it back).
-    for (let i = 0; i < steps + warmup; i++) yield batchCopy(batch);
-  }
-  let started = 0;
-  let ended = 0;
-  let warmSteps = 0;
-  let lastStep = 0;
-  const result = await trainModel({
-    model: def,
-    optimizer: OPTIMIZER,
-    state: initModelState(def, OPTIMIZER, 1),
-    batches: batches(),
-    checkpointEvery: 0,
-    stepsPerRun: opts.stepsPerRun,
-    intraOpThreads: opts.threads,
-    onProgress: (p) => {
-      // The first three steps warm the session up, as in the raw loop.
-      if (!warmSteps && p.step >= warmup) {
-        started = performance.now();
-        warmSteps = p.step;
-      }
-      lastStep = p.step;
-      ended = performance.now();
-    },
-  });
-  const seconds = (ended - started) / 1000;
-  clearInterval(sampler);
-  return { samplesPerS: ((lastStep - warmSteps) * batch.size) / seconds, peakRssMb: peak / 2 ** 20, stepsPerRun: result.stepsPerRun };
-}
-
 /** The side the trainer takes turns with: `run(steps)` trains that many steps and resolves to the milliseconds they took. */
 export interface BaselineSegments {
   run(steps: number): Promise<number>;
@@ -231,7 +181,14 @@ export async function rawSegments(def: ModelDefinition, batch: Batch, threads = 
  */
 export async function pairedRounds(
   def: ModelDefinition, batch: Batch, steps: number, rounds: number,
-  opts: TrainerRunOptions & { baseline?: () => Promise<BaselineSegments> } = {},
+  opts: {
+    /** The trainer's stepsPerRun; absent: its automatic choice. */
+    stepsPerRun?: number;
+    /** Intra-op threads of both sides' train-step sessions; default 1. */
+    threads?: number;
+    /** The other side, started after the warm-up segments; default the raw loop (rawSegments). */
+    baseline?: () => Promise<BaselineSegments>;
+  } = {},
 ): Promise<{ baseline: number[]; trainer: number[]; peakRssMb: number; stepsPerRun: number }> {
   const warmup = WARMUP_SEGMENTS;
   const segments = warmup + rounds;
