@@ -6,6 +6,7 @@
  * For models with host-held tables the raw loop does the same gather and table update (wasm-table.ts) on the main
  * thread around each run, where the trainer has its worker do them.
  */
+import { fork } from 'node:child_process';
 import ort from 'onnxruntime-node';
 import type { Batch } from '../lib/data/batch.js';
 import { batchCopy } from '../lib/data/batch-buffers.js';
@@ -240,10 +241,54 @@ export async function pairedRounds(
   }
 }
 
+/** What one row of `tide bench train` measures: a zoo model at a batch size. */
+export interface TrainRowRequest {
+  model: string;
+  batchSize: number;
+  seconds: number;
+  rounds: number;
+  stepsPerRun?: number;
+  threads: number;
+}
+
+/** One row in this process; steps are chosen so each segment lasts about `seconds` of the raw loop. */
+export async function benchTrainRow(req: TrainRowRequest): Promise<TrainBenchRow> {
+  const entry = BENCH_MODELS.find((m) => m.name === req.model);
+  if (!entry) throw new Error(`bench train: unknown model ${req.model} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`);
+  const { spec, features, categorical = 0 } = entry;
+  const def = createModel(spec, features, categorical);
+  const batch = randomBatch(def, req.batchSize, features, categorical, req.batchSize);
+  const probe = await rawLoop(def, batch, 3, req.threads);
+  const steps = Math.max(MIN_SEGMENT_STEPS, Math.round((req.seconds * probe) / req.batchSize));
+  const { baseline: raw, trainer, peakRssMb, stepsPerRun } = await pairedRounds(def, batch, steps, req.rounds, { stepsPerRun: req.stepsPerRun, threads: req.threads });
+  return {
+    model: req.model, batchSize: req.batchSize, steps, stepsPerRun,
+    rawSamplesPerS: spread(raw, 0), trainerSamplesPerS: spread(trainer, 0),
+    ratio: spread(trainer.map((t, i) => t / raw[i]!), 3),
+    peakRssMb: Math.round(peakRssMb),
+  };
+}
+
+const ROW_PROCESS = new URL('./train-row-process.ts', import.meta.url);
+
 /**
- * Times each zoo model at each batch size in `rounds` rounds of `pairedRounds`; steps are chosen so each segment
- * lasts about `seconds`.
+ * `benchTrainRow` in a child process of its own, so that its peak RSS is its own: in one process, what earlier rows
+ * freed stays resident (a dlrm-host-100k row at 256 read 2.6 GB after the one at 64, against 1.3 GB alone).
  */
+function benchTrainRowProcess(req: TrainRowRequest): Promise<TrainBenchRow> {
+  const child = fork(ROW_PROCESS, [JSON.stringify(req)], { execArgv: ['--import', import.meta.resolve('tsx')], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    let row: TrainBenchRow | undefined;
+    child.on('message', (message) => (row = message as TrainBenchRow));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (row) resolve(row);
+      else reject(new Error(`bench train: the row for ${req.model} at batch ${req.batchSize} ended without a result (exit ${code ?? signal})`));
+    });
+  });
+}
+
+/** Each zoo model at each batch size, a row each, every row in a fresh process (`benchTrainRow`). */
 export async function benchTrain(opts: {
   batchSizes: number[];
   seconds: number;
@@ -257,20 +302,9 @@ export async function benchTrain(opts: {
   models?: string[];
 }): Promise<TrainBenchRow[]> {
   const rows: TrainBenchRow[] = [];
-  for (const { name, spec, features, categorical = 0 } of BENCH_MODELS.filter((m) => !opts.models || opts.models.includes(m.name))) {
-    const def = createModel(spec, features, categorical);
+  for (const { name } of BENCH_MODELS.filter((m) => !opts.models || opts.models.includes(m.name))) {
     for (const batchSize of opts.batchSizes) {
-      const batch = randomBatch(def, batchSize, features, categorical, batchSize);
-      const threads = opts.threads ?? 1;
-      const probe = await rawLoop(def, batch, 3, threads);
-      const steps = Math.max(MIN_SEGMENT_STEPS, Math.round((opts.seconds * probe) / batchSize));
-      const { baseline: raw, trainer, peakRssMb, stepsPerRun } = await pairedRounds(def, batch, steps, opts.rounds, { stepsPerRun: opts.stepsPerRun, threads });
-      const row: TrainBenchRow = {
-        model: name, batchSize, steps, stepsPerRun,
-        rawSamplesPerS: spread(raw, 0), trainerSamplesPerS: spread(trainer, 0),
-        ratio: spread(trainer.map((t, i) => t / raw[i]!), 3),
-        peakRssMb: Math.round(peakRssMb),
-      };
+      const row = await benchTrainRowProcess({ model: name, batchSize, seconds: opts.seconds, rounds: opts.rounds, stepsPerRun: opts.stepsPerRun, threads: opts.threads ?? 1 });
       rows.push(row);
       opts.onRow?.(row);
     }
