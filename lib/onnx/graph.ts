@@ -10,7 +10,7 @@ import {
 export const OPSET_VERSION = 18;
 export const IR_VERSION = 8;
 /** Versions of the operator domains beyond ONNX's own that graphs may use (ONNX Runtime's contrib kernels). */
-const DOMAIN_VERSIONS: Record<string, number> = { 'com.microsoft.nchwc': 1 };
+const DOMAIN_VERSIONS: Record<string, number> = { 'com.microsoft': 1, 'com.microsoft.nchwc': 1 };
 
 /** Float attributes must be marked: a bare `1` would be encoded as an INT attribute and rejected by ORT. */
 export class FloatAttr { constructor(readonly value: number) {} }

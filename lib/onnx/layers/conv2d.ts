@@ -74,12 +74,22 @@ function weightGradient(g: GraphBuilder, { ci, co, ho, wo, k, s, p }: Geometry, 
   const channelMajor = (v: string) => g.op('Transpose', [v], { perm: [1, 0, 2, 3] });
   const xc = channelMajor(x);
   const padded = p > 0 ? g.op('Pad', [xc, g.const('int64', [8], [0, 0, p, p, 0, 0, p, p])]) : xc;
-  const dyc = reshape(g, channelMajor(dy), [co, -1]);
+  // Each product's inner dimension in two halves, as a batch of two (FusedMatMul reads them in place): MLAS splits a
+  // GEMM's threads over its output, and a [Co, Ci] output of 16×16 to 64×64 gave the second thread nothing to do.
+  // Halves need an even B·Ho·Wo, which an even plane guarantees whatever the batch size.
+  const halves = (ho * wo) % 2 === 0;
+  const dyc = reshape(g, channelMajor(dy), halves ? [co, 2, -1] : [co, -1]);
+  const product = (window: string) => halves
+    ? g.op('ReduceSum', [
+      g.domainOp('com.microsoft', 'FusedMatMul', [dyc, reshape(g, window, [ci, 2, -1])], { transB: 1, transBatchA: 1, transBatchB: 1 }),
+      axes(g, [0]),
+    ], { keepdims: 0 })
+    : g.op('Gemm', [dyc, reshape(g, window, [ci, -1])], { transB: 1 });
   const offsets: string[] = [];
   for (let u = 0; u < k; u++) {
     for (let v = 0; v < k; v++) {
       const window = g.op('Slice', [padded, axes(g, [u, v]), axes(g, [u + s * (ho - 1) + 1, v + s * (wo - 1) + 1]), axes(g, [2, 3]), axes(g, [s, s])]);
-      offsets.push(unsqueeze(g, g.op('Gemm', [dyc, reshape(g, window, [ci, -1])], { transB: 1 }), [2]));
+      offsets.push(unsqueeze(g, product(window), [2]));
     }
   }
   const stacked = offsets.length > 1 ? g.op('Concat', offsets, { axis: 2 }) : offsets[0]!;
