@@ -8,7 +8,8 @@
  *   (ResNet, B=256), than one batched MatMul per offset, [B, Ci, Ho·Wo] × [B, Ho·Wo, Co] summed over the batch,
  *   which is 256 GEMMs of 16×16 outputs there; that in turn was 1.2–6× faster than the "batch as channel" Conv
  *   (Xᵀ convolved with dYᵀ as weights), whose GEMMs are only k² columns wide. Windows taken as contiguous runs of
- *   the flattened padded input (stride 1) copied no faster and made the GEMMs longer.
+ *   the flattened padded input (stride 1) copied no faster and made the GEMMs longer. Each product runs as two halves
+ *   of the inner dimension (weightGradient), so that two intra-op threads share it.
  * - dX, stride 1 and Ci ≥ Co: a Conv of dY with the weight transposed to [Ci, Co, k, k] and flipped, padding
  *   k−1−p (~30% faster); otherwise ConvTranspose with the weight as is (its [C_in_of_convT, C_out, k, k] layout is
  *   Conv's [Co, Ci, k, k]), output_padding restoring the rows/cols a strided conv dropped. ConvTranspose wins
