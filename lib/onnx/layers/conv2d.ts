@@ -81,10 +81,7 @@ function weightGradient(g: GraphBuilder, { ci, co, ho, wo, k, s, p }: Geometry, 
   const halves = (ho * wo) % 2 === 0;
   const dyc = reshape(g, channelMajor(dy), halves ? [co, 2, -1] : [co, -1]);
   const product = (window: string) => halves
-    ? g.op('ReduceSum', [
-      g.domainOp('com.microsoft', 'FusedMatMul', [dyc, reshape(g, window, [ci, 2, -1])], { transB: 1, transBatchA: 1, transBatchB: 1 }),
-      axes(g, [0]),
-    ], { keepdims: 0 })
+    ? reduceSum(g, g.domainOp('com.microsoft', 'FusedMatMul', [dyc, reshape(g, window, [ci, 2, -1])], { transB: 1, transBatchA: 1, transBatchB: 1 }), [0], false)
     : g.op('Gemm', [dyc, reshape(g, window, [ci, -1])], { transB: 1 });
   const offsets: string[] = [];
   for (let u = 0; u < k; u++) {
