@@ -75,8 +75,15 @@ export interface RawStepper {
 }
 
 /**
- * The train-step session fed `batch` again and again with the state fed back output to input (and the gather and
- * update of worker-held tables done here, in their WasmTables, timed into `hostMs` when given).
+ * Copies of the batch the raw loop cycles through, as training reads another batch each step. Fed one copy again and
+ * again, a small model's step read its inputs from the core's own cache, which no training run does: the bare
+ * logisticRegression loop at batch 256 ran about 15% faster on one copy than on eight (mlp at 256 about 10%).
+ */
+const BATCH_COPIES = 8;
+
+/**
+ * The train-step session fed `batch` (BATCH_COPIES copies of it in turn) with the state fed back output to input
+ * (and the gather and update of worker-held tables done here, in their WasmTables, timed into `hostMs` when given).
  */
 export async function rawStepper(
   def: ModelDefinition, batch: Batch, options: ort.InferenceSession.SessionOptions = {}, hostMs?: { gather: number; update: number },
@@ -99,21 +106,28 @@ export async function rawStepper(
   for (const spec of params) {
     for (const name of optimizerStateNames(spec.name, OPTIMIZER)) place(name, new Float32Array(paramSize(spec)), spec.shape);
   }
-  for (const input of def.inputs) {
-    const shape = input.shape.map((d) => (d === 'B' ? batch.size : d)) as number[];
-    feeds[input.name] = input.dtype === 'float32'
-      ? new ort.Tensor('float32', batch.x, shape)
-      : new ort.Tensor('int64', BigInt64Array.from(batch.categorical!, (v) => BigInt(v)), shape);
-  }
-  feeds.y = def.loss === 'softmax-ce'
-    ? new ort.Tensor('int64', BigInt64Array.from(batch.y, (v) => BigInt(v)), [batch.size])
-    : new ort.Tensor('float32', Float32Array.from(batch.y), [batch.size]);
-  feeds.w = new ort.Tensor('float32', batch.w, [batch.size]);
+  const batchFeeds = (): Record<string, ort.Tensor> => {
+    const copy: Record<string, ort.Tensor> = {};
+    for (const input of def.inputs) {
+      const shape = input.shape.map((d) => (d === 'B' ? batch.size : d)) as number[];
+      copy[input.name] = input.dtype === 'float32'
+        ? new ort.Tensor('float32', batch.x.slice(), shape)
+        : new ort.Tensor('int64', BigInt64Array.from(batch.categorical!, (v) => BigInt(v)), shape);
+    }
+    copy.y = def.loss === 'softmax-ce'
+      ? new ort.Tensor('int64', BigInt64Array.from(batch.y, (v) => BigInt(v)), [batch.size])
+      : new ort.Tensor('float32', Float32Array.from(batch.y), [batch.size]);
+    copy.w = new ort.Tensor('float32', batch.w.slice(), [batch.size]);
+    return copy;
+  };
+  const copies = Array.from({ length: BATCH_COPIES }, batchFeeds);
+  Object.assign(feeds, copies[0]);
   const lrs = baseLearningRates(OPTIMIZER);
   for (const [name, lr] of Object.entries(lrs)) feeds[name] = new ort.Tensor('float32', [lr], []);
   const stateNames = Object.keys(feeds).filter((n) => session.outputNames.includes(`${n}__new`));
   const wasmTables = tables.map((h) => new WasmTable(held[h.table]!, h.states.map((n) => held[n]!), h.dim, h.rule, h.update));
   const run = async (step: number) => {
+    Object.assign(feeds, copies[step % BATCH_COPIES]);
     feeds.step = new ort.Tensor('float32', [step], []);
     if (session.inputNames.includes('rng_seed')) feeds.rng_seed = new ort.Tensor('float32', [rngSeedAt(0, step)], []);
     const gatherStarted = performance.now();
