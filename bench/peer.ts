@@ -13,7 +13,7 @@ import { modelParameters } from '../lib/onnx/models/build.js';
 import { createModel } from '../lib/onnx/models/zoo.js';
 import { paramSize } from '../lib/onnx/params.js';
 import { spread, type Spread } from './rounds.js';
-import { BENCH_MODELS, MIN_SEGMENT_STEPS, pairedRounds, randomBatch, rawLoop, type BaselineSegments } from './train.js';
+import { BENCH_MODELS, pairedRounds, randomBatch, segmentSteps, type BaselineSegments } from './train.js';
 
 const SCRIPT = fileURLToPath(new URL('./peers/torch_zoo.py', import.meta.url));
 const INSTALL = '`pip3 install torch` (bench/README.md, `tide bench peer`, has the size and details)';
@@ -137,9 +137,7 @@ export async function benchPeer(opts: {
     for (const batchSize of opts.batchSizes) {
       const def = createModel(spec, features, categorical);
       const batch = randomBatch(def, batchSize, features, categorical, batchSize);
-      // As benchTrain: segments of about `seconds`, from a short probe of the bare session.
-      const probe = await rawLoop(def, batch, 3, threads);
-      const steps = Math.max(MIN_SEGMENT_STEPS, Math.round((opts.seconds * probe) / batchSize));
+      const steps = await segmentSteps(def, batch, opts.seconds, threads);
       // Ready before the trainer starts: loading torch would otherwise land on the trainer's first segments.
       const torch = await torchSegments(name, batchSize, threads);
       try {

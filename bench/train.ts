@@ -161,7 +161,13 @@ export async function rawLoop(def: ModelDefinition, batch: Batch, steps: number,
 /** Trainer segments before the first round: K is chosen and the sessions warmed up in them. */
 const WARMUP_SEGMENTS = 2;
 /** Even a slow step's segment has this many steps. */
-export const MIN_SEGMENT_STEPS = 3;
+const MIN_SEGMENT_STEPS = 3;
+
+/** Steps of a segment lasting about `seconds` of the bare session, from a short probe of it; at least MIN_SEGMENT_STEPS. */
+export async function segmentSteps(def: ModelDefinition, batch: Batch, seconds: number, threads: number): Promise<number> {
+  const probe = await rawLoop(def, batch, 3, threads);
+  return Math.max(MIN_SEGMENT_STEPS, Math.round((seconds * probe) / batch.size));
+}
 
 /** The side the trainer takes turns with: `run(steps)` trains that many steps and resolves to the milliseconds they took. */
 export interface BaselineSegments {
@@ -265,15 +271,14 @@ export interface TrainRowRequest {
   threads: number;
 }
 
-/** One row in this process; steps are chosen so each segment lasts about `seconds` of the raw loop. */
+/** One row in this process, its segments about `seconds` of the raw loop each. */
 export async function benchTrainRow(req: TrainRowRequest): Promise<TrainBenchRow> {
   const entry = BENCH_MODELS.find((m) => m.name === req.model);
   if (!entry) throw new Error(`bench train: unknown model ${req.model} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`);
   const { spec, features, categorical = 0 } = entry;
   const def = createModel(spec, features, categorical);
   const batch = randomBatch(def, req.batchSize, features, categorical, req.batchSize);
-  const probe = await rawLoop(def, batch, 3, req.threads);
-  const steps = Math.max(MIN_SEGMENT_STEPS, Math.round((req.seconds * probe) / req.batchSize));
+  const steps = await segmentSteps(def, batch, req.seconds, req.threads);
   const { baseline: raw, trainer, peakRssMb, stepsPerRun } = await pairedRounds(def, batch, steps, req.rounds, { stepsPerRun: req.stepsPerRun, threads: req.threads });
   return {
     model: req.model, batchSize: req.batchSize, steps, stepsPerRun,
