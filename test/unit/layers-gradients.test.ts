@@ -159,6 +159,9 @@ describe('conv2d against naive loops', async () => {
     { b: 3, ci: 2, h: 8, w: 8, opts: { outChannels: 4, kernel: 3, stride: 2 } },
     { b: 2, ci: 3, h: 6, w: 5, opts: { outChannels: 2, kernel: 1, stride: 2, bias: false } },
     { b: 1, ci: 1, h: 5, w: 5, opts: { outChannels: 2, kernel: 5, padding: 2 } },
+    // Rows longer than 16, unstrided: dW's windows channel-major rather than batch innermost; an even plane, an odd one.
+    { b: 2, ci: 2, h: 4, w: 18, opts: { outChannels: 3, kernel: 3, padding: 1 } },
+    { b: 1, ci: 3, h: 3, w: 19, opts: { outChannels: 2, kernel: 3, padding: 1 } },
   ];
   // Shapes the NCHWc kernels take (channels in whole blocks of 8 or 16, or an input of fewer), each dX formulation.
   const blockedCases: ConvCase[] = [

@@ -71,22 +71,29 @@ function inputGradient(g: GraphBuilder, { ci, co, h, w, k, s, p, block }: Geomet
 }
 
 function weightGradient(g: GraphBuilder, { ci, co, ho, wo, k, s, p }: Geometry, x: string, dy: string): string {
-  // Channel-major, so the batch joins each product's inner dimension: one [Co, B·Ho·Wo]·[B·Ho·Wo, Ci] GEMM per offset.
-  const channelMajor = (v: string) => g.op('Transpose', [v], { perm: [1, 0, 2, 3] });
-  const xc = channelMajor(x);
-  const padded = p > 0 ? g.op('Pad', [xc, g.const('int64', [8], [0, 0, p, p, 0, 0, p, p])]) : xc;
+  // Channel first, so the batch joins each product's inner dimension: one [Co, B·Ho·Wo]·[B·Ho·Wo, Ci] GEMM per offset.
+  // The batch goes innermost ([C, H, W, B]) where the windows' rows are strided or short: channel-major ([C, B, H, W])
+  // windows copy rows of Wo values read s apart, and those Slices ran 1.5–4× slower than copying runs of Wo·B (or, with
+  // a stride, B) values; that transpose costs about twice the channel-major one, which wins for long unstrided rows.
+  const batchInner = s > 1 || wo <= 16;
+  const channelFirst = (v: string) => g.op('Transpose', [v], { perm: batchInner ? [1, 2, 3, 0] : [1, 0, 2, 3] });
+  const [rows, cols] = batchInner ? [1, 2] : [2, 3];
+  const xc = channelFirst(x);
+  const pads = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (const axis of [rows, cols]) [pads[axis], pads[axis + 4]] = [p, p];
+  const padded = p > 0 ? g.op('Pad', [xc, g.const('int64', [8], pads)]) : xc;
   // Each product's inner dimension in two halves, as a batch of two (FusedMatMul reads them in place): MLAS splits a
   // GEMM's threads over its output, and a [Co, Ci] output of 16×16 to 64×64 gave the second thread nothing to do.
   // Halves need an even B·Ho·Wo, which an even plane guarantees whatever the batch size.
   const halves = (ho * wo) % 2 === 0;
-  const dyc = reshape(g, channelMajor(dy), halves ? [co, 2, -1] : [co, -1]);
+  const dyc = reshape(g, channelFirst(dy), halves ? [co, 2, -1] : [co, -1]);
   const product = (window: string) => halves
     ? reduceSum(g, g.domainOp('com.microsoft', 'FusedMatMul', [dyc, reshape(g, window, [ci, 2, -1])], { transB: 1, transBatchA: 1, transBatchB: 1 }), [0], false)
     : g.op('Gemm', [dyc, reshape(g, window, [ci, -1])], { transB: 1 });
   const offsets: string[] = [];
   for (let u = 0; u < k; u++) {
     for (let v = 0; v < k; v++) {
-      const window = g.op('Slice', [padded, axes(g, [u, v]), axes(g, [u + s * (ho - 1) + 1, v + s * (wo - 1) + 1]), axes(g, [2, 3]), axes(g, [s, s])]);
+      const window = g.op('Slice', [padded, axes(g, [u, v]), axes(g, [u + s * (ho - 1) + 1, v + s * (wo - 1) + 1]), axes(g, [rows, cols]), axes(g, [s, s])]);
       offsets.push(unsqueeze(g, product(window), [2]));
     }
   }
