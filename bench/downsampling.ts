@@ -39,7 +39,7 @@ import { createModel } from '../lib/onnx/models/zoo.js';
 import { DEFAULT_SESSION_OPTIONS, SessionHost } from '../lib/onnx/session-host.js';
 import { upsertPipeline } from '../lib/pipelines/registry.js';
 import { batchThenSample, scoredBatchSize } from '../lib/train/batch-then-sample.js';
-import { initModelState } from '../lib/train/model-state.js';
+import { initModelState, type ModelState } from '../lib/train/model-state.js';
 import { scoringPass } from '../lib/train/scoring-pass.js';
 import { trainModel } from '../lib/train/trainer.js';
 import type { Downsampler } from '../policies/selection/downsampling-schema.js';
@@ -228,9 +228,10 @@ async function batchThenSampleOverhead(def: ModelDefinition, opts: DownsamplingB
       yield* own;
     })();
   };
-  const plain = (batches: AsyncIterable<Batch>) => trainModel({ model: def, optimizer: OPTIMIZER, state, batches, checkpointEvery: 0 });
-  const bts = (batches: AsyncIterable<Batch>) => trainModel({
-    model: def, optimizer: OPTIMIZER, state, batches, checkpointEvery: 0,
+  // Each call starts from a copy of `state`, made before the clock starts: the trainer takes the state it is given.
+  const plain = (batches: AsyncIterable<Batch>, start: ModelState) => trainModel({ model: def, optimizer: OPTIMIZER, state: start, batches, checkpointEvery: 0 });
+  const bts = (batches: AsyncIterable<Batch>, start: ModelState) => trainModel({
+    model: def, optimizer: OPTIMIZER, state: start, batches, checkpointEvery: 0,
     selectBatch: batchThenSample({ downsampler, batchSize: opts.batchSize, loss: def.loss, seed: 1, firstStep: 0 }),
   });
   const host = new SessionHost();
@@ -239,18 +240,20 @@ async function batchThenSampleOverhead(def: ModelDefinition, opts: DownsamplingB
     const forward = async () => {
       for (const b of large) await session.run({ x: { type: 'float32', dims: [b.size, FEATURES], data: b.x } }, { fetch: ['output'] });
     };
-    await plain(inMemory(small));
-    await bts(inMemory(large));
+    await plain(inMemory(small), structuredClone(state));
+    await bts(inMemory(large), structuredClone(state));
     await forward();
     const runs = { plain: [] as number[], forward: [] as number[], bts: [] as number[], scoring: [] as number[], ratio: [] as number[] };
     for (let round = 0; round < opts.rounds; round++) {
       const plainBatches = inMemory(small);
-      const plainMs = await timedMs(() => plain(plainBatches));
+      const plainStart = structuredClone(state);
+      const plainMs = await timedMs(() => plain(plainBatches, plainStart));
       const forwardMs = await timedMs(forward);
       const btsBatches = inMemory(large);
+      const btsStart = structuredClone(state);
       let scoringMs = 0;
       const btsMs = await timedMs(async () => {
-        ({ scoringMs } = await bts(btsBatches));
+        ({ scoringMs } = await bts(btsBatches, btsStart));
       });
       runs.plain.push(plainMs);
       runs.forward.push(forwardMs);

@@ -210,9 +210,13 @@ export class SessionHost {
     return new HostedSession(this, id, inputNames, outputNames, ep);
   }
 
-  /** Stores tensors in the worker (copied), e.g. initial parameters. */
-  async put(tensors: Record<string, TensorData>): Promise<void> {
-    await this.request({ op: 'put', tensors });
+  /**
+   * Stores tensors in the worker, e.g. initial parameters: copied, or with `transfer` moved, as a run's feeds are
+   * (the caller gives up the arrays that own their whole buffer).
+   */
+  async put(tensors: Record<string, TensorData>, opts: { transfer?: boolean } = {}): Promise<void> {
+    const transfer = new Set<ArrayBuffer>();
+    await this.request({ op: 'put', tensors: sendable(tensors, opts, transfer) as Record<string, TensorData> }, [...transfer]);
   }
 
   /**

@@ -73,7 +73,7 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
   let selection: BatchSelection | undefined;
   try {
     // The state first: its request waits for the worker to start, so opening the sessions times only their creation.
-    await halt.race(host.put(toTensors(opts.state, params, buffers, optimizer)));
+    await halt.race(host.put(toTensors(opts.state, params, buffers, optimizer), { transfer: true }));
     trainStep = await halt.race(StepRuns.open(host, opts, { inputs, rngSeed, stepsPerRun, graphNames, hostTables }));
     selection = opts.selectBatch
       && new BatchSelection(host, model, inputs, storedFeeds([...names.params, ...names.buffers]), opts.selectBatch, trainStep.graphOptions);

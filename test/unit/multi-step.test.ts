@@ -268,9 +268,9 @@ describe('trainModel stepsPerRun', () => {
   it('trains on two intra-op threads as on one, up to float rounding', async () => {
     const { def, opt } = CASES[2]!;
     async function* feed(): AsyncGenerator<Batch> { yield* batches(); }
-    const options = { model: def, optimizer: opt, state: initModelState(def, opt, 1), seed: 9, checkpointEvery: 0 };
-    const one = await trainModel({ ...options, batches: feed() });
-    const two = await trainModel({ ...options, batches: feed(), intraOpThreads: 2 });
+    const options = { model: def, optimizer: opt, seed: 9, checkpointEvery: 0 };
+    const one = await trainModel({ ...options, state: initModelState(def, opt, 1), batches: feed() });
+    const two = await trainModel({ ...options, state: initModelState(def, opt, 1), batches: feed(), intraOpThreads: 2 });
     assert.equal(two.steps, one.steps);
     for (const [name, values] of Object.entries(one.state.params)) {
       values.forEach((v, i) => assert.ok(Math.abs(two.state.params[name]![i]! - v) <= 1e-5, `${name}[${i}]`));

@@ -125,7 +125,7 @@ describe('trainModel selectBatch (batch-then-sample)', () => {
         return out;
       });
       const r = await trainModel({
-        model, optimizer: ADAM, state: initial, batches: stream(batches(2, 6)), selectBatch: record,
+        model, optimizer: ADAM, state: structuredClone(initial), batches: stream(batches(2, 6)), selectBatch: record,
         checkpointEvery: 1, onCheckpoint: async (state) => { after.push(state); }, onProgress: (p) => progress.push(p.samples),
       });
       assert.deepEqual([r.steps, seen.length, after.length], [6, 6, 6]);
@@ -196,7 +196,7 @@ describe('trainModel selectBatch (batch-then-sample)', () => {
       });
     };
     const initial = initModelState(dlrm, ADAM, 1);
-    const plain = await trainModel({ model: dlrm, optimizer: ADAM, state: initial, batches: stream(clicks(4, 5)), checkpointEvery: 0 });
+    const plain = await trainModel({ model: dlrm, optimizer: ADAM, state: structuredClone(initial), batches: stream(clicks(4, 5)), checkpointEvery: 0 });
     const seen: { batch: Batch; out: ForwardOutputs }[] = [];
     const after: ModelState[] = [];
     const keepAll: SelectBatch = async (b, forward) => {
@@ -205,7 +205,7 @@ describe('trainModel selectBatch (batch-then-sample)', () => {
     };
     const trainingHost = new SessionHost();
     const selected = await trainModel({
-      model: dlrm, optimizer: ADAM, state: initial, batches: stream(clicks(4, 5)), selectBatch: keepAll, host: trainingHost,
+      model: dlrm, optimizer: ADAM, state: structuredClone(initial), batches: stream(clicks(4, 5)), selectBatch: keepAll, host: trainingHost,
       checkpointEvery: 1, onCheckpoint: async (state) => { after.push(state); },
     }).finally(async () => {
       // The forward's session and the held tables went with the call: a pooled host may be lent again.

@@ -133,7 +133,7 @@ describe('trainModel on image models', () => {
     assert.ok(initial.buffers['bn1.running_var']!.every((v) => v === 1) && initial.buffers['bn1.running_mean']!.every((v) => v === 0));
     assert.ok(initial.params['bn1.weight']!.every((v) => v === 1), "'ones' parameters start at 1");
 
-    const r = await train({ model: RESNET, state: initial, batches: stream(quadrantBatches(3, 2, 150)) });
+    const r = await train({ model: RESNET, state: structuredClone(initial), batches: stream(quadrantBatches(3, 2, 150)) });
     for (const b of buffers) {
       assert.ok(!bytes(r.state.buffers[b.name]!).equals(bytes(initModelState(RESNET, ADAM, 2).buffers[b.name]!)), `${b.name} never moved`);
     }

@@ -187,6 +187,16 @@ describe('trainModel', () => {
     assert.equal(r.state.step, 3);
   });
 
+  it('takes the state it starts from, moving its arrays to the worker; a rejected state stays whole', async () => {
+    const given = fresh(ADAM);
+    const r = await train({ optimizer: ADAM, state: given, batches: stream(blobBatches(2, 3)) });
+    for (const [name, values] of Object.entries({ ...given.params, ...given.optimizer })) assert.equal(values.length, 0, `${name} left behind`);
+    assert.equal(r.state.params['fc1.weight']!.length, 8 * 16);
+    const mismatched = fresh(SGD);
+    await assert.rejects(train({ optimizer: ADAM, state: mismatched, batches: stream(blobBatches(2, 3)) }), /fc1\.weight__m/);
+    for (const [name, values] of Object.entries(mismatched.params)) assert.ok(values.length > 0, name);
+  });
+
   it('rejects a state that does not match the model and optimizer', async () => {
     await assert.rejects(train({ optimizer: ADAM, state: fresh(SGD), batches: stream([]) }), /fc1\.weight__m/);
   });
