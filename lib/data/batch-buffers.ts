@@ -67,6 +67,22 @@ export function recycleBatchBuffers(buffers: ArrayBuffer[]): void {
   if (kept) restartIdleTimer();
 }
 
+/**
+ * Takes the buffers of arrays a batch handed over and that were copied from (a stacked run's batches, in
+ * stacked-batches.ts) for later batches, without waiting for a collector: each buffer moves to the pool as a new
+ * ArrayBuffer over the same memory (no copy), which leaves the array detached, as a transfer to the worker does.
+ * Views into a larger buffer are left alone.
+ */
+export function reclaimBatchArrays(arrays: ArrayBufferView[]): void {
+  const buffers = new Set(arrays.filter(ownsWholeBuffer).map((a) => a.buffer as ArrayBuffer));
+  recycleBatchBuffers([...buffers].map((b) => structuredClone(b, { transfer: [b] })));
+}
+
+/** Whether `a` spans its whole, unshared ArrayBuffer: what can be handed over without handing over more. */
+export function ownsWholeBuffer(a: ArrayBufferView): boolean {
+  return a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
+}
+
 /** The pool as a training run's recycler (session-host.ts, RunOptions.recycle): only buffers it keeps come back. */
 export const batchBufferRecycler = { minBytes: MIN_BYTES, take: recycleBatchBuffers };
 

@@ -2,9 +2,11 @@
  * The batch feeds of a multi-step run (multi-step.ts), stacked in place as the batches arrive: each batch is copied
  * once, straight into its slot of the run's [K, B, ...] arrays while the loader's buffers are fresh in cache, rather
  * than all K at once when the run is posted. The arrays come from a pool that the worker hands them back to after
- * the run: fresh arrays of a few MB per run cost the main thread more to fault in than the copy itself.
+ * the run: fresh arrays of a few MB per run cost the main thread more to fault in than the copy itself. For the same
+ * reason a batch's own arrays go back to the loader's pool (batch-buffers.ts) as soon as they are copied.
  */
 import type { Batch } from '../data/batch.js';
+import { ownsWholeBuffer, reclaimBatchArrays } from '../data/batch-buffers.js';
 import type { TensorArray, TensorData } from '../onnx/session-host.js';
 
 /** Stacked arrays by feed name, each [capacity, ...per-step dims]. */
@@ -41,7 +43,7 @@ export class StackedBatches {
   /** The batches in the run, in step order. */
   readonly batches: Batch[] = [];
   private stack: Stack | undefined;
-  private readonly fedArrays: ArrayBufferView[] = [];
+  private readonly copies: ArrayBufferView[] = [];
 
   /**
    * A run of up to `limit` batches in a stack of `capacity` (stepsPerRun) slots, so that stacks of every run fit
@@ -64,21 +66,26 @@ export class StackedBatches {
     const slot = this.batches.length;
     const feeds = this.feedsOf(b);
     this.stack ??= this.pool.take(this.capacity, feeds);
+    const own = new Set<ArrayBufferView>([b.x, b.y, b.w, ...(b.categorical ? [b.categorical] : [])]);
+    const reclaimed: ArrayBufferView[] = [];
     for (const [name, f] of Object.entries(feeds)) {
       (this.stack[name]!.data as Float32Array).set(f.data as Float32Array, slot * f.data.length);
-      this.fedArrays.push(f.data);
+      (own.has(f.data) ? reclaimed : this.copies).push(f.data);
     }
+    // The loader's next batches fill these buffers while they are mapped and warm in this core's cache: left to the
+    // collector, every batch was a fresh array to fault in (logisticRegression at 256, `bench train` in three
+    // alternating pairs: 0.88–0.92 → 1.00–1.20 of the raw loop).
+    reclaimBatchArrays(reclaimed);
     this.batches.push(b);
   }
 
   /**
-   * The buffers a single step would transfer with these batches: those of their feeds (the batch's own `x` and `w`,
-   * fresh int64 copies of labels and ids) that own their buffer whole. They go to the worker with a full stack, so
-   * the worker's small heap collects them, where the main thread's larger one took several times as long (lr@256:
-   * GC threads' time 350 → 90 µs a step).
+   * The buffers of the feeds made for these batches (int64 copies of labels and ids) that own their buffer whole.
+   * They go to the worker with a full stack, so the worker's small heap collects them, where the main thread's
+   * larger one took several times as long (lr@256: GC threads' time 350 → 90 µs a step).
    */
-  batchBuffers(): ArrayBuffer[] {
-    return [...new Set(this.fedArrays.filter(ownsBuffer).map((a) => a.buffer as ArrayBuffer))];
+  copyBuffers(): ArrayBuffer[] {
+    return [...new Set(this.copies.filter(ownsWholeBuffer).map((a) => a.buffer as ArrayBuffer))];
   }
 
   /** Whether every slot is filled: the stack is fed whole. */
@@ -99,8 +106,4 @@ export class StackedBatches {
     this.pool.give(stack);
     return copies;
   }
-}
-
-function ownsBuffer(a: ArrayBufferView): boolean {
-  return a.buffer instanceof ArrayBuffer && a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
 }

@@ -162,7 +162,7 @@ export class StepRuns {
     const stack = run.feeds();
     if (full) {
       const tensors = Object.fromEntries(Object.entries(stack).map(([name, t]) => [STACK_PREFIX + name, t]));
-      const buffers = [...Object.values(stack).map((t) => t.data.buffer as ArrayBuffer), ...run.batchBuffers()];
+      const buffers = [...Object.values(stack).map((t) => t.data.buffer as ArrayBuffer), ...run.copyBuffers()];
       // A failed put fails the run queued after it, which reports the error.
       this.host.request({ op: 'put', tensors } satisfies Request, buffers).catch(() => {});
     }

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Batch } from '../../lib/data/batch.js';
+import { recycledBytes } from '../../lib/data/batch-buffers.js';
 import type { TensorData } from '../../lib/onnx/session-host.js';
 import { StackedBatches, StackPool } from '../../lib/train/stacked-batches.js';
 
@@ -30,11 +31,12 @@ describe('StackedBatches', () => {
     const pool = new StackPool();
     const run = new StackedBatches(3, 3, feedsOf, pool);
     const batches = [batch(2, 0), batch(2, 100), batch(2, 200)];
+    const xs = Float32Array.from(batches.flatMap((b) => [...b.x]));
     for (const b of batches) run.add(b);
     assert.equal(run.full, true);
     const feeds = run.feeds();
     assert.deepEqual(feeds.x!.dims, [3, 2, FEATURES]);
-    assert.deepEqual(feeds.x!.data, Float32Array.from(batches.flatMap((b) => [...b.x])));
+    assert.deepEqual(feeds.x!.data, xs);
     assert.deepEqual(feeds.y!.dims, [3, 2]);
     assert.deepEqual(feeds.y!.data, BigInt64Array.of(0n, 1n, 0n, 1n, 0n, 1n));
     assert.deepEqual(feeds.w!.data, Float32Array.of(0, 0, 100, 100, 200, 200));
@@ -66,22 +68,23 @@ describe('StackedBatches', () => {
     assert.deepEqual(reused.x!.data.subarray(0, 2 * 2 * FEATURES), feeds.x!.data);
   });
 
-  it('lists the buffers a single step would transfer: its feeds\' that own their buffer, once each', () => {
+  it('hands a batch\'s own arrays to the loader\'s pool once copied, and lists the feeds\' copies for the worker', () => {
     const run = new StackedBatches(3, 3, feedsOf, new StackPool());
-    const owned = batch(2, 0);
+    const large = batch(2, 0);
+    large.x = new Float32Array(2 ** 15);
     const shared = new Float32Array(100);
     const view: Batch = { ...batch(2, 5), x: shared.subarray(0, 2 * FEATURES) };
-    const sameW: Batch = { ...batch(2, 9), w: owned.w };
-    for (const b of [owned, view, sameW]) run.add(b);
-    const buffers = run.batchBuffers();
-    assert.equal(buffers.length, new Set(buffers).size);
-    for (const b of [owned, view, sameW]) {
-      assert.ok(!buffers.includes(b.y.buffer as ArrayBuffer), 'labels are fed as int64 copies: the batch keeps its own');
-    }
-    assert.ok(buffers.includes(owned.x.buffer as ArrayBuffer) && buffers.includes(owned.w.buffer as ArrayBuffer));
-    assert.ok(!buffers.includes(shared.buffer as ArrayBuffer), 'a view into a larger buffer is not handed over');
-    // x, w and the int64 labels of each batch, less the view and the shared w.
-    assert.equal(buffers.length, 3 * 3 - 2);
+    const labels = [large, view].map((b) => b.y);
+    const pooled = recycledBytes();
+    for (const b of [large, view]) run.add(b);
+    assert.equal(large.x.length, 0, 'x is handed over: detached, as a transfer leaves it');
+    assert.equal(large.w.length, 0, 'w too, though too small for the pool');
+    assert.equal(recycledBytes() - pooled, 2 ** 17, 'x\'s 128 KB are in the pool for the next batch');
+    assert.equal(view.x.length, 2 * FEATURES, 'a view into a larger buffer is not handed over');
+    for (const y of labels) assert.ok(y.length === 2 && !run.copyBuffers().includes(y.buffer as ArrayBuffer), 'labels are fed as int64 copies: the batch keeps its own');
+    // The int64 label copies, one per batch.
+    assert.equal(run.copyBuffers().length, 2);
+    assert.deepEqual([...run.feeds().x!.data.subarray(0, 3)], [0, 0, 0]);
   });
 });
 
