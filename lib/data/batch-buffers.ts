@@ -1,6 +1,7 @@
 /**
  * Arrays for the loader's batches, used again: the trainer hands a batch's buffers back once its step has run
- * (session-host.ts, RunOptions.recycle: batchBufferRecycler) and the loader fills them for a later batch. A fresh array of a batch's size
+ * (session-host.ts, RunOptions.recycle: batchBufferRecycler), or once a stacked run has copied them
+ * (reclaimBatchArrays), and the loader fills them for a later batch. A fresh array of a batch's size
  * (786 KB for 64 RGB images of 32×32) is new memory the kernel zeroes page by page as it is first written, next to
  * the core the training session runs on, and garbage the collector has to find; the session shares the caches and
  * the memory bus with both (bench/README.md, the image path, has the measurements).
