@@ -10,6 +10,7 @@ import { fork } from 'node:child_process';
 import ort from 'onnxruntime-node';
 import type { Batch } from '../lib/data/batch.js';
 import { batchCopy } from '../lib/data/batch-buffers.js';
+import { batchInputs } from '../lib/onnx/batch-feeds.js';
 import { buildTrainStep, modelParameters } from '../lib/onnx/models/build.js';
 import type { ModelDefinition } from '../lib/onnx/models/model.js';
 import { createModel } from '../lib/onnx/models/zoo.js';
@@ -22,6 +23,7 @@ import { createRng } from '../lib/rng.js';
 import { rngSeedAt } from '../lib/train/schedules.js';
 import { hostTableRuns, hostTensorNames } from '../lib/train/host-tables.js';
 import { initModelState } from '../lib/train/model-state.js';
+import { trainBatchFeeds } from '../lib/train/train-batch.js';
 import { trainModel } from '../lib/train/trainer.js';
 import type { ModelSpec } from '../policies/spec.js';
 import { spread, type Spread } from './rounds.js';
@@ -106,20 +108,11 @@ export async function rawStepper(
   for (const spec of params) {
     for (const name of optimizerStateNames(spec.name, OPTIMIZER)) place(name, new Float32Array(paramSize(spec)), spec.shape);
   }
-  const batchFeeds = (): Record<string, ort.Tensor> => {
-    const copy: Record<string, ort.Tensor> = {};
-    for (const input of def.inputs) {
-      const shape = input.shape.map((d) => (d === 'B' ? batch.size : d)) as number[];
-      copy[input.name] = input.dtype === 'float32'
-        ? new ort.Tensor('float32', batch.x.slice(), shape)
-        : new ort.Tensor('int64', BigInt64Array.from(batch.categorical!, (v) => BigInt(v)), shape);
-    }
-    copy.y = def.loss === 'softmax-ce'
-      ? new ort.Tensor('int64', BigInt64Array.from(batch.y, (v) => BigInt(v)), [batch.size])
-      : new ort.Tensor('float32', Float32Array.from(batch.y), [batch.size]);
-    copy.w = new ort.Tensor('float32', batch.w.slice(), [batch.size]);
-    return copy;
-  };
+  // The batch's feeds as the trainer makes them (trainBatchFeeds), each copy in buffers of its own.
+  const inputs = batchInputs(def);
+  const batchFeeds = (): Record<string, ort.Tensor> => Object.fromEntries(
+    Object.entries(trainBatchFeeds({ ...batch, x: batch.x.slice(), w: batch.w.slice() }, def, inputs)).map(([name, t]) => [name, new ort.Tensor(t.type, t.data, t.dims)]),
+  );
   const copies = Array.from({ length: BATCH_COPIES }, batchFeeds);
   Object.assign(feeds, copies[0]);
   const lrs = baseLearningRates(OPTIMIZER);
