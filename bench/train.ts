@@ -151,6 +151,13 @@ export async function rawLoop(def: ModelDefinition, batch: Batch, steps: number,
   return (steps * batch.size) / seconds;
 }
 
+/**
+ * Segment length (seconds of the raw loop) and rounds of the turn-taking benchmarks (train, peer, noise) unless told.
+ * Twice the rounds of half the length, in the same time, read no closer to 1 in `tide bench noise` (bench/README.md,
+ * "The noise floor").
+ */
+export const TURNS = { seconds: 0.5, rounds: 10 };
+
 /** Trainer segments before the first round: K is chosen and the sessions warmed up in them. */
 const WARMUP_SEGMENTS = 2;
 /** Even a slow step's segment has this many steps. */

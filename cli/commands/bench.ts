@@ -3,14 +3,16 @@ import { parseArgs } from 'node:util';
 import { benchDataplane } from '../../bench/dataplane.js';
 import { benchEvaluation } from '../../bench/evaluation.js';
 import { benchDownsampling } from '../../bench/downsampling.js';
+import { benchNoise, maxDeviation } from '../../bench/noise.js';
 import { benchPeer } from '../../bench/peer.js';
 import { benchSelection } from '../../bench/selection.js';
-import { BENCH_MODELS, benchTrain } from '../../bench/train.js';
+import { BENCH_MODELS, benchTrain, TURNS } from '../../bench/train.js';
 import { benchTriggers } from '../../bench/triggers.js';
 
 const USAGE = [
   'usage: tide bench train [--json] [--seconds S] [--rounds R] [--steps-per-run K] [--threads N] [--models a,b]',
   '       tide bench peer [--json] [--seconds S] [--rounds R] [--threads N] [--models a,b]',
+  '       tide bench noise [--json] [--seconds S] [--rounds R] [--models a,b]',
   '       tide bench dataplane [--json] [--rows N] [--files F] [--parallel N] [--repeats R] [--batch-size B] [--steps S] [--rounds R] [--fraction F]',
   '                            [--partition-sizes a,b] [--prefetch a,b] [--requests a,b] [--loader size,prefetch,requests]',
   '                            [--images N] [--cnn-batch-size B] [--cnn-steps S] [--cnn-loader size,prefetch,requests]',
@@ -23,7 +25,7 @@ const machine = () => ({ cpus: cpus().length, cpu: cpus()[0]?.model, node: proce
 
 /**
  * `tide bench train`: training throughput of the zoo, raw session vs trainer. `tide bench peer`: the trainer vs
- * PyTorch on the same models. `tide bench dataplane`: ingestion and
+ * PyTorch on the same models. `tide bench noise`: what those two read when both sides are the same raw loop. `tide bench dataplane`: ingestion and
  * loading vs raw baselines. `tide bench triggers`: the cost of a model-aware trigger check. `tide bench evaluation`:
  * scoring held-out samples vs a bare session loop, and a pipeline's whole evaluation matrix. `tide bench selection`:
  * presampling vs a plain INSERT … SELECT of the window, and model-based downsampling vs its bounds and no selection.
@@ -31,6 +33,7 @@ const machine = () => ({ cpus: cpus().length, cpu: cpus()[0]?.model, node: proce
 export async function bench(args: string[]): Promise<void> {
   if (args[0] === 'dataplane') return dataplane(args.slice(1));
   if (args[0] === 'peer') return peer(args.slice(1));
+  if (args[0] === 'noise') return noise(args.slice(1));
   if (args[0] === 'triggers') return triggers(args.slice(1));
   if (args[0] === 'evaluation') return evaluation(args.slice(1));
   if (args[0] === 'selection') return selection(args.slice(1));
@@ -38,22 +41,17 @@ export async function bench(args: string[]): Promise<void> {
     args, allowPositionals: true,
     options: {
       json: { type: 'boolean', default: false },
-      seconds: { type: 'string', default: '0.5' },
-      rounds: { type: 'string', default: '10' },
+      seconds: { type: 'string', default: String(TURNS.seconds) },
+      rounds: { type: 'string', default: String(TURNS.rounds) },
       'steps-per-run': { type: 'string' },
       threads: { type: 'string', default: '1' },
-      models: { type: 'string' },
+      models: { type: 'string', default: BENCH_MODELS.map((m) => m.name).join(',') },
     },
   });
   if (positionals[0] !== 'train') throw new Error(USAGE);
-  const seconds = Number(values.seconds);
-  if (!(seconds > 0)) throw new Error(`--seconds: "${values.seconds}" is not a positive number`);
+  const { seconds, rounds, models } = turns(values);
   const stepsPerRun = values['steps-per-run'] === undefined ? undefined : positiveInt('--steps-per-run', values['steps-per-run']);
   const threads = positiveInt('--threads', values.threads);
-  const rounds = positiveInt('--rounds', values.rounds);
-  const models = values.models?.split(',').map((m) => m.trim());
-  const unknown = models?.filter((m) => !BENCH_MODELS.some((b) => b.name === m)) ?? [];
-  if (unknown.length > 0) throw new Error(`--models: unknown ${unknown.join(', ')} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`);
   const rows = await benchTrain({
     batchSizes: [64, 256],
     seconds,
@@ -72,6 +70,17 @@ export async function bench(args: string[]): Promise<void> {
   else console.log(`min_trainer_ratio ${minRatio} (medians over ${rounds} rounds of ${seconds} s a side)`);
 }
 
+/** The options of the turn-taking benchmarks (train, peer, noise), checked. */
+function turns(values: { seconds: string; rounds: string; models: string }): { seconds: number; rounds: number; models: string[] } {
+  const seconds = Number(values.seconds);
+  if (!(seconds > 0)) throw new Error(`--seconds: "${values.seconds}" is not a positive number`);
+  const rounds = positiveInt('--rounds', values.rounds);
+  const models = values.models.split(',').map((m) => m.trim());
+  const unknown = models.filter((m) => !BENCH_MODELS.some((b) => b.name === m));
+  if (unknown.length > 0) throw new Error(`--models: unknown ${unknown.join(', ')} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`);
+  return { seconds, rounds, models };
+}
+
 function positiveInt(flag: string, value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new Error(`${flag}: "${value}" is not a positive integer`);
@@ -83,20 +92,15 @@ async function peer(args: string[]): Promise<void> {
     args, allowPositionals: false,
     options: {
       json: { type: 'boolean', default: false },
-      seconds: { type: 'string', default: '0.5' },
-      rounds: { type: 'string', default: '10' },
+      seconds: { type: 'string', default: String(TURNS.seconds) },
+      rounds: { type: 'string', default: String(TURNS.rounds) },
       threads: { type: 'string', default: '1' },
       models: { type: 'string', default: BENCH_MODELS.map((m) => m.name).join(',') },
     },
   });
   if (positionals.length > 0) throw new Error(USAGE);
-  const seconds = Number(values.seconds);
-  if (!(seconds > 0)) throw new Error(`--seconds: "${values.seconds}" is not a positive number`);
-  const rounds = positiveInt('--rounds', values.rounds);
+  const { seconds, rounds, models } = turns(values);
   const threads = positiveInt('--threads', values.threads);
-  const models = values.models.split(',').map((m) => m.trim());
-  const unknown = models.filter((m) => !BENCH_MODELS.some((b) => b.name === m));
-  if (unknown.length > 0) throw new Error(`--models: unknown ${unknown.join(', ')} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`);
   const n = (v: number) => Math.round(v).toLocaleString('en-US');
   const report = await benchPeer({
     batchSizes: [64, 256], seconds, rounds, models, threads,
@@ -119,6 +123,30 @@ async function peer(args: string[]): Promise<void> {
     );
   }
   console.log(`min_ratio_vs_torch ${report.min_ratio_vs_torch}`);
+}
+
+async function noise(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: false,
+    options: {
+      json: { type: 'boolean', default: false },
+      seconds: { type: 'string', default: String(TURNS.seconds) },
+      rounds: { type: 'string', default: String(TURNS.rounds) },
+      models: { type: 'string', default: BENCH_MODELS.map((m) => m.name).join(',') },
+    },
+  });
+  if (positionals.length > 0) throw new Error(USAGE);
+  const { seconds, rounds, models } = turns(values);
+  const rows = await benchNoise({
+    batchSizes: [64, 256], seconds, rounds, models,
+    onRow: values.json ? undefined : (r) => console.log(
+      `${r.model.padEnd(20)} B=${String(r.batchSize).padEnd(4)} raw ${String(r.firstSamplesPerS.median).padStart(8)}/s  `
+      + `raw again ${String(r.secondSamplesPerS.median).padStart(8)}/s  ratio ${r.ratio.median.toFixed(3)} (${r.ratio.min.toFixed(3)}–${r.ratio.max.toFixed(3)})`,
+    ),
+  });
+  const deviation = maxDeviation(rows);
+  if (values.json) console.log(JSON.stringify({ benchmark: 'noise', machine: machine(), seconds, rounds, max_deviation: deviation, rows }, null, 2));
+  else console.log(`max_deviation ${deviation} (median ratios of two identical raw loops, ${rounds} rounds of ${seconds} s a side)`);
 }
 
 async function dataplane(args: string[]): Promise<void> {
