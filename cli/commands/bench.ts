@@ -23,6 +23,14 @@ const USAGE = [
 
 const machine = () => ({ cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version });
 
+/** The options the turn-taking benchmarks (train, peer, noise) share, as parseArgs declares them. */
+const TURN_OPTIONS = {
+  json: { type: 'boolean', default: false },
+  seconds: { type: 'string', default: String(TURNS.seconds) },
+  rounds: { type: 'string', default: String(TURNS.rounds) },
+  models: { type: 'string', default: BENCH_MODELS.map((m) => m.name).join(',') },
+} as const;
+
 /**
  * `tide bench train`: training throughput of the zoo, raw session vs trainer. `tide bench peer`: the trainer vs
  * PyTorch on the same models. `tide bench noise`: what those two read when both sides are the same raw loop. `tide bench dataplane`: ingestion and
@@ -40,12 +48,9 @@ export async function bench(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args, allowPositionals: true,
     options: {
-      json: { type: 'boolean', default: false },
-      seconds: { type: 'string', default: String(TURNS.seconds) },
-      rounds: { type: 'string', default: String(TURNS.rounds) },
+      ...TURN_OPTIONS,
       'steps-per-run': { type: 'string' },
       threads: { type: 'string', default: '1' },
-      models: { type: 'string', default: BENCH_MODELS.map((m) => m.name).join(',') },
     },
   });
   if (positionals[0] !== 'train') throw new Error(USAGE);
@@ -70,7 +75,7 @@ export async function bench(args: string[]): Promise<void> {
   else console.log(`min_trainer_ratio ${minRatio} (medians over ${rounds} rounds of ${seconds} s a side)`);
 }
 
-/** The options of the turn-taking benchmarks (train, peer, noise), checked. */
+/** The options of the turn-taking benchmarks, checked. */
 function turns(values: { seconds: string; rounds: string; models: string }): { seconds: number; rounds: number; models: string[] } {
   const seconds = Number(values.seconds);
   if (!(seconds > 0)) throw new Error(`--seconds: "${values.seconds}" is not a positive number`);
@@ -91,11 +96,8 @@ async function peer(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args, allowPositionals: false,
     options: {
-      json: { type: 'boolean', default: false },
-      seconds: { type: 'string', default: String(TURNS.seconds) },
-      rounds: { type: 'string', default: String(TURNS.rounds) },
+      ...TURN_OPTIONS,
       threads: { type: 'string', default: '1' },
-      models: { type: 'string', default: BENCH_MODELS.map((m) => m.name).join(',') },
     },
   });
   if (positionals.length > 0) throw new Error(USAGE);
@@ -129,10 +131,7 @@ async function noise(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args, allowPositionals: false,
     options: {
-      json: { type: 'boolean', default: false },
-      seconds: { type: 'string', default: String(TURNS.seconds) },
-      rounds: { type: 'string', default: String(TURNS.rounds) },
-      models: { type: 'string', default: BENCH_MODELS.map((m) => m.name).join(',') },
+      ...TURN_OPTIONS,
     },
   });
   if (positionals.length > 0) throw new Error(USAGE);
