@@ -33,10 +33,11 @@ const TURN_OPTIONS = {
 
 /**
  * `tide bench train`: training throughput of the zoo, raw session vs trainer. `tide bench peer`: the trainer vs
- * PyTorch on the same models. `tide bench noise`: what those two read when both sides are the same raw loop. `tide bench dataplane`: ingestion and
- * loading vs raw baselines. `tide bench triggers`: the cost of a model-aware trigger check. `tide bench evaluation`:
- * scoring held-out samples vs a bare session loop, and a pipeline's whole evaluation matrix. `tide bench selection`:
- * presampling vs a plain INSERT … SELECT of the window, and model-based downsampling vs its bounds and no selection.
+ * PyTorch on the same models. `tide bench noise`: what those two read when both sides are the same raw loop.
+ * `tide bench dataplane`: ingestion and loading vs raw baselines. `tide bench triggers`: the cost of a model-aware
+ * trigger check. `tide bench evaluation`: scoring held-out samples vs a bare session loop, and a pipeline's whole
+ * evaluation matrix. `tide bench selection`: presampling vs a plain INSERT … SELECT of the window, and model-based
+ * downsampling vs its bounds and no selection.
  */
 export async function bench(args: string[]): Promise<void> {
   if (args[0] === 'dataplane') return dataplane(args.slice(1));
@@ -129,10 +130,7 @@ async function peer(args: string[]): Promise<void> {
 
 async function noise(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
-    args, allowPositionals: false,
-    options: {
-      ...TURN_OPTIONS,
-    },
+    args, allowPositionals: false, options: TURN_OPTIONS,
   });
   if (positionals.length > 0) throw new Error(USAGE);
   const { seconds, rounds, models } = turns(values);
