@@ -4,9 +4,8 @@
  * ratio a row reads is the one `tide bench train` would read for a trainer with no overhead at all. How far its median
  * lands from 1, and its spread over rounds, say how far one run's train or peer ratios can be trusted.
  */
-import { createModel } from '../lib/onnx/models/zoo.js';
 import { round, spread, type Spread } from './rounds.js';
-import { BENCH_MODELS, randomBatch, rawSegments, segmentSteps } from './train.js';
+import { BENCH_MODELS, benchModel, rawSegments, segmentSteps } from './train.js';
 
 export interface NoiseRow {
   model: string;
@@ -23,9 +22,7 @@ export interface NoiseRow {
 export async function benchNoiseRow(model: string, batchSize: number, seconds: number, rounds: number): Promise<NoiseRow> {
   const entry = BENCH_MODELS.find((m) => m.name === model);
   if (!entry) throw new Error(`bench noise: unknown model ${model} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`);
-  const { spec, features, categorical = 0 } = entry;
-  const def = createModel(spec, features, categorical);
-  const batch = randomBatch(def, batchSize, features, categorical, batchSize);
+  const { def, batch } = benchModel(entry, batchSize);
   const steps = await segmentSteps(def, batch, seconds, 1);
   const first = await rawSegments(def, batch);
   const second = await rawSegments(def, batch);

@@ -10,10 +10,9 @@ import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { modelParameters } from '../lib/onnx/models/build.js';
-import { createModel } from '../lib/onnx/models/zoo.js';
 import { paramSize } from '../lib/onnx/params.js';
 import { spread, type Spread } from './rounds.js';
-import { BENCH_MODELS, pairedRounds, randomBatch, segmentSteps, type BaselineSegments } from './train.js';
+import { BENCH_MODELS, benchModel, pairedRounds, segmentSteps, type BaselineSegments } from './train.js';
 
 const SCRIPT = fileURLToPath(new URL('./peers/torch_zoo.py', import.meta.url));
 const INSTALL = '`pip3 install torch` (bench/README.md, `tide bench peer`, has the size and details)';
@@ -133,10 +132,10 @@ export async function benchPeer(opts: {
   const params = new Map<string, { tideline: number; torch: number }>();
   const samples: PeerSample[] = [];
   let torchVersion = '';
-  for (const { name, spec, features, categorical = 0 } of BENCH_MODELS.filter((m) => opts.models.includes(m.name))) {
+  for (const entry of BENCH_MODELS.filter((m) => opts.models.includes(m.name))) {
+    const { name } = entry;
     for (const batchSize of opts.batchSizes) {
-      const def = createModel(spec, features, categorical);
-      const batch = randomBatch(def, batchSize, features, categorical, batchSize);
+      const { def, batch } = benchModel(entry, batchSize);
       const steps = await segmentSteps(def, batch, opts.seconds, threads);
       // Ready before the trainer starts: loading torch would otherwise land on the trainer's first segments.
       const torch = await torchSegments(name, batchSize, threads);

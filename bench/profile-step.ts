@@ -12,9 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { trainStepGraph } from '../lib/onnx/models/build.js';
-import { createModel } from '../lib/onnx/models/zoo.js';
 import { nchwcBlock } from '../lib/onnx/nchwc-block.js';
-import { BENCH_MODELS, OPTIMIZER, randomBatch, rawStepper } from './train.js';
+import { BENCH_MODELS, benchModel, OPTIMIZER, rawStepper } from './train.js';
 
 const COPY_OPS = new Set(['Identity', 'Transpose', 'Concat', 'Split', 'Slice', 'Pad', 'Expand', 'Tile', 'Cast', 'Reshape', 'Squeeze', 'Unsqueeze']);
 const GATHER_OPS = new Set(['Gather', 'GatherElements', 'GatherND', 'ScatterND', 'ScatterElements', 'MaxUnpool']);
@@ -36,8 +35,7 @@ const steps = Number(values.steps);
 const top = Number(values.top);
 const intraOpNumThreads = Number(values.threads);
 
-const def = createModel(entry.spec, entry.features, entry.categorical ?? 0);
-const batch = randomBatch(def, batchSize, entry.features, entry.categorical ?? 0, batchSize);
+const { def, batch } = benchModel(entry, batchSize);
 
 // The optimizer is appended after the reverse pass and its first node reads `step` (Adam's bias correction), so
 // it owns every node from there on (GraphBuilder keeps creation order).
