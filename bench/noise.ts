@@ -5,7 +5,7 @@
  * lands from 1, and its spread over rounds, say how far one run's train or peer ratios can be trusted.
  */
 import { round, spread, type Spread } from './rounds.js';
-import { BENCH_MODELS, benchModel, rawSegments, segmentSteps } from './train.js';
+import { benchModel, rawSegments, segmentSteps } from './train.js';
 
 export interface NoiseRow {
   model: string;
@@ -20,9 +20,7 @@ export interface NoiseRow {
 
 /** One (model, batch size): `rounds` pairs of raw-loop segments of about `seconds` each, after one untimed segment a side. */
 export async function benchNoiseRow(model: string, batchSize: number, seconds: number, rounds: number): Promise<NoiseRow> {
-  const entry = BENCH_MODELS.find((m) => m.name === model);
-  if (!entry) throw new Error(`bench noise: unknown model ${model} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`);
-  const { def, batch } = benchModel(entry, batchSize);
+  const { def, batch } = benchModel(model, batchSize);
   const steps = await segmentSteps(def, batch, seconds, 1);
   const first = await rawSegments(def, batch);
   const second = await rawSegments(def, batch);

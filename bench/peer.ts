@@ -132,10 +132,9 @@ export async function benchPeer(opts: {
   const params = new Map<string, { tideline: number; torch: number }>();
   const samples: PeerSample[] = [];
   let torchVersion = '';
-  for (const entry of BENCH_MODELS.filter((m) => opts.models.includes(m.name))) {
-    const { name } = entry;
+  for (const { name } of BENCH_MODELS.filter((m) => opts.models.includes(m.name))) {
     for (const batchSize of opts.batchSizes) {
-      const { def, batch } = benchModel(entry, batchSize);
+      const { def, batch } = benchModel(name, batchSize);
       const steps = await segmentSteps(def, batch, opts.seconds, threads);
       // Ready before the trainer starts: loading torch would otherwise land on the trainer's first segments.
       const torch = await torchSegments(name, batchSize, threads);

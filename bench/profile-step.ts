@@ -28,14 +28,13 @@ const { values } = parseArgs({
     top: { type: 'string', default: '15' }, threads: { type: 'string', default: '1' }, json: { type: 'boolean', default: false },
   },
 });
-const entry = BENCH_MODELS.find((m) => m.name === values.model);
-if (!entry) throw new Error(`--model must be one of ${BENCH_MODELS.map((m) => m.name).join(', ')}`);
+if (!values.model) throw new Error(`--model must be one of ${BENCH_MODELS.map((m) => m.name).join(', ')}`);
 const batchSize = Number(values.batch);
 const steps = Number(values.steps);
 const top = Number(values.top);
 const intraOpNumThreads = Number(values.threads);
 
-const { def, batch } = benchModel(entry, batchSize);
+const { def, batch } = benchModel(values.model, batchSize);
 
 // The optimizer is appended after the reverse pass and its first node reads `step` (Adam's bias correction), so
 // it owns every node from there on (GraphBuilder keeps creation order).
@@ -90,7 +89,7 @@ const runMs = perStep(timedRuns.reduce((a, e) => a + e.dur, 0));
 const share = (pick: (e: ProfileEvent) => boolean) => perStep(kernels.filter(pick).reduce((a, e) => a + e.dur, 0));
 const round = (x: number, digits = 3) => Number(x.toFixed(digits));
 const report = {
-  model: entry.name, batchSize, steps, nodes: nodes.length,
+  model: values.model, batchSize, steps, nodes: nodes.length,
   wallMsPerStep: round(wallMs), runMsPerStep: round(runMs), kernelMsPerStep: round(kernelMs),
   hostGatherMsPerStep: round(host.gather / steps), hostUpdateMsPerStep: round(host.update / steps),
   optimizerMs: round(share((e) => optimizerNodes.has(nodeName(e)))),

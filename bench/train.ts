@@ -70,8 +70,10 @@ export function randomBatch(def: ModelDefinition, size: number, features: number
   return { ...batch, categorical: new Int32Array(size * categorical).map(() => rng.int(10_000_000)), categoricalCount: categorical };
 }
 
-/** A BENCH_MODELS entry's model and its random batch of `batchSize` (seeded by the batch size), as every bench row builds them. */
-export function benchModel(entry: (typeof BENCH_MODELS)[number], batchSize: number): { def: ModelDefinition; batch: Batch } {
+/** The BENCH_MODELS model named `model` and its random batch of `batchSize` (seeded by the batch size), as every bench row builds them. */
+export function benchModel(model: string, batchSize: number): { def: ModelDefinition; batch: Batch } {
+  const entry = BENCH_MODELS.find((m) => m.name === model);
+  if (!entry) throw new Error(`bench: unknown model ${model} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`);
   const { spec, features, categorical = 0 } = entry;
   const def = createModel(spec, features, categorical);
   return { def, batch: randomBatch(def, batchSize, features, categorical, batchSize) };
@@ -280,9 +282,7 @@ export interface TrainRowRequest {
 
 /** One row in this process, its segments about `seconds` of the raw loop each. */
 export async function benchTrainRow(req: TrainRowRequest): Promise<TrainBenchRow> {
-  const entry = BENCH_MODELS.find((m) => m.name === req.model);
-  if (!entry) throw new Error(`bench train: unknown model ${req.model} (known: ${BENCH_MODELS.map((m) => m.name).join(', ')})`);
-  const { def, batch } = benchModel(entry, req.batchSize);
+  const { def, batch } = benchModel(req.model, req.batchSize);
   const steps = await segmentSteps(def, batch, req.seconds, req.threads);
   const { baseline: raw, trainer, peakRssMb, stepsPerRun } = await pairedRounds(def, batch, steps, req.rounds, { stepsPerRun: req.stepsPerRun, threads: req.threads });
   return {
