@@ -67,6 +67,8 @@ export interface RunOptions {
    * another list.
    */
   tables?: readonly HostTableRun[];
+  /** The `tables`' rows are gathered for the run, and the tables left as they are (a forward: its graph has no gradients). */
+  gatherOnly?: boolean;
 }
 
 /** Where buffers a run gives back go (RunOptions.recycle). */
@@ -93,7 +95,10 @@ export class HostedSession {
   run(feeds: Record<string, Feed>, opts: RunOptions = {}): Promise<Record<string, TensorData>> {
     const transfer = new Set<ArrayBuffer>();
     return this.host.request<Record<string, TensorData>>(
-      { op: 'run', session: this.id, feeds: sendable(feeds, opts, transfer), fetch: opts.fetch ?? null, keep: opts.keep ?? {}, tables: this.tableList(opts.tables), giveBackFrom: giveBackFrom(opts) },
+      {
+        op: 'run', session: this.id, feeds: sendable(feeds, opts, transfer), fetch: opts.fetch ?? null, keep: opts.keep ?? {},
+        tables: this.tableList(opts.tables), gatherOnly: opts.gatherOnly ?? false, giveBackFrom: giveBackFrom(opts),
+      },
       [...transfer],
       opts.recycle,
     );

@@ -48,7 +48,11 @@ export type Request =
    * `giveBackFrom`: the buffers of the inline feeds of at least that many bytes come back with the reply
    * (`returned`), once the run no longer needs them; null: none.
    */
-  | { op: 'run'; session: number; feeds: Record<string, Feed>; fetch: string[] | null; keep: Record<string, string>; tables: HostTableList | null; giveBackFrom: number | null }
+  | {
+    op: 'run'; session: number; feeds: Record<string, Feed>; fetch: string[] | null; keep: Record<string, string>;
+    /** `gatherOnly`: the tables' rows are fed, the tables not updated (the graph has no gradients). */
+    tables: HostTableList | null; gatherOnly: boolean; giveBackFrom: number | null;
+  }
   /** Runs of one session, one per element of `steps`, in order: outputs in `fetch` come back stacked [steps, ...dims]. */
   | { op: 'runSteps'; session: number; steps: Record<string, Feed>[]; fetch: string[]; keep: Record<string, string>; tables: HostTableList | null; giveBackFrom: number | null }
   | { op: 'put'; tensors: Record<string, TensorData> }

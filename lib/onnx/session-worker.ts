@@ -100,12 +100,12 @@ function session(id: number): ort.InferenceSession {
 
 /**
  * One run of `s`: feeds resolved (stored ones from the store as it is now, so a step sees the state the one before
- * kept), host tables (`runs`, held as `tables`) gathered before it and updated after it, outputs in `keep` stored.
- * Returns the fetched outputs: `fetch`, or when null every output neither kept nor a table's gradient.
+ * kept), host tables (`runs`, held as `tables`) gathered before it and, unless `gatherOnly`, updated after it, outputs
+ * in `keep` stored. Returns the fetched outputs: `fetch`, or when null every output neither kept nor a table's gradient.
  */
 async function runStep(
   s: ort.InferenceSession, sent: Record<string, Feed>, fetchNames: string[] | null, keep: Record<string, string>,
-  runs: HostTableRun[], tables: WasmTable[],
+  runs: HostTableRun[], tables: WasmTable[], gatherOnly: boolean,
 ): Promise<Record<string, ort.Tensor>> {
   const feeds: Record<string, ort.Tensor> = {};
   const entries = Object.entries(sent);
@@ -114,12 +114,12 @@ async function runStep(
   const gathered = runs.map((h, i) => gather(h, tables[i]!, feeds));
   // Views of held tables last: a gather may grow a table's memory, which replaces its views.
   for (const [name, f] of entries) if (isHeld(f)) feeds[name] = stored((f as { stored: string }).stored);
-  const grads = runs.map((h) => h.grad);
+  const grads = gatherOnly ? [] : runs.map((h) => h.grad);
   const fetch = fetchNames ?? s.outputNames.filter((n) => !(n in keep) && !grads.includes(n));
   const out = await s.run(feeds, [...new Set([...fetch, ...Object.keys(keep), ...grads])]);
   for (const [output, as] of Object.entries(keep)) store.set(as, out[output]!);
   const scalar = (name: string): number => (feeds[name]!.data as Float32Array)[0]!;
-  runs.forEach((h, i) => tables[i]!.step(gathered[i]!, out[h.grad]!.data as Float32Array, scalar(h.lr), scalar(h.step)));
+  if (!gatherOnly) runs.forEach((h, i) => tables[i]!.step(gathered[i]!, out[h.grad]!.data as Float32Array, scalar(h.lr), scalar(h.step)));
   return Object.fromEntries(fetch.map((name) => [name, out[name]!]));
 }
 
@@ -165,7 +165,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       // The list before anything that may fail: the session's later runs send only its id.
       const s = session(req.session);
       const { runs, keys } = tableList(req.session, req.tables);
-      const out = await runStep(s, req.feeds, req.fetch, req.keep, runs, runs.map((r, i) => hold(r, keys[i]!)));
+      const out = await runStep(s, req.feeds, req.fetch, req.keep, runs, runs.map((r, i) => hold(r, keys[i]!)), req.gatherOnly);
       const result: Record<string, TensorData> = {};
       const transfer: ArrayBuffer[] = [];
       for (const [name, tensor] of Object.entries(out)) {
@@ -182,7 +182,7 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       const { runs, keys } = tableList(req.session, req.tables);
       const tables = runs.map((r, i) => hold(r, keys[i]!));
       const outs: Record<string, ort.Tensor>[] = [];
-      for (const feeds of req.steps) outs.push(await runStep(s, feeds, req.fetch, req.keep, runs, tables));
+      for (const feeds of req.steps) outs.push(await runStep(s, feeds, req.fetch, req.keep, runs, tables, false));
       const result = Object.fromEntries(req.fetch.map((name) => [name, stacked(outs.map((o) => o[name]!))]));
       return { result, transfer: Object.values(result).map((t) => t.data.buffer as ArrayBuffer), returned: feedBuffers(req.steps, req.giveBackFrom) };
     }

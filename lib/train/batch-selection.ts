@@ -1,8 +1,8 @@
 /**
  * Batch-then-sample downsampling as a step of the loop: each pulled batch is scored with forward passes of the
  * model as it is now, and the step trains on the batch `selectBatch` makes of it. The forward runs the derived
- * inference graph (parameters and buffers as graph inputs) on the stored tensors in the train step's own
- * SessionHost, whose requests run in order: a forward queued after step t sees the parameters after step t. So the
+ * inference graph (parameters and buffers as graph inputs, host tables as the rows the worker gathers from the tables
+ * it holds) on the stored tensors in the train step's own SessionHost, whose requests run in order: a forward queued after step t sees the parameters after step t. So the
  * trainer posts it behind the steps still in flight rather than waiting for them, and the worker goes from step t
  * straight to the forward.
  */
@@ -10,7 +10,7 @@ import type { Batch } from '../data/batch.js';
 import { checkBatchInputs, inputFeeds, type BatchInputs } from '../onnx/batch-feeds.js';
 import { buildInference, type TrainStepOptions } from '../onnx/models/build.js';
 import type { ModelDefinition } from '../onnx/models/model.js';
-import type { Feed, HostedSession, SessionHost } from '../onnx/session-host.js';
+import type { Feed, HostedSession, HostTableRun, SessionHost } from '../onnx/session-host.js';
 import { checkTrainBatch } from './train-batch.js';
 
 export interface ForwardOutputs {
@@ -35,12 +35,16 @@ export class BatchSelection {
   /** Created on the first forward, queued behind the steps posted before it. */
   private session: Promise<HostedSession> | undefined;
 
-  /** `stored`: the inference graph's parameter and buffer inputs, fed from the worker's store; `graph`: the train step's graph options. */
+  /**
+   * `stored`: the inference graph's parameter and buffer inputs, fed from the worker's store; `tables`: the train
+   * step's host tables, whose rows the worker gathers for it; `graph`: the train step's graph options.
+   */
   constructor(
     private readonly host: SessionHost,
     private readonly model: ModelDefinition,
     private readonly inputs: BatchInputs,
     private readonly stored: Record<string, Feed>,
+    private readonly tables: readonly HostTableRun[],
     private readonly selectBatch: SelectBatch,
     private readonly graph: Pick<TrainStepOptions, 'nchwcBlock'>,
   ) {}
@@ -76,7 +80,9 @@ export class BatchSelection {
     this.session ??= this.host.createSession(buildInference(this.model, undefined, this.graph));
     const session = await this.session;
     const feeds = inputFeeds({ ...b, x: b.x.slice() }, this.inputs);
-    const out = await session.run({ ...this.stored, ...feeds }, { fetch: fetch.embedding ? ['output', 'embedding'] : ['output'], transfer: true });
+    const out = await session.run({ ...this.stored, ...feeds }, {
+      fetch: fetch.embedding ? ['output', 'embedding'] : ['output'], transfer: true, tables: this.tables, gatherOnly: true,
+    });
     this.scoredSamples += b.size;
     const { output, embedding } = out as Partial<Record<'output' | 'embedding', { dims: number[]; data: Float32Array }>>;
     return {

@@ -13,7 +13,7 @@ import { buildTrainStep, type TrainStepOptions } from '../onnx/models/build.js';
 import { buildMultiStepTrainStep } from '../onnx/models/multi-step.js';
 import { nchwcBlock } from '../onnx/nchwc-block.js';
 import { GRAD_NORM_OUTPUT } from '../onnx/optimizers.js';
-import type { HostedSession, RunOptions, SessionHost, SessionOptions } from '../onnx/session-host.js';
+import type { HostedSession, HostTableRun, RunOptions, SessionHost, SessionOptions } from '../onnx/session-host.js';
 import type { Request } from '../onnx/session-protocol.js';
 import { hostTableRuns } from './host-tables.js';
 import { StackedBatches, StackPool } from './stacked-batches.js';
@@ -46,6 +46,8 @@ export type RunBatches = Pick<StackedBatches, 'batches' | 'accepts' | 'add'>;
 
 export class StepRuns {
   readonly stats: StepStats;
+  /** How the worker gathers and updates the model's host tables (none: empty). */
+  readonly hostTables: readonly HostTableRun[];
   private readonly feeds: StepFeedsConfig;
   private readonly runOptions: RunOptions;
   private probe: StepsPerRunProbe | undefined;
@@ -70,13 +72,14 @@ export class StepRuns {
     this.sequential = sequentialRuns(cfg);
     const clipping = optimizer.clipGradNorm !== undefined && single.outputNames.includes(GRAD_NORM_OUTPUT);
     this.stats = new StepStats(clipping ? optimizer.clipGradNorm : undefined, opts.onProgress);
+    this.hostTables = hostTableRuns(cfg.hostTables, optimizer);
     this.feeds = {
       model, inputs: cfg.inputs, stored: storedFeeds(cfg.graphNames), learningRates: learningRateFeeds(optimizer, opts),
       rngSeed: cfg.rngSeed, takesRngSeed: single.inputNames.includes('rng_seed'),
     };
     this.runOptions = {
       fetch: this.stats.fetch, keep: Object.fromEntries(cfg.graphNames.map((n) => [`${n}__new`, n])), transfer: true, recycle: batchBufferRecycler,
-      tables: hostTableRuns(cfg.hostTables, optimizer),
+      tables: this.hostTables,
     };
   }
 

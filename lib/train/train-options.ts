@@ -125,7 +125,7 @@ export function checkTrainOptions(opts: TrainOptions, params: ParamSpec[]): Chec
 /**
  * Batch-then-sample scores each batch with the derived inference graph fed the stored state, and selects each
  * step's batch after the previous step: a supplied graph has no derived one, and a multi-step run trains on
- * batches all selected before its first step. (Host tables are fed whole, as views of the worker's tables.)
+ * batches all selected before its first step. (The worker gathers host tables' rows for it, as for a step.)
  */
 function checkBatchSelection(model: ModelDefinition, stepsPerRun: number): void {
   const refuse = (why: string): Error => new Error(`trainModel: selectBatch (batch-then-sample) ${why}`);

@@ -76,7 +76,10 @@ export async function trainModel(opts: TrainOptions): Promise<TrainResult> {
     await halt.race(host.put(toTensors(opts.state, params, buffers, optimizer), { transfer: true }));
     trainStep = await halt.race(StepRuns.open(host, opts, { inputs, rngSeed, stepsPerRun, graphNames, hostTables }));
     selection = opts.selectBatch
-      && new BatchSelection(host, model, inputs, storedFeeds([...names.params, ...names.buffers]), opts.selectBatch, trainStep.graphOptions);
+      && new BatchSelection(
+        host, model, inputs, storedFeeds([...names.params, ...names.buffers].filter((n) => !hostNames.has(n))), trainStep.hostTables,
+        opts.selectBatch, trainStep.graphOptions,
+      );
     let globalStep = opts.state.step;
     let stepsDone = 0;
     const inFlight: Promise<void>[] = [];

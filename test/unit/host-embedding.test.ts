@@ -394,6 +394,46 @@ describe('training with host tables', () => {
     }
   });
 
+  it('a gather-only run (the selection forward) feeds the held table\'s rows and leaves table and state as they were', async () => {
+    const { params, buffers, hostTables } = modelParameters(HOST);
+    const state = initModelState(HOST, ADAM, 7);
+    const hostNames = hostTensorNames(hostTables, ADAM);
+    const tables = hostTableRuns(hostTables, ADAM);
+    const [first, second] = batches(13, 2);
+    const scalar = (v: number): TensorData => ({ type: 'float32', dims: [], data: Float32Array.of(v) });
+    const host = new SessionHost();
+    try {
+      const initial = toTensors(state, params, buffers, ADAM);
+      await host.put(initial);
+      const stepNames = Object.keys(initial).filter((n) => !hostNames.has(n));
+      const graphNames = [...params, ...buffers].map((s) => s.name).filter((n) => !hostNames.has(n));
+      const names = ['emb.weight', 'emb.weight__m', 'emb.weight__v'];
+      // A train step moves the table into the worker's wasm memory; the forward then reads it there.
+      const train = await host.createSession(buildTrainStep(HOST, ADAM));
+      await train.run({
+        ...storedFeeds(stepNames),
+        x: { type: 'float32', dims: [first!.size, DENSE], data: first!.x },
+        ids: { type: 'int64', dims: [first!.size, FIELDS], data: BigInt64Array.from(first!.categorical!, BigInt) },
+        y: { type: 'int64', dims: [first!.size], data: BigInt64Array.from(first!.y, BigInt) },
+        w: { type: 'float32', dims: [first!.size], data: first!.w },
+        lr: scalar(ADAM.lr), step: scalar(1), rng_seed: scalar(0),
+      }, { fetch: ['loss'], keep: Object.fromEntries(stepNames.map((n) => [`${n}__new`, n])), tables });
+      const before = await host.get([...graphNames, ...names]);
+      const forward = await host.createSession(buildInference(HOST));
+      const ids: TensorData = { type: 'int64', dims: [second!.size, FIELDS], data: BigInt64Array.from(second!.categorical!, BigInt) };
+      const x: TensorData = { type: 'float32', dims: [second!.size, DENSE], data: second!.x };
+      const out = await forward.run({ ...storedFeeds(graphNames), x, ids }, { fetch: ['output'], tables, gatherOnly: true });
+      const after = await host.get(names);
+      for (const n of names) assert.deepEqual(after[n]!.data, before[n]!.data, `${n} unchanged`);
+      const weights = Object.fromEntries([...graphNames, 'emb.weight'].map((n) => [n, before[n]!.data as Float32Array]));
+      const embedded = await host.createSession(buildInference(HOST, weights));
+      const expected = await embedded.run({ x, ids }, { fetch: ['output'] });
+      assert.deepEqual(out.output!.data, expected.output!.data);
+    } finally {
+      await host.close();
+    }
+  });
+
   it('parameter groups: the table follows its group\'s learning rate and weight decay', async () => {
     const grouped: OptimizerConfig = { ...ADAM, groups: [{ match: 'emb.', lr: 0 }] };
     const r = await run(HOST, grouped, batches(5, 4));
@@ -516,9 +556,9 @@ describe('DLRM with a table over the lazy-update threshold', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-    // The inference graph fed the stored state (batch-then-sample's forward) takes the tables whole, not their rows;
-    // only the export embeds them.
+    // The inference graph fed the stored state (batch-then-sample's forward) takes the tables' gathered rows, as the
+    // train step does; only the export embeds the tables.
     const inputs = (await ort.InferenceSession.create(buildInference(DLRM), SESSION_OPTS)).inputNames;
-    assert.ok(inputs.includes('emb.0.weight') && inputs.includes('emb.1.weight') && !inputs.some((n) => n.endsWith('.rows')));
+    assert.ok(inputs.includes('emb.0.rows') && inputs.includes('emb.1.rows') && !inputs.some((n) => n.startsWith('emb.') && n.endsWith('.weight')));
   });
 });

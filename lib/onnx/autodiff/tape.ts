@@ -8,11 +8,11 @@ import type { Dim } from '../proto.js';
 import { paramSize, type ParamSpec } from '../params.js';
 
 /**
- * Where parameters come from: graph inputs, or `weights` embedded as initializers. With inputs, a host table is
- * either its gathered rows (a train step: the worker gathers and updates the table) or, `wholeTables`, the table
- * itself, looked up in the graph (batch-then-sample's forward, fed a view of the table the worker holds).
+ * Where parameters come from: graph inputs, or `weights` embedded as initializers. With inputs, a host table is its
+ * gathered rows (the worker gathers them from the table it holds, and after a train step updates it); embedded, the
+ * table itself, looked up in the graph.
  */
-export type ParamMode = { kind: 'inputs'; wholeTables?: boolean } | { kind: 'weights'; weights: Record<string, Float32Array> };
+export type ParamMode = { kind: 'inputs' } | { kind: 'weights'; weights: Record<string, Float32Array> };
 
 /**
  * Given output gradients (undefined: no gradient flows into that output) and which inputs need a gradient,
@@ -90,9 +90,9 @@ export class Tape {
     return this.declare(spec);
   }
 
-  /** True when host tables are looked up in the graph (an export's initializer, or a whole-table input). */
+  /** True when host tables are looked up in the graph (an export's initializers). */
   get gathersInGraph(): boolean {
-    return this.mode.kind === 'weights' || this.mode.wholeTables === true;
+    return this.mode.kind === 'weights';
   }
 
   /**

@@ -45,14 +45,15 @@ export const rowsGradOutput = (table: HostTable): string => `${table.rows}__grad
 /**
  * Inference graph: inputs `def.inputs`; outputs `output` [B, outputSize] and `embedding` [B, embeddingSize].
  * With `weights` (params and buffers by name) they are embedded as initializers, giving a plain servable
- * model; without, every parameter and buffer is a graph input, host tables whole (batch-then-sample's forward),
- * and `nchwcBlock` may ask for NCHWc convs as in the train step (ORT applies them itself to embedded weights).
+ * model; without, every parameter and buffer is a graph input, host tables as their gathered rows as in the train
+ * step (batch-then-sample's forward: the worker gathers them from the tables it holds), and `nchwcBlock` may ask for
+ * NCHWc convs as in the train step (ORT applies them itself to embedded weights).
  */
 export function buildInference(def: ModelDefinition, weights?: Record<string, Float32Array>, options: Pick<TrainStepOptions, 'nchwcBlock'> = {}): Uint8Array {
   if (weights && options.nchwcBlock !== undefined) throw new Error(`${def.architecture}: a graph with embedded weights stays plain ONNX (no nchwcBlock)`);
   if (def.supplied && weights) return def.supplied.inference(weights);
   const g = new GraphBuilder(`${def.architecture}_inference`);
-  const params: ParamMode = weights ? { kind: 'weights', weights } : { kind: 'inputs', wholeTables: true };
+  const params: ParamMode = weights ? { kind: 'weights', weights } : { kind: 'inputs' };
   const t = new Tape(g, { training: false, params, nchwcBlock: options.nchwcBlock });
   const { output, embedding, embeddingSize } = forward(def, t, declareInputs(t, def));
   g.output('output', output, 'float32', ['B', def.outputSize]);
