@@ -40,9 +40,9 @@ function stored(name: string): ort.Tensor {
   return t;
 }
 
-function heldValues(h: Held, name: string): Float32Array {
-  const i = h.names.indexOf(name);
-  return i === 0 ? h.table.table : h.table.states[i - 1]!;
+/** A held table's (or state's) values, copied out of its wasm memory. */
+function heldValues(h: Held, name: string): Float32Array<ArrayBuffer> {
+  return h.table.array(h.names.indexOf(name));
 }
 
 /** A host-table list as sent once (HostTableList), with what `hold` compares each of its tables by. */
@@ -79,7 +79,7 @@ function hold(run: HostTableRun, key: string): WasmTable {
 /** Moves a held table's values back into the store (copied out of its wasm memory). */
 function release(h: Held): void {
   for (const n of h.names) {
-    store.set(n, new ort.Tensor('float32', heldValues(h, n).slice(), h.dims));
+    store.set(n, new ort.Tensor('float32', heldValues(h, n), h.dims));
     heldAs.delete(n);
   }
   held.delete(h.names[0]!);
@@ -108,12 +108,8 @@ async function runStep(
   runs: HostTableRun[], tables: WasmTable[], gatherOnly: boolean,
 ): Promise<Record<string, ort.Tensor>> {
   const feeds: Record<string, ort.Tensor> = {};
-  const entries = Object.entries(sent);
-  const isHeld = (f: Feed) => 'stored' in f && heldAs.has(f.stored);
-  for (const [name, f] of entries) if (!isHeld(f)) feeds[name] = 'stored' in f ? stored(f.stored) : toTensor(f);
+  for (const [name, f] of Object.entries(sent)) feeds[name] = 'stored' in f ? stored(f.stored) : toTensor(f);
   const gathered = runs.map((h, i) => gather(h, tables[i]!, feeds));
-  // Views of held tables last: a gather may grow a table's memory, which replaces its views.
-  for (const [name, f] of entries) if (isHeld(f)) feeds[name] = stored((f as { stored: string }).stored);
   const grads = gatherOnly ? [] : runs.map((h) => h.grad);
   const fetch = fetchNames ?? s.outputNames.filter((n) => !(n in keep) && !grads.includes(n));
   const out = await s.run(feeds, [...new Set([...fetch, ...Object.keys(keep), ...grads])]);
@@ -192,14 +188,14 @@ async function handle(req: Request): Promise<{ result: unknown; transfer: ArrayB
       return { result: null, transfer: [] };
     case 'get': {
       // Cloned, so the store keeps its tensors, unless they are taken: then whole buffers move without a copy. Held
-      // tables are copied out of their wasm memory (cloning a view would clone the whole memory), and those copies
-      // move too: cloned again, a checkpoint of dlrm-host-100k's tables held 500 MB twice in this thread.
+      // tables are copied out of their rows in wasm memory, and those copies move too: cloned again, a checkpoint of
+      // dlrm-host-100k's tables held 500 MB twice in this thread.
       if (req.take) releaseAny(req.names);
       const copies: ArrayBuffer[] = [];
       const result = Object.fromEntries(req.names.map((n): [string, TensorData] => {
         const h = heldAs.get(n);
         if (!h) return [n, fromTensor(stored(n))];
-        const data = heldValues(h, n).slice();
+        const data = heldValues(h, n);
         copies.push(data.buffer);
         return [n, { type: 'float32', dims: [...h.dims], data }];
       }));

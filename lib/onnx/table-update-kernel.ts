@@ -4,8 +4,8 @@
  * table values take about 11 ms; f32x4 arithmetic rounds each lane to float32 as the graph's kernels do, four values
  * per instruction (about 1 ms, bit-identical).
  *
- * `update` updates `count` rows of `span` values: the i-th is row `rows[i]` of the table and of each state
- * (row-major) and takes its gradient from row `slots[i]` of the gradient scratch, which it clears as it reads it
+ * `update` updates `count` rows of `span` values: the i-th is row `rows[i]` of the table and of each state (row r
+ * of each `r · stride` bytes past its start: rows of the table and its states may interleave) and takes its gradient from row `slots[i]` of the gradient scratch, which it clears as it reads it
  * (slot 0 is a zero row that untouched rows of a dense update read). The operations are those of `appendOptimizer`
  * (optimizers.ts) and of the reference `sparseUpdate` (test/helpers/table-update-reference.ts), in their order; each rule's variant emits only the
  * weight-decay operations the graph would emit. `accumulate` adds the gradient of each gathered row to its slot of
@@ -14,8 +14,11 @@
 import { adamScalars, type TableRule } from './session-host-tables.js';
 import { F32, I32, moduleBytes, op, V128, type ValueType, type WasmFunction } from './wasm-encoding.js';
 
-/** Byte offsets into the kernel's memory: the table, its optimizer states, the gradient scratch, the span lists. */
-export interface KernelLayout { table: number; states: number[]; grad: number; rows: number; slots: number }
+/**
+ * Byte offsets into the kernel's memory: row 0 of the table and of its optimizer states, the gradient scratch, the
+ * span lists; `stride`, the bytes from one row of the table (and of each state) to the next.
+ */
+export interface KernelLayout { table: number; states: number[]; grad: number; rows: number; slots: number; stride: number }
 
 /** The kernels of one rule over one memory. */
 export interface TableKernels {
@@ -26,8 +29,8 @@ export interface TableKernels {
    * at `occurrences`; a negative slot skips the row).
    */
   accumulate(grad: number, occurrences: number, count: number, scratch: number, span: number): void;
-  /** Copies rows `rows` (`count` int32s at that byte offset; negative: zeros) of the table at `table` to `out`. */
-  gather(table: number, rows: number, count: number, out: number, span: number): void;
+  /** Copies rows `rows` (`count` int32s at that byte offset; negative: zeros) of the table at `table`, `stride` bytes apart, to `out`. */
+  gather(table: number, rows: number, count: number, out: number, span: number, stride: number): void;
 }
 
 /** One lane width: f32x4 over four values, or f32 for the tail of a span that is not a multiple of four. */
@@ -141,9 +144,9 @@ function updateFunction(p: Program): WasmFunction {
   const streams = 1 + p.states;
   // Parameter indices.
   const base = (s: number) => (s === G ? streams : s);
-  const [rows, slots, count, span] = [streams + 1, streams + 2, streams + 3, streams + 4];
-  const firstScalar = streams + 5;
-  const params: ValueType[] = [...new Array<ValueType>(streams + 5).fill(I32), ...p.scalars.map((): ValueType => F32)];
+  const [rows, slots, count, span, stride] = [streams + 1, streams + 2, streams + 3, streams + 4, streams + 5];
+  const firstScalar = streams + 6;
+  const params: ValueType[] = [...new Array<ValueType>(streams + 6).fill(I32), ...p.scalars.map((): ValueType => F32)];
   // Locals: i32 cursor, ends, row offset, lane offset and a row base per stream and the gradient; v128 splatted
   // scalars and temps; f32 temps.
   const locals: ValueType[] = [];
@@ -170,7 +173,7 @@ function updateFunction(p: Program): WasmFunction {
     ...p.scalars.flatMap((_, k) => [...op.get(firstScalar + k), ...op.f32x4Splat, ...op.set(vScalars[k]!)]),
     ...rowLoop({ count, span, cursor, end, vecEnd, spanEnd }, [
       // Byte offset of the span's row, then each stream's row base; the gradient's from the slot.
-      ...op.get(rows), ...op.get(cursor), ...op.i32Add, ...op.i32Load, ...op.get(spanEnd), ...op.i32Mul, ...op.set(rowOff),
+      ...op.get(rows), ...op.get(cursor), ...op.i32Add, ...op.i32Load, ...op.get(stride), ...op.i32Mul, ...op.set(rowOff),
       ...Array.from({ length: streams }, (_, s) => [...op.get(base(s)), ...op.get(rowOff), ...op.i32Add, ...op.set(rowBase[s]!)]).flat(),
       ...op.get(base(G)), ...op.get(slots), ...op.get(cursor), ...op.i32Add, ...op.i32Load, ...op.get(spanEnd), ...op.i32Mul, ...op.i32Add,
       ...op.set(rowBaseOf(G)),
@@ -208,8 +211,8 @@ function accumulateFunction(): WasmFunction {
 
 /** `gather`. Parameters: table, rows (byte offsets), count, out (byte offset), span. */
 function gatherFunction(): WasmFunction {
-  const [table, rows, count, out, span] = [0, 1, 2, 3, 4];
-  const [cursor, end, vecEnd, spanEnd, src, off] = [5, 6, 7, 8, 9, 10];
+  const [table, rows, count, out, span, stride] = [0, 1, 2, 3, 4, 5];
+  const [cursor, end, vecEnd, spanEnd, src, off] = [6, 7, 8, 9, 10, 11];
   /** Copies (or, with `zero`, clears) the span from `off` up to `limit` in steps of `bytes`. */
   const copy = (load: number[], store: number[], zero: number[] | undefined, bytes: number, limit: number) => strideLoop(off, limit, bytes, [
     ...op.get(out), ...op.get(off), ...op.i32Add,
@@ -226,12 +229,12 @@ function gatherFunction(): WasmFunction {
     ...op.get(src), ...op.i32(0), ...op.i32LtS,
     ...op.if, ...row(true),
     ...op.else,
-    ...op.get(table), ...op.get(src), ...op.get(spanEnd), ...op.i32Mul, ...op.i32Add, ...op.set(src),
+    ...op.get(table), ...op.get(src), ...op.get(stride), ...op.i32Mul, ...op.i32Add, ...op.set(src),
     ...row(false),
     ...op.end,
     ...op.get(out), ...op.get(spanEnd), ...op.i32Add, ...op.set(out),
   ]);
-  return { name: 'gather', params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32], body };
+  return { name: 'gather', params: [I32, I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32], body };
 }
 
 const modules = new Map<string, WebAssembly.Module>();
@@ -257,7 +260,7 @@ export function tableKernels(rule: TableRule, memory: WebAssembly.Memory): Table
   if (rule.name === 'sgd') {
     const { update, accumulate, gather } = instantiate(`sgd:${Boolean(wd)}:${rule.nesterov}`, sgdProgram(Boolean(wd), rule.nesterov), memory);
     const mu = Math.fround(rule.momentum);
-    return { accumulate, gather, update: (l, count, span, lr) => update(l.table, l.states[0]!, l.grad, l.rows, l.slots, count, span, mu, lr, ...(wd ? [wd] : [])) };
+    return { accumulate, gather, update: (l, count, span, lr) => update(l.table, l.states[0]!, l.grad, l.rows, l.slots, count, span, l.stride, mu, lr, ...(wd ? [wd] : [])) };
   }
   const coupled = rule.name === 'adam' && Boolean(wd);
   const decoupled = rule.name === 'adamw' && Boolean(wd);
@@ -268,7 +271,7 @@ export function tableKernels(rule: TableRule, memory: WebAssembly.Memory): Table
     gather,
     update: (l, count, span, lr, step) => {
       const s = adamScalars(rule, lr, step);
-      update(l.table, l.states[0]!, l.states[1]!, l.grad, l.rows, l.slots, count, span, ...program.scalars.map((n) => s[n as keyof typeof s]));
+      update(l.table, l.states[0]!, l.states[1]!, l.grad, l.rows, l.slots, count, span, l.stride, ...program.scalars.map((n) => s[n as keyof typeof s]));
     },
   };
 }

@@ -1,6 +1,9 @@
 /**
  * A worker-held table and its optimizer state in one WebAssembly memory, next to a gradient scratch and the span
- * lists of table-update-kernel.ts, so the SIMD kernel updates them in place.
+ * lists of table-update-kernel.ts, so the SIMD kernel updates them in place. Each row's table values and its
+ * optimizer state lie side by side (row r: its values, then each state's), so a step that touches a row scattered
+ * over a large table touches one page for it rather than one per array: on 4 KB pages those page walks were most of
+ * what the update of dlrm-host-100k's tables cost beyond its arithmetic (bench/README.md).
  *
  * A step's gradient is the rows' gradient [occurrences, dim] of the graph. It is copied in and summed per distinct
  * row in occurrence order (batch-major), as ScatterND(reduction='add') builds an in-graph table's gradient, each
@@ -23,8 +26,10 @@ export class WasmTable {
   private readonly memory: WebAssembly.Memory;
   private readonly kernels: TableKernels;
   private readonly vocab: number;
-  /** Byte offsets of the table and each state; the span lists and the scratch follow them. */
+  /** Byte offset of each array (the table, then each state) within a row; the span lists and the scratch follow the rows. */
   private readonly offsets: number[];
+  /** Floats a row takes: its values and each state's. */
+  private readonly rowFloats: number;
   private readonly listsAt: number;
   /** Distinct rows a step may have room for in the scratch (and, lazy, in the span lists). */
   private capacity = 0;
@@ -33,7 +38,7 @@ export class WasmTable {
    * `gather` uses the same two regions for the rows it is given and the rows it copies out.
    */
   private layout!: KernelLayout & { occurrences: number; gradIn: number };
-  private views!: { arrays: Float32Array[]; grad: Float32Array; rows: Int32Array; slots: Int32Array; occurrences: Int32Array; gradIn: Float32Array };
+  private views!: { grad: Float32Array; rows: Int32Array; slots: Int32Array; occurrences: Int32Array; gradIn: Float32Array };
   /** Lazy: each row's slot during a step, 0 between steps. Dense: the slot list itself plays that part. */
   private readonly slotOf: Int32Array;
   /** The step's distinct rows, in order of first occurrence. */
@@ -42,25 +47,34 @@ export class WasmTable {
   /** Copies `table` [vocab, dim] and its optimizer `states` in. */
   constructor(table: Float32Array, states: Float32Array[], readonly dim: number, rule: TableRule, readonly mode: TableUpdateMode) {
     this.vocab = table.length / dim;
-    const arrayBytes = align16(4 * table.length);
-    this.offsets = [table, ...states].map((_, i) => i * arrayBytes);
-    this.listsAt = this.offsets.length * arrayBytes;
+    const arrays = [table, ...states];
+    this.rowFloats = arrays.length * dim;
+    this.offsets = arrays.map((_, i) => i * 4 * dim);
+    this.listsAt = align16(4 * this.vocab * this.rowFloats);
     this.memory = new WebAssembly.Memory({ initial: 1 });
     this.kernels = tableKernels(rule, this.memory);
     this.slotOf = mode === 'lazy' ? new Int32Array(this.vocab) : new Int32Array(0);
     this.reserve(0);
-    [table, ...states].forEach((a, i) => this.views.arrays[i]!.set(a));
-    if (mode === 'dense') this.views.rows.forEach((_, r, rows) => { rows[r] = r; });
+    // As 32-bit words: every bit pattern (NaN payloads too) comes in as it was.
+    const rows = new Uint32Array(this.memory.buffer, 0, this.vocab * this.rowFloats);
+    arrays.forEach((a, i) => {
+      const words = new Uint32Array(a.buffer, a.byteOffset, a.length);
+      for (let r = 0, from = 0, to = i * dim; r < this.vocab; r++, to += this.rowFloats - dim) {
+        for (let k = 0; k < dim; k++) rows[to++] = words[from++]!;
+      }
+    });
+    if (mode === 'dense') this.views.rows.forEach((_, r, list) => { list[r] = r; });
   }
 
-  /** The table's values (a view: valid until the next `step`). */
-  get table(): Float32Array {
-    return this.views.arrays[0]!;
-  }
-
-  /** The optimizer states' values (views: valid until the next `step`). */
-  get states(): Float32Array[] {
-    return this.views.arrays.slice(1);
+  /** Array `i` [vocab, dim] (0: the table's values; then each optimizer state's), copied out of the rows bit for bit. */
+  array(i: number): Float32Array<ArrayBuffer> {
+    const { dim, rowFloats } = this;
+    const rows = new Uint32Array(this.memory.buffer, 0, this.vocab * rowFloats);
+    const out = new Uint32Array(this.vocab * dim);
+    for (let r = 0, to = 0, from = i * dim; r < this.vocab; r++, from += rowFloats - dim) {
+      for (let k = 0; k < dim; k++) out[to++] = rows[from++]!;
+    }
+    return new Float32Array(out.buffer);
   }
 
   /**
@@ -71,7 +85,7 @@ export class WasmTable {
     if (rows.length > this.capacity) this.reserve(rows.length);
     const { layout } = this;
     this.views.occurrences.set(rows);
-    this.kernels.gather(layout.table, layout.occurrences, rows.length, layout.gradIn, this.dim);
+    this.kernels.gather(layout.table, layout.occurrences, rows.length, layout.gradIn, this.dim, layout.stride);
     return this.views.gradIn.subarray(0, rows.length * this.dim);
   }
 
@@ -146,10 +160,10 @@ export class WasmTable {
     this.touched = new Int32Array(rows);
     this.layout = {
       table: this.offsets[0]!, states: this.offsets.slice(1), grad, rows: this.listsAt, slots: this.listsAt + listBytes, occurrences, gradIn,
+      stride: 4 * this.rowFloats,
     };
     const buffer = this.memory.buffer;
     this.views = {
-      arrays: this.offsets.map((at) => new Float32Array(buffer, at, this.vocab * this.dim)),
       grad: new Float32Array(buffer, grad, (rows + 1) * this.dim),
       rows: new Int32Array(buffer, this.layout.rows, listLength),
       slots: new Int32Array(buffer, this.layout.slots, listLength),

@@ -168,7 +168,7 @@ async function train(def: ModelDefinition, data: (rng: Rng, n: number) => Batch,
     for (const name of Object.keys(state)) state[name] = out[`${name}__new`]!;
     runs.forEach((h, i) => held.get(h.table)!.step(rows[i]!, out[h.grad]!.data as Float32Array, Math.fround(ADAM.lr), step));
   }
-  const weights = Object.fromEntries(params.map((s) => [s.name, held.get(s.name)?.table ?? state[s.name]!.data as Float32Array]));
+  const weights = Object.fromEntries(params.map((s) => [s.name, held.get(s.name)?.array(0) ?? state[s.name]!.data as Float32Array]));
   return { losses, weights, params };
 }
 
