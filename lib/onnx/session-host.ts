@@ -61,10 +61,10 @@ export interface RunOptions {
    */
   recycle?: BufferRecycler;
   /**
-   * Stored tables to gather rows from before the run and to update after it (their gradients are not sent back).
-   * The worker is sent a list's descriptions once, with the session's first run that uses it, and keeps them until
-   * the session is released: a list is not to change afterwards (hostTableRuns freezes its lists); other tables take
-   * another list.
+   * Stored tables to gather rows from before the run and, unless `gatherOnly`, to update after it (their gradients are
+   * not sent back). The worker is sent a list's descriptions once, with the session's first run that uses it, and keeps
+   * them until the session is released: a list is not to change afterwards (hostTableRuns freezes its lists); other
+   * tables take another list.
    */
   tables?: readonly HostTableRun[];
   /** The `tables`' rows are gathered for the run, and the tables left as they are (a forward: its graph has no gradients). */

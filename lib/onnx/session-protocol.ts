@@ -13,11 +13,11 @@ export type Feed = TensorData | { stored: string };
 export type SessionOptions = InferenceSession.SessionOptions;
 
 /**
- * A table kept in the worker that a run gathers from and updates (wasm-table.ts): before the run, the rows of the ids
- * in feed `ids` (int64 [B, width], sent with the request) are fed as input `rows`; after it, output `grad` (the
- * rows' gradient) updates the table and its optimizer `states` by `rule`, every row (`update: 'dense'`) or the
- * touched ones (`'lazy'`), with the step's learning rate and 1-based step read from the scalar feeds `lr` and `step`.
- * The table and its states are the stored tensors of those names until the first such run moves them into the
+ * A table kept in the worker that a run gathers from and, unless gather-only, updates (wasm-table.ts): before the run,
+ * the rows of the ids in feed `ids` (int64 [B, width], sent with the request) are fed as input `rows`; after it, output
+ * `grad` (the rows' gradient) updates the table and its optimizer `states` by `rule`, every row (`update: 'dense'`) or
+ * the touched ones (`'lazy'`), with the step's learning rate and 1-based step read from the scalar feeds `lr` and
+ * `step`. The table and its states are the stored tensors of those names until the first such run moves them into the
  * table's wasm memory; `get` and `put` still see them under their names.
  */
 export interface HostTableRun {
