@@ -4,12 +4,13 @@
  * table values take about 11 ms; f32x4 arithmetic rounds each lane to float32 as the graph's kernels do, four values
  * per instruction (about 1 ms, bit-identical).
  *
- * `update` updates `count` rows of `span` values: the i-th is row `rows[i]` of the table and of each state (row r
- * of each `r · stride` bytes past its start: rows of the table and its states may interleave) and takes its gradient from row `slots[i]` of the gradient scratch, which it clears as it reads it
- * (slot 0 is a zero row that untouched rows of a dense update read). The operations are those of `appendOptimizer`
- * (optimizers.ts) and of the reference `sparseUpdate` (test/helpers/table-update-reference.ts), in their order; each rule's variant emits only the
- * weight-decay operations the graph would emit. `accumulate` adds the gradient of each gathered row to its slot of
- * the scratch, in occurrence order; `gather` copies the rows of a batch out of the table.
+ * `update` updates `count` rows of `span` values: the i-th is row `rows[i]` of the table and of each state (row r of
+ * each `r · stride` bytes past its start: rows of the table and its states may interleave) and takes its gradient from
+ * row `slots[i]` of the gradient scratch, which it clears as it reads it (slot 0 is a zero row that untouched rows of a
+ * dense update read). The operations are those of `appendOptimizer` (optimizers.ts) and of the reference `sparseUpdate`
+ * (test/helpers/table-update-reference.ts), in their order; each rule's variant emits only the weight-decay operations
+ * the graph would emit. `accumulate` adds the gradient of each gathered row to its slot of the scratch, in occurrence
+ * order; `gather` copies the rows of a batch out of the table.
  */
 import { adamScalars, type TableRule } from './session-host-tables.js';
 import { F32, I32, moduleBytes, op, V128, type ValueType, type WasmFunction } from './wasm-encoding.js';
@@ -209,7 +210,7 @@ function accumulateFunction(): WasmFunction {
   return { name: 'accumulate', params: [I32, I32, I32, I32, I32], locals: [I32, I32, I32, I32, I32, I32], body };
 }
 
-/** `gather`. Parameters: table, rows (byte offsets), count, out (byte offset), span. */
+/** `gather`. Parameters: table, rows (byte offsets), count, out (byte offset), span, stride. */
 function gatherFunction(): WasmFunction {
   const [table, rows, count, out, span, stride] = [0, 1, 2, 3, 4, 5];
   const [cursor, end, vecEnd, spanEnd, src, off] = [6, 7, 8, 9, 10, 11];

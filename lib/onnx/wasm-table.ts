@@ -55,26 +55,21 @@ export class WasmTable {
     this.kernels = tableKernels(rule, this.memory);
     this.slotOf = mode === 'lazy' ? new Int32Array(this.vocab) : new Int32Array(0);
     this.reserve(0);
-    // As 32-bit words: every bit pattern (NaN payloads too) comes in as it was.
-    const rows = new Uint32Array(this.memory.buffer, 0, this.vocab * this.rowFloats);
-    arrays.forEach((a, i) => {
-      const words = new Uint32Array(a.buffer, a.byteOffset, a.length);
-      for (let r = 0, from = 0, to = i * dim; r < this.vocab; r++, to += this.rowFloats - dim) {
-        for (let k = 0; k < dim; k++) rows[to++] = words[from++]!;
-      }
-    });
+    const rows = this.rowWords();
+    arrays.forEach((a, i) => copyRows(new Uint32Array(a.buffer, a.byteOffset, a.length), 0, dim, rows, i * dim, this.rowFloats, this.vocab, dim));
     if (mode === 'dense') this.views.rows.forEach((_, r, list) => { list[r] = r; });
   }
 
   /** Array `i` [vocab, dim] (0: the table's values; then each optimizer state's), copied out of the rows bit for bit. */
   array(i: number): Float32Array<ArrayBuffer> {
-    const { dim, rowFloats } = this;
-    const rows = new Uint32Array(this.memory.buffer, 0, this.vocab * rowFloats);
-    const out = new Uint32Array(this.vocab * dim);
-    for (let r = 0, to = 0, from = i * dim; r < this.vocab; r++, from += rowFloats - dim) {
-      for (let k = 0; k < dim; k++) out[to++] = rows[from++]!;
-    }
+    const out = new Uint32Array(this.vocab * this.dim);
+    copyRows(this.rowWords(), i * this.dim, this.rowFloats, out, 0, this.dim, this.vocab, this.dim);
     return new Float32Array(out.buffer);
+  }
+
+  /** The rows as 32-bit words: copied as words, every bit pattern (NaN payloads too) stays as it was. */
+  private rowWords(): Uint32Array {
+    return new Uint32Array(this.memory.buffer, 0, this.vocab * this.rowFloats);
   }
 
   /**
@@ -172,5 +167,14 @@ export class WasmTable {
     };
     // The scratch may now cover what a lazy table's longer span lists held.
     this.views.grad.fill(0);
+  }
+}
+
+/** Copies `count` runs of `width` words, `fromStride` apart in `from` (from `fromStart`), `toStride` apart in `to`. */
+function copyRows(
+  from: Uint32Array, fromStart: number, fromStride: number, to: Uint32Array, toStart: number, toStride: number, count: number, width: number,
+): void {
+  for (let r = 0, src = fromStart, dst = toStart; r < count; r++, src += fromStride - width, dst += toStride - width) {
+    for (let k = 0; k < width; k++) to[dst++] = from[src++]!;
   }
 }
