@@ -1,10 +1,10 @@
 /**
- * Batch-then-sample downsampling as a step of the loop: each pulled batch is scored with forward passes of the
- * model as it is now, and the step trains on the batch `selectBatch` makes of it. The forward runs the derived
- * inference graph (parameters and buffers as graph inputs, host tables as the rows the worker gathers from the tables
- * it holds) on the stored tensors in the train step's own SessionHost, whose requests run in order: a forward queued after step t sees the parameters after step t. So the
- * trainer posts it behind the steps still in flight rather than waiting for them, and the worker goes from step t
- * straight to the forward.
+ * Batch-then-sample downsampling as a step of the loop: each pulled batch is scored with forward passes of the model as
+ * it is now, and the step trains on the batch `selectBatch` makes of it. The forward runs the derived inference graph
+ * (parameters and buffers as graph inputs, host tables as the rows the worker gathers from the tables it holds) on the
+ * stored tensors in the train step's own SessionHost, whose requests run in order: a forward queued after step t sees
+ * the parameters after step t. So the trainer posts it behind the steps still in flight rather than waiting for them,
+ * and the worker goes from step t straight to the forward.
  */
 import type { Batch } from '../data/batch.js';
 import { checkBatchInputs, inputFeeds, type BatchInputs } from '../onnx/batch-feeds.js';
