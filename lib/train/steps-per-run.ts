@@ -9,13 +9,20 @@
  * if they train faster per step than single steps did. Models with host tables are the exception: their K steps
  * are K runs of the same single-step session in one request (step-runs.ts), which saves K − 1 round trips and costs
  * nothing, so K is kept untried (a trial would settle it by noise: on a noisy machine its gain of a few percent was
- * measured as a loss in several runs of textClassifier and dlrm-host-100k at batch 64). K never changes the results
+ * measured as a loss in several runs of textClassifier and dlrm-host-100k at batch 64), and aims at the longer
+ * SEQUENTIAL_TARGET_RUN_MS. K never changes the results
  * (multi-step runs are bit-identical to single steps), so the choice, timing-dependent as it is, keeps training
  * deterministic.
  */
 
 /** How long a run should last: its fixed cost is then a few percent of it. */
 export const TARGET_RUN_MS = 10;
+/**
+ * How long a request of K single steps should last. Its K costs no other graph and no stacked copy, only the
+ * granularity of progress reports and halts, so it may be longer and its fixed cost a smaller part: that cost was
+ * about 0.3 ms a request for dlrm-host-100k, 6% of its 5.6 ms step at batch 256, where TARGET_RUN_MS left K at 1.
+ */
+export const SEQUENTIAL_TARGET_RUN_MS = 40;
 export const MAX_STEPS_PER_RUN = 32;
 export const MAX_RUN_BYTES = 8 * 2 ** 20;
 /** Runs of K are kept when a step takes at most this fraction of a single step's time: a clear gain, not noise. */
@@ -29,9 +36,9 @@ const WARMUP_RUNS = 3;
 const MIN_INTERVALS = 8;
 export const MIN_PHASE_MS = 50;
 
-/** K for a step of `stepMs` whose batch feeds take `stepBytes`: a run of about TARGET_RUN_MS, within the bounds. */
-export function chooseStepsPerRun(stepMs: number, stepBytes: number): number {
-  const byTime = stepMs > 0 ? Math.floor(TARGET_RUN_MS / stepMs) : MAX_STEPS_PER_RUN;
+/** K for a step of `stepMs` whose batch feeds take `stepBytes`: a run of about `targetMs`, within the bounds. */
+export function chooseStepsPerRun(stepMs: number, stepBytes: number, targetMs = TARGET_RUN_MS): number {
+  const byTime = stepMs > 0 ? Math.floor(targetMs / stepMs) : MAX_STEPS_PER_RUN;
   const byBytes = Math.floor(MAX_RUN_BYTES / Math.max(stepBytes, 1));
   return Math.max(1, Math.min(MAX_STEPS_PER_RUN, byTime, byBytes));
 }
@@ -80,7 +87,7 @@ export class StepsPerRunProbe {
     // Over the whole phase, not per run: the main thread sees completions in bursts, as it gets to their replies.
     const stepMs = elapsed / timed.slice(1).reduce((sum, r) => sum + r.steps, 0);
     if (this.trial === undefined) {
-      const k = chooseStepsPerRun(stepMs, this.stepBytes);
+      const k = chooseStepsPerRun(stepMs, this.stepBytes, this.trialNeeded ? TARGET_RUN_MS : SEQUENTIAL_TARGET_RUN_MS);
       if (k > 1 && elapsed < Math.max(this.setupMs, MIN_PHASE_MS)) return;
       this.singleStepMs = stepMs;
       if (k === 1 || !this.trialNeeded) this.decided = k;

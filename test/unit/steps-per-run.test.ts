@@ -1,7 +1,7 @@
 /** The automatic choice of K (optimizer steps per session run) from timed runs. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { chooseStepsPerRun, KEEP_IF_FASTER, MAX_RUN_BYTES, MIN_PHASE_MS, MAX_STEPS_PER_RUN, StepsPerRunProbe, TARGET_RUN_MS } from '../../lib/train/steps-per-run.js';
+import { chooseStepsPerRun, KEEP_IF_FASTER, MAX_RUN_BYTES, MIN_PHASE_MS, MAX_STEPS_PER_RUN, SEQUENTIAL_TARGET_RUN_MS, StepsPerRunProbe, TARGET_RUN_MS } from '../../lib/train/steps-per-run.js';
 
 const SMALL = 64 * 784 * 4;
 
@@ -10,6 +10,7 @@ describe('chooseStepsPerRun', () => {
     assert.equal(chooseStepsPerRun(TARGET_RUN_MS / 10, SMALL), 10);
     assert.equal(chooseStepsPerRun(TARGET_RUN_MS / 2.5, SMALL), 2);
     assert.equal(chooseStepsPerRun(0.8, SMALL), Math.floor(TARGET_RUN_MS / 0.8));
+    assert.equal(chooseStepsPerRun(5.6, SMALL, SEQUENTIAL_TARGET_RUN_MS), Math.floor(SEQUENTIAL_TARGET_RUN_MS / 5.6));
   });
 
   it('runs steps as long as a run singly', () => {
@@ -103,15 +104,18 @@ describe('StepsPerRunProbe', () => {
     assert.equal(probe.stepsPerRun, 1);
   });
 
-  it('keeps K untried when runs of K need no other graph (host tables: K single steps a request)', () => {
+  it('keeps K untried when runs of K need no other graph (host tables: K single steps a request), aiming at longer runs', () => {
     const probe = new StepsPerRunProbe(0, SMALL, false);
     runs(probe, PHASE - 1, 1, STEP);
     assert.equal(probe.settled, false);
     runs(probe, 1, 1, STEP, (PHASE - 1) * STEP);
     assert.equal(probe.settled, true);
-    assert.equal(probe.stepsPerRun, 8);
+    assert.equal(probe.stepsPerRun, chooseStepsPerRun(STEP, SMALL, SEQUENTIAL_TARGET_RUN_MS));
+    const mid = new StepsPerRunProbe(0, SMALL, false);
+    runs(mid, 11, 1, SEQUENTIAL_TARGET_RUN_MS / 4);
+    assert.equal(mid.stepsPerRun, 4, 'a step longer than TARGET_RUN_MS, four to a request');
     const long = new StepsPerRunProbe(0, SMALL, false);
-    runs(long, 11, 1, TARGET_RUN_MS * 0.8);
+    runs(long, 11, 1, SEQUENTIAL_TARGET_RUN_MS * 0.8);
     assert.equal(long.stepsPerRun, 1, 'long steps still run singly');
   });
 
