@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { trainStepGraph } from '../lib/onnx/models/build.js';
 import { nchwcBlock } from '../lib/onnx/nchwc-block.js';
+import { intraOpThreadOptions } from '../lib/onnx/session-host.js';
 import { BENCH_MODELS, benchModel, OPTIMIZER, rawStepper } from './train.js';
 
 const COPY_OPS = new Set(['Identity', 'Transpose', 'Concat', 'Split', 'Slice', 'Pad', 'Expand', 'Tile', 'Cast', 'Reshape', 'Squeeze', 'Unsqueeze']);
@@ -45,10 +46,10 @@ const optimizerNodes = new Set(nodes.slice(firstOptimizerNode).map((n) => n.name
 // Warm up without the profiler, then profile `steps` steps in a second session (the first runs allocate and plan).
 const dir = mkdtempSync(join(tmpdir(), 'tide-profile-'));
 const host = { gather: 0, update: 0 };
-const warm = await rawStepper(def, batch, { intraOpNumThreads });
+const warm = await rawStepper(def, batch, intraOpThreadOptions(intraOpNumThreads));
 for (let step = 1; step <= 3; step++) await warm.run(step);
 await warm.session.release();
-const { session, run } = await rawStepper(def, batch, { intraOpNumThreads, enableProfiling: true, profileFilePrefix: join(dir, 'step') }, host);
+const { session, run } = await rawStepper(def, batch, { ...intraOpThreadOptions(intraOpNumThreads), enableProfiling: true, profileFilePrefix: join(dir, 'step') }, host);
 for (let step = 1; step <= 3; step++) await run(step);
 host.gather = 0;
 host.update = 0;

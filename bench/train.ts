@@ -15,6 +15,7 @@ import { buildTrainStep, modelParameters } from '../lib/onnx/models/build.js';
 import type { ModelDefinition } from '../lib/onnx/models/model.js';
 import { createModel } from '../lib/onnx/models/zoo.js';
 import { nchwcBlock } from '../lib/onnx/nchwc-block.js';
+import { intraOpThreadOptions } from '../lib/onnx/session-host.js';
 import { baseLearningRates, optimizerStateNames, type OptimizerConfig } from '../lib/onnx/optimizers.js';
 import { initialValue, paramSize } from '../lib/onnx/params.js';
 import { tableRows } from '../lib/onnx/session-host-tables.js';
@@ -151,7 +152,7 @@ export async function rawStepper(
 
 /** Samples/s of `rawStepper`'s loop for `steps` steps after a three-step warm-up, its session on `threads` intra-op threads. */
 export async function rawLoop(def: ModelDefinition, batch: Batch, steps: number, threads = 1): Promise<number> {
-  const { session, run } = await rawStepper(def, batch, { intraOpNumThreads: threads });
+  const { session, run } = await rawStepper(def, batch, intraOpThreadOptions(threads));
   for (let step = 1; step <= 3; step++) await run(step);
   const started = performance.now();
   for (let step = 4; step < 4 + steps; step++) await run(step);
@@ -186,7 +187,7 @@ export interface BaselineSegments {
 
 /** The raw loop (rawStepper) as segments, after its three warm-up steps. */
 export async function rawSegments(def: ModelDefinition, batch: Batch, threads = 1): Promise<BaselineSegments> {
-  const stepper = await rawStepper(def, batch, { intraOpNumThreads: threads });
+  const stepper = await rawStepper(def, batch, intraOpThreadOptions(threads));
   let step = 0;
   while (step < 3) await stepper.run(++step);
   return {

@@ -13,7 +13,7 @@ import { buildTrainStep, type TrainStepOptions } from '../onnx/models/build.js';
 import { buildMultiStepTrainStep } from '../onnx/models/multi-step.js';
 import { nchwcBlock } from '../onnx/nchwc-block.js';
 import { GRAD_NORM_OUTPUT } from '../onnx/optimizers.js';
-import type { HostedSession, HostTableRun, RunOptions, SessionHost, SessionOptions } from '../onnx/session-host.js';
+import { intraOpThreadOptions, type HostedSession, type HostTableRun, type RunOptions, type SessionHost, type SessionOptions } from '../onnx/session-host.js';
 import type { Request } from '../onnx/session-protocol.js';
 import { hostTableRuns } from './host-tables.js';
 import { StackedBatches, StackPool } from './stacked-batches.js';
@@ -85,7 +85,7 @@ export class StepRuns {
 
   /** Creates the train-step sessions: the multi-step one now for a fixed stepsPerRun > 1, later if 'auto' settles on one. */
   static async open(host: SessionHost, opts: TrainOptions, cfg: StepRunsConfig): Promise<StepRuns> {
-    const sessionOptions: SessionOptions = opts.intraOpThreads === undefined ? {} : { intraOpNumThreads: opts.intraOpThreads };
+    const sessionOptions: SessionOptions = opts.intraOpThreads === undefined ? {} : intraOpThreadOptions(opts.intraOpThreads);
     // NCHWc kernels are the CPU execution provider's; a CUDA session runs plain Convs.
     const graphOptions: TrainStepOptions = { nchwcBlock: opts.executionProvider === 'cuda' ? undefined : await nchwcBlock() };
     const started = performance.now();
