@@ -18,8 +18,8 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
 /**
  * Options for a session on `threads` intra-op threads. With more than one, the pool's threads block between parallel
  * kernels instead of spinning: on the 2-vCPU VM where this was measured, spinning threads put whole processes, for
- * minutes at a time, into a state where two-thread steps ran no faster than one thread's (ResNet at 256: 5 of 18
- * fresh processes at 479–566 ms a step against 281–322 in the others; without spinning, 13 of 13 at 305–381).
+ * minutes at a time, into a state where two-thread steps ran no faster than one thread's (ResNet at 256 in 18 fresh
+ * processes: 5 at 536–566 ms a step, 4 at 395–461, 9 at 281–350, one thread 448–460; without spinning, 13 at 305–381).
  */
 export function intraOpThreadOptions(threads: number): SessionOptions {
   return threads > 1 ? { intraOpNumThreads: threads, extra: { session: { intra_op: { allow_spinning: '0' } } } } : { intraOpNumThreads: threads };
