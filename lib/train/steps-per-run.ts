@@ -10,9 +10,8 @@
  * are K runs of the same single-step session in one request (step-runs.ts), which saves K − 1 round trips and costs
  * nothing, so K is kept untried (a trial would settle it by noise: on a noisy machine its gain of a few percent was
  * measured as a loss in several runs of textClassifier and dlrm-host-100k at batch 64), and aims at the longer
- * SEQUENTIAL_TARGET_RUN_MS. K never changes the results
- * (multi-step runs are bit-identical to single steps), so the choice, timing-dependent as it is, keeps training
- * deterministic.
+ * SEQUENTIAL_TARGET_RUN_MS. K never changes the results (multi-step runs are bit-identical to single steps), so the
+ * choice, timing-dependent as it is, keeps training deterministic.
  */
 
 /** How long a run should last: its fixed cost is then a few percent of it. */

@@ -75,7 +75,7 @@ export interface TrainOptions {
    * (`selectBatch`) and supplied graphs run single steps when this is absent.
    */
   stepsPerRun?: number;
-  /** Intra-op threads of the train-step sessions; default DEFAULT_SESSION_OPTIONS' (1). */
+  /** Intra-op threads of the train-step sessions (blocking between kernels: intraOpThreadOptions); default 1. */
   intraOpThreads?: number;
   /**
    * Awaited (no further steps are posted meanwhile); `stepsDone` = batches consumed by this call. The state
