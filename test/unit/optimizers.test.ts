@@ -192,3 +192,55 @@ describe('parameter groups', () => {
     checkOptimizer({ ...base, groups, clipGradNorm: 1 }, names);
   });
 });
+
+describe('optimizer state without subnormals', () => {
+  const GRID = 2 ** -120;
+  const isSubnormal = (x: number) => x !== 0 && Math.abs(x) < 2 ** -126;
+  /** Momentum values from normal down to the smallest subnormal, both signs; the gradient is 0 throughout. */
+  const start = Float32Array.from([1e-3, -2.5e-20, 2 ** -72, -(2 ** -71), 3e-30, 1e-37, 2 ** -126, 1e-40, -(2 ** -149), 2 ** -149, -1e-39]);
+  const spec: ParamSpec = { name: 'p', shape: [start.length], fanIn: 1, init: 'zeros' };
+
+  async function deadParameter(opt: OptimizerConfig) {
+    const g = new GraphBuilder('dead_parameter');
+    const value = g.input('p', 'float32', spec.shape);
+    appendOptimizer(g, opt, g.input('lr', 'float32', []), g.input('step', 'float32', []), [{ spec, value, grad: g.const('float32', spec.shape, new Float32Array(start.length)) }]);
+    const session = await ort.InferenceSession.create(g.toBytes(), { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    const states = optimizerStateNames('p', opt);
+    let feeds: Record<string, ort.Tensor> = {
+      p: new ort.Tensor('float32', new Float32Array(start.length).fill(0.5), spec.shape),
+      lr: new ort.Tensor('float32', [0.01], []),
+      ...Object.fromEntries(states.map((n) => [n, new ort.Tensor('float32', start.slice(), spec.shape)])),
+    };
+    const step = async (t: number) => {
+      const out = await session.run({ ...feeds, step: new ort.Tensor('float32', [t], []) });
+      feeds = { ...feeds, ...Object.fromEntries(states.map((n) => [n, out[`${n}__new`]!])) };
+      return Object.fromEntries(states.map((n) => [n, out[`${n}__new`]!.data as Float32Array]));
+    };
+    return { states, step };
+  }
+
+  const adam: OptimizerConfig = { name: 'adam', lr: 0.01, ...adamHyper, weightDecay: 0 };
+  for (const opt of [adam, { name: 'sgd', lr: 0.01, momentum: 0.9, weightDecay: 0 }] as OptimizerConfig[]) {
+    it(`${opt.name}: a decayed state keeps every value of 2^-72 or more bit for bit, and rounds the rest to a multiple of 2^-120`, async () => {
+      const { states, step } = await deadParameter(opt);
+      const out = await step(1);
+      const decay = (n: string) => Math.fround(opt.name === 'sgd' ? opt.momentum : n.endsWith('__m') ? opt.beta1 : opt.beta2);
+      for (const n of states) {
+        out[n]!.forEach((got, i) => {
+          const exact = Math.fround(start[i]! * decay(n));
+          if (Math.abs(exact) >= 2 ** -72) assert.equal(got, exact, `${n}[${i}]`);
+          else assert.ok(Number.isInteger(got / GRID) && Math.abs(got - exact) <= GRID / 2, `${n}[${i}]: ${got} for ${exact}`);
+        });
+      }
+    });
+  }
+
+  it('the state of a parameter whose gradient stays 0 settles at 0 or at least 2^-120, never subnormal (torch settles at subnormals)', async () => {
+    const { states, step } = await deadParameter(adam);
+    for (let t = 1; t <= 1000; t++) {
+      const out = await step(t);
+      for (const n of states) assert.ok(!out[n]!.some(isSubnormal), `step ${t} ${n}: ${out[n]}`);
+      if (t === 1000) for (const n of states) assert.ok(out[n]!.every((x) => x === 0 || Math.abs(x) >= GRID), `${n}: ${out[n]}`);
+    }
+  });
+});
