@@ -146,7 +146,7 @@ function sgdUpdate(
   const mu = scalar(g, opt.momentum);
   const buf = g.op('Add', [g.op('Mul', [mom, mu]), grad]);
   const dir = opt.nesterov ? g.op('Add', [grad, g.op('Mul', [buf, mu])]) : buf;
-  return { param: g.op('Sub', [value, g.op('Mul', [dir, lr])]), states: [opt.momentum ? withoutSubnormals(g, buf) : buf] };
+  return { param: g.op('Sub', [value, g.op('Mul', [dir, lr])]), states: [withoutSubnormals(g, buf)] };
 }
 
 /** bc1 (float64) and 1/sqrt(bc2) (float32), shared by every parameter group. */
@@ -185,16 +185,19 @@ function adamUpdate(
  * k), where a step's decay by any β ≥ 2^-6 is still normal; a grid of 2^-126 left values stuck at 2^-126, whose
  * decay is subnormal every step.
  */
-const SUBNORMAL_FLUSH = 1.5 * 2 ** -97;
+export const SUBNORMAL_FLUSH = 1.5 * 2 ** -97;
 
 /**
- * Optimizer state without subnormal values. Where a parameter's gradient stays 0 (a dead ReLU unit, an input pixel
- * that is always 0), its momentum decays by β1 a step into float32's subnormal range (in about 700 steps for Adam's
- * 0.9) and stays there, since 0.9 × the smallest subnormal rounds back to itself. Intel CPUs multiply and divide
- * subnormals through microcode assists: the mlp's step at batch 256 took 1.7 ms before its dead units' momentum got
- * there and 2.7 ms after, for good. ONNX Runtime's `session.set_denormal_as_zero` reaches its pools' threads and,
- * once per process, the thread that creates the first session, so a one-thread session's caller may never get it:
- * the graph flushes the state itself, in two elementwise passes (a compare and select took three slower ones).
+ * Optimizer state without subnormal values, as stored (the step's own update reads it before the flush; the kernels
+ * of worker-held tables, table-update-kernel.ts, do the same). Where a parameter's gradient stays 0 (a dead ReLU unit,
+ * an input pixel that is always 0, a table row no batch touches in a dense update), its momentum decays by β1 a step
+ * into float32's subnormal range (in about 700 steps for Adam's 0.9) and stays there, since 0.9 × the smallest
+ * subnormal rounds back to itself. Intel CPUs multiply and divide subnormals through microcode assists: the mlp's
+ * step at batch 256 took 1.7 ms before its dead units' momentum got there and 2.7 ms after, for good, and DLRM's
+ * dense table updates slowed its raw loop from 52k to 30k samples/s. ONNX Runtime's `session.set_denormal_as_zero`
+ * reaches its pools' threads and, once per process, the thread that creates the first session, so a one-thread
+ * session's caller may never get it: the state is flushed here, in two elementwise passes (a compare and select took
+ * three slower ones).
  */
 function withoutSubnormals(g: GraphBuilder, x: string): string {
   const c = scalar(g, SUBNORMAL_FLUSH);

@@ -15,6 +15,7 @@
  * correction uses the global step, as a dense table's would.
  */
 import type { HostIdSource } from './autodiff/tape.js';
+import { SUBNORMAL_FLUSH } from './optimizers.js';
 
 /** The optimizer of a worker-held table: the train step's optimizer with the table's (group's) weight decay. */
 export type TableRule =
@@ -60,7 +61,8 @@ export function tableRows(ids: BigInt64Array, width: number, source: HostIdSourc
 
 /**
  * Adam's float32 scalars for a step at float32 learning rate `lr` and 1-based `step`, as the graph computes them:
- * the bias corrections in float64, rounded once; `decay` 1 unless AdamW decays; `wd` the coupled (Adam) weight decay.
+ * the bias corrections in float64, rounded once; `decay` 1 unless AdamW decays; `wd` the coupled (Adam) weight decay;
+ * `flush` the constant that keeps subnormals out of the stored state (optimizers.ts).
  */
 export function adamScalars(rule: Extract<TableRule, { name: 'adam' | 'adamw' }>, lr: number, step: number) {
   const f = Math.fround;
@@ -68,6 +70,6 @@ export function adamScalars(rule: Extract<TableRule, { name: 'adam' | 'adamw' }>
   return {
     b1: f(rule.beta1), b2: f(rule.beta2), c1: f(1 - rule.beta1), c2: f(1 - rule.beta2), eps: f(rule.eps),
     stepSize: f(lr / (1 - rule.beta1 ** step)), invSqrtBc2: f(1 / Math.sqrt(1 - rule.beta2 ** step)),
-    decay: rule.name === 'adamw' && wd ? f(1 - f(lr * wd)) : 1, wd: rule.name === 'adam' ? wd : 0,
+    decay: rule.name === 'adamw' && wd ? f(1 - f(lr * wd)) : 1, wd: rule.name === 'adam' ? wd : 0, flush: f(SUBNORMAL_FLUSH),
   };
 }

@@ -12,6 +12,7 @@
  * the graph would emit. `accumulate` adds the gradient of each gathered row to its slot of the scratch, in occurrence
  * order; `gather` copies the rows of a batch out of the table.
  */
+import { SUBNORMAL_FLUSH } from './optimizers.js';
 import { adamScalars, type TableRule } from './session-host-tables.js';
 import { F32, I32, moduleBytes, op, V128, type ValueType, type WasmFunction } from './wasm-encoding.js';
 
@@ -54,7 +55,7 @@ interface Program {
 const G = -1;
 
 function adamProgram(coupled: boolean, decoupled: boolean): Program {
-  const scalars = ['b1', 'b2', 'c1', 'c2', 'eps', 'stepSize', 'invSqrtBc2', ...(decoupled ? ['decay'] : []), ...(coupled ? ['wd'] : [])];
+  const scalars = ['b1', 'b2', 'c1', 'c2', 'eps', 'stepSize', 'invSqrtBc2', 'flush', ...(decoupled ? ['decay'] : []), ...(coupled ? ['wd'] : [])];
   const k = (n: string) => scalars.indexOf(n);
   return {
     scalars,
@@ -71,8 +72,9 @@ function adamProgram(coupled: boolean, decoupled: boolean): Program {
         ...at(1), ...w.load, ...s('b1'), ...w.mul, ...op.get(g), ...s('c1'), ...w.mul, ...w.add, ...op.set(m2),
         // v·β2 + (g·g)·(1-β2)
         ...at(2), ...w.load, ...s('b2'), ...w.mul, ...op.get(g), ...op.get(g), ...w.mul, ...s('c2'), ...w.mul, ...w.add, ...op.set(v2),
-        ...at(1), ...op.get(m2), ...w.store,
-        ...at(2), ...op.get(v2), ...w.store,
+        // stored without subnormals: (x + flush) - flush (optimizers.ts withoutSubnormals)
+        ...at(1), ...op.get(m2), ...s('flush'), ...w.add, ...s('flush'), ...w.sub, ...w.store,
+        ...at(2), ...op.get(v2), ...s('flush'), ...w.add, ...s('flush'), ...w.sub, ...w.store,
         // p·(1 - lr·wd) (AdamW) - m2 / (sqrt(v2)·(1/sqrt(bc2)) + eps) · (lr/bc1)
         ...at(0),
         ...at(0), ...w.load, ...(decoupled ? [...s('decay'), ...w.mul] : []),
@@ -84,7 +86,7 @@ function adamProgram(coupled: boolean, decoupled: boolean): Program {
 }
 
 function sgdProgram(coupled: boolean, nesterov: boolean): Program {
-  const scalars = ['mu', 'lr', ...(coupled ? ['wd'] : [])];
+  const scalars = ['mu', 'lr', 'flush', ...(coupled ? ['wd'] : [])];
   const k = (n: string) => scalars.indexOf(n);
   return {
     scalars,
@@ -98,7 +100,7 @@ function sgdProgram(coupled: boolean, nesterov: boolean): Program {
         ...(coupled ? [...op.get(g), ...at(0), ...w.load, ...s('wd'), ...w.mul, ...w.add, ...op.set(g)] : []),
         // buf = mom·μ + g
         ...at(1), ...w.load, ...s('mu'), ...w.mul, ...op.get(g), ...w.add, ...op.set(buf),
-        ...at(1), ...op.get(buf), ...w.store,
+        ...at(1), ...op.get(buf), ...s('flush'), ...w.add, ...s('flush'), ...w.sub, ...w.store,
         // p - lr·(nesterov ? g + μ·buf : buf)
         ...at(0),
         ...at(0), ...w.load,
@@ -261,7 +263,7 @@ export function tableKernels(rule: TableRule, memory: WebAssembly.Memory): Table
   if (rule.name === 'sgd') {
     const { update, accumulate, gather } = instantiate(`sgd:${Boolean(wd)}:${rule.nesterov}`, sgdProgram(Boolean(wd), rule.nesterov), memory);
     const mu = Math.fround(rule.momentum);
-    return { accumulate, gather, update: (l, count, span, lr) => update(l.table, l.states[0]!, l.grad, l.rows, l.slots, count, span, l.stride, mu, lr, ...(wd ? [wd] : [])) };
+    return { accumulate, gather, update: (l, count, span, lr) => update(l.table, l.states[0]!, l.grad, l.rows, l.slots, count, span, l.stride, mu, lr, Math.fround(SUBNORMAL_FLUSH), ...(wd ? [wd] : [])) };
   }
   const coupled = rule.name === 'adam' && Boolean(wd);
   const decoupled = rule.name === 'adamw' && Boolean(wd);

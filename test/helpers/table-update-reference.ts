@@ -2,6 +2,7 @@
  * The gather and row-sparse ("lazy") update of a worker-held table written as plain float32 JS: the reference the
  * WebAssembly kernels (lib/onnx/wasm-table.ts) are checked against bit for bit. Semantics: lib/onnx/session-host-tables.ts.
  */
+import { SUBNORMAL_FLUSH } from '../../lib/onnx/optimizers.js';
 import { adamScalars, PADDING_ROW, type TableRule } from '../../lib/onnx/session-host-tables.js';
 
 /** The rows of `table` [vocab, dim] at `rows`, [rows.length, dim]; zeros for padding. */
@@ -18,6 +19,9 @@ export function gatherRows(table: Float32Array, dim: number, rows: Int32Array): 
 
 /** Slot scratch of each table, all zeros between updates; it lives as long as its table. */
 const slotTables = new WeakMap<Float32Array, Int32Array>();
+
+/** A state value as the graph stores it: (x + C) - C in float32 (optimizers.ts, withoutSubnormals). */
+const withoutSubnormals = (x: number) => Math.fround(Math.fround(x + SUBNORMAL_FLUSH) - SUBNORMAL_FLUSH);
 
 function slotTable(table: Float32Array, dim: number): Int32Array {
   let slots = slotTables.get(table);
@@ -68,7 +72,7 @@ export function sparseUpdate(
         const g = wd ? f(summed[at]! + f(p * wd)) : summed[at]!;
         const buf = f(f(mom[i]! * mu) + g);
         const dir = nesterov ? f(g + f(buf * mu)) : buf;
-        mom[i] = buf;
+        mom[i] = withoutSubnormals(buf);
         table[i] = f(p - f(dir * lr));
       }
     }
@@ -83,8 +87,8 @@ export function sparseUpdate(
       const m2 = f(f(m[i]! * b1) + f(g * c1));
       const v2 = f(f(v[i]! * b2) + f(f(g * g) * c2));
       const denom = f(f(f(Math.sqrt(v2)) * invSqrtBc2) + eps);
-      m[i] = m2;
-      v[i] = v2;
+      m[i] = withoutSubnormals(m2);
+      v[i] = withoutSubnormals(v2);
       table[i] = f(f(p * decay) - f(f(m2 / denom) * stepSize));
     }
   }

@@ -2,7 +2,7 @@
  * Worker-held tables in wasm memory (lib/onnx/wasm-table.ts) and their SIMD update kernel (table-update-kernel.ts):
  * bit for bit the float32 operations of the JS row-sparse update (session-host-tables.ts, itself checked against a
  * naive reference and, through training, against the in-graph optimizers), lazily or densely, for every rule and
- * for row widths that are and are not multiples of the four SIMD lanes.
+ * for row widths that are and are not multiples of the four SIMD lanes, and with the state stored without subnormals.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -31,7 +31,12 @@ describe('WasmTable', () => {
         for (const mode of ['lazy', 'dense'] as const) {
           const rng = createRng(dim);
           const table = Float32Array.from({ length: vocab * dim }, () => rng.next() - 0.5);
-          const states = (rule.name === 'sgd' ? [0] : [0, 1]).map(() => new Float32Array(vocab * dim));
+          // States from earlier steps: zeros, small normal values and subnormals (Adam's v non-negative), which the
+          // update stores flushed.
+          const states = (rule.name === 'sgd' ? [-1] : [-1, 1]).map((sign) => Float32Array.from({ length: vocab * dim }, (_, i) => {
+            const magnitude = [0, 1e-3, 1e-40, 2 ** -149][i % 4]! * (rng.next() + 0.5);
+            return sign < 0 && rng.int(2) === 0 ? -magnitude : magnitude;
+          }));
           const held = new WasmTable(table, states, dim, rule, mode);
           for (let step = 1; step <= 6; step++) {
             // Repeated rows and padding; the last rows are never touched; batch sizes vary (the lazy scratch grows).
@@ -49,6 +54,10 @@ describe('WasmTable', () => {
           }
           assert.ok(bits(held.array(0)).equals(bits(table)), `${mode}, dim ${dim}, vocab ${vocab}: table`);
           states.forEach((s, i) => assert.ok(bits(held.array(i + 1)).equals(bits(s)), `${mode}, dim ${dim}, vocab ${vocab}: state ${i}`));
+          if (mode === 'dense') {
+            const subnormal = states.flatMap((s) => [...s]).find((x) => x !== 0 && Math.abs(x) < 2 ** -126);
+            assert.equal(subnormal, undefined, `dense, dim ${dim}, vocab ${vocab}: a stored state is subnormal`);
+          }
         }
       }
     });
