@@ -2,7 +2,8 @@
  * Optimizers appended to a train-step graph, one update per parameter. Learning rates and `step` are scalar
  * graph inputs so schedules and resumption need no graph rebuild. Semantics follow torch.optim: SGD and Adam
  * take weight decay as the coupled L2 term (g += wd·p); AdamW decays the parameter itself (p *= 1 - lr·wd).
- * Gradient clipping is torch.nn.utils.clip_grad_norm_ over all parameters, applied before weight decay.
+ * Gradient clipping is torch.nn.utils.clip_grad_norm_ over all parameters, applied before weight decay. Unlike torch,
+ * the state is stored without subnormals (withoutSubnormals): values of magnitude 2^-72 and more are left exactly.
  */
 import type { GraphBuilder } from './graph.js';
 import { scalar } from './ops.js';
