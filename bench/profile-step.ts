@@ -2,7 +2,8 @@
  * Where a zoo model's train step spends its time: runs the bare train-step session (bench/train.ts rawStepper, one
  * intra-op thread, Adam, the state fed back output to input) for N steps with ORT's per-node profiler on, with
  * worker-held tables gathered before each run and updated after it in their WasmTables as the session worker does,
- * and prints the kernel time by op type and by node, the shares of the optimizer update, of copy-like ops and of
+ * and prints the kernel time by op type, by op type and output shape (which layer a kernel serves, and what a variant
+ * of it would have to beat), and by node, the shares of the optimizer update, of copy-like ops and of
  * gathers/scatters, what `session.run` costs beyond its kernels, and the host-side gather and table update.
  *
  *   node --import tsx bench/profile-step.ts --model resnet --batch 256 [--steps 20] [--top 15] [--threads 1] [--json]
@@ -19,7 +20,7 @@ import { BENCH_MODELS, benchModel, OPTIMIZER, rawStepper } from './train.js';
 const COPY_OPS = new Set(['Identity', 'Transpose', 'Concat', 'Split', 'Slice', 'Pad', 'Expand', 'Tile', 'Cast', 'Reshape', 'Squeeze', 'Unsqueeze']);
 const GATHER_OPS = new Set(['Gather', 'GatherElements', 'GatherND', 'ScatterND', 'ScatterElements', 'MaxUnpool']);
 
-interface ProfileEvent { cat: string; name: string; dur: number; args?: { op_name?: string } }
+interface ProfileEvent { cat: string; name: string; dur: number; args?: { op_name?: string; output_type_shape?: Record<string, number[]>[] } }
 
 interface Total { name: string; ms: number; calls: number }
 
@@ -85,6 +86,10 @@ function totals(key: (e: ProfileEvent) => string): Total[] {
 // Nodes ORT fused keep the first node's name before a '/'.
 const nodeName = (e: ProfileEvent) => e.name.slice(0, -'_kernel_time'.length).split('/')[0]!;
 const opType = (e: ProfileEvent) => e.args?.op_name ?? '?';
+const firstOutputShape = (e: ProfileEvent) => {
+  const dims = Object.values(e.args?.output_type_shape?.[0] ?? {})[0];
+  return dims ? `[${dims.join(', ')}]` : '[]';
+};
 const kernelMs = perStep(kernels.reduce((a, e) => a + e.dur, 0));
 const runMs = perStep(timedRuns.reduce((a, e) => a + e.dur, 0));
 const share = (pick: (e: ProfileEvent) => boolean) => perStep(kernels.filter(pick).reduce((a, e) => a + e.dur, 0));
@@ -97,6 +102,7 @@ const report = {
   copyMs: round(share((e) => COPY_OPS.has(opType(e)))),
   gatherScatterMs: round(share((e) => GATHER_OPS.has(opType(e)))),
   byOpType: totals(opType).slice(0, top).map((t) => ({ ...t, ms: round(t.ms), calls: Math.round(t.calls), share: round(t.ms / kernelMs) })),
+  byOpShape: totals((e) => `${opType(e)} ${firstOutputShape(e)}`).slice(0, top).map((t) => ({ ...t, ms: round(t.ms), calls: Math.round(t.calls), share: round(t.ms / kernelMs) })),
   byNode: totals((e) => `${nodeName(e)} (${opType(e)})`).slice(0, top).map((t) => ({ name: t.name, ms: round(t.ms), share: round(t.ms / kernelMs) })),
 };
 
@@ -109,6 +115,8 @@ else {
   console.log(`optimizer update ${report.optimizerMs} ms (${pct(report.optimizerMs)}), copy-like ops ${report.copyMs} ms (${pct(report.copyMs)}), gathers/scatters ${report.gatherScatterMs} ms (${pct(report.gatherScatterMs)})`);
   console.log('\nby op type (ms/step, calls/step, share of kernel time):');
   for (const t of report.byOpType) console.log(`  ${t.name.padEnd(22)} ${t.ms.toFixed(3).padStart(9)} ${String(t.calls).padStart(5)}  ${pct(t.ms)}`);
+  console.log('\nby op type and first output shape:');
+  for (const t of report.byOpShape) console.log(`  ${t.name.padEnd(40)} ${t.ms.toFixed(3).padStart(9)} ${String(t.calls).padStart(5)}  ${pct(t.ms)}`);
   console.log('\nby node:');
   for (const t of report.byNode) console.log(`  ${t.name.padEnd(40)} ${t.ms.toFixed(3).padStart(9)}  ${pct(t.ms)}`);
 }

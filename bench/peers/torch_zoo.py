@@ -1,8 +1,10 @@
 """PyTorch peer of `tide bench train`: the zoo models of bench/train.ts (BENCH_MODELS), built as
 lib/onnx/models builds them, trained with the same optimizer on the same kind of random batch.
 
-Usage: python3 bench/peers/torch_zoo.py [--models a,b] [--batch-sizes 64,256] [--seconds S] [--threads T]
+Usage: python3 bench/peers/torch_zoo.py [--models a,b] [--batch-sizes 64,256] [--seconds S] [--threads T] [--profile N]
 Prints one JSON line per (model, batch size): samples/s over the timed steps and the parameter count.
+With --profile N: instead, torch.profiler's CPU time by op over N steps, per step, for each model and batch size
+(the counterpart of bench/profile-step.ts).
 With --serve (one model and batch size): trains segments on demand, as `tide bench peer` (bench/peer.ts) runs it,
 taking turns with Tideline's trainer.
 
@@ -257,6 +259,21 @@ def measure(name, size, seconds):
     return {'model': name, 'batchSize': size, 'steps': steps, 'samplesPerS': steps * size / elapsed, 'params': params}
 
 
+def profile(name, size, steps):
+    """torch.profiler's self CPU time by op over `steps` steps after the warm-up, in ms a step."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as profiled
+    step, _ = trainer(name, size)
+    with profiled(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in ops)
+    print(f'{name} batch {size}, {steps} steps: {total / 1000 / steps:.3f} ms a step (self CPU time, profiler on)')
+    for e in ops[:20]:
+        print(f'  {e.key:48.48s} {e.self_cpu_time_total / 1000 / steps:9.3f} {e.count / steps:6.1f}  {100 * e.self_cpu_time_total / total:5.1f}%')
+
+
 def serve(name, size):
     """Segments on demand (`tide bench peer` pairs each with one of Tideline's): prints a ready line with the
     parameter count, then for each line N read, trains N steps and prints the seconds they took."""
@@ -276,6 +293,7 @@ def main():
     parser.add_argument('--seconds', type=float, default=3)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--serve', action='store_true', help='one model and batch size, segments on demand (see serve)')
+    parser.add_argument('--profile', type=int, metavar='N', help='print CPU time by op over N steps instead (see profile)')
     args = parser.parse_args()
     models = args.models.split(',')
     unknown = [m for m in models if m not in ZOO]
@@ -289,6 +307,9 @@ def main():
         return
     for name in models:
         for size in (int(s) for s in args.batch_sizes.split(',')):
+            if args.profile:
+                profile(name, size, args.profile)
+                continue
             row = measure(name, size, args.seconds)
             print(json.dumps({**row, 'threads': args.threads, 'torch': torch.__version__}), flush=True)
 
