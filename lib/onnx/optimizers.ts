@@ -6,9 +6,9 @@
  * the state is stored without subnormals (withoutSubnormals): values of magnitude 2^-72 and more are left exactly.
  */
 import type { GraphBuilder } from './graph.js';
-import { scalar } from './ops.js';
+import { reshape, scalar } from './ops.js';
 import { DataType, type Dim } from './proto.js';
-import type { ParamSpec } from './params.js';
+import { paramSize, type ParamSpec } from './params.js';
 
 /**
  * Parameters whose name starts with `match` (the first group that matches wins) get the group's own
@@ -107,27 +107,77 @@ export function appendOptimizer(
     return stepSizes.get(rate)!;
   };
 
-  params.forEach(({ spec, value, grad }, i) => {
+  // Each parameter's update, its inputs still per parameter; parameters of a group are then updated together.
+  const updates = params.map(({ spec, value, grad }, i) => {
     const gi = groups.findIndex((grp) => spec.name.startsWith(grp.match));
-    const rate = gi < 0 ? lr : groupLr[gi]!;
-    const wd = groups[gi]?.weightDecay ?? opt.weightDecay;
-    const states = optimizerStateNames(spec.name, opt).map((s) => g.input(s, 'float32', spec.shape));
-    const gc = clipped ? clipped.grads[i]! : grad;
-    let next: { param: string; states: string[] };
-    if (opt.name === 'sgd') next = sgdUpdate(g, opt, rate, value, coupledDecay(g, gc, value, wd), states[0]!);
-    else {
-      const decayed = opt.name === 'adamw' && wd ? decoupledDecay(g, value, rate, wd) : value;
-      const gr = opt.name === 'adam' ? coupledDecay(g, gc, value, wd) : gc;
-      next = adamUpdate(g, opt, stepSize(rate), adamBc!.invSqrtBc2, decayed, gr, states as [string, string]);
-    }
-    g.output(`${spec.name}__new`, next.param, 'float32', spec.shape);
-    states.forEach((s, k) => g.output(`${s}__new`, next.states[k]!, 'float32', spec.shape));
+    return { spec, value, grad: clipped ? clipped.grads[i]! : grad, rate: gi < 0 ? lr : groupLr[gi]!, wd: groups[gi]?.weightDecay ?? opt.weightDecay,
+      states: optimizerStateNames(spec.name, opt).map((s) => g.input(s, 'float32', spec.shape)) };
   });
+  const update = ({ rate, wd }: { rate: string; wd: number }, value: string, grad: string, states: string[]) => {
+    if (opt.name === 'sgd') return sgdUpdate(g, opt, rate, value, coupledDecay(g, grad, value, wd), states[0]!);
+    const decayed = opt.name === 'adamw' && wd ? decoupledDecay(g, value, rate, wd) : value;
+    const gr = opt.name === 'adam' ? coupledDecay(g, grad, value, wd) : grad;
+    return adamUpdate(g, opt, stepSize(rate), adamBc!.invSqrtBc2, decayed, gr, states as [string, string]);
+  };
+  for (const batch of fusedBatches(updates)) {
+    const outputs = batch.length === 1
+      ? [update(batch[0]!, batch[0]!.value, batch[0]!.grad, batch[0]!.states)]
+      : unflattened(g, batch.map((u) => u.spec), update(batch[0]!, flattened(g, batch.map((u) => u.value)),
+        flattened(g, batch.map((u) => u.grad)), batch[0]!.states.map((_, k) => flattened(g, batch.map((u) => u.states[k]!)))));
+    batch.forEach(({ spec, states }, i) => {
+      g.output(`${spec.name}__new`, outputs[i]!.param, 'float32', spec.shape);
+      states.forEach((s, k) => g.output(`${s}__new`, outputs[i]!.states[k]!, 'float32', spec.shape));
+    });
+  }
 
   for (const h of hostRows) g.output(h.output, clipped ? g.op('Mul', [h.grad, clipped.coef]) : h.grad, 'float32', h.shape);
   if (!clipped) return {};
   g.output(GRAD_NORM_OUTPUT, clipped.norm, 'float32', []);
   return { gradNorm: GRAD_NORM_OUTPUT };
+}
+
+/**
+ * Parameters of at most this many values (biases, BatchNorm's scales, small convs' weights) are updated together with
+ * the others of their learning rate and weight decay, when there are at least FUSED_UPDATE_MIN_PARAMS of them: their
+ * elementwise update (17 ops for Adam) runs once over the concatenated values instead of once per parameter, where each
+ * op's kernel costs less than its per-node overhead. Larger ones keep their own ops: for logisticRegression's 7,840
+ * weights the copies in and out cost more than the ops they saved (bench/README.md, "One update for the small
+ * parameters").
+ */
+const FUSED_UPDATE_MAX_VALUES = 4096;
+/** Fewer small parameters than this are not worth the concatenation and the splits (7 ops of their own). */
+const FUSED_UPDATE_MIN_PARAMS = 4;
+
+/** The parameters' updates in batches: the small ones by learning rate and weight decay, where enough, the rest alone. */
+function fusedBatches<T extends { spec: ParamSpec; rate: string; wd: number }>(updates: T[]): T[][] {
+  const small = new Map<string, T[]>();
+  const batches: T[][] = [];
+  for (const u of updates) {
+    if (paramSize(u.spec) > FUSED_UPDATE_MAX_VALUES) batches.push([u]);
+    else {
+      const key = `${u.rate} ${u.wd}`;
+      small.set(key, [...(small.get(key) ?? []), u]);
+    }
+  }
+  for (const group of small.values()) {
+    if (group.length >= FUSED_UPDATE_MIN_PARAMS) batches.push(group);
+    else batches.push(...group.map((u) => [u]));
+  }
+  return batches;
+}
+
+/** The values concatenated, each flattened. */
+function flattened(g: GraphBuilder, values: string[]): string {
+  return g.op('Concat', values.map((v) => reshape(g, v, [-1])), { axis: 0 });
+}
+
+/** A flat update split back into each parameter's shape. */
+function unflattened(g: GraphBuilder, specs: ParamSpec[], flat: { param: string; states: string[] }): { param: string; states: string[] }[] {
+  const sizes = g.const('int64', [specs.length], specs.map(paramSize));
+  const split = (v: string) => g.opN('Split', [v, sizes], specs.length, { axis: 0 }).map((part, i) => reshape(g, part, specs[i]!.shape));
+  const params = split(flat.param);
+  const states = flat.states.map(split);
+  return specs.map((_, i) => ({ param: params[i]!, states: states.map((s) => s[i]!) }));
 }
 
 /** g + wd·p (torch SGD and Adam `weight_decay`). */

@@ -37,18 +37,18 @@ const problem = (() => {
   return { scale, target: draw(-1, 1), init: draw(-2, 2) };
 })();
 
-function buildStep(opt: OptimizerConfig): { bytes: Uint8Array; gradNorm?: string } {
+function buildStep(opt: OptimizerConfig, specs = SPECS): { bytes: Uint8Array; gradNorm?: string; ops: string[] } {
   const g = new GraphBuilder('optimizer_test');
   const lr = g.input('lr', 'float32', []);
   const step = g.input('step', 'float32', []);
-  const params = SPECS.map((spec) => {
+  const params = specs.map((spec) => {
     const value = g.input(spec.name, 'float32', spec.shape);
     const w = g.const('float32', spec.shape, problem.scale[spec.name]!);
     const target = g.const('float32', spec.shape, problem.target[spec.name]!);
     return { spec, value, grad: g.op('Mul', [w, g.op('Sub', [value, target])]) };
   });
   const { gradNorm } = appendOptimizer(g, opt, lr, step, params);
-  return { bytes: g.toBytes(), gradNorm };
+  return { bytes: g.toBytes(), gradNorm, ops: g.toGraph().node.map((n) => n.op_type) };
 }
 
 /** One step of torch.optim in float64; returns the pre-clip global gradient norm. */
@@ -148,6 +148,49 @@ describe('optimizers follow torch.optim over several steps', () => {
     const adamw = await compareWithTorch({ name: 'adamw', lr: 0.01, ...adamHyper, weightDecay: 0.1 });
     assert.notDeepEqual(adam.params.at(-1), adamw.params.at(-1));
   });
+});
+
+describe('small parameters updated together', () => {
+  /** STEPS steps of `specs` alone in their graph; the parameters and states after each, by name. */
+  async function run(opt: OptimizerConfig, specs: ParamSpec[], concatenated: boolean): Promise<Record<string, Float32Array>[]> {
+    const { bytes, ops } = buildStep(opt, specs);
+    assert.equal(ops.includes('Concat'), concatenated, `${specs.length} parameters updated ${concatenated ? 'together' : 'alone'}`);
+    const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+    const names = specs.flatMap((s) => [[s.name, s] as const, ...optimizerStateNames(s.name, opt).map((n) => [n, s] as const)]);
+    let feeds: Record<string, ort.Tensor> = Object.fromEntries(names.map(([n, s]) => [n, new ort.Tensor('float32', n === s.name ? problem.init[n]!.slice() : new Float32Array(paramSize(s)), s.shape)]));
+    const steps: Record<string, Float32Array>[] = [];
+    for (let k = 0; k < STEPS; k++) {
+      for (const n of learningRateInputs(opt)) feeds[n] = new ort.Tensor('float32', [opt.lr], []);
+      feeds.step = new ort.Tensor('float32', [k + 1], []);
+      const out = await session.run(feeds);
+      feeds = Object.fromEntries(names.map(([n]) => [n, out[`${n}__new`]!]));
+      steps.push(Object.fromEntries(names.map(([n]) => [n, out[`${n}__new`]!.data as Float32Array])));
+    }
+    return steps;
+  }
+
+  it('parameters of different learning rates or weight decays are not updated together, nor fewer than four', async () => {
+    await run({ name: 'adam', lr: 0.01, ...adamHyper, weightDecay: 0, groups: [{ match: 'top.', lr: 0.002 }] }, SPECS, false);
+    await run({ name: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0, groups: [{ match: 'emb.', weightDecay: 0.1 }] }, SPECS, false);
+    await run({ name: 'adam', lr: 0.01, ...adamHyper, weightDecay: 0 }, SPECS.slice(1), false);
+  });
+
+  for (const opt of [
+    { name: 'adam', lr: 0.01, ...adamHyper, weightDecay: 0.05 },
+    { name: 'adamw', lr: 0.01, ...adamHyper, weightDecay: 0.01 },
+    { name: 'sgd', lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.01 },
+  ] satisfies OptimizerConfig[]) {
+    it(`${opt.name}: in one concatenated update, each parameter and state gets the bits of its update alone`, async () => {
+      const together = await run(opt, SPECS, true);
+      const alone = await Promise.all(SPECS.map((spec) => run(opt, [spec], false)));
+      together.forEach((step, k) => {
+        for (const [name, values] of Object.entries(step)) {
+          const own = alone.find((a) => name in a[k]!)![k]![name]!;
+          assert.deepEqual(values, own, `${opt.name} step ${k + 1} ${name}`);
+        }
+      });
+    });
+  }
 });
 
 describe('global-norm gradient clipping', () => {
