@@ -119,12 +119,13 @@ export function appendOptimizer(
     const gr = opt.name === 'adam' ? coupledDecay(g, grad, value, wd) : grad;
     return adamUpdate(g, opt, stepSize(rate), adamBc!.invSqrtBc2, decayed, gr, states as [string, string]);
   };
-  for (const batch of fusedBatches(updates)) {
-    const outputs = batch.length === 1
-      ? [update(batch[0]!, batch[0]!.value, batch[0]!.grad, batch[0]!.states)]
-      : unflattened(g, batch.map((u) => u.spec), update(batch[0]!, flattened(g, batch.map((u) => u.value)),
-        flattened(g, batch.map((u) => u.grad)), batch[0]!.states.map((_, k) => flattened(g, batch.map((u) => u.states[k]!)))));
-    batch.forEach(({ spec, states }, i) => {
+  for (const members of updatedTogether(updates)) {
+    const first = members[0]!;
+    const outputs = members.length === 1
+      ? [update(first, first.value, first.grad, first.states)]
+      : unflattened(g, members.map((u) => u.spec), update(first, flattened(g, members.map((u) => u.value)),
+        flattened(g, members.map((u) => u.grad)), first.states.map((_, k) => flattened(g, members.map((u) => u.states[k]!)))));
+    members.forEach(({ spec, states }, i) => {
       g.output(`${spec.name}__new`, outputs[i]!.param, 'float32', spec.shape);
       states.forEach((s, k) => g.output(`${s}__new`, outputs[i]!.states[k]!, 'float32', spec.shape));
     });
@@ -148,22 +149,23 @@ const FUSED_UPDATE_MAX_VALUES = 4096;
 /** Fewer small parameters than this are not worth the concatenation and the splits (7 ops of their own). */
 const FUSED_UPDATE_MIN_PARAMS = 4;
 
-/** The parameters' updates in batches: the small ones by learning rate and weight decay, where enough, the rest alone. */
-function fusedBatches<T extends { spec: ParamSpec; rate: string; wd: number }>(updates: T[]): T[][] {
+/** The parameters' updates, each list updated together: the small ones by learning rate and weight decay, where enough, the rest alone. */
+function updatedTogether<T extends { spec: ParamSpec; rate: string; wd: number }>(updates: T[]): T[][] {
   const small = new Map<string, T[]>();
-  const batches: T[][] = [];
+  const lists: T[][] = [];
   for (const u of updates) {
-    if (paramSize(u.spec) > FUSED_UPDATE_MAX_VALUES) batches.push([u]);
+    if (paramSize(u.spec) > FUSED_UPDATE_MAX_VALUES) lists.push([u]);
     else {
       const key = `${u.rate} ${u.wd}`;
-      small.set(key, [...(small.get(key) ?? []), u]);
+      if (!small.has(key)) small.set(key, []);
+      small.get(key)!.push(u);
     }
   }
-  for (const group of small.values()) {
-    if (group.length >= FUSED_UPDATE_MIN_PARAMS) batches.push(group);
-    else batches.push(...group.map((u) => [u]));
+  for (const same of small.values()) {
+    if (same.length >= FUSED_UPDATE_MIN_PARAMS) lists.push(same);
+    else lists.push(...same.map((u) => [u]));
   }
-  return batches;
+  return lists;
 }
 
 /** The values concatenated, each flattened. */
