@@ -123,8 +123,8 @@ export function appendOptimizer(
     const first = members[0]!;
     const outputs = members.length === 1
       ? [update(first, first.value, first.grad, first.states)]
-      : unflattened(g, members.map((u) => u.spec), update(first, flattened(g, members.map((u) => u.value)),
-        flattened(g, members.map((u) => u.grad)), first.states.map((_, k) => flattened(g, members.map((u) => u.states[k]!)))));
+      : unflattened(g, members.map((u) => u.spec), update(first, flattened(g, members.map((u) => ({ value: u.value, shape: u.spec.shape }))),
+        flattened(g, members.map((u) => ({ value: u.grad }))), first.states.map((_, k) => flattened(g, members.map((u) => ({ value: u.states[k]!, shape: u.spec.shape }))))));
     members.forEach(({ spec, states }, i) => {
       g.output(`${spec.name}__new`, outputs[i]!.param, 'float32', spec.shape);
       states.forEach((s, k) => g.output(`${s}__new`, outputs[i]!.states[k]!, 'float32', spec.shape));
@@ -168,15 +168,19 @@ function updatedTogether<T extends { spec: ParamSpec; rate: string; wd: number }
   return lists;
 }
 
-/** The values concatenated, each flattened. */
-function flattened(g: GraphBuilder, values: string[]): string {
-  return g.op('Concat', values.map((v) => reshape(g, v, [-1])), { axis: 0 });
+/**
+ * The values concatenated, each flattened; a value declared one-dimensional (`shape`) is taken as it is. A Reshape
+ * costs a node's overhead (about 5 µs) however small its tensor, and ResNet's BatchNorm parameters are all [C].
+ */
+function flattened(g: GraphBuilder, values: { value: string; shape?: readonly number[] }[]): string {
+  return g.op('Concat', values.map(({ value, shape }) => shape?.length === 1 ? value : reshape(g, value, [-1])), { axis: 0 });
 }
 
 /** A flat update split back into each parameter's shape. */
 function unflattened(g: GraphBuilder, specs: ParamSpec[], flat: { param: string; states: string[] }): { param: string; states: string[] }[] {
   const sizes = g.const('int64', [specs.length], specs.map(paramSize));
-  const split = (v: string) => g.opN('Split', [v, sizes], specs.length, { axis: 0 }).map((part, i) => reshape(g, part, specs[i]!.shape));
+  const split = (v: string) => g.opN('Split', [v, sizes], specs.length, { axis: 0 })
+    .map((part, i) => specs[i]!.shape.length === 1 ? part : reshape(g, part, specs[i]!.shape));
   const params = split(flat.param);
   const states = flat.states.map(split);
   return specs.map((_, i) => ({ param: params[i]!, states: states.map((s) => s[i]!) }));
