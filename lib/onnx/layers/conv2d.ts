@@ -20,7 +20,7 @@
  */
 import type { Tape } from '../autodiff/tape.js';
 import type { GraphBuilder } from '../graph.js';
-import { axes, reduceSum, reshape, unsqueeze } from '../ops.js';
+import { axes, reduceSum, reshape } from '../ops.js';
 import { nchwcApplies, nchwcConv, type NchwcConvShape } from './nchwc-conv.js';
 import { expectRank, withBatchOf } from './shapes.js';
 
@@ -91,22 +91,26 @@ function weightGradient(g: GraphBuilder, { ci, co, ho, wo, k, s, p }: Geometry, 
   // Halves need an even B·Ho·Wo, which an even plane guarantees whatever the batch size.
   const halves = (ho * wo) % 2 === 0;
   const dyc = reshape(g, channelFirst(dy), halves ? [co, 2, -1] : [co, -1]);
+  // A product is [2, Co, rows] in halves, [Co, rows] whole; products side by side are summed over the halves once.
   const product = (window: string, rows: number) => halves
-    ? reduceSum(g, g.domainOp('com.microsoft', 'FusedMatMul', [dyc, reshape(g, window, [rows, 2, -1])], { transB: 1, transBatchA: 1, transBatchB: 1 }), [0], false)
+    ? g.domainOp('com.microsoft', 'FusedMatMul', [dyc, reshape(g, window, [rows, 2, -1])], { transB: 1, transBatchA: 1, transBatchB: 1 })
     : g.op('Gemm', [dyc, reshape(g, window, [rows, -1])], { transB: 1 });
+  const sideBySide = (products: string[]) => {
+    const joined = products.length > 1 ? g.op('Concat', products, { axis: halves ? 2 : 1 }) : products[0]!;
+    return halves ? reduceSum(g, joined, [0], false) : joined;
+  };
   const windows: string[] = [];
   for (let u = 0; u < k; u++) {
     for (let v = 0; v < k; v++) {
       windows.push(g.op('Slice', [padded, axes(g, [u, v]), axes(g, [u + s * (ho - 1) + 1, v + s * (wo - 1) + 1]), axes(g, [rows, cols]), axes(g, [s, s])]));
     }
   }
-  if (ci < FEW_INPUT_CHANNELS && windows.length > 1) {
-    // One product over the windows side by side, [Co, k²·Ci] ordered (u, v, c): per offset, a [Co, Ci] output of a few
-    // columns leaves MLAS's vector lanes idle (the cnn's 3→32 conv at batch 64: nine GEMMs 8.7 ms, one 1.7 ms).
-    const all = product(g.op('Concat', windows, { axis: 0 }), k * k * ci);
-    return reshape(g, g.op('Transpose', [reshape(g, all, [co, k * k, ci])], { perm: [0, 2, 1] }), [co, ci, k, k]);
-  }
-  const offsets = windows.map((window) => unsqueeze(g, product(window, ci), [2]));
-  const stacked = offsets.length > 1 ? g.op('Concat', offsets, { axis: 2 }) : offsets[0]!;
-  return reshape(g, stacked, [co, ci, k, k]);
+  // [Co, k²·Ci] ordered (u, v, c), either way below.
+  const all = ci < FEW_INPUT_CHANNELS && windows.length > 1
+    // One product over the windows side by side, as im2col would: per offset, a [Co, Ci] output of a few columns
+    // leaves MLAS's vector lanes idle (the cnn's 3→32 conv at batch 64: nine GEMMs 8.7 ms, one 1.7 ms).
+    ? sideBySide([product(g.op('Concat', windows, { axis: 0 }), k * k * ci)])
+    // One product per offset, their [Co, Ci] outputs side by side.
+    : sideBySide(windows.map((window) => product(window, ci)));
+  return k === 1 ? reshape(g, all, [co, ci, 1, 1]) : reshape(g, g.op('Transpose', [reshape(g, all, [co, k * k, ci])], { perm: [0, 2, 1] }), [co, ci, k, k]);
 }
