@@ -124,7 +124,7 @@ export function appendOptimizer(
     const outputs = members.length === 1
       ? [update(first, first.value, first.grad, first.states)]
       : unflattened(g, members.map((u) => u.spec), update(first, flattened(g, members.map((u) => ({ value: u.value, shape: u.spec.shape }))),
-        flattened(g, members.map((u) => ({ value: u.grad }))), first.states.map((_, k) => flattened(g, members.map((u) => ({ value: u.states[k]!, shape: u.spec.shape }))))));
+        flattened(g, members.map((u) => ({ value: u.grad, shape: u.spec.shape }))), first.states.map((_, k) => flattened(g, members.map((u) => ({ value: u.states[k]!, shape: u.spec.shape }))))));
     members.forEach(({ spec, states }, i) => {
       g.output(`${spec.name}__new`, outputs[i]!.param, 'float32', spec.shape);
       states.forEach((s, k) => g.output(`${s}__new`, outputs[i]!.states[k]!, 'float32', spec.shape));
@@ -169,11 +169,12 @@ function updatedTogether<T extends { spec: ParamSpec; rate: string; wd: number }
 }
 
 /**
- * The values concatenated, each flattened; a value declared one-dimensional (`shape`) is taken as it is. A Reshape
- * costs a node's overhead (about 5 µs) however small its tensor, and ResNet's BatchNorm parameters are all [C].
+ * Values of the given shapes (a parameter's gradient and states have its shape) concatenated, each flattened; a
+ * one-dimensional one is taken as it is. A Reshape costs a node's overhead (about 5 µs) however small its tensor, and
+ * ResNet's BatchNorm parameters are all [C].
  */
-function flattened(g: GraphBuilder, values: { value: string; shape?: readonly number[] }[]): string {
-  return g.op('Concat', values.map(({ value, shape }) => shape?.length === 1 ? value : reshape(g, value, [-1])), { axis: 0 });
+function flattened(g: GraphBuilder, values: { value: string; shape: readonly number[] }[]): string {
+  return g.op('Concat', values.map(({ value, shape }) => shape.length === 1 ? value : reshape(g, value, [-1])), { axis: 0 });
 }
 
 /** A flat update split back into each parameter's shape. */
