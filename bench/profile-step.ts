@@ -4,10 +4,13 @@
  * worker-held tables gathered before each run and updated after it in their WasmTables as the session worker does,
  * and prints the kernel time by op type, by op type and output shape (which layer a kernel serves, and what a variant
  * of it would have to beat), and by node, the shares of the optimizer update, of copy-like ops and of
- * gathers/scatters, what `session.run` costs beyond its kernels, and the host-side gather and table update.
+ * gathers/scatters, what `session.run` costs beyond its kernels, and the host-side gather and table update. It also
+ * prints a digest of every output of the last step (loss, parameters, optimizer state, running statistics, host-table
+ * gradients): a change to the graph that must keep the step's arithmetic leaves it as it was.
  *
  *   node --import tsx bench/profile-step.ts --model resnet --batch 256 [--steps 20] [--top 15] [--threads 1] [--json]
  */
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,8 +58,14 @@ for (let step = 1; step <= 3; step++) await run(step);
 host.gather = 0;
 host.update = 0;
 const started = performance.now();
-for (let step = 4; step < 4 + steps; step++) await run(step);
+let outputs: Awaited<ReturnType<typeof run>> = {};
+for (let step = 4; step < 4 + steps; step++) outputs = await run(step);
 const wallMs = (performance.now() - started) / steps;
+const digest = createHash('sha256');
+for (const name of Object.keys(outputs).sort()) {
+  const { data } = outputs[name]!;
+  digest.update(name).update(new Uint8Array((data as Float32Array).buffer, (data as Float32Array).byteOffset, (data as Float32Array).byteLength));
+}
 session.endProfiling();
 await session.release();
 const file = readdirSync(dir).find((f) => f.endsWith('.json'));
@@ -95,7 +104,7 @@ const runMs = perStep(timedRuns.reduce((a, e) => a + e.dur, 0));
 const share = (pick: (e: ProfileEvent) => boolean) => perStep(kernels.filter(pick).reduce((a, e) => a + e.dur, 0));
 const round = (x: number, digits = 3) => Number(x.toFixed(digits));
 const report = {
-  model: values.model, batchSize, steps, nodes: nodes.length,
+  model: values.model, batchSize, steps, nodes: nodes.length, outputsDigest: digest.digest('hex').slice(0, 16),
   wallMsPerStep: round(wallMs), runMsPerStep: round(runMs), kernelMsPerStep: round(kernelMs),
   hostGatherMsPerStep: round(host.gather / steps), hostUpdateMsPerStep: round(host.update / steps),
   optimizerMs: round(share((e) => optimizerNodes.has(nodeName(e)))),
@@ -109,7 +118,7 @@ const report = {
 if (values.json) console.log(JSON.stringify(report));
 else {
   const pct = (ms: number) => `${((100 * ms) / kernelMs).toFixed(1)}%`;
-  console.log(`${report.model} batch ${batchSize}, ${steps} steps, ${report.nodes} nodes`);
+  console.log(`${report.model} batch ${batchSize}, ${steps} steps, ${report.nodes} nodes; outputs of step ${3 + steps}: sha256 ${report.outputsDigest}`);
   console.log(`per step: ${report.wallMsPerStep} ms wall (session.run and host work), ${report.runMsPerStep} ms in ORT's run, ${report.kernelMsPerStep} ms in kernels`);
   console.log(`host tables per step: gather ${report.hostGatherMsPerStep} ms, update ${report.hostUpdateMsPerStep} ms`);
   console.log(`optimizer update ${report.optimizerMs} ms (${pct(report.optimizerMs)}), copy-like ops ${report.copyMs} ms (${pct(report.copyMs)}), gathers/scatters ${report.gatherScatterMs} ms (${pct(report.gatherScatterMs)})`);

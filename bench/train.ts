@@ -83,7 +83,8 @@ export function benchModel(model: string, batchSize: number): { def: ModelDefini
 /** One train step of a bare session on the main thread; `run` takes the 1-based step number. */
 export interface RawStepper {
   session: ort.InferenceSession;
-  run(step: number): Promise<void>;
+  /** Takes step `step` and returns the session's outputs. */
+  run(step: number): Promise<ort.InferenceSession.ReturnType>;
 }
 
 /**
@@ -146,6 +147,7 @@ export async function rawStepper(
     const updateStarted = performance.now();
     tables.forEach((h, i) => wasmTables[i]!.step(rows[i]!, out[h.grad]!.data as Float32Array, Math.fround(lrs[h.lr]!), step));
     if (hostMs) hostMs.update += performance.now() - updateStarted;
+    return out;
   };
   return { session, run };
 }
