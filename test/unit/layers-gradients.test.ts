@@ -162,6 +162,10 @@ describe('conv2d against naive loops', async () => {
     // Rows longer than 16, unstrided: dW's windows channel-major rather than batch innermost; an even plane, an odd one.
     { b: 2, ci: 2, h: 4, w: 18, opts: { outChannels: 3, kernel: 3, padding: 1 } },
     { b: 1, ci: 3, h: 3, w: 19, opts: { outChannels: 2, kernel: 3, padding: 1 } },
+    // Stride 1 with 16 input channels or a 1×1 kernel: dW from shifted copies of x and dY, here with more padding
+    // than the kernel's half (rows cut from neither side) and with none.
+    { b: 2, ci: 16, h: 4, w: 5, opts: { outChannels: 3, kernel: 3, padding: 2 } },
+    { b: 2, ci: 3, h: 5, w: 4, opts: { outChannels: 2, kernel: 1 } },
   ];
   // Shapes the NCHWc kernels take (channels in whole blocks of 8 or 16, or an input of fewer), each dX formulation.
   const blockedCases: ConvCase[] = [
