@@ -121,10 +121,10 @@ export function appendOptimizer(
   };
   for (const members of updatedTogether(updates)) {
     const first = members[0]!;
+    const flat = (pick: (u: typeof first) => string) => flattened(g, members.map((u) => ({ value: pick(u), shape: u.spec.shape })));
     const outputs = members.length === 1
       ? [update(first, first.value, first.grad, first.states)]
-      : unflattened(g, members.map((u) => u.spec), update(first, flattened(g, members.map((u) => ({ value: u.value, shape: u.spec.shape }))),
-        flattened(g, members.map((u) => ({ value: u.grad, shape: u.spec.shape }))), first.states.map((_, k) => flattened(g, members.map((u) => ({ value: u.states[k]!, shape: u.spec.shape }))))));
+      : unflattened(g, members.map((u) => u.spec), update(first, flat((u) => u.value), flat((u) => u.grad), first.states.map((_, k) => flat((u) => u.states[k]!))));
     members.forEach(({ spec, states }, i) => {
       g.output(`${spec.name}__new`, outputs[i]!.param, 'float32', spec.shape);
       states.forEach((s, k) => g.output(`${s}__new`, outputs[i]!.states[k]!, 'float32', spec.shape));

@@ -163,7 +163,7 @@ describe('conv2d against naive loops', async () => {
     { b: 2, ci: 2, h: 4, w: 18, opts: { outChannels: 3, kernel: 3, padding: 1 } },
     { b: 1, ci: 3, h: 3, w: 19, opts: { outChannels: 2, kernel: 3, padding: 1 } },
     // Stride 1 with 16 input channels or a 1×1 kernel: dW from shifted copies of x and dY, here with more padding
-    // than the kernel's half (rows cut from neither side) and with none.
+    // than the kernel's half (zero rows and columns added on both sides, none cut) and with none.
     { b: 2, ci: 16, h: 4, w: 5, opts: { outChannels: 3, kernel: 3, padding: 2 } },
     { b: 2, ci: 3, h: 5, w: 4, opts: { outChannels: 2, kernel: 1 } },
   ];

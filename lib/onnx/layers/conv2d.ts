@@ -132,4 +132,3 @@ function weightGradient(g: GraphBuilder, { ci, co, w, ho, wo, k, s, p }: Geometr
   }
   return k === 1 ? reshape(g, all, [co, ci, 1, 1]) : reshape(g, g.op('Transpose', [reshape(g, all, [co, k * k, ci])], { perm: [0, 2, 1] }), [co, ci, k, k]);
 }
-
