@@ -103,23 +103,21 @@ function weightGradient(g: GraphBuilder, { ci, co, w, ho, wo, k, s, p }: Geometr
     const joined = products.length > 1 ? g.op('Concat', products, { axis: halves ? 2 : 1 }) : products[0]!;
     return halves ? reduceSum(g, joined, [0], false) : joined;
   };
+  // Zeros added along each listed axis, `begin` before and `end` after (negative counts cut): [axis, begin, end].
+  const pad = (v: string, edges: [number, number, number][]) => {
+    if (edges.every(([, begin, end]) => begin === 0 && end === 0)) return v;
+    const pads = [0, 0, 0, 0, 0, 0, 0, 0];
+    for (const [axis, begin, end] of edges) [pads[axis], pads[axis + 4]] = [begin, end];
+    return g.op('Pad', [v, g.const('int64', [8], pads)]);
+  };
   const offsets = Array.from({ length: k }, (_, i) => i);
   let all: string; // [Co, k²·Ci] ordered (u, v, c)
   if (shifted) {
-    // Zero-filled shift along one axis: `begin` values added before it and `end` after (negative ones cut).
-    const pad = (v: string, axis: number, begin: number, end: number) => {
-      if (begin === 0 && end === 0) return v;
-      const pads = [0, 0, 0, 0, 0, 0, 0, 0];
-      [pads[axis], pads[axis + 4]] = [begin, end];
-      return g.op('Pad', [v, g.const('int64', [8], pads)]);
-    };
-    const xRows = offsets.map((u) => operand(pad(xc, rows, p - u, p - k + 1 + u), ci));
-    const dyCols = offsets.map((v) => operand(pad(dyc, cols, v - p, k - 1 - p - v), co));
+    const xRows = offsets.map((u) => operand(pad(xc, [[rows, p - u, p - k + 1 + u]]), ci));
+    const dyCols = offsets.map((v) => operand(pad(dyc, [[cols, v - p, k - 1 - p - v]]), co));
     all = sideBySide(offsets.flatMap((u) => offsets.map((v) => product(dyCols[v]!, xRows[u]!))));
   } else {
-    const pads = [0, 0, 0, 0, 0, 0, 0, 0];
-    for (const axis of [rows, cols]) [pads[axis], pads[axis + 4]] = [p, p];
-    const padded = p > 0 ? g.op('Pad', [xc, g.const('int64', [8], pads)]) : xc;
+    const padded = pad(xc, [[rows, p, p], [cols, p, p]]);
     const windows = offsets.flatMap((u) => offsets.map((v) => g.op('Slice', [
       padded, axes(g, [u, v]), axes(g, [u + s * (ho - 1) + 1, v + s * (wo - 1) + 1]), axes(g, [rows, cols]), axes(g, [s, s]),
     ])));
