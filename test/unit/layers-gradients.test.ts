@@ -166,6 +166,15 @@ describe('conv2d against naive loops', async () => {
     // than the kernel's half (zero rows and columns added on both sides, none cut) and with none.
     { b: 2, ci: 16, h: 4, w: 5, opts: { outChannels: 3, kernel: 3, padding: 2 } },
     { b: 2, ci: 3, h: 5, w: 4, opts: { outChannels: 2, kernel: 1 } },
+    // Stride 1 on planes of 256 positions or more: dW per image, x's row offsets stacked and dY shifted by columns
+    // (k·Ci ≥ Co), or the stack shifted (k·Ci < Co); padding as wide as the kernel's half, wider, and none.
+    { b: 2, ci: 2, h: 16, w: 16, opts: { outChannels: 3, kernel: 3, padding: 1 } },
+    { b: 1, ci: 2, h: 17, w: 16, opts: { outChannels: 3, kernel: 5, padding: 3 } },
+    { b: 2, ci: 2, h: 19, w: 18, opts: { outChannels: 2, kernel: 3 } },
+    { b: 2, ci: 1, h: 16, w: 18, opts: { outChannels: 4, kernel: 3, padding: 1 } },
+    { b: 2, ci: 1, h: 16, w: 17, opts: { outChannels: 8, kernel: 3, padding: 2 } },
+    { b: 1, ci: 1, h: 19, w: 18, opts: { outChannels: 4, kernel: 3 } },
+    { b: 2, ci: 3, h: 16, w: 16, opts: { outChannels: 2, kernel: 1 } },
   ];
   // Shapes the NCHWc kernels take (channels in whole blocks of 8 or 16, or an input of fewer), each dX formulation.
   const blockedCases: ConvCase[] = [
@@ -174,6 +183,7 @@ describe('conv2d against naive loops', async () => {
     { b: 2, ci: 3, h: 6, w: 6, opts: { outChannels: 16, kernel: 3, padding: 1 } },
     { b: 2, ci: 16, h: 7, w: 6, opts: { outChannels: 32, kernel: 3, stride: 2, padding: 1, bias: false } },
     { b: 1, ci: 16, h: 7, w: 7, opts: { outChannels: 16, kernel: 5 } },
+    { b: 1, ci: 16, h: 16, w: 16, opts: { outChannels: 16, kernel: 3, padding: 1, bias: false } },
   ];
   const block = await nchwcBlock();
   const check = (c: ConvCase, kernels?: number) => async () => {
