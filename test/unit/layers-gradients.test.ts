@@ -175,6 +175,7 @@ describe('conv2d against naive loops', async () => {
     { b: 2, ci: 1, h: 16, w: 17, opts: { outChannels: 8, kernel: 3, padding: 2 } },
     { b: 1, ci: 1, h: 19, w: 18, opts: { outChannels: 4, kernel: 3 } },
     { b: 2, ci: 3, h: 16, w: 16, opts: { outChannels: 2, kernel: 1 } },
+    { b: 1, ci: 2, h: 16, w: 16, opts: { outChannels: 3, kernel: 1, padding: 1 } },
   ];
   // Shapes the NCHWc kernels take (channels in whole blocks of 8 or 16, or an input of fewer), each dX formulation.
   const blockedCases: ConvCase[] = [
