@@ -43,7 +43,7 @@ const { def, batch } = benchModel(values.model, batchSize);
 
 // The optimizer is appended after the reverse pass and its first node reads `step` (Adam's bias correction), so
 // it owns every node from there on (GraphBuilder keeps creation order).
-const nodes = trainStepGraph(def, OPTIMIZER, { nchwcBlock: await nchwcBlock() }).toGraph().node;
+const nodes = trainStepGraph(def, OPTIMIZER, { nchwcBlock: await nchwcBlock(), intraOpThreads: intraOpNumThreads }).toGraph().node;
 const firstOptimizerNode = nodes.findIndex((n) => n.input.includes('step'));
 const optimizerNodes = new Set(nodes.slice(firstOptimizerNode).map((n) => n.name));
 

@@ -101,8 +101,8 @@ const BATCH_COPIES = 8;
 export async function rawStepper(
   def: ModelDefinition, batch: Batch, options: ort.InferenceSession.SessionOptions = {}, hostMs?: { gather: number; update: number },
 ): Promise<RawStepper> {
-  // The graph the trainer builds on this machine (its convs as NCHWc kernels where the CPU has them).
-  const graph = buildTrainStep(def, OPTIMIZER, { nchwcBlock: await nchwcBlock() });
+  // The graph the trainer builds on this machine for these threads (its convs as NCHWc kernels where the CPU has them).
+  const graph = buildTrainStep(def, OPTIMIZER, { nchwcBlock: await nchwcBlock(), intraOpThreads: options.intraOpNumThreads });
   const session = await ort.InferenceSession.create(graph, { intraOpNumThreads: 1, interOpNumThreads: 1, ...options });
   const { params, buffers, hostTables } = modelParameters(def);
   const hostNames = hostTensorNames(hostTables, OPTIMIZER);

@@ -86,8 +86,8 @@ export class StepRuns {
   /** Creates the train-step sessions: the multi-step one now for a fixed stepsPerRun > 1, later if 'auto' settles on one. */
   static async open(host: SessionHost, opts: TrainOptions, cfg: StepRunsConfig): Promise<StepRuns> {
     const sessionOptions: SessionOptions = opts.intraOpThreads === undefined ? {} : intraOpThreadOptions(opts.intraOpThreads);
-    // NCHWc kernels are the CPU execution provider's; a CUDA session runs plain Convs.
-    const graphOptions: TrainStepOptions = { nchwcBlock: opts.executionProvider === 'cuda' ? undefined : await nchwcBlock() };
+    // NCHWc kernels and intra-op threads are the CPU execution provider's; a CUDA session runs plain Convs.
+    const graphOptions: TrainStepOptions = opts.executionProvider === 'cuda' ? {} : { nchwcBlock: await nchwcBlock(), intraOpThreads: opts.intraOpThreads };
     const started = performance.now();
     const single = await host.createSession(buildTrainStep(opts.model, opts.optimizer, graphOptions), sessionOptions);
     // Sequential runs need no second session: the probe need not repay one.

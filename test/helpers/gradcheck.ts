@@ -28,6 +28,8 @@ export interface Probe {
   training?: boolean;
   /** The tape's NCHWc block size: convs as NCHWc kernels. */
   nchwcBlock?: number;
+  /** The tape's intra-op threads (its formulations for several; the session still runs on one). */
+  intraOpThreads?: number;
 }
 
 /** A built probe: outputs `out`; in training also `loss` = Σ r·out, `<name>__grad` for params and float inputs, `<buffer>__new`. */
@@ -46,7 +48,7 @@ export class Harness {
     const inputs = p.inputs ?? {};
     const ints = p.ints ?? {};
     const g = new GraphBuilder('probe');
-    const t = new Tape(g, { training: p.training ?? true, params: { kind: 'inputs' }, nchwcBlock: p.nchwcBlock });
+    const t = new Tape(g, { training: p.training ?? true, params: { kind: 'inputs' }, nchwcBlock: p.nchwcBlock, intraOpThreads: p.intraOpThreads });
     const xs: Record<string, string> = {};
     for (const [n, s] of Object.entries(inputs)) xs[n] = t.setShape(g.input(n, 'float32', s), s);
     for (const [n, { shape }] of Object.entries(ints)) xs[n] = t.setShape(g.input(n, 'int64', shape), shape);

@@ -187,9 +187,9 @@ describe('conv2d against naive loops', async () => {
     { b: 1, ci: 16, h: 16, w: 16, opts: { outChannels: 16, kernel: 3, padding: 1, bias: false } },
   ];
   const block = await nchwcBlock();
-  const check = (c: ConvCase, kernels?: number) => async () => {
+  const check = (c: ConvCase, kernels?: number, intraOpThreads?: number) => async () => {
     const { bias = true } = c.opts;
-    const probe = { inputs: { x: [c.b, c.ci, c.h, c.w] }, forward: (t: Tape, { x }: Record<string, string>) => conv2d(t, 'conv', x!, c.opts), nchwcBlock: kernels };
+    const probe = { inputs: { x: [c.b, c.ci, c.h, c.w] }, forward: (t: Tape, { x }: Record<string, string>) => conv2d(t, 'conv', x!, c.opts), nchwcBlock: kernels, intraOpThreads };
     const h = await Harness.create(probe);
     const out = await h.run();
     const ref = convReference(c, h.feeds.x!, h.feeds['conv.weight']!, bias ? h.feeds['conv.bias'] : undefined, h.feeds.r!);
@@ -202,6 +202,23 @@ describe('conv2d against naive loops', async () => {
   const name = ({ ci, h, w, opts: { outChannels, kernel: k, stride = 1, padding = 0, bias = true } }: ConvCase) =>
     `${ci}→${outChannels} k${k} s${stride} p${padding} on ${h}×${w}${bias ? '' : ', no bias'}`;
   for (const c of [...cases, ...blockedCases]) it(name(c), check(c));
+  // Where one thread's dX is a ConvTranspose, several threads' is the same arithmetic as a MatMul and Col2Im.
+  const backwardOps = (c: ConvCase, intraOpThreads: number) => {
+    const g = new GraphBuilder('ops');
+    const t = new Tape(g, { training: true, params: { kind: 'inputs' }, intraOpThreads });
+    const shape = [c.b, c.ci, c.h, c.w];
+    const x = t.setShape(g.input('x', 'float32', shape), shape);
+    const y = conv2d(t, 'conv', x, c.opts);
+    g.output('dx', t.gradients({ [y]: g.input('dy', 'float32', t.shape(y) as number[]) }, [x]).get(x)!, 'float32');
+    return new Set(g.toGraph().node.map((n) => n.op_type));
+  };
+  for (const c of cases.filter((c) => backwardOps(c, 1).has('ConvTranspose'))) {
+    it(`${name(c)}, dX as a MatMul and Col2Im with two threads`, async () => {
+      const ops = backwardOps(c, 2);
+      assert.ok(ops.has('Col2Im') && !ops.has('ConvTranspose'), 'dX is a Col2Im of columns');
+      await check(c, undefined, 2)();
+    });
+  }
   for (const c of blockedCases) {
     it(`${name(c)} as NCHWc kernels`, { skip: block === undefined && 'ONNX Runtime has no NCHWc kernels on this CPU' }, async () => {
       const g = new GraphBuilder('nchwc');

@@ -62,12 +62,18 @@ export interface TapeOptions {
    * NCHWc kernels (layers/nchwc-conv.ts). Only for sessions on the CPU execution provider.
    */
   nchwcBlock?: number;
+  /**
+   * The intra-op threads of the session that runs the graph (default 1): some backward formulations pay only with
+   * several (conv2d's input gradient as columns and Col2Im).
+   */
+  intraOpThreads?: number;
 }
 
 export class Tape {
   readonly g: GraphBuilder;
   readonly training: boolean;
   readonly nchwcBlock: number | undefined;
+  readonly intraOpThreads: number;
   readonly params: ParamSpec[] = [];
   readonly buffers: ParamSpec[] = [];
   readonly hostTables: HostTable[] = [];
@@ -81,6 +87,7 @@ export class Tape {
     this.g = g;
     this.training = opts.training;
     this.nchwcBlock = opts.nchwcBlock;
+    this.intraOpThreads = opts.intraOpThreads ?? 1;
     this.mode = opts.params;
   }
 

@@ -17,6 +17,8 @@ export interface TrainStepOptions {
   emitGradients?: boolean;
   /** Convs as NCHWc kernels of this block size (Tape's `nchwcBlock`): for sessions on the CPU execution provider. */
   nchwcBlock?: number;
+  /** The intra-op threads the session will run with (Tape's `intraOpThreads`; default 1). */
+  intraOpThreads?: number;
 }
 
 function forward(def: ModelDefinition, t: Tape, inputs: Record<string, string>): ForwardResult {
@@ -77,7 +79,7 @@ export function buildTrainStep(def: ModelDefinition, opt: OptimizerConfig, optio
 /** The train step of `buildTrainStep`, unserialized (e.g. to embed as a Loop body: see multi-step.ts). */
 export function trainStepGraph(def: ModelDefinition, opt: OptimizerConfig, options: TrainStepOptions = {}): GraphBuilder {
   const g = new GraphBuilder(`${def.architecture}_train_step`);
-  const t = new Tape(g, { training: true, params: { kind: 'inputs' }, nchwcBlock: options.nchwcBlock });
+  const t = new Tape(g, { training: true, params: { kind: 'inputs' }, nchwcBlock: options.nchwcBlock, intraOpThreads: options.intraOpThreads });
   const inputs = declareInputs(t, def);
   const y = g.input('y', def.loss === 'softmax-ce' ? 'int64' : 'float32', ['B']);
   const w = g.input('w', 'float32', ['B']);

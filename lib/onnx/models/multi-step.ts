@@ -32,7 +32,7 @@ export function perStepInputs(def: ModelDefinition, opt: OptimizerConfig): strin
  * `<buffer>__new`, `<state>__new` after the K-th step, and every other single-step output stacked per step:
  * `loss` [K], `per_sample_loss` [K, B], `per_sample_grad_norm` [K, B] and, when the optimizer clips, `grad_norm` [K].
  */
-export function buildMultiStepTrainStep(def: ModelDefinition, opt: OptimizerConfig, options: Pick<TrainStepOptions, 'nchwcBlock'> = {}): Uint8Array {
+export function buildMultiStepTrainStep(def: ModelDefinition, opt: OptimizerConfig, options: Pick<TrainStepOptions, 'nchwcBlock' | 'intraOpThreads'> = {}): Uint8Array {
   const single = trainStepGraph(def, opt, options).toGraph();
   const perStep = new Set(perStepInputs(def, opt));
   const stacked = single.input.filter((i) => perStep.has(i.name));
