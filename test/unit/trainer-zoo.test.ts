@@ -178,6 +178,20 @@ describe('trainModel on image models', () => {
     assertBitIdentical(second.state, full.state);
   });
 
+  it('a ResNet trains on two intra-op threads as on one (there its strided convs\' dX are columns and Col2Im), up to float rounding', async () => {
+    const sgd: OptimizerConfig = { name: 'sgd', lr: 0.05, momentum: 0, weightDecay: 0 };
+    const run = (intraOpThreads: number) => trainModel({
+      model: RESNET, optimizer: sgd, state: initModelState(RESNET, sgd, 4), batches: stream(quadrantBatches(3, 6, 4, 16)), checkpointEvery: 0, intraOpThreads,
+    });
+    const one = await run(1);
+    const two = await run(2);
+    assert.equal(two.steps, 4);
+    for (const [name, values] of Object.entries(one.state.params)) {
+      assert.ok(!bytes(values).equals(bytes(initModelState(RESNET, sgd, 4).params[name]!)), `${name} never moved`);
+      values.forEach((v, i) => assert.ok(Math.abs(two.state.params[name]![i]! - v) <= 1e-4, `${name}[${i}]: ${two.state.params[name]![i]} against ${v}`));
+    }
+  });
+
   it('rejects a batch whose features do not fit the model input, naming both sizes', async () => {
     const flat = quadrantBatches(1, 5, 1)[0]!; // 64 features; the ResNet takes 3×8×8 = 192
     await assert.rejects(train({ model: RESNET, state: initModelState(RESNET, ADAM, 1), batches: stream([flat]) }), (e: Error) => {
