@@ -51,10 +51,8 @@ function pad(g: GraphBuilder, v: string, rank: number, edges: [axis: number, beg
  * against 21.3, and no transposes to channel-major.
  */
 function perImage(g: GraphBuilder, { ci, co, ho, k, p }: ConvGeometry, x: string, dy: string): string {
-  const rowIndices = new BigInt64Array(k * ho);
-  for (let u = 0; u < k; u++) for (let r = 0; r < ho; r++) rowIndices[u * ho + r] = BigInt(r + u);
   // [B, Ci, k, Ho, W]; an unpadded 1×1 conv's only offset is x itself.
-  const stack = k === 1 && p === 0 ? x : g.op('Gather', [pad(g, x, 4, [[2, p, p]]), g.const('int64', [k, ho], rowIndices)], { axis: 2 });
+  const stack = k === 1 && p === 0 ? x : g.op('Gather', [pad(g, x, 4, [[2, p, p]]), rowOffsets(g, k, ho)], { axis: 2 });
   const shiftStack = k * ci < co;
   // dY on the right, each image's product [k·Ci, L]·[L, Co]: with dY on the left, ResNet's 16→16 products took 18.2 ms
   // against 13.1, and its first conv's (3→16, a stack of 9 rows) 11.2 against 10.3.
@@ -66,6 +64,13 @@ function perImage(g: GraphBuilder, { ci, co, ho, k, p }: ConvGeometry, x: string
   // Side by side and summed over the images: [(v, ci, u), Co].
   const all = reduceSum(g, g.op('Concat', products, { axis: 1 }), [0], false);
   return g.op('Transpose', [reshape(g, all, [k, ci, k, co])], { perm: [3, 1, 2, 0] });
+}
+
+/** Gather indices [k, Ho] into x padded by p rows: row r + u for offset u and output row r. */
+function rowOffsets(g: GraphBuilder, k: number, ho: number): string {
+  const rows = new BigInt64Array(k * ho);
+  for (let u = 0; u < k; u++) for (let r = 0; r < ho; r++) rows[u * ho + r] = BigInt(r + u);
+  return g.const('int64', [k, ho], rows);
 }
 
 /**
