@@ -44,8 +44,8 @@ function pad(g: GraphBuilder, v: string, rank: number, edges: [axis: number, beg
  * Stride 1: with Xᵤ[h, w] = x[h + u − p, w], dW[:, :, u, v] = Σ dY[h, w − v + p]·Xᵤ[h, w] over each image's
  * [Ho, W] (zero outside), or equally Σ dY[h, w]·Xᵤ[h, w + v − p] over [Ho, Wo]. One Gather of x's rows (padded by p)
  * stacks the Xᵤ as [B, Ci, k, Ho, W], k·Ci rows an image; per column offset v, one batched GEMM over the images pairs
- * the stack with dY shifted by the column (shiftColumns), or, where the stack has fewer rows than dY (an image's first conv:
- * k·Ci < Co), dY with the stack shifted. The k products are summed over the images once, side by side.
+ * the stack with dY shifted by the column (shiftColumns), or, where the stack has fewer rows than dY (an image's first
+ * conv: k·Ci < Co), dY with the stack shifted. The k products are summed over the images once, side by side.
  * Against the channel-major shifts (batch 256, one thread, ms): 16→16 on 32×32 26.9 against 36.5 (the products read
  * each operand once per v, k·Ci + Co rows, where nine GEMMs of Co + Ci rows read 9·(Co + Ci)), 32→32 on 16×16 19.9
  * against 21.3, and no transposes to channel-major.
@@ -68,9 +68,10 @@ function perImage(g: GraphBuilder, { ci, co, w, ho, wo, k, p }: ConvGeometry, x:
 
 /**
  * v's last axis, `from` columns wide, as `to` columns with column c taken from c − shift (zeros where that is outside
- * v): a product with a 0/1 matrix, which gives the same floats as a Pad (each output is one value times 1 plus zeros)
- * and runs as one GEMM that splits over threads. Shifting dY [256, 16, 32, 32] by a column took 2.5–2.8 ms (one
- * thread) and 1.3–1.5 (two) against 3.1–3.5 and 3.3 for a Pad; [256, 32, 16, 16] 0.8–0.9 and 0.5–0.6 against 2.2–2.3.
+ * v): a product with a 0/1 matrix. Where v's values are finite it gives a Pad's floats (each output is one value times
+ * 1 plus zeros), and it runs as one GEMM that splits over threads, where ONNX Runtime's Pad copies row by row on one
+ * thread. Shifting dY [256, 16, 32, 32] by a column took 2.5–2.8 ms (one thread) and 1.3–1.5 (two) against 3.1–3.5 and
+ * 3.3 for a Pad; [256, 32, 16, 16] 0.8–0.9 and 0.5–0.6 against 2.2–2.3.
  */
 function shiftColumns(g: GraphBuilder, v: string, from: number, to: number, shift: number): string {
   if (shift === 0 && from === to) return v;
